@@ -1,0 +1,215 @@
+"""Built-in transforms: a plugin of ``register_transforms`` like any other.
+
+Each function takes the value and keyword arguments from the mapping, and raises
+``ValueError`` with a short reason when the value cannot be converted.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from datetime import date, datetime
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from pipeline_core.hookspecs import hookimpl
+from pipeline_core.transforms import Transform
+
+_TAG = re.compile(r"<[^>]+>")
+_BLOCK = re.compile(r"<\s*(br|/p|/div|/li|/h[1-6])\b[^>]*>", re.IGNORECASE)
+_WEEKDAYS = {
+    name: index
+    for index, names in enumerate(
+        (
+            ("mo", "mon", "monday", "montag", "lundi", "lunedi", "lunedì"),
+            ("tu", "tue", "tues", "tuesday", "dienstag", "mardi", "martedi", "martedì"),
+            ("we", "wed", "wednesday", "mittwoch", "mercredi", "mercoledi", "mercoledì"),
+            ("th", "thu", "thur", "thurs", "thursday", "donnerstag", "jeudi", "giovedi", "giovedì"),
+            ("fr", "fri", "friday", "freitag", "vendredi", "venerdi", "venerdì"),
+            ("sa", "sat", "saturday", "samstag", "samedi", "sabato"),
+            ("su", "sun", "sunday", "sonntag", "dimanche", "domenica"),
+        )
+    )
+    for name in names
+}
+
+
+def to_str(value: Any) -> str:
+    """Text of a scalar; floats that are whole numbers lose their ``.0``."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, dict | list):
+        raise ValueError("expected a scalar, got " + type(value).__name__)
+    return str(value)
+
+
+def to_int(value: Any) -> int:
+    """Whole number from a number or numeric text (``"1 200"``, ``"12.0"``)."""
+    if isinstance(value, bool):
+        raise ValueError("expected a number, got a boolean")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError("not a whole number")
+        return int(value)
+    text = str(value).strip().replace(" ", "").replace("\u00a0", "")
+    try:
+        number = float(text.replace(",", "."))
+    except ValueError:
+        raise ValueError("not a number") from None
+    if not number.is_integer():
+        raise ValueError("not a whole number")
+    return int(number)
+
+
+def to_float(value: Any) -> float:
+    """Decimal number; text may use a decimal comma (``"53,27"``)."""
+    if isinstance(value, bool):
+        raise ValueError("expected a number, got a boolean")
+    if isinstance(value, int | float):
+        return float(value)
+    text = str(value).strip().replace("\u00a0", "").replace(" ", "")
+    if text.count(",") == 1 and "." not in text:
+        text = text.replace(",", ".")
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError("not a number") from None
+
+
+def to_bool(value: Any) -> bool:
+    """Boolean from true/false, yes/no, 1/0, y/n, ja/nein, oui/non."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "yes", "y", "1", "ja", "oui", "si", "sì", "on"):
+        return True
+    if text in ("false", "no", "n", "0", "nein", "non", "off"):
+        return False
+    raise ValueError("not a yes/no value")
+
+
+def clean_text(value: Any) -> str:
+    """Unicode NFC, whitespace runs folded to one space, ends stripped."""
+    return " ".join(unicodedata.normalize("NFC", to_str(value)).split())
+
+
+def html_text(value: Any) -> str:
+    """Text of an HTML fragment: tags dropped, entities decoded, paragraphs kept as newlines."""
+    text = _BLOCK.sub("\n", to_str(value))
+    text = html.unescape(_TAG.sub("", text))
+    lines = (" ".join(line.split()) for line in unicodedata.normalize("NFC", text).splitlines())
+    return "\n".join(line for line in lines if line)
+
+
+def lower(value: Any) -> str:
+    """Lower case text."""
+    return to_str(value).lower()
+
+
+def upper(value: Any) -> str:
+    """Upper case text."""
+    return to_str(value).upper()
+
+
+def split(value: Any, sep: str = ",", arg: str | None = None) -> list[str]:
+    """List of the non-empty, stripped parts of text split at ``sep``."""
+    separator = arg if arg is not None else sep
+    if isinstance(value, list):
+        return [clean_text(v) for v in value if str(v).strip()]
+    return [part.strip() for part in to_str(value).split(separator) if part.strip()]
+
+
+def join(value: Any, sep: str = ", ", arg: str | None = None) -> str:
+    """Text of a list's non-empty items joined with ``sep``."""
+    separator = arg if arg is not None else sep
+    items = value if isinstance(value, list) else [value]
+    return separator.join(to_str(v).strip() for v in items if v is not None and str(v).strip())
+
+
+def first(value: Any) -> Any:
+    """The first item of a list (a scalar is returned as it is)."""
+    if isinstance(value, list):
+        return value[0] if value else None
+    return value
+
+
+def url(value: Any) -> str:
+    """An absolute http(s) URL: scheme added when missing (https), host lower-cased."""
+    text = to_str(value).strip()
+    if text.startswith("//"):
+        text = "https:" + text
+    elif "://" not in text:
+        text = "https://" + text
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc or " " in parts.netloc:
+        raise ValueError("not an http(s) URL")
+    return urlunsplit(parts._replace(netloc=parts.netloc.lower()))
+
+
+def to_date(value: Any, format: str | None = None) -> str:
+    """ISO date (YYYY-MM-DD) from ISO text, a datetime, or text in ``format`` (strptime)."""
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    text = to_str(value).strip()
+    try:
+        if format:
+            return datetime.strptime(text, format).date().isoformat()
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).date().isoformat()
+    except ValueError:
+        raise ValueError("not a date" + (f" in format {format}" if format else "")) from None
+
+
+def to_time(value: Any) -> str:
+    """24-hour time HH:MM from ``9:00``, ``09:00:00``, ``9am``, ``5:30 PM``."""
+    text = to_str(value).strip().lower().replace(".", ":")
+    match = re.fullmatch(r"(\d{1,2})(?::(\d{2}))?(?::\d{2})?\s*(am|pm)?", text)
+    if not match:
+        raise ValueError("not a time of day")
+    hour, minute, half = int(match[1]), int(match[2] or 0), match[3]
+    if half == "pm" and hour < 12:
+        hour += 12
+    elif half == "am" and hour == 12:
+        hour = 0
+    if hour > 24 or minute > 59:
+        raise ValueError("not a time of day")
+    return f"{hour:02d}:{minute:02d}"
+
+
+def weekday(value: Any) -> int:
+    """Weekday number, 0 = Monday, from a name or abbreviation (en, de, fr, it) or 0-6."""
+    if isinstance(value, int) and 0 <= value <= 6:
+        return value
+    key = to_str(value).strip().lower().rstrip(".")
+    if key in _WEEKDAYS:
+        return _WEEKDAYS[key]
+    raise ValueError("not a weekday")
+
+
+BUILTIN_TRANSFORMS = (
+    Transform("str", to_str, to_str.__doc__ or ""),
+    Transform("int", to_int, to_int.__doc__ or ""),
+    Transform("float", to_float, to_float.__doc__ or ""),
+    Transform("bool", to_bool, to_bool.__doc__ or ""),
+    Transform("text", clean_text, clean_text.__doc__ or ""),
+    Transform("html_text", html_text, html_text.__doc__ or ""),
+    Transform("lower", lower, lower.__doc__ or ""),
+    Transform("upper", upper, upper.__doc__ or ""),
+    Transform("split", split, split.__doc__ or ""),
+    Transform("join", join, join.__doc__ or ""),
+    Transform("first", first, first.__doc__ or ""),
+    Transform("url", url, url.__doc__ or ""),
+    Transform("date", to_date, to_date.__doc__ or ""),
+    Transform("time", to_time, to_time.__doc__ or ""),
+    Transform("weekday", weekday, weekday.__doc__ or ""),
+)
+
+
+@hookimpl
+def register_transforms() -> list[Transform]:
+    """The built-in transforms."""
+    return list(BUILTIN_TRANSFORMS)

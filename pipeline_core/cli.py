@@ -1,0 +1,233 @@
+"""The ``dmo-pipeline`` command line. ``dmo-pipeline --help`` lists the commands."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import click
+import sqlalchemy as sa
+
+from pipeline_core.config import SETTINGS, load_settings
+from pipeline_core.exceptions import PipelineError
+
+
+def _fail(exc: Exception) -> None:
+    raise click.ClickException(str(exc)) from None
+
+
+class _Group(click.Group):
+    """Turns dmo-pipeline's own errors into one clear line and exit code 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except PipelineError as exc:
+            _fail(exc)
+
+
+@click.group(cls=_Group)
+@click.version_option(package_name="dmo-pipeline")
+def main() -> None:
+    """dmo-pipeline: crawl DMO tourism listings, map, validate and stage them."""
+
+
+@main.command()
+@click.option("--verbose", "-v", is_flag=True, help="Also print each setting's help text.")
+def settings(verbose: bool) -> None:
+    """Print the effective settings (from the environment), secrets masked."""
+    values = load_settings().masked()
+    for setting in SETTINGS:
+        click.echo(f"{setting.name}={values[setting.name]}")
+        if verbose:
+            click.echo(f"    {setting.help}")
+
+
+@main.command()
+@click.option("--revision", default="head", show_default=True, help="Target revision.")
+def migrate(revision: str) -> None:
+    """Create or upgrade the database schema (Alembic migrations)."""
+    from pipeline_core.db.migrate import current, upgrade
+
+    url = load_settings().database_url
+    upgrade(url, revision)
+    click.echo(f"database at revision {current(url)}")
+
+
+@main.command()
+def plugins() -> None:
+    """List the loaded plugins, built-in and installed, with the hooks they implement."""
+    from pipeline_core.plugins import get_plugin_manager
+
+    pm = get_plugin_manager()
+    for info in pm.infos.values():
+        click.echo(f"{info.name}  ({info.distribution} {info.version}, {info.module})")
+        click.echo(f"    hooks: {', '.join(info.hooks) or '-'}")
+
+
+@main.command()
+def sources() -> None:
+    """List every source: name, DMO, fetcher and where it is defined."""
+    from pipeline_core.plugins import get_plugin_manager
+
+    found = get_plugin_manager().sources()
+    if not found:
+        click.echo("no sources")
+    width = max((len(name) for name in found), default=0)
+    for name, source in found.items():
+        click.echo(f"{name:<{width}}  {source.dmo:<20} {source.fetcher:<10} {source.origin}")
+
+
+def _parse_pairs(pairs: Iterable[str], flag: str) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise click.BadParameter(f"{pair!r} is not NAME=VALUE", param_hint=flag)
+        name, value = pair.split("=", 1)
+        out[name] = value
+    return out
+
+
+def run_crawls(
+    names: list[str],
+    scrapy_settings: dict[str, Any] | None = None,
+    spider_args: dict[str, str] | None = None,
+    output: str | None = None,
+    progress: bool = True,
+) -> dict[str, dict[str, Any]]:
+    """Crawl ``names`` in this process (one Twisted reactor); return each crawl's stats."""
+    from scrapy.crawler import CrawlerProcess
+    from scrapy.settings import Settings
+    from tqdm import tqdm
+    from twisted.internet import task
+
+    from pipeline_core.scrapy.runtime import get_runtime
+
+    runtime = get_runtime()
+    for name in names:
+        runtime.source(name)  # unknown names fail before anything starts
+    runtime.ensure_database()
+    settings = Settings()
+    settings.setmodule("pipeline_core.scrapy.settings", priority="project")
+    settings.update(scrapy_settings or {}, priority="cmdline")
+    if output:
+        settings.set("FEEDS", {output: {"format": Path(output).suffix.lstrip(".") or "jsonl"}})
+    process = CrawlerProcess(settings)
+    crawlers = []
+    for name in names:
+        crawler = process.create_crawler(name)
+        crawlers.append(crawler)
+        process.crawl(crawler, **(spider_args or {}))
+    bar = tqdm(desc="records", unit=" rec", disable=None if progress else True, file=sys.stderr)
+
+    def tick() -> None:
+        total = 0
+        for crawler in crawlers:
+            session = getattr(crawler, "dmo_session", None)
+            total += session.stats["scraped"] if session is not None else 0
+        bar.update(total - bar.n)
+
+    loop = task.LoopingCall(tick)
+    loop.start(0.5)
+    process.start()
+    if loop.running:
+        loop.stop()
+    tick()
+    bar.close()
+    results = {}
+    for name, crawler in zip(names, crawlers, strict=True):
+        stats = crawler.stats.get_stats() if crawler.stats else {}
+        results[name] = {
+            key[4:]: value for key, value in stats.items() if key.startswith("dmo/")
+        } | {"finish_reason": stats.get("finish_reason")}
+    return results
+
+
+def _print_stats(results: dict[str, dict[str, Any]]) -> None:
+    keys = ("scraped", "inserted", "updated", "unchanged", "invalid", "duplicates", "withdrawn")
+    for name, stats in results.items():
+        counts = ", ".join(f"{k} {stats.get(k, 0)}" for k in keys)
+        click.echo(f"{name}: {counts} ({stats.get('finish_reason')})")
+
+
+@main.command(context_settings={"ignore_unknown_options": False})
+@click.argument("source_names", nargs=-1, required=True, metavar="SOURCE...")
+@click.option("-s", "--set", "sets", multiple=True, metavar="NAME=VALUE", help="Scrapy setting.")
+@click.option("-a", "args", multiple=True, metavar="NAME=VALUE", help="Spider argument.")
+@click.option(
+    "-O", "--output", help="Also write the items to this feed file (.jsonl, .json, .csv)."
+)
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def crawl(
+    source_names: tuple[str, ...],
+    sets: tuple[str, ...],
+    args: tuple[str, ...],
+    output: str | None,
+    no_progress: bool,
+) -> None:
+    """Crawl sources end to end: fetch, map, validate, hash and stage (like `scrapy crawl`)."""
+    results = run_crawls(
+        list(source_names),
+        _parse_pairs(sets, "-s"),
+        _parse_pairs(args, "-a"),
+        output,
+        progress=not no_progress,
+    )
+    _print_stats(results)
+    if any(r.get("finish_reason") != "finished" for r in results.values()):
+        sys.exit(1)
+
+
+def table_counts(engine: sa.Engine) -> dict[str, int]:
+    """Rows in every table of the three schemas."""
+    from pipeline_core.db import metadata
+
+    counts = {}
+    with engine.connect() as conn:
+        for table in sorted(metadata.tables.values(), key=lambda t: t.fullname):
+            counts[table.fullname] = conn.execute(
+                sa.select(sa.func.count()).select_from(table)
+            ).scalar_one()
+    return counts
+
+
+@main.command()
+def quickstart() -> None:
+    """Migrate the embedded database, crawl the bundled example sources, print counts."""
+    from pipeline_core.db.engine import sqlite_schema_files
+    from pipeline_core.db.migrate import current, upgrade
+    from pipeline_core.scrapy.runtime import get_runtime
+
+    runtime = get_runtime()
+    url = runtime.settings.database_url
+    upgrade(url)
+    click.echo(f"database migrated to revision {current(url)}")
+    examples = [
+        name
+        for name, source in runtime.sources.items()
+        if (source.mapping.resolved_url() or "").startswith("file:")
+    ]
+    if not examples:
+        raise click.ClickException("no bundled example sources (file: URLs) were found")
+    click.echo("crawling bundled example sources: " + ", ".join(examples))
+    results = run_crawls(examples, {"LOG_LEVEL": "WARNING"})
+    _print_stats(results)
+    click.echo("\nrows per table:")
+    for table, count in table_counts(runtime.engine).items():
+        click.echo(f"  {table:<28} {count}")
+    click.echo("\nthe data is in:")
+    if runtime.engine.dialect.name == "sqlite":
+        database = runtime.engine.url.database or ""
+        click.echo(f"  {database} (main)")
+        for schema, path in sqlite_schema_files(database).items():
+            click.echo(f"  {path} (schema {schema})")
+    else:
+        click.echo(f"  {runtime.engine.url.render_as_string(hide_password=True)}")
+    click.echo(f"  archive: {runtime.settings.storage_url}")
+    click.echo("\nnext: dmo-pipeline sources; scrapy crawl SOURCE; docs/tutorial.md")
+
+
+if __name__ == "__main__":
+    main()

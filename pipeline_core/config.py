@@ -1,0 +1,270 @@
+"""Settings: one table of every setting, with its default and help, read from the environment.
+
+Each setting is a :class:`Setting` in :data:`SETTINGS`. :func:`load_settings` reads them from
+``os.environ`` (or a mapping given in tests) and returns a frozen :class:`Settings`. A bad
+value raises :class:`~pipeline_core.exceptions.ConfigError` naming the variable and what it
+accepts. Secrets are masked by :meth:`Settings.masked`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from pipeline_core.exceptions import ConfigError
+
+LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
+
+
+def _parse_bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError("true or false (also 1/0, yes/no, on/off)")
+
+
+def _positive_int(raw: str) -> int:
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise ValueError("a whole number greater than 0") from None
+    if value <= 0:
+        raise ValueError("a whole number greater than 0")
+    return value
+
+
+def _non_negative_int(raw: str) -> int:
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise ValueError("a whole number, 0 or more") from None
+    if value < 0:
+        raise ValueError("a whole number, 0 or more")
+    return value
+
+
+def _log_level(raw: str) -> str:
+    value = raw.strip().upper()
+    if value not in LOG_LEVELS:
+        raise ValueError("one of " + ", ".join(LOG_LEVELS))
+    return value
+
+
+def _database_url(raw: str) -> str:
+    value = raw.strip()
+    scheme = value.split(":", 1)[0]
+    if not value or "://" not in value:
+        raise ValueError("a SQLAlchemy URL such as sqlite:///data/pipeline.db or postgresql://…")
+    if scheme.startswith("postgres"):
+        # One driver for PostgreSQL: psycopg 3.
+        rest = value.split("://", 1)[1]
+        return "postgresql+psycopg://" + rest
+    if scheme.startswith("sqlite"):
+        return value
+    raise ValueError("a sqlite:/// or postgresql:// URL")
+
+
+def _storage_url(raw: str) -> str:
+    value = raw.strip()
+    if not value:
+        raise ValueError("a folder path, file:///folder or s3://bucket/prefix")
+    if value.startswith("s3://"):
+        if not urlsplit(value).netloc:
+            raise ValueError("s3://bucket/prefix with a bucket name")
+        return value
+    if value.startswith("file://"):
+        return value
+    if "://" in value:
+        raise ValueError("a folder path, file:///folder or s3://bucket/prefix")
+    return Path(value).expanduser().resolve().as_uri()
+
+
+def _optional_url(raw: str) -> str | None:
+    value = raw.strip()
+    if not value:
+        return None
+    if not value.startswith(("http://", "https://")):
+        raise ValueError("an http(s):// URL, or empty")
+    return value
+
+
+def _name_list(raw: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def _path_list(raw: str) -> tuple[str, ...]:
+    return tuple(part for part in raw.split(os.pathsep) if part.strip())
+
+
+def data_dir() -> Path:
+    """Folder of the embedded default database and storage: ``$PIPELINE_HOME`` or ./data."""
+    return Path(os.environ.get("PIPELINE_HOME", "data")).expanduser().resolve()
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting: its environment variable, default, parser and help text."""
+
+    name: str
+    default: Callable[[], str] | str
+    help: str
+    parse: Callable[[str], Any] = str
+    secret: bool = False
+
+    def default_text(self) -> str:
+        return self.default() if callable(self.default) else self.default
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "PIPELINE_DATABASE_URL",
+        lambda: "sqlite:///" + str(data_dir() / "pipeline.db"),
+        "SQLAlchemy URL of the database. Default: a SQLite file in the data folder "
+        "($PIPELINE_HOME, else ./data). PostgreSQL: postgresql://user:pass@host/db (psycopg 3).",
+        _database_url,
+        secret=True,
+    ),
+    Setting(
+        "PIPELINE_STORAGE_URL",
+        lambda: (data_dir() / "files").as_uri(),
+        "Where raw and normalised files are archived: a folder path or file:// URL "
+        "(default: the data folder's files/), or s3://bucket/prefix.",
+        _storage_url,
+    ),
+    Setting(
+        "PIPELINE_ENABLE_QUEUES",
+        "false",
+        "true to announce every queued job on AWS SQS as well as writing it to the database.",
+        _parse_bool,
+    ),
+    Setting(
+        "PIPELINE_JOBS_QUEUE_URL",
+        "",
+        "URL of the SQS queue that announces jobs (needed when PIPELINE_ENABLE_QUEUES=true).",
+        _optional_url,
+    ),
+    Setting(
+        "PIPELINE_BATCH_SIZE",
+        "500",
+        "Records per stage-write batch (one statement per table per batch).",
+        _positive_int,
+    ),
+    Setting(
+        "PIPELINE_MAX_RETRIES",
+        "5",
+        "Attempts a failing job gets before it is dead-lettered.",
+        _non_negative_int,
+    ),
+    Setting(
+        "LOG_LEVEL",
+        "INFO",
+        "Logging level: " + ", ".join(LOG_LEVELS) + ".",
+        _log_level,
+    ),
+    Setting(
+        "PIPELINE_DISABLE_PLUGINS",
+        "",
+        "Comma-separated plugin names not to load (built-in or installed), as shown by "
+        "`dmo-pipeline plugins`.",
+        _name_list,
+    ),
+    Setting(
+        "PIPELINE_SOURCES_PATH",
+        "",
+        "Extra folders of mapping files (*.yaml), separated by the OS path separator; the "
+        "project's mappings/ folder is always read.",
+        _path_list,
+    ),
+    Setting(
+        "PIPELINE_ALLOWED_HOSTS",
+        "",
+        "Comma-separated hosts that fetchers may reach although they resolve to private, "
+        "loopback or link-local addresses (for example 127.0.0.1 in tests).",
+        _name_list,
+    ),
+)
+
+SETTINGS_BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The effective settings. Build with :func:`load_settings`."""
+
+    database_url: str
+    storage_url: str
+    enable_queues: bool
+    jobs_queue_url: str | None
+    batch_size: int
+    max_retries: int
+    log_level: str
+    disable_plugins: tuple[str, ...]
+    sources_path: tuple[str, ...]
+    allowed_hosts: tuple[str, ...]
+    raw: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    def masked(self) -> dict[str, str]:
+        """Effective values as text, with passwords and secret settings masked."""
+        out: dict[str, str] = {}
+        for setting in SETTINGS:
+            value = self.raw[setting.name]
+            out[setting.name] = mask_url(value) if setting.secret else value
+        return out
+
+
+_FIELD_OF = {
+    "PIPELINE_DATABASE_URL": "database_url",
+    "PIPELINE_STORAGE_URL": "storage_url",
+    "PIPELINE_ENABLE_QUEUES": "enable_queues",
+    "PIPELINE_JOBS_QUEUE_URL": "jobs_queue_url",
+    "PIPELINE_BATCH_SIZE": "batch_size",
+    "PIPELINE_MAX_RETRIES": "max_retries",
+    "LOG_LEVEL": "log_level",
+    "PIPELINE_DISABLE_PLUGINS": "disable_plugins",
+    "PIPELINE_SOURCES_PATH": "sources_path",
+    "PIPELINE_ALLOWED_HOSTS": "allowed_hosts",
+}
+
+
+def mask_url(value: str) -> str:
+    """Replace the password of a URL by ``***``; other text is returned as it is."""
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return "***"
+    if parts.password:
+        netloc = parts.netloc.replace(":" + parts.password + "@", ":***@", 1)
+        return urlunsplit(parts._replace(netloc=netloc))
+    return value
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read every setting from ``environ`` (default: ``os.environ``).
+
+    Raises :class:`ConfigError` naming the first variable whose value is not accepted.
+    """
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    raw: dict[str, str] = {}
+    for setting in SETTINGS:
+        text = env.get(setting.name)
+        if text is None:
+            text = setting.default_text()
+        try:
+            values[_FIELD_OF[setting.name]] = setting.parse(text)
+        except ValueError as exc:
+            shown = mask_url(text) if setting.secret else text
+            raise ConfigError(f"{setting.name}={shown!r} is not accepted: expected {exc}") from None
+        raw[setting.name] = text
+    settings = Settings(**values, raw=raw)
+    if settings.enable_queues and not settings.jobs_queue_url:
+        raise ConfigError(
+            "PIPELINE_ENABLE_QUEUES=true needs PIPELINE_JOBS_QUEUE_URL (the SQS queue URL)"
+        )
+    return settings

@@ -1,0 +1,317 @@
+"""SQLAlchemy Core tables of the three schemas: ``pipeline``, ``staging`` and ``production``.
+
+``staging`` and ``production`` hold the same listing tables (production adds the promotion
+audit). On SQLite each schema is an attached database file, so table names stay the same
+(``staging.listings``) on both backends. Alembic migrations in ``migrations/`` create exactly
+these tables; a test compares the two.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+PIPELINE = "pipeline"
+STAGING = "staging"
+PRODUCTION = "production"
+SCHEMAS = (PIPELINE, STAGING, PRODUCTION)
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+#: JSON column: JSONB on PostgreSQL, JSON text elsewhere.
+JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+#: Timestamps are stored with their time zone (UTC).
+Timestamp = sa.DateTime(timezone=True)
+
+
+def _now() -> sa.TextClause:
+    return sa.text("CURRENT_TIMESTAMP")
+
+
+# ---------------------------------------------------------------- pipeline schema
+
+dmos = sa.Table(
+    "dmos",
+    metadata,
+    sa.Column("slug", sa.String(100), primary_key=True),
+    sa.Column("name", sa.String(300)),
+    sa.Column("website", sa.String(500)),
+    sa.Column("created_at", Timestamp, nullable=False, server_default=_now()),
+    schema=PIPELINE,
+)
+
+sources = sa.Table(
+    "sources",
+    metadata,
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("dmo", sa.String(100), nullable=False),
+    sa.Column("fetcher", sa.String(50), nullable=False),
+    sa.Column("origin", sa.String(200), nullable=False),
+    sa.Column("last_crawl_id", sa.Integer),
+    sa.Column("last_seen_at", Timestamp),
+    sa.Column("last_complete_crawl_at", Timestamp),
+    sa.Column("created_at", Timestamp, nullable=False, server_default=_now()),
+    schema=PIPELINE,
+)
+
+configs = sa.Table(
+    "configs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(100), nullable=False, unique=True),
+    sa.Column("dmo", sa.String(100), nullable=False),
+    sa.Column("source_type", sa.String(50), nullable=False),
+    sa.Column("base_url", sa.Text, nullable=False),
+    sa.Column("scrape_config", JSONType, nullable=False),
+    sa.Column("field_mappings", JSONType, nullable=False),
+    sa.Column("scrape_frequency", sa.String(100), nullable=False, server_default="daily"),
+    sa.Column("last_scrape_at", Timestamp),
+    sa.Column("enabled", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("created_at", Timestamp, nullable=False, server_default=_now()),
+    sa.Column("updated_at", Timestamp, nullable=False, server_default=_now()),
+    schema=PIPELINE,
+)
+
+crawls = sa.Table(
+    "crawls",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("source", sa.String(100), nullable=False, index=True),
+    sa.Column("started_at", Timestamp, nullable=False),
+    sa.Column("finished_at", Timestamp),
+    sa.Column("finish_reason", sa.String(100)),
+    sa.Column("complete", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("stats", JSONType),
+    schema=PIPELINE,
+)
+
+queue = sa.Table(
+    "queue",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("type", sa.String(100), nullable=False),
+    sa.Column("payload", JSONType, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False, server_default="queued"),
+    sa.Column("dead_lettered", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("max_attempts", sa.Integer, nullable=False, server_default="5"),
+    sa.Column("priority", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("run_after", Timestamp, nullable=False, server_default=_now()),
+    sa.Column("lease_owner", sa.String(200)),
+    sa.Column("lease_expires_at", Timestamp),
+    sa.Column("heartbeat_at", Timestamp),
+    sa.Column("correlation_id", sa.String(100)),
+    sa.Column("dedup_key", sa.String(300)),
+    sa.Column("dmo", sa.String(100)),
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_at", Timestamp, nullable=False, server_default=_now()),
+    sa.Column("updated_at", Timestamp, nullable=False, server_default=_now()),
+    sa.Column("finished_at", Timestamp),
+    sa.CheckConstraint("status IN ('queued', 'running', 'completed', 'failed')", name="status"),
+    sa.Index("ix_queue_claim", "status", "run_after", "priority"),
+    sa.Index(
+        "uq_queue_dedup_key_queued",
+        "dedup_key",
+        unique=True,
+        postgresql_where=sa.text("status = 'queued'"),
+        sqlite_where=sa.text("status = 'queued'"),
+    ),
+    schema=PIPELINE,
+)
+
+jobs = sa.Table(
+    "jobs",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column(
+        "queue_id",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        sa.ForeignKey(queue.c.id, ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("worker", sa.String(200)),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("started_at", Timestamp, nullable=False),
+    sa.Column("finished_at", Timestamp),
+    sa.Column("duration_ms", sa.Integer),
+    sa.Column("stats", JSONType),
+    sa.Column("error", sa.Text),
+    schema=PIPELINE,
+)
+
+files = sa.Table(
+    "files",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("source", sa.String(100), nullable=False, index=True),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("record_count", sa.Integer, nullable=False),
+    sa.Column("content_type", sa.String(100), nullable=False),
+    sa.Column("crawl_id", sa.Integer),
+    sa.Column("job_id", sa.BigInteger().with_variant(sa.Integer, "sqlite")),
+    sa.Column("created_at", Timestamp, nullable=False, server_default=_now()),
+    schema=PIPELINE,
+)
+
+errors = sa.Table(
+    "errors",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("created_at", Timestamp, nullable=False, server_default=_now()),
+    sa.Column("source", sa.String(100), nullable=False, index=True),
+    sa.Column("external_id", sa.Text),
+    sa.Column("stage", sa.String(50), nullable=False),
+    sa.Column("field", sa.Text),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("value", sa.Text),
+    sa.Column("url", sa.Text),
+    sa.Column("crawl_id", sa.Integer),
+    sa.Column("job_id", sa.BigInteger().with_variant(sa.Integer, "sqlite")),
+    sa.Column("traceback_digest", sa.String(64)),
+    schema=PIPELINE,
+)
+
+
+# ---------------------------------------------------------------- listing tables
+
+
+def _listing_tables(schema: str) -> dict[str, sa.Table]:
+    """The listing tables of one schema (staging or production); same shape in both."""
+    listings = sa.Table(
+        "listings",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("source", sa.String(100), nullable=False),
+        sa.Column("external_id", sa.String(300), nullable=False),
+        sa.Column("dmo", sa.String(100), nullable=False),
+        sa.Column("category", sa.String(50), nullable=False),
+        sa.Column("status", sa.String(20), nullable=False, server_default="active"),
+        sa.Column("record_hash", sa.String(64), nullable=False, index=True),
+        sa.Column("duplicate_of", sa.Integer),
+        sa.Column("record", JSONType, nullable=False),
+        sa.Column("licence", sa.String(200)),
+        sa.Column("attribution", sa.Text),
+        sa.Column("crawl_id", sa.Integer),
+        sa.Column("created_at", Timestamp, nullable=False),
+        sa.Column("updated_at", Timestamp, nullable=False),
+        sa.Column("withdrawn_at", Timestamp),
+        sa.UniqueConstraint("source", "external_id"),
+        sa.CheckConstraint("status IN ('active', 'withdrawn')", name="status"),
+        schema=schema,
+    )
+
+    def child(name: str, *columns: sa.Column, pk: bool = True) -> sa.Table:
+        id_cols = [sa.Column("id", sa.Integer, primary_key=True, autoincrement=True)] if pk else []
+        return sa.Table(
+            name,
+            metadata,
+            *id_cols,
+            sa.Column(
+                "listing_id",
+                sa.Integer,
+                sa.ForeignKey(listings.c.id, ondelete="CASCADE"),
+                nullable=False,
+                index=True,
+            ),
+            *columns,
+            schema=schema,
+        )
+
+    return {
+        "listings": listings,
+        "listing_info": child(
+            "listing_info",
+            sa.Column("language", sa.String(20), nullable=False),
+            sa.Column("name", sa.Text),
+            sa.Column("description", sa.Text),
+            sa.Column("short_description", sa.Text),
+        ),
+        "locations": child(
+            "locations",
+            sa.Column("street", sa.Text),
+            sa.Column("postal_code", sa.String(30)),
+            sa.Column("locality", sa.String(200)),
+            sa.Column("region", sa.String(200)),
+            sa.Column("country", sa.String(2)),
+            sa.Column("latitude", sa.Float),
+            sa.Column("longitude", sa.Float),
+        ),
+        "contact_info": child(
+            "contact_info",
+            sa.Column("kind", sa.String(20), nullable=False),
+            sa.Column("value", sa.Text, nullable=False),
+        ),
+        "listing_images": child(
+            "listing_images",
+            sa.Column("position", sa.Integer, nullable=False),
+            sa.Column("url", sa.Text, nullable=False),
+            sa.Column("caption", sa.Text),
+            sa.Column("credit", sa.Text),
+            sa.Column("licence", sa.Text),
+        ),
+        "attributes": child(
+            "attributes",
+            sa.Column("name", sa.String(200), nullable=False),
+            sa.Column("value", sa.Text),
+        ),
+        "opening_hours": child(
+            "opening_hours",
+            sa.Column("weekday", sa.SmallInteger, nullable=False),
+            sa.Column("opens", sa.String(5)),
+            sa.Column("closes", sa.String(5)),
+            sa.Column("closed", sa.Boolean, nullable=False, server_default=sa.false()),
+            sa.Column("valid_from", sa.Date),
+            sa.Column("valid_to", sa.Date),
+        ),
+        "opening_dates": child(
+            "opening_dates",
+            sa.Column("date", sa.Date, nullable=False),
+            sa.Column("end_date", sa.Date),
+            sa.Column("opens", sa.String(5)),
+            sa.Column("closes", sa.String(5)),
+            sa.Column("closed", sa.Boolean, nullable=False, server_default=sa.false()),
+            sa.Column("note", sa.Text),
+        ),
+    }
+
+
+staging = _listing_tables(STAGING)
+production = _listing_tables(PRODUCTION)
+
+#: Child tables in write order (after ``listings``).
+CHILD_TABLES = (
+    "listing_info",
+    "locations",
+    "contact_info",
+    "listing_images",
+    "attributes",
+    "opening_hours",
+    "opening_dates",
+)
+
+promotions = sa.Table(
+    "promotions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("started_at", Timestamp, nullable=False),
+    sa.Column("finished_at", Timestamp),
+    sa.Column("promoted_by", sa.String(200)),
+    sa.Column("source", sa.String(100)),
+    sa.Column("listing_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("reverted_at", Timestamp),
+    sa.Column("snapshot", JSONType),
+    schema=PRODUCTION,
+)

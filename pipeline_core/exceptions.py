@@ -1,0 +1,48 @@
+"""Every error dmo-pipeline raises on purpose derives from :class:`PipelineError`.
+
+Messages name the thing that is wrong (setting, file, source, record, field) and the fix.
+"""
+
+from __future__ import annotations
+
+
+class PipelineError(Exception):
+    """Base class of dmo-pipeline's own errors."""
+
+
+class ConfigError(PipelineError):
+    """A setting has a value that is not accepted."""
+
+
+class PluginError(PipelineError):
+    """A plugin failed to load, or implements a hook that does not exist."""
+
+
+class MappingError(PipelineError):
+    """A mapping document is not valid: names the file, the line or path, and the key."""
+
+
+class UnknownSourceError(PipelineError):
+    """No registered source has the name asked for."""
+
+
+class RecordError(PipelineError):
+    """One record could not be mapped or validated.
+
+    ``field`` is the canonical field path (``location.latitude``) or source path at fault.
+    """
+
+    def __init__(self, source: str, external_id: str | None, field: str, message: str) -> None:
+        self.source = source
+        self.external_id = external_id
+        self.field = field
+        self.message = message
+        super().__init__(f"{source} record {external_id or '?'}: {field}: {message}")
+
+
+class TransformError(PipelineError):
+    """A transform could not convert a value; the mapping stage adds source and record."""
+
+
+class URLPolicyError(PipelineError):
+    """A URL was refused by the fetch policy before any request was made."""

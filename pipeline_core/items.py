@@ -1,0 +1,33 @@
+"""Items that travel through the stages: raw records in, mapped listings out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(slots=True)
+class RawRecord:
+    """One record as a fetcher found it: its source, id, payload and the URL it came from."""
+
+    source: str
+    external_id: str | None
+    payload: Any
+    url: str = ""
+
+
+@dataclass(slots=True)
+class ListingItem:
+    """A mapped canonical record on its way to staging.
+
+    ``state`` is ``new`` until the hash stage compares it with what is staged:
+    ``changed`` (insert or update) or ``unchanged`` (nothing to write).
+    """
+
+    source: str
+    external_id: str
+    record: dict[str, Any]
+    url: str = ""
+    record_hash: str = ""
+    state: str = "new"
+    extra: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,171 @@
+"""Mapping documents: load from YAML or a ``pipeline.configs`` row, check against the schema.
+
+A mapping file and a stored configuration are the same document. Errors name the file,
+the line (for files), the path inside the document and the key.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping as MappingABC
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from pipeline_core.exceptions import MappingError
+
+#: Top-level keys kept in ``pipeline.configs.scrape_config`` (all but the seed's own columns).
+_CONFIG_COLUMNS = {"source", "dmo", "fetcher", "url", "fields", "scrape_frequency"}
+
+
+@cache
+def mapping_schema() -> dict[str, Any]:
+    """The JSON Schema every mapping document is checked against."""
+    text = resources.files(__package__).joinpath("mapping.schema.json").read_text("utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+@dataclass(frozen=True)
+class MappingDocument:
+    """One checked mapping document and where it came from."""
+
+    doc: dict[str, Any]
+    origin: str
+    base_dir: Path | None = None
+
+    @property
+    def source(self) -> str:
+        return str(self.doc["source"])
+
+    @property
+    def dmo(self) -> str:
+        return str(self.doc["dmo"])
+
+    @property
+    def fetcher(self) -> str:
+        return str(self.doc["fetcher"])
+
+    @property
+    def scrape_frequency(self) -> str:
+        return str(self.doc.get("scrape_frequency", "daily"))
+
+    def resolved_url(self) -> str | None:
+        """The first URL; a ``file:`` URL or bare relative path is resolved to the file's folder."""
+        url = self.doc.get("url")
+        if url is None:
+            return None
+        url = str(url)
+        if url.startswith("file://") or "://" in url:
+            return url
+        relative = url[len("file:") :] if url.startswith("file:") else url
+        base = self.base_dir or Path.cwd()
+        return (base / relative).resolve().as_uri()
+
+    def to_config_row(self) -> dict[str, Any]:
+        """The ``pipeline.configs`` columns holding this document."""
+        return {
+            "name": self.source,
+            "dmo": self.dmo,
+            "source_type": self.fetcher,
+            "base_url": self.resolved_url() or "",
+            "scrape_config": {k: v for k, v in self.doc.items() if k not in _CONFIG_COLUMNS},
+            "field_mappings": self.doc["fields"],
+            "scrape_frequency": self.scrape_frequency,
+        }
+
+
+def _node_at(node: yaml.Node | None, path: list[Any]) -> yaml.Node | None:
+    """The YAML node at a document path, or the deepest one found on the way."""
+    for part in path:
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                if key_node.value == str(part):
+                    node = value_node
+                    break
+            else:
+                return node
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            if part >= len(node.value):
+                return node
+            node = node.value[part]
+        else:
+            return node
+    return node
+
+
+def _describe(error: jsonschema.ValidationError) -> tuple[list[Any], str]:
+    path = list(error.absolute_path)
+    message = error.message
+    if error.validator == "additionalProperties":
+        return path, message + " (see docs/reference/mapping.md for the keys)"
+    if error.validator == "oneOf" and path[:1] == [] and error.instance is not None:
+        if isinstance(error.instance, dict) and "id" in error.instance and "key" in error.instance:
+            return path, "give either 'id' or 'key', not both"
+        if isinstance(error.instance, dict):
+            return path, "a mapping needs 'id' (path of the record's id) or 'key' (derived id)"
+    return path, message
+
+
+def check_document(doc: Any, origin: str, root: yaml.Node | None = None) -> None:
+    """Raise :class:`MappingError` unless ``doc`` is a valid mapping document."""
+    if not isinstance(doc, dict):
+        raise MappingError(
+            f"{origin}: a mapping is a YAML mapping of keys, got {type(doc).__name__}"
+        )
+    validator = jsonschema.Draft202012Validator(mapping_schema())
+    error = jsonschema.exceptions.best_match(validator.iter_errors(doc))
+    if error is None:
+        return
+    path, message = _describe(error)
+    where = origin
+    node = _node_at(root, path) if root is not None else None
+    if node is not None:
+        where = f"{origin}:{node.start_mark.line + 1}"
+    key = ".".join(str(p) for p in path) or "(top level)"
+    raise MappingError(f"{where}: at {key}: {message}")
+
+
+def load_mapping_text(text: str, origin: str, base_dir: Path | None = None) -> MappingDocument:
+    """Parse and check a YAML mapping given as text (``origin`` names it in errors)."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{origin}:{mark.line + 1}" if mark is not None else origin
+        raise MappingError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    check_document(doc, origin, root)
+    return MappingDocument(doc=doc, origin=origin, base_dir=base_dir)
+
+
+def load_mapping_file(path: str | Path) -> MappingDocument:
+    """Load and check one mapping file."""
+    path = Path(path)
+    try:
+        text = path.read_text("utf-8")
+    except OSError as exc:
+        raise MappingError(f"{path}: cannot be read: {exc.strerror}") from None
+    return load_mapping_text(text, str(path), base_dir=path.parent.resolve())
+
+
+def document_from_config_row(row: MappingABC[str, Any]) -> MappingDocument:
+    """Rebuild the mapping document held by a ``pipeline.configs`` row, and check it."""
+    doc: dict[str, Any] = dict(row["scrape_config"] or {})
+    doc.update(
+        source=row["name"],
+        dmo=row["dmo"],
+        fetcher=row["source_type"],
+        url=row["base_url"],
+        fields=row["field_mappings"],
+    )
+    if row.get("scrape_frequency"):
+        doc["scrape_frequency"] = row["scrape_frequency"]
+    origin = f"pipeline.configs[{row['name']}]"
+    check_document(doc, origin)
+    return MappingDocument(doc=doc, origin=origin)

@@ -1,0 +1,155 @@
+"""The plugin manager: built-in plugins and those of the ``dmo_pipeline`` entry-point group.
+
+:func:`get_plugin_manager` builds it (never at import time). Built-ins are listed in
+:data:`BUILTIN_PLUGINS` and registered through the same hooks as third-party plugins;
+any plugin can be blocked by name with ``PIPELINE_DISABLE_PLUGINS``. A plugin that fails
+to import, or implements a hook that does not exist, is an error naming the plugin.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING
+
+import pluggy
+
+from pipeline_core import hookspecs
+from pipeline_core.config import Settings, load_settings
+from pipeline_core.exceptions import PluginError
+from pipeline_core.sources import Source, collect_sources
+from pipeline_core.transforms import Transform, build_registry
+
+if TYPE_CHECKING:
+    from pipeline_core.jobtypes import JobType
+
+logger = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "dmo_pipeline"
+
+#: Built-in plugins: name → module. Listed in one place; each can be blocked by name.
+BUILTIN_PLUGINS: dict[str, str] = {
+    "builtin-transforms": "pipeline_core.builtin.transforms",
+    "builtin-json-api": "pipeline_core.builtin.json_api",
+    "builtin-repo-sources": "pipeline_core.builtin.repo_sources",
+    "builtin-config-sources": "pipeline_core.builtin.config_sources",
+}
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    """What ``dmo-pipeline plugins`` shows of one registered plugin."""
+
+    name: str
+    module: str
+    distribution: str
+    version: str
+    hooks: tuple[str, ...]
+
+
+class PipelineManager(pluggy.PluginManager):
+    """pluggy's manager plus typed accessors for what the hooks register."""
+
+    settings: Settings
+    infos: dict[str, PluginInfo]
+
+    def sources(self) -> dict[str, Source]:
+        """Every registered source, by name."""
+        return collect_sources(self.hook.register_sources(settings=self.settings))
+
+    def transforms(self) -> dict[str, Transform]:
+        """Every registered transform, by name."""
+        return build_registry(self.hook.register_transforms())
+
+    def fetchers(self) -> dict[str, type]:
+        """Every registered fetcher spider class, by ``fetcher_name``."""
+        found: dict[str, type] = {}
+        for group in self.hook.register_fetchers():
+            for cls in group:
+                name = getattr(cls, "fetcher_name", None)
+                if not name:
+                    raise PluginError(f"fetcher {cls!r} has no fetcher_name")
+                if name in found:
+                    raise PluginError(
+                        f"fetcher {name!r} is registered twice: {found[name].__module__} "
+                        f"and {cls.__module__}"
+                    )
+                found[name] = cls
+        return found
+
+    def job_types(self) -> dict[str, JobType]:
+        """Every registered job type, by name."""
+        found: dict[str, JobType] = {}
+        for group in self.hook.register_job_types():
+            for job_type in group:
+                if job_type.name in found:
+                    raise PluginError(f"job type {job_type.name!r} is registered twice")
+                found[job_type.name] = job_type
+        return found
+
+
+def _hooks_of(pm: pluggy.PluginManager, plugin: object) -> tuple[str, ...]:
+    return tuple(sorted(caller.name for caller in pm.get_hookcallers(plugin) or []))
+
+
+def get_plugin_manager(settings: Settings | None = None) -> PipelineManager:
+    """Build the plugin manager: hookspecs, built-ins, then installed plugins, checked."""
+    settings = settings or load_settings()
+    pm = PipelineManager(hookspecs.PROJECT)
+    pm.settings = settings
+    pm.infos = {}
+    pm.add_hookspecs(hookspecs)
+    blocked = set(settings.disable_plugins)
+    for name in blocked:
+        pm.set_blocked(name)
+
+    for name, module_name in BUILTIN_PLUGINS.items():
+        if name in blocked:
+            logger.info("plugin %s is disabled by PIPELINE_DISABLE_PLUGINS", name)
+            continue
+        module = importlib.import_module(module_name)
+        pm.register(module, name=name)
+        pm.infos[name] = PluginInfo(name, module_name, "dmo-pipeline", _own_version(), ())
+
+    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        dist = ep.dist.name if ep.dist else "?"
+        version = ep.dist.version if ep.dist else "?"
+        if ep.name in blocked:
+            logger.info("plugin %s (%s) is disabled by PIPELINE_DISABLE_PLUGINS", ep.name, dist)
+            continue
+        if ep.name in pm.infos:
+            raise PluginError(
+                f"plugin name {ep.name!r} of distribution {dist} is already taken by "
+                f"{pm.infos[ep.name].module}; rename its entry point"
+            )
+        try:
+            plugin = ep.load()
+        except Exception as exc:
+            raise PluginError(
+                f"plugin {ep.name!r} ({ep.value}, distribution {dist}) failed to import: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+        pm.register(plugin, name=ep.name)
+        pm.infos[ep.name] = PluginInfo(ep.name, ep.value, dist, version, ())
+
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError as exc:
+        raise PluginError(
+            f"plugin {exc.plugin!r} implements a hook that does not exist: {exc}; "
+            "see docs/reference/hooks.md for the hook names"
+        ) from None
+    for name, info in list(pm.infos.items()):
+        plugin = pm.get_plugin(name)
+        pm.infos[name] = PluginInfo(
+            info.name, info.module, info.distribution, info.version, _hooks_of(pm, plugin)
+        )
+    return pm
+
+
+def _own_version() -> str:
+    from pipeline_core import __version__
+
+    return __version__

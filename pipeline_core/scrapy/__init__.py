@@ -1,0 +1,1 @@
+"""The Scrapy driver: settings, spider loader, fetcher base, item pipelines, middlewares."""

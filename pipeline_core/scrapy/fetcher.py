@@ -1,0 +1,79 @@
+"""Base class of fetchers: generic spiders built from a source's mapping."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+import scrapy
+
+from pipeline_core.exceptions import MappingError
+from pipeline_core.mapping import CompiledMapping
+from pipeline_core.sources import Source
+
+logger = logging.getLogger(__name__)
+
+_ENV_REF = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)\}")
+
+
+class FetcherSpider(scrapy.Spider):
+    """A generic spider for one source. Subclasses set ``fetcher_name`` and ``fetcher_help``.
+
+    The spider loader makes one subclass per source, with ``name`` and ``source`` set.
+    Spiders yield :class:`pipeline_core.items.RawRecord` items; a page that cannot be
+    fetched or parsed is reported with :meth:`report_page_error`, never raised.
+    """
+
+    fetcher_name: ClassVar[str] = ""
+    fetcher_help: ClassVar[str] = ""
+    source: ClassVar[Source]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        from pipeline_core.scrapy.runtime import get_runtime
+
+        self.mapping: CompiledMapping = get_runtime().compiled(self.source.name)
+        self.options: dict[str, Any] = self.source.mapping.doc
+        url = self.source.mapping.resolved_url()
+        if not url:
+            raise MappingError(
+                f"{self.source.mapping.origin}: fetcher {self.fetcher_name} needs 'url'"
+            )
+        self.start_url: str = url
+        hosts = list(self.options.get("allowed_hosts", []))
+        host = urlsplit(url).hostname
+        if host:
+            hosts.append(host)
+        if hosts:
+            self.allowed_domains = sorted(set(hosts))
+
+    def request_headers(self) -> dict[str, str]:
+        """The mapping's ``headers``, with ``${NAME}`` replaced from the environment."""
+        headers = {}
+        for header, template in self.options.get("headers", {}).items():
+            value = template
+            for variable in _ENV_REF.findall(template):
+                if variable not in os.environ:
+                    raise MappingError(
+                        f"{self.source.mapping.origin}: header {header} needs environment "
+                        f"variable {variable}, which is not set"
+                    )
+                value = value.replace("${" + variable + "}", os.environ[variable])
+            headers[header] = value
+        return headers
+
+    def report_page_error(self, message: str, url: str) -> None:
+        """Record that a page failed; the crawl goes on but is not complete."""
+        session = getattr(self.crawler, "dmo_session", None)
+        if session is not None:
+            session.page_error(message, url)
+        else:
+            logger.error("%s: page %s: %s", self.name, url, message)
+
+    def on_request_error(self, failure: Any) -> None:
+        """Errback: a request failed (network, HTTP status, refused URL)."""
+        request = failure.request
+        self.report_page_error(f"{failure.type.__name__}: {failure.value}", request.url)

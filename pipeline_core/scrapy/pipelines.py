@@ -1,0 +1,116 @@
+"""Item pipelines: thin Scrapy wrappers around one :class:`StageSession` per crawl.
+
+Order (``ITEM_PIPELINES``): map 100, hash 200, validate 300, stage-write 400. Hashing comes
+before validation so unchanged records skip validation and writing. A setting can reorder
+or disable a stage with ``None``, as with any Scrapy pipeline.
+
+Custom spiders that yield something other than :class:`RawRecord` pass through untouched.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from scrapy import Spider, signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import DropItem
+
+from pipeline_core.items import ListingItem, RawRecord
+from pipeline_core.scrapy.runtime import get_runtime
+from pipeline_core.stages.session import STAT_KEYS, StageSession
+
+logger = logging.getLogger(__name__)
+
+
+def session_for(crawler: Crawler) -> StageSession | None:
+    """The crawl's stage session, made (and opened) on first call; None without a mapping."""
+    session = getattr(crawler, "dmo_session", None)
+    if session is not None or getattr(crawler, "dmo_session_checked", False):
+        return session
+    crawler.dmo_session_checked = True  # type: ignore[attr-defined]
+    spider = crawler.spider
+    runtime = get_runtime()
+    if spider is None or spider.name not in runtime.sources:
+        logger.info("spider %s has no mapping: items pass through", getattr(spider, "name", "?"))
+        return None
+    source = runtime.source(spider.name)
+    runtime.ensure_database()
+    session = StageSession(
+        runtime.engine,
+        runtime.compiled(spider.name),
+        fetcher=source.fetcher,
+        origin=source.origin,
+        batch_size=crawler.settings.getint("PIPELINE_BATCH_SIZE", runtime.settings.batch_size),
+        hook=runtime.pm.hook,
+    )
+    session.open()
+    crawler.dmo_session = session  # type: ignore[attr-defined]
+
+    def closed(spider: Spider, reason: str) -> None:
+        stats = session.close(reason)
+        for key in STAT_KEYS:
+            crawler.stats.set_value(f"dmo/{key}", stats[key])
+        crawler.stats.set_value("dmo/errors", stats["errors"])
+        crawler.stats.set_value("dmo/complete", stats["complete"])
+
+    crawler.signals.connect(closed, signal=signals.spider_closed, weak=False)
+    return session
+
+
+class _StagePipeline:
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self.session: StageSession | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Any:
+        return cls(crawler)
+
+    def open_spider(self) -> None:
+        self.session = session_for(self.crawler)
+
+
+class MapPipeline(_StagePipeline):
+    """Map each :class:`RawRecord` onto the canonical model; a record error drops the item."""
+
+    def process_item(self, item: Any) -> Any:
+        if self.session is None or not isinstance(item, RawRecord):
+            return item
+        listing = self.session.map(item)
+        if listing is None:
+            raise DropItem(f"{item.source} record {item.external_id or '?'} could not be mapped")
+        return listing
+
+
+class HashPipeline(_StagePipeline):
+    """Hash the mapped record and mark it ``changed`` or ``unchanged``."""
+
+    def process_item(self, item: Any) -> Any:
+        if self.session is None or not isinstance(item, ListingItem):
+            return item
+        return self.session.hash(item)
+
+
+class ValidatePipeline(_StagePipeline):
+    """Validate changed records against the canonical JSON Schema; invalid ones are dropped."""
+
+    def process_item(self, item: Any) -> Any:
+        if self.session is None or not isinstance(item, ListingItem):
+            return item
+        if not self.session.validate(item):
+            raise DropItem(f"{item.source} record {item.external_id} is not valid")
+        return item
+
+
+class StageWritePipeline(_StagePipeline):
+    """Batch changed records into the staging tables."""
+
+    def process_item(self, item: Any) -> Any:
+        if self.session is not None and isinstance(item, ListingItem):
+            self.session.stage(item)
+        return item
+
+    def close_spider(self) -> None:
+        if self.session is not None:
+            self.session.flush()

@@ -1,0 +1,45 @@
+"""Scrapy settings of dmo-pipeline (``scrapy.cfg``: ``default = pipeline_core.scrapy.settings``).
+
+Every Scrapy setting can be overridden as usual (``-s NAME=VALUE``). dmo-pipeline's own
+settings come from the environment (``dmo-pipeline settings`` lists them).
+"""
+
+from __future__ import annotations
+
+import os
+
+BOT_NAME = "dmo-pipeline"
+
+SPIDER_LOADER_CLASS = "pipeline_core.scrapy.spiderloader.SourceSpiderLoader"
+#: In-repo spiders of the checkout (left out when not importable).
+SPIDER_MODULES = ["spiders"]
+NEWSPIDER_MODULE = "spiders"
+
+#: The stages, in order. Set one to None to disable it, or renumber to reorder.
+ITEM_PIPELINES = {
+    "pipeline_core.scrapy.pipelines.MapPipeline": 100,
+    "pipeline_core.scrapy.pipelines.HashPipeline": 200,
+    "pipeline_core.scrapy.pipelines.ValidatePipeline": 300,
+    "pipeline_core.scrapy.pipelines.StageWritePipeline": 400,
+}
+
+DOWNLOADER_MIDDLEWARES = {
+    "pipeline_core.scrapy.middlewares.URLPolicyMiddleware": 50,
+}
+
+EXTENSIONS = {
+    "pipeline_core.scrapy.progress.ProgressLog": 600,
+}
+
+#: No remote-control endpoint.
+TELNETCONSOLE_ENABLED = False
+
+LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()
+ROBOTSTXT_OBEY = False
+USER_AGENT = "dmo-pipeline (+https://github.com/dmo-pipeline)"
+CONCURRENT_REQUESTS = 16
+CONCURRENT_REQUESTS_PER_DOMAIN = 8
+DOWNLOAD_TIMEOUT = 60
+RETRY_TIMES = 2
+PIPELINE_PROGRESS_INTERVAL = 10.0
+FEED_EXPORT_ENCODING = "utf-8"

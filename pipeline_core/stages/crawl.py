@@ -1,0 +1,114 @@
+"""Crawl bookkeeping: the crawl row, the source row, what is staged already, withdrawal.
+
+``KnownListing`` entries are loaded once per crawl so unchanged records are recognised
+by hash before anything is validated or written. A listing's "last seen" time is not
+stored per row (that would rewrite every row on every crawl): an active listing was seen
+by its source's last complete crawl, ``pipeline.sources.last_complete_crawl_at``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
+
+import sqlalchemy as sa
+
+from pipeline_core.db.tables import crawls, sources, staging
+
+
+class KnownListing(NamedTuple):
+    """What staging holds for one external id."""
+
+    record_hash: str
+    active: bool
+    duplicate: bool
+
+
+def load_known(conn: sa.Connection, source: str) -> dict[str, KnownListing]:
+    """Every staged listing of ``source``: external id → hash, active, duplicate."""
+    listings = staging["listings"]
+    query = sa.select(
+        listings.c.external_id,
+        listings.c.record_hash,
+        listings.c.status,
+        listings.c.duplicate_of,
+    ).where(listings.c.source == source)
+    return {
+        ext: KnownListing(h, status == "active", dup is not None)
+        for ext, h, status, dup in conn.execute(query)
+    }
+
+
+@dataclass
+class CrawlRecord:
+    """The ``pipeline.crawls`` row of a crawl in progress."""
+
+    id: int
+    source: str
+    started_at: datetime
+
+
+def start_crawl(
+    conn: sa.Connection, source: str, dmo: str, fetcher: str, origin: str
+) -> CrawlRecord:
+    """Register the source (if new) and open a crawl row."""
+    now = datetime.now(UTC)
+    exists = conn.execute(sa.select(sources.c.name).where(sources.c.name == source)).first()
+    if exists is None:
+        conn.execute(
+            sa.insert(sources).values(
+                name=source, dmo=dmo, fetcher=fetcher, origin=origin, created_at=now
+            )
+        )
+    else:
+        conn.execute(
+            sa.update(sources)
+            .where(sources.c.name == source)
+            .values(dmo=dmo, fetcher=fetcher, origin=origin)
+        )
+    crawl_id = conn.execute(
+        sa.insert(crawls).values(source=source, started_at=now).returning(crawls.c.id)
+    ).scalar_one()
+    return CrawlRecord(crawl_id, source, now)
+
+
+def withdraw(conn: sa.Connection, source: str, external_ids: Iterable[str]) -> int:
+    """Mark listings of ``source`` withdrawn (never deleted); returns how many."""
+    listings = staging["listings"]
+    ids = sorted(external_ids)
+    now = datetime.now(UTC)
+    count = 0
+    for start in range(0, len(ids), 1000):
+        result = conn.execute(
+            sa.update(listings)
+            .where(
+                listings.c.source == source,
+                listings.c.status == "active",
+                listings.c.external_id.in_(ids[start : start + 1000]),
+            )
+            .values(status="withdrawn", withdrawn_at=now, updated_at=now)
+        )
+        count += result.rowcount
+    return count
+
+
+def finish_crawl(
+    conn: sa.Connection,
+    crawl: CrawlRecord,
+    finish_reason: str,
+    complete: bool,
+    stats: dict[str, Any],
+) -> None:
+    """Close the crawl row and move the source's last-crawl times."""
+    now = datetime.now(UTC)
+    conn.execute(
+        sa.update(crawls)
+        .where(crawls.c.id == crawl.id)
+        .values(finished_at=now, finish_reason=finish_reason, complete=complete, stats=stats)
+    )
+    values: dict[str, Any] = {"last_crawl_id": crawl.id, "last_seen_at": now}
+    if complete:
+        values["last_complete_crawl_at"] = now
+    conn.execute(sa.update(sources).where(sources.c.name == crawl.source).values(**values))

@@ -1,0 +1,62 @@
+"""Record and page errors, buffered and written to ``pipeline.errors`` with each batch."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from pipeline_core.db.tables import errors as errors_table
+
+logger = logging.getLogger(__name__)
+
+
+class ErrorSink:
+    """Collects error rows of one crawl or job; :meth:`flush` writes them in one statement."""
+
+    def __init__(self, source: str, crawl_id: int | None = None, job_id: int | None = None) -> None:
+        self.source = source
+        self.crawl_id = crawl_id
+        self.job_id = job_id
+        self.pending: list[dict[str, Any]] = []
+        self.count = 0
+
+    def add(
+        self,
+        stage: str,
+        message: str,
+        *,
+        external_id: str | None = None,
+        field: str | None = None,
+        value: Any = None,
+        url: str | None = None,
+    ) -> None:
+        """Record one error; it is logged at once and written at the next flush."""
+        self.count += 1
+        logger.warning(
+            "%s record %s: %s: %s", self.source, external_id or "?", field or stage, message
+        )
+        self.pending.append(
+            {
+                "created_at": datetime.now(UTC),
+                "source": self.source,
+                "external_id": external_id,
+                "stage": stage,
+                "field": field,
+                "message": message,
+                "value": None if value is None else repr(value)[:2000],
+                "url": url,
+                "crawl_id": self.crawl_id,
+                "job_id": self.job_id,
+            }
+        )
+
+    def flush(self, conn: sa.Connection) -> int:
+        """Write pending errors with ``conn`` (inside the caller's transaction)."""
+        if not self.pending:
+            return 0
+        rows, self.pending = self.pending, []
+        conn.execute(sa.insert(errors_table), rows)
+        return len(rows)

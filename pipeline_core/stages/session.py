@@ -1,0 +1,214 @@
+"""A stage session runs map → hash → validate → stage-write for one source, in batches.
+
+It is the plain object both drivers use: Scrapy item pipelines (``scrapy crawl``) call one
+method each; queue jobs call the same methods over archived files. Unchanged records are
+recognised right after hashing (the stored hashes are loaded when the session opens) and
+cost neither validation nor a database write.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from typing import Any
+
+import sqlalchemy as sa
+
+from pipeline_core.exceptions import RecordError
+from pipeline_core.items import ListingItem, RawRecord
+from pipeline_core.mapping import CompiledMapping
+from pipeline_core.model import record_hash, validate_record
+from pipeline_core.stages.crawl import (
+    CrawlRecord,
+    KnownListing,
+    finish_crawl,
+    load_known,
+    start_crawl,
+    withdraw,
+)
+from pipeline_core.stages.errors import ErrorSink
+from pipeline_core.stages.writer import StageWriter
+
+logger = logging.getLogger(__name__)
+
+STAT_KEYS = (
+    "scraped",
+    "inserted",
+    "updated",
+    "unchanged",
+    "invalid",
+    "duplicates",
+    "withdrawn",
+    "rows_written",
+)
+
+
+class StageSession:
+    """Stages of one crawl of one source.
+
+    ``hook`` is the plugin manager's hook relay (or None): ``records_staged`` fires after
+    each committed batch and ``crawl_finished`` when the session closes.
+    """
+
+    def __init__(
+        self,
+        engine: sa.Engine,
+        mapping: CompiledMapping,
+        *,
+        fetcher: str,
+        origin: str,
+        batch_size: int = 500,
+        hook: Any = None,
+    ) -> None:
+        self.engine = engine
+        self.mapping = mapping
+        self.source = mapping.source
+        self.fetcher = fetcher
+        self.origin = origin
+        self.batch_size = batch_size
+        self.hook = hook
+        self.writer = StageWriter(engine.dialect.name)
+        self.stats: Counter[str] = Counter({key: 0 for key in STAT_KEYS})
+        self.known: dict[str, KnownListing] = {}
+        self.seen: set[str] = set()
+        self.pending: list[ListingItem] = []
+        self.page_errors = 0
+        self.idless = 0
+        self.crawl: CrawlRecord | None = None
+        self.errors = ErrorSink(self.source)
+
+    # ------------------------------------------------------------------ lifecycle
+    def open(self) -> None:
+        """Open the crawl row and load the hashes of what is staged."""
+        with self.engine.begin() as conn:
+            self.crawl = start_crawl(conn, self.source, self.mapping.dmo, self.fetcher, self.origin)
+            self.known = load_known(conn, self.source)
+        self.errors.crawl_id = self.crawl.id
+        logger.info(
+            "%s: crawl %s opened; %d listings already staged",
+            self.source,
+            self.crawl.id,
+            len(self.known),
+        )
+
+    def close(self, finish_reason: str = "finished") -> dict[str, Any]:
+        """Write what is pending, withdraw listings not seen in a complete crawl, finish."""
+        self.flush()
+        complete = finish_reason == "finished" and self.page_errors == 0 and self.idless == 0
+        with self.engine.begin() as conn:
+            if complete:
+                gone = [ext for ext, k in self.known.items() if k.active and ext not in self.seen]
+                if gone:
+                    self.stats["withdrawn"] = withdraw(conn, self.source, gone)
+                    self.stats["rows_written"] += self.stats["withdrawn"]
+            stats: dict[str, Any] = dict(self.stats)
+            stats["errors"] = self.errors.count
+            stats["finish_reason"] = finish_reason
+            stats["complete"] = complete
+            self.errors.flush(conn)
+            if self.crawl is not None:
+                finish_crawl(conn, self.crawl, finish_reason, complete, stats)
+        logger.info(
+            "%s: crawl finished (%s): scraped %d, inserted %d, updated %d, unchanged %d, "
+            "invalid %d, duplicates %d, withdrawn %d",
+            self.source,
+            finish_reason,
+            *(stats[k] for k in STAT_KEYS[:-1]),
+        )
+        if self.hook is not None:
+            self.hook.crawl_finished(
+                source=self.source, stats=stats, crawl_id=self.crawl.id if self.crawl else None
+            )
+        return stats
+
+    # ------------------------------------------------------------------ stages
+    def map(self, raw: RawRecord) -> ListingItem | None:
+        """Map a raw record; on a record error, log it and return None."""
+        self.stats["scraped"] += 1
+        try:
+            external_id = raw.external_id or self.mapping.external_id(raw.payload)
+            if external_id is None:
+                self.idless += 1
+            else:
+                self.seen.add(external_id)
+            record = self.mapping.apply(raw.payload, external_id)
+        except RecordError as exc:
+            self.stats["invalid"] += 1
+            self.errors.add(
+                "map", exc.message, external_id=exc.external_id, field=exc.field, url=raw.url
+            )
+            return None
+        return ListingItem(self.source, record["external_id"], record, raw.url)
+
+    def hash(self, item: ListingItem) -> ListingItem:
+        """Hash the record and compare with what is staged: ``changed`` or ``unchanged``."""
+        item.record_hash = record_hash(item.record)
+        known = self.known.get(item.external_id)
+        if known is not None and known.active and known.record_hash == item.record_hash:
+            item.state = "unchanged"
+            self.stats["unchanged"] += 1
+            if known.duplicate:
+                self.stats["duplicates"] += 1
+        else:
+            item.state = "changed"
+        return item
+
+    def validate(self, item: ListingItem) -> bool:
+        """Check a changed record against the schema; record each issue as an error."""
+        if item.state == "unchanged":
+            return True
+        issues = validate_record(item.record)
+        if not issues:
+            return True
+        self.stats["invalid"] += 1
+        for issue in issues:
+            value: Any = item.record
+            for part in issue.field.split("."):
+                value = (
+                    value.get(part)
+                    if isinstance(value, dict)
+                    else (value[int(part)] if isinstance(value, list) and part.isdigit() else None)
+                )
+            self.errors.add(
+                "validate",
+                issue.message,
+                external_id=item.external_id,
+                field=issue.field,
+                value=value,
+                url=item.url,
+            )
+        return False
+
+    def stage(self, item: ListingItem) -> None:
+        """Queue a changed record for the next batch write."""
+        if item.state != "changed":
+            return
+        self.pending.append(item)
+        if len(self.pending) >= self.batch_size:
+            self.flush()
+
+    def page_error(self, message: str, url: str) -> None:
+        """A page could not be fetched or parsed: recorded; the crawl is not complete."""
+        self.page_errors += 1
+        self.errors.add("fetch", message, url=url)
+
+    def flush(self) -> None:
+        """Write pending records and errors in one transaction."""
+        batch, self.pending = self.pending, []
+        if not batch and not self.errors.pending:
+            return
+        with self.engine.begin() as conn:
+            result = self.writer.write(conn, batch, self.crawl.id if self.crawl else None)
+            self.errors.flush(conn)
+        self.stats["inserted"] += result.inserted
+        self.stats["updated"] += result.updated
+        self.stats["duplicates"] += result.duplicates
+        self.stats["rows_written"] += result.rows_written
+        for row in result.staged:
+            self.known[row["external_id"]] = KnownListing(row["record_hash"], True, False)
+        if result.staged and self.hook is not None:
+            self.hook.records_staged(
+                source=self.source,
+                records=result.staged,
+                crawl_id=self.crawl.id if self.crawl else None,
+            )

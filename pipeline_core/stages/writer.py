@@ -1,0 +1,266 @@
+"""Stage-write: batched upsert of mapped listings into the staging tables.
+
+One statement per table per batch. The listings upsert skips rows whose stored hash is the
+same (``ON CONFLICT ... DO UPDATE ... WHERE record_hash IS DISTINCT FROM ...``); child rows
+are replaced only for listings that were inserted or changed. The caller owns the
+transaction, so a failed batch leaves staging as it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from pipeline_core.db.tables import CHILD_TABLES, staging
+from pipeline_core.items import ListingItem
+from pipeline_core.model import I18N_FIELDS
+
+_CONTACT_KINDS = ("phone", "email", "website", "fax")
+_LISTING_PARAMS_LIMIT = 30_000  # stay under SQLite's bound-parameter limit
+
+
+@dataclass
+class WriteResult:
+    """What one batch wrote."""
+
+    inserted: int = 0
+    updated: int = 0
+    duplicates: int = 0
+    rows_written: int = 0
+    staged: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _date(value: Any) -> date | None:
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def child_rows(listing_id: int, record: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """The rows of each child table for one canonical record."""
+    rows: dict[str, list[dict[str, Any]]] = {name: [] for name in CHILD_TABLES}
+    languages: dict[str, dict[str, Any]] = {}
+    for field_name in sorted(I18N_FIELDS):
+        for language, text in (record.get(field_name) or {}).items():
+            languages.setdefault(language, {"listing_id": listing_id, "language": language})[
+                field_name
+            ] = text
+    for row in languages.values():
+        for field_name in I18N_FIELDS:
+            row.setdefault(field_name, None)
+        rows["listing_info"].append(row)
+    location = record.get("location")
+    if location:
+        rows["locations"].append(
+            {
+                "listing_id": listing_id,
+                "street": location.get("street"),
+                "postal_code": location.get("postal_code"),
+                "locality": location.get("locality"),
+                "region": location.get("region"),
+                "country": location.get("country"),
+                "latitude": location.get("latitude"),
+                "longitude": location.get("longitude"),
+            }
+        )
+    contact = record.get("contact") or {}
+    for kind in _CONTACT_KINDS:
+        if contact.get(kind):
+            rows["contact_info"].append(
+                {"listing_id": listing_id, "kind": kind, "value": contact[kind]}
+            )
+    for position, image in enumerate(record.get("images") or []):
+        rows["listing_images"].append(
+            {
+                "listing_id": listing_id,
+                "position": position,
+                "url": image["url"],
+                "caption": image.get("caption"),
+                "credit": image.get("credit"),
+                "licence": image.get("licence"),
+            }
+        )
+    for name, value in (record.get("attributes") or {}).items():
+        for item in value if isinstance(value, list) else [value]:
+            text = ("true" if item else "false") if isinstance(item, bool) else str(item)
+            rows["attributes"].append({"listing_id": listing_id, "name": name, "value": text})
+    for hours in record.get("opening_hours") or []:
+        rows["opening_hours"].append(
+            {
+                "listing_id": listing_id,
+                "weekday": hours["weekday"],
+                "opens": hours.get("opens"),
+                "closes": hours.get("closes"),
+                "closed": bool(hours.get("closed", False)),
+                "valid_from": _date(hours.get("valid_from")),
+                "valid_to": _date(hours.get("valid_to")),
+            }
+        )
+    for special in record.get("opening_dates") or []:
+        rows["opening_dates"].append(
+            {
+                "listing_id": listing_id,
+                "date": _date(special["date"]),
+                "end_date": _date(special.get("end_date")),
+                "opens": special.get("opens"),
+                "closes": special.get("closes"),
+                "closed": bool(special.get("closed", False)),
+                "note": special.get("note"),
+            }
+        )
+    return rows
+
+
+class StageWriter:
+    """Writes batches of :class:`ListingItem` into one set of listing tables (staging)."""
+
+    def __init__(self, dialect_name: str, tables: dict[str, sa.Table] | None = None) -> None:
+        self.tables = tables or staging
+        self.listings = self.tables["listings"]
+        self.dialect_name = dialect_name
+        self._insert = postgresql.insert if dialect_name == "postgresql" else sqlite.insert
+
+    def _upsert(self, conn: sa.Connection, rows: list[dict[str, Any]]) -> list[Any]:
+        listings = self.listings
+        stmt = self._insert(listings)
+        excluded = stmt.excluded
+        changed = sa.or_(
+            listings.c.record_hash.is_distinct_from(excluded.record_hash),
+            listings.c.status != "active",
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[listings.c.source, listings.c.external_id],
+            set_={
+                name: excluded[name]
+                for name in (
+                    "dmo",
+                    "category",
+                    "status",
+                    "record_hash",
+                    "duplicate_of",
+                    "record",
+                    "licence",
+                    "attribution",
+                    "crawl_id",
+                    "updated_at",
+                    "withdrawn_at",
+                )
+            },
+            where=changed,
+        ).returning(
+            listings.c.id,
+            listings.c.external_id,
+            (listings.c.created_at == listings.c.updated_at).label("inserted"),
+        )
+        per_statement = max(1, _LISTING_PARAMS_LIMIT // len(rows[0]))
+        returned: list[Any] = []
+        for start in range(0, len(rows), per_statement):
+            chunk = rows[start : start + per_statement]
+            returned.extend(conn.execute(stmt.values(chunk)).all())
+        return returned
+
+    def write(
+        self, conn: sa.Connection, items: Sequence[ListingItem], crawl_id: int | None = None
+    ) -> WriteResult:
+        """Upsert ``items`` (changed or new listings) and replace their child rows."""
+        result = WriteResult()
+        by_id: dict[str, ListingItem] = {}
+        for item in items:  # the last of two records with one id wins, as in a re-crawl
+            by_id[item.external_id] = item
+        if not by_id:
+            return result
+        now = datetime.now(UTC)
+        rows = []
+        for item in by_id.values():
+            record = item.record
+            licence = record.get("licence") or {}
+            rows.append(
+                {
+                    "source": item.source,
+                    "external_id": item.external_id,
+                    "dmo": record["dmo"],
+                    "category": record["category"],
+                    "status": "active",
+                    "record_hash": item.record_hash,
+                    "duplicate_of": None,
+                    "record": record,
+                    "licence": licence.get("name"),
+                    "attribution": licence.get("attribution"),
+                    "crawl_id": crawl_id,
+                    "created_at": now,
+                    "updated_at": now,
+                    "withdrawn_at": None,
+                }
+            )
+        returned = self._upsert(conn, rows)
+        result.rows_written += len(returned)
+        if not returned:
+            return result
+
+        updated_ids = [row.id for row in returned if not row.inserted]
+        result.updated = len(updated_ids)
+        result.inserted = len(returned) - result.updated
+        if updated_ids:
+            for name in CHILD_TABLES:
+                table = self.tables[name]
+                deleted = conn.execute(sa.delete(table).where(table.c.listing_id.in_(updated_ids)))
+                result.rows_written += max(deleted.rowcount, 0)
+
+        children: dict[str, list[dict[str, Any]]] = {name: [] for name in CHILD_TABLES}
+        for row in returned:
+            item = by_id[row.external_id]
+            for name, child in child_rows(row.id, item.record).items():
+                children[name].extend(child)
+            result.staged.append(
+                {
+                    "id": row.id,
+                    "external_id": row.external_id,
+                    "record_hash": item.record_hash,
+                    "action": "inserted" if row.inserted else "updated",
+                    "record": item.record,
+                }
+            )
+        for name, child in children.items():
+            if child:
+                conn.execute(sa.insert(self.tables[name]), child)
+                result.rows_written += len(child)
+
+        result.duplicates, flagged = self._flag_duplicates(conn, result.staged)
+        result.rows_written += flagged
+        return result
+
+    def _flag_duplicates(
+        self, conn: sa.Connection, staged: Iterable[dict[str, Any]]
+    ) -> tuple[int, int]:
+        """Point written listings whose hash another listing has at the oldest such listing."""
+        listings = self.listings
+        written = {row["id"]: row["record_hash"] for row in staged}
+        hashes = sorted(set(written.values()))
+        originals: dict[str, int] = {}
+        for start in range(0, len(hashes), 1000):
+            query = (
+                sa.select(listings.c.record_hash, sa.func.min(listings.c.id))
+                .where(listings.c.record_hash.in_(hashes[start : start + 1000]))
+                .group_by(listings.c.record_hash)
+                .having(sa.func.count() > 1)
+            )
+            originals.update({h: i for h, i in conn.execute(query).all()})
+        if not originals:
+            return 0, 0
+        params = [
+            {"lid": lid, "orig": originals[h]}
+            for lid, h in written.items()
+            if h in originals and originals[h] != lid
+        ]
+        if not params:
+            return 0, 0
+        conn.execute(
+            sa.update(listings)
+            .where(listings.c.id == sa.bindparam("lid"))
+            .values(duplicate_of=sa.bindparam("orig")),
+            params,
+        )
+        return len(params), len(params)
