@@ -1,0 +1,137 @@
+"""Shared fixtures: a clean, migrated database per test on SQLite and on PostgreSQL.
+
+Tests that take ``db_url`` run twice: ``[sqlite]`` and ``[postgres]`` (marked ``postgres``).
+PostgreSQL is the server at ``PIPELINE_TEST_POSTGRES_URL`` (default: 127.0.0.1:5432, user
+postgres, trust auth). Each test gets its own database, copied from a template migrated once
+per session. Without a server the postgres tests are skipped, unless
+``PIPELINE_REQUIRE_POSTGRES=1`` (CI), which makes that an error.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from pipeline_core.db.engine import make_engine, sqlite_schema_files
+from pipeline_core.db.migrate import upgrade
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_ADMIN_URL = os.environ.get(
+    "PIPELINE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+TEMPLATE_DB = f"dmo_test_template_{os.getpid()}"
+
+
+def _pg_admin() -> sa.Engine:
+    return sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+
+
+def _pg_url(name: str) -> str:
+    return sa.make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def pg_template() -> Iterator[str]:
+    """A PostgreSQL database migrated to head, used as the template of each test's database."""
+    try:
+        with _pg_admin().connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {TEMPLATE_DB}")
+            conn.exec_driver_sql(f"CREATE DATABASE {TEMPLATE_DB}")
+    except sa.exc.OperationalError as exc:
+        if os.environ.get("PIPELINE_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"PostgreSQL is required but not reachable at {PG_ADMIN_URL}: {exc}")
+        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}")
+    upgrade(_pg_url(TEMPLATE_DB))
+    yield TEMPLATE_DB
+    with _pg_admin().connect() as conn:
+        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {TEMPLATE_DB} WITH (FORCE)")
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite database (main file and attached schema files) migrated to head."""
+    folder = tmp_path_factory.mktemp("sqlite-template")
+    main = folder / "pipeline.db"
+    upgrade(f"sqlite:///{main}")
+    return main
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """URL of a clean database at the newest schema, on each backend."""
+    if request.param == "sqlite":
+        template: Path = request.getfixturevalue("sqlite_template")
+        main = tmp_path / "db" / "pipeline.db"
+        main.parent.mkdir()
+        shutil.copy(template, main)
+        for schema, path in sqlite_schema_files(str(template)).items():
+            shutil.copy(path, sqlite_schema_files(str(main))[schema])
+        yield f"sqlite:///{main}"
+        return
+    template_name = request.getfixturevalue("pg_template")
+    name = f"dmo_test_{uuid.uuid4().hex[:12]}"
+    with _pg_admin().connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name} TEMPLATE {template_name}")
+    yield _pg_url(name)
+    with _pg_admin().connect() as conn:
+        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[sa.Engine]:
+    """An engine on the test's database."""
+    eng = make_engine(db_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def pipeline_env(db_url: str, tmp_path: Path) -> dict[str, str]:
+    """Environment for a ``dmo-pipeline`` or ``scrapy`` child process on the test database."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIPELINE_")}
+    env.update(
+        PIPELINE_DATABASE_URL=db_url,
+        PIPELINE_HOME=str(tmp_path / "home"),
+        PIPELINE_STORAGE_URL=str(tmp_path / "files"),
+        PIPELINE_ALLOWED_HOSTS="127.0.0.1",
+        LOG_LEVEL="INFO",
+    )
+    return env
+
+
+def run_cli(
+    *args: str, env: dict[str, str], cwd: Path | str | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """Run ``dmo-pipeline ARGS`` in a child process (a crawl needs a fresh Twisted reactor)."""
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline_core.cli", *args],
+        env=env,
+        cwd=cwd or ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def run_scrapy(
+    *args: str, env: dict[str, str], cwd: Path | str | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """Run ``scrapy ARGS`` in a child process, by default in the checkout."""
+    return subprocess.run(
+        [sys.executable, "-m", "scrapy", *args],
+        env=env,
+        cwd=cwd or ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
