@@ -7,6 +7,7 @@ the line (for files), the path inside the document and the key.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass
 from functools import cache
@@ -80,6 +81,21 @@ class MappingDocument:
         }
 
 
+class MappingLoader(yaml.SafeLoader):
+    """PyYAML's safe loader with YAML 1.2 booleans: only true/false, so keys and values such
+    as ``on``, ``off``, ``yes``, ``no``, ``y``, ``n`` (field names in feeds) stay text."""
+
+
+MappingLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+for _first in "tTfF":
+    MappingLoader.yaml_implicit_resolvers.setdefault(_first, []).insert(
+        0, ("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"))
+    )
+
+
 def _node_at(node: yaml.Node | None, path: list[Any]) -> yaml.Node | None:
     """The YAML node at a document path, or the deepest one found on the way."""
     for part in path:
@@ -134,8 +150,8 @@ def check_document(doc: Any, origin: str, root: yaml.Node | None = None) -> None
 def load_mapping_text(text: str, origin: str, base_dir: Path | None = None) -> MappingDocument:
     """Parse and check a YAML mapping given as text (``origin`` names it in errors)."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        doc = yaml.safe_load(text)
+        root = yaml.compose(text, Loader=MappingLoader)
+        doc = yaml.load(text, Loader=MappingLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{origin}:{mark.line + 1}" if mark is not None else origin
