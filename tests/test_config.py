@@ -1,0 +1,83 @@
+"""Settings: defaults, parsing, errors naming the variable, masked secrets."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import run_cli
+
+from pipeline_core.config import SETTINGS, load_settings
+from pipeline_core.exceptions import ConfigError
+
+
+def test_defaults_use_the_data_folder(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("PIPELINE_HOME", str(tmp_path))
+    settings = load_settings({})
+    assert settings.database_url == f"sqlite:///{tmp_path}/pipeline.db"
+    assert settings.storage_url == (tmp_path / "files").as_uri()
+    assert settings.enable_queues is False
+    assert settings.jobs_queue_url is None
+    assert settings.batch_size == 500
+    assert settings.max_retries == 5
+    assert settings.log_level == "INFO"
+
+
+def test_postgres_urls_use_psycopg() -> None:
+    settings = load_settings({"PIPELINE_DATABASE_URL": "postgres://u:p@db/x"})
+    assert settings.database_url == "postgresql+psycopg://u:p@db/x"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("PIPELINE_BATCH_SIZE", "0", "a whole number greater than 0"),
+        ("PIPELINE_BATCH_SIZE", "many", "a whole number greater than 0"),
+        ("PIPELINE_MAX_RETRIES", "-1", "a whole number, 0 or more"),
+        ("PIPELINE_ENABLE_QUEUES", "maybe", "true or false"),
+        ("LOG_LEVEL", "LOUD", "one of CRITICAL, ERROR, WARNING, INFO, DEBUG"),
+        ("PIPELINE_DATABASE_URL", "mysql://x/y", "a sqlite:/// or postgresql:// URL"),
+        ("PIPELINE_STORAGE_URL", "ftp://x/y", "a folder path, file:///folder or s3://bucket"),
+        ("PIPELINE_JOBS_QUEUE_URL", "sqs-queue", "an http(s):// URL, or empty"),
+    ],
+)
+def test_bad_values_name_the_variable(name: str, value: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings({name: value})
+    message = str(info.value)
+    assert message.startswith(f"{name}={value!r} is not accepted: expected ")
+    assert expected in message
+
+
+def test_queues_need_a_queue_url() -> None:
+    with pytest.raises(ConfigError, match="PIPELINE_JOBS_QUEUE_URL"):
+        load_settings({"PIPELINE_ENABLE_QUEUES": "true"})
+
+
+def test_password_is_masked_in_errors() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings({"PIPELINE_DATABASE_URL": "mysql://user:hunter2@db/x"})
+    assert "hunter2" not in str(info.value)
+
+
+def test_settings_command_masks_secrets(tmp_path) -> None:
+    env = {
+        "PIPELINE_HOME": str(tmp_path),
+        "PIPELINE_DATABASE_URL": "postgresql://app:s3cret@127.0.0.1:5432/dmo",
+        "PIPELINE_BATCH_SIZE": "250",
+        "PATH": "/usr/bin:/bin",
+    }
+    result = run_cli("settings", env=env)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "PIPELINE_DATABASE_URL=postgresql://app:***@127.0.0.1:5432/dmo" in lines
+    assert "PIPELINE_BATCH_SIZE=250" in lines
+    assert "s3cret" not in result.stdout
+    assert [line.split("=", 1)[0] for line in lines] == [s.name for s in SETTINGS]
+
+
+def test_bad_setting_is_one_clear_line(tmp_path) -> None:
+    env = {"PIPELINE_HOME": str(tmp_path), "PIPELINE_BATCH_SIZE": "x", "PATH": "/usr/bin:/bin"}
+    result = run_cli("settings", env=env)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "Error: PIPELINE_BATCH_SIZE='x' is not accepted: expected a whole number greater than 0"
+    )

@@ -1,0 +1,121 @@
+"""The json_api fetcher: every pagination style, broken pages, hosts outside the source."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from conftest import run_cli
+
+from pipeline_core.builtin.json_api import next_from_link_header
+from pipeline_core.db.tables import crawls, errors, staging
+from pipeline_core.testing import FeedServer
+
+MAPPING = """\
+source: {name}
+dmo: test-dmo
+fetcher: json_api
+url: {url}
+records: {records}
+id: id
+pagination: {pagination}
+fields:
+  name: title
+  category: {{const: attraction}}
+"""
+
+
+def items(first: int, count: int) -> list[dict[str, Any]]:
+    return [{"id": f"x{n}", "title": f"Item {n}"} for n in range(first, first + count)]
+
+
+def body(data: Any) -> bytes:
+    return orjson.dumps(data)
+
+
+def pages() -> tuple[dict[str, bytes], dict[str, dict[str, str]]]:
+    served = {
+        # page numbers with a total: 3 pages of 2
+        "/p?page=1&per_page=2": body({"items": items(1, 2), "pages": 3}),
+        "/p?page=2&per_page=2": body({"items": items(3, 2), "pages": 3}),
+        "/p?page=3&per_page=2": body({"items": items(5, 1), "pages": 3}),
+        # page numbers until an empty page, counted from 0
+        "/e?n=0": body(items(1, 2)),
+        "/e?n=1": body(items(3, 2)),
+        "/e?n=2": body([]),
+        # offsets until a short page
+        "/o?offset=0&limit=3": body({"rows": items(1, 3)}),
+        "/o?offset=3&limit=3": body({"rows": items(4, 3)}),
+        "/o?offset=6&limit=3": body({"rows": items(7, 1)}),
+        # Link headers
+        "/l1": body({"data": items(1, 2)}),
+        "/l2": body({"data": items(3, 2)}),
+        # next links: the second page is truncated JSON, its successor never reached
+        "/n1": body({"data": items(1, 2), "next": "/n2"}),
+        "/n2": b'{"data": [{"id": "x3", "title": "Item',
+        # a next link to another host is never followed
+        "/h1": body({"data": items(1, 2), "next": "http://127.0.0.2:9/h2"}),
+    }
+    headers = {"/l1": {"Link": '</l2>; rel="next", </l1>; rel="first"'}}
+    return served, headers
+
+
+SOURCES = {
+    "pg-page": ("/p", "items", "{type: page, size: 2, total_pages_path: pages}"),
+    "pg-empty": ("/e", "$", "{type: page, param: n, start: 0}"),
+    "pg-offset": ("/o", "rows", "{type: offset, size: 3}"),
+    "pg-link": ("/l1", "data", "{type: link_header}"),
+    "pg-broken": ("/n1", "data", "{type: next_link, path: next}"),
+    "pg-offsite": ("/h1", "data", "{type: next_link, path: next}"),
+}
+
+
+def test_link_header_parsing() -> None:
+    header = '<https://a.example/x?page=2>; rel="next", <https://a.example/x?page=9>; rel="last"'
+    assert next_from_link_header(header) == "https://a.example/x?page=2"
+    assert next_from_link_header('<https://a.example/x>; rel="prev"') is None
+
+
+def test_pagination_styles(pipeline_env: dict[str, str], engine: sa.Engine, tmp_path: Path) -> None:
+    served, headers = pages()
+    folder = tmp_path / "mappings"
+    folder.mkdir()
+    with FeedServer(served, headers=headers) as server:
+        for name, (path, records, pagination) in SOURCES.items():
+            (folder / f"{name}.yaml").write_text(
+                MAPPING.format(
+                    name=name, url=server.url(path), records=records, pagination=pagination
+                )
+            )
+        env = dict(pipeline_env, PIPELINE_SOURCES_PATH=str(folder))
+        result = run_cli("crawl", *SOURCES, "--no-progress", env=env)
+        assert result.returncode == 0, result.stderr
+        requested = sorted(server.requests)
+    assert requested == sorted(served)  # each page once; nothing past the broken page
+    listings = staging["listings"]
+    with engine.connect() as conn:
+        staged = dict(
+            conn.execute(
+                sa.select(listings.c.source, sa.func.count()).group_by(listings.c.source)
+            ).all()
+        )
+        stats = {
+            row.source: row
+            for row in conn.execute(sa.select(crawls.c.source, crawls.c.stats, crawls.c.complete))
+        }
+        error_rows = conn.execute(sa.select(errors.c.source, errors.c.stage, errors.c.url)).all()
+    assert staged == {
+        "pg-page": 5,
+        "pg-empty": 4,
+        "pg-offset": 7,
+        "pg-link": 4,
+        "pg-broken": 2,
+        "pg-offsite": 2,
+    }
+    assert stats["pg-broken"].complete is False
+    assert stats["pg-page"].complete is True
+    assert [(e.source, e.stage, e.url.rsplit("/", 1)[1]) for e in error_rows] == [
+        ("pg-broken", "fetch", "n2")
+    ]

@@ -1,0 +1,215 @@
+"""The mapping language: loading, schema errors with file and line, compiling, applying."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pipeline_core.config import load_settings
+from pipeline_core.exceptions import MappingError, RecordError
+from pipeline_core.mapping import (
+    CompiledMapping,
+    document_from_config_row,
+    load_mapping_file,
+    load_mapping_text,
+)
+from pipeline_core.plugins import get_plugin_manager
+
+BASE = """\
+source: demo
+dmo: demo-dmo
+fetcher: json_api
+url: https://example.org/api
+id: id
+defaults: {language: en, country: IE}
+licence: {name: CC-BY-4.0, attribution: Demo}
+"""
+
+
+@pytest.fixture(scope="module")
+def transforms() -> dict[str, Any]:
+    return get_plugin_manager(load_settings({})).transforms()
+
+
+def compiled(fields: str, transforms: dict[str, Any], base: str = BASE) -> CompiledMapping:
+    return CompiledMapping(load_mapping_text(base + "fields:\n" + fields, "demo.yaml"), transforms)
+
+
+def test_a_full_record(transforms: dict[str, Any]) -> None:
+    mapping = compiled(
+        """\
+  category: {from: type, map: {Sight: attraction}, map_default: other}
+  name: title
+  name.de: titles.de
+  description: {from: [body_html, summary], transform: html_text}
+  location.latitude: {from: geo.0, transform: float}
+  location.longitude: {from: geo.1, transform: float}
+  contact.phone: {from: tel, default: "+353 1 000"}
+  attributes.wheelchair: {from: access, transform: bool}
+  images: {each: media, fields: {url: src, caption: alt}}
+  opening_hours:
+    each: hours
+    fields:
+      weekday: {from: d, transform: weekday}
+      opens: {from: o, transform: time}
+      closes: {from: c, transform: time}
+""",
+        transforms,
+    )
+    payload = {
+        "id": 42,
+        "type": "Sight",
+        "title": "Cliffs",
+        "titles": {"de": "Klippen"},
+        "body_html": "",
+        "summary": "<p>Tall &amp; steep</p>",
+        "geo": ["52,97", -9.43],
+        "access": "yes",
+        "media": [{"src": "https://img.example.org/1.jpg", "alt": "View"}, {"alt": "no url"}],
+        "hours": [{"d": "Sat", "o": "9am", "c": "5:30 PM"}],
+    }
+    assert mapping.external_id(payload) == "42"
+    assert mapping.apply(payload) == {
+        "source": "demo",
+        "external_id": "42",
+        "dmo": "demo-dmo",
+        "language": "en",
+        "category": "attraction",
+        "name": {"en": "Cliffs", "de": "Klippen"},
+        "description": {"en": "Tall & steep"},
+        "location": {"latitude": 52.97, "longitude": -9.43, "country": "IE"},
+        "contact": {"phone": "+353 1 000"},
+        "attributes": {"wheelchair": True},
+        "images": [
+            {"url": "https://img.example.org/1.jpg", "caption": "View"},
+            {"caption": "no url"},
+        ],
+        "opening_hours": [{"weekday": 5, "opens": "09:00", "closes": "17:30"}],
+        "licence": {"name": "CC-BY-4.0", "attribution": "Demo"},
+    }
+
+
+def test_derived_key_for_sources_without_ids(transforms: dict[str, Any]) -> None:
+    base = BASE.replace("id: id\n", "key: [Name, Town]\n")
+    mapping = compiled("  name: Name\n  category: {const: attraction}\n", transforms, base)
+    assert mapping.external_id({"Name": "  Blarney   Castle ", "Town": "Cork"}) == (
+        "Blarney Castle|Cork"
+    )
+    assert mapping.external_id({"Name": "Blarney Castle"}) == "Blarney Castle|"
+    with pytest.raises(RecordError) as info:
+        mapping.apply({"Other": 1})
+    assert str(info.value) == "demo record ?: key(Name, Town): the record has no id"
+
+
+def test_a_failing_transform_names_source_record_and_field(transforms: dict[str, Any]) -> None:
+    mapping = compiled(
+        "  name: n\n  category: {const: attraction}\n"
+        "  location.latitude: {from: lat, transform: float}\n",
+        transforms,
+    )
+    with pytest.raises(RecordError) as info:
+        mapping.apply({"id": "x1", "n": "A", "lat": "north"})
+    error = info.value
+    assert (error.source, error.external_id, error.field) == ("demo", "x1", "location.latitude")
+    assert error.message == "float: not a number (value 'north' from lat)"
+
+
+def test_an_error_inside_a_list_names_the_item(transforms: dict[str, Any]) -> None:
+    mapping = compiled(
+        "  name: n\n  category: {const: attraction}\n"
+        "  opening_hours: {each: h, fields: {weekday: {from: d, transform: weekday}}}\n",
+        transforms,
+    )
+    with pytest.raises(RecordError) as info:
+        mapping.apply({"id": "x", "n": "A", "h": [{"d": "Mon"}, {"d": "Someday"}]})
+    assert info.value.field == "opening_hours.1.weekday"
+
+
+def test_a_value_missing_from_the_map_is_an_error(transforms: dict[str, Any]) -> None:
+    mapping = compiled("  name: n\n  category: {from: t, map: {Sight: attraction}}\n", transforms)
+    with pytest.raises(RecordError) as info:
+        mapping.apply({"id": "1", "n": "A", "t": "Spa"})
+    assert info.value.field == "category"
+    assert info.value.message == "value 'Spa' from t is not in the field's map"
+
+
+def test_required_field(transforms: dict[str, Any]) -> None:
+    mapping = compiled(
+        "  name: {from: n, required: true}\n  category: {const: event}\n", transforms
+    )
+    with pytest.raises(RecordError, match="name: required, but n is empty"):
+        mapping.apply({"id": "1", "n": "   "})
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        (
+            "  name: n\n  category: {from: t, transform: nosuch}\n",
+            "demo.yaml: at category.transform: unknown transform 'nosuch'",
+        ),
+    ],
+)
+def test_unknown_transform_fails_at_compile(
+    fields: str, expected: str, transforms: dict[str, Any]
+) -> None:
+    with pytest.raises(MappingError) as info:
+        compiled(fields, transforms)
+    assert str(info.value).startswith(expected)
+
+
+def test_schema_errors_name_file_line_and_key(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(BASE + "fields:\n  name: n\n  category: {from: t, trasform: int}\n")
+    with pytest.raises(MappingError) as info:
+        load_mapping_file(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}:10: at fields.category")
+    assert "trasform" in message
+
+
+def test_a_mapping_needs_id_or_key(tmp_path: Path) -> None:
+    path = tmp_path / "noid.yaml"
+    path.write_text(BASE.replace("id: id\n", "") + "fields:\n  name: n\n")
+    with pytest.raises(MappingError) as info:
+        load_mapping_file(path)
+    assert str(info.value) == (
+        f"{path}:1: at (top level): a mapping needs 'id' (path of the record's id) "
+        "or 'key' (derived id)"
+    )
+
+
+def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text("source: x\nfields: [unclosed\n")
+    with pytest.raises(MappingError, match=r"broken.yaml:\d+: not valid YAML"):
+        load_mapping_file(path)
+
+
+def test_yes_no_on_off_stay_text() -> None:
+    doc = load_mapping_text(BASE + "fields:\n  name: on\n  category: {const: 'no'}\n", "m")
+    assert doc.doc["fields"] == {"name": "on", "category": {"const": "no"}}
+
+
+def test_relative_urls_resolve_to_the_mapping_folder(tmp_path: Path) -> None:
+    path = tmp_path / "local.yaml"
+    path.write_text(
+        BASE.replace("https://example.org/api", "feed/page-1.json") + "fields: {name: n}\n"
+    )
+    assert load_mapping_file(path).resolved_url() == (tmp_path / "feed/page-1.json").as_uri()
+
+
+def test_stored_config_is_the_same_document() -> None:
+    doc = load_mapping_text(
+        BASE + "pagination: {type: next_link, path: next}\nfields: {name: n}\n", "m"
+    )
+    row = doc.to_config_row()
+    assert row["source_type"] == "json_api"
+    assert row["base_url"] == "https://example.org/api"
+    assert row["field_mappings"] == {"name": "n"}
+    assert row["scrape_config"]["pagination"] == {"type": "next_link", "path": "next"}
+    again = document_from_config_row(row)
+    assert again.doc == doc.doc | {"scrape_frequency": "daily"}
+    assert again.origin == "pipeline.configs[demo]"
