@@ -1,0 +1,124 @@
+"""The stages as plain objects (no Scrapy): a session over records, hooks fired."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from conftest import run_cli
+from feeds import feed, write_mapping
+
+from pipeline_core.config import load_settings
+from pipeline_core.db.tables import errors, staging
+from pipeline_core.hookspecs import hookimpl
+from pipeline_core.items import RawRecord
+from pipeline_core.mapping import CompiledMapping, load_mapping_file
+from pipeline_core.plugins import get_plugin_manager
+from pipeline_core.stages.session import StageSession
+
+
+class Recorder:
+    """A plugin that records the event hooks."""
+
+    def __init__(self) -> None:
+        self.staged: list[tuple[str, list[dict[str, Any]]]] = []
+        self.finished: list[tuple[str, dict[str, Any]]] = []
+
+    @hookimpl
+    def records_staged(self, source: str, records: list[dict[str, Any]]) -> None:
+        self.staged.append((source, records))
+
+    @hookimpl
+    def crawl_finished(self, source: str, stats: dict[str, Any]) -> None:
+        self.finished.append((source, stats))
+
+
+def session(engine: sa.Engine, tmp_path: Path, batch_size: int, hook: Any) -> StageSession:
+    path = write_mapping(tmp_path / "m", "plain", "https://example.org/feed")
+    transforms = get_plugin_manager(load_settings({})).transforms()
+    mapping = CompiledMapping(load_mapping_file(path), transforms)
+    return StageSession(
+        engine, mapping, fetcher="json_api", origin=str(path), batch_size=batch_size, hook=hook
+    )
+
+
+def run(s: StageSession, records: list[dict[str, Any]]) -> dict[str, Any]:
+    s.open()
+    for payload in records:
+        item = s.map(RawRecord("plain", None, payload))
+        if item is not None and s.validate(s.hash(item)):
+            s.stage(item)
+    return s.close("finished")
+
+
+def test_session_batches_and_fires_hooks(engine: sa.Engine, tmp_path: Path) -> None:
+    pm = get_plugin_manager(load_settings({}))
+    recorder = Recorder()
+    pm.register(recorder, name="recorder")
+    records = feed(25)
+    records[3]["web"] = "not a url at all"  # a transform error: one map error
+    stats = run(session(engine, tmp_path, 10, pm.hook), records)
+    assert (stats["scraped"], stats["inserted"], stats["invalid"]) == (25, 24, 1)
+    assert [len(batch) for _, batch in recorder.staged] == [10, 10, 4]
+    first = recorder.staged[0][1][0]
+    assert (first["external_id"], first["action"]) == ("L00001", "inserted")
+    assert first["record"]["name"] == {"en": "Listing 1"}
+    assert recorder.finished == [("plain", stats)]
+    with engine.connect() as conn:
+        error = conn.execute(sa.select(errors)).mappings().one()
+    assert (error["source"], error["external_id"], error["field"], error["stage"]) == (
+        "plain",
+        "L00004",
+        "contact.website",
+        "map",
+    )
+    assert error["message"] == "url: not an http(s) URL (value 'not a url at all' from web)"
+
+    # the same records again: nothing staged, no hook call for staged records
+    recorder.staged.clear()
+    stats = run(session(engine, tmp_path, 10, pm.hook), records)
+    assert (stats["unchanged"], stats["rows_written"], recorder.staged) == (24, 0, [])
+
+
+def test_a_failed_batch_leaves_staging_as_it_was(engine: sa.Engine, tmp_path: Path) -> None:
+    records = feed(12)
+    s = session(engine, tmp_path, 5, None)
+    s.open()
+    items = []
+    for payload in records:
+        item = s.map(RawRecord("plain", None, payload))
+        assert item is not None
+        items.append(s.hash(item))
+    items[7].record["category"] = None  # NOT NULL column: the second batch's upsert fails
+    for item in items[:5]:
+        s.stage(item)
+    try:
+        for item in items[5:10]:
+            s.stage(item)
+    except sa.exc.IntegrityError:
+        pass
+    else:  # pragma: no cover - the assertion below explains
+        raise AssertionError("the broken batch should have failed")
+    with engine.connect() as conn:
+        count = conn.execute(sa.select(sa.func.count()).select_from(staging["listings"]))
+        assert count.scalar_one() == 5
+        children = conn.execute(sa.select(sa.func.count()).select_from(staging["locations"]))
+        assert children.scalar_one() == 5
+
+
+def test_quickstart_on_a_fresh_home(tmp_path: Path) -> None:
+    env = {"PIPELINE_HOME": str(tmp_path / "home"), "PATH": "/usr/bin:/bin"}
+    result = run_cli("quickstart", env=env)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "database migrated to revision 0001" in out
+    assert "example-city: scraped 7, inserted 7, updated 0, unchanged 0, invalid 0" in out
+    inserted = sum(int(n) for n in re.findall(r"^[\w-]+: scraped \d+, inserted (\d+)", out, re.M))
+    tables = dict(re.findall(r"^  ([a-z_]+\.[a-z_]+) +(\d+)$", out, re.M))
+    assert int(tables["staging.listings"]) == inserted
+    assert int(tables["pipeline.crawls"]) == out.count(": scraped ")
+    assert str(tmp_path / "home" / "pipeline.staging.db") in out
+    again = run_cli("quickstart", env=env)
+    assert "example-city: scraped 7, inserted 0, updated 0, unchanged 7, invalid 0" in again.stdout
