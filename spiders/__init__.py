@@ -1,0 +1,1 @@
+"""In-repo Scrapy spiders (``SPIDER_MODULES``), for sources that need code."""

@@ -1,0 +1,52 @@
+"""`scrapy list` / `scrapy crawl` in the checkout: in-repo mappings and in-repo spiders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import sqlalchemy as sa
+from conftest import run_scrapy
+
+from pipeline_core.db.tables import staging
+
+
+def test_scrapy_list_shows_in_repo_sources(pipeline_env: dict[str, str]) -> None:
+    result = run_scrapy("list", env=pipeline_env)
+    assert result.returncode == 0, result.stderr
+    names = result.stdout.split()
+    assert {"example-city", "example-harbour"} <= set(names)
+    assert names == sorted(names)
+
+
+def test_telnet_console_is_off(pipeline_env: dict[str, str]) -> None:
+    result = run_scrapy("settings", "--get", "TELNETCONSOLE_ENABLED", env=pipeline_env)
+    assert result.stdout.strip() == "False"
+
+
+def test_scrapy_crawl_in_repo_spider_with_feed_export(
+    pipeline_env: dict[str, str], engine: sa.Engine, tmp_path: Path
+) -> None:
+    out = tmp_path / "items.jsonl"
+    result = run_scrapy("crawl", "example-harbour", "-O", str(out), env=pipeline_env)
+    assert result.returncode == 0, result.stderr
+    assert "'dmo/inserted': 3" in result.stderr
+    exported = sorted(
+        (orjson.loads(line) for line in out.read_text().splitlines()),
+        key=lambda item: item["external_id"],
+    )
+    assert [item["external_id"] for item in exported] == ["ferry-1", "tour-2", "tour-3"]
+    assert exported[0]["record"]["category"] == "tour"
+    assert exported[0]["record"]["location"] == {
+        "latitude": 52.14,
+        "longitude": -10.27,
+        "country": "IE",
+    }
+    listings = staging["listings"]
+    with engine.connect() as conn:
+        staged = conn.execute(
+            sa.select(listings.c.external_id, listings.c.category)
+            .where(listings.c.source == "example-harbour")
+            .order_by(listings.c.external_id)
+        ).all()
+    assert staged == [("ferry-1", "tour"), ("tour-2", "tour"), ("tour-3", "tour")]
