@@ -137,8 +137,12 @@ def get_plugin_manager(settings: Settings | None = None) -> PipelineManager:
     try:
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
+        name = pm.get_name(exc.plugin) or repr(exc.plugin)
+        info = pm.infos.get(name)
+        where = f" ({info.module}, distribution {info.distribution})" if info else ""
+        unknown = str(exc).split(" in plugin ", 1)[0]
         raise PluginError(
-            f"plugin {exc.plugin!r} implements a hook that does not exist: {exc}; "
+            f"plugin {name!r}{where} implements a hook that does not exist: {unknown}; "
             "see docs/reference/hooks.md for the hook names"
         ) from None
     for name, info in list(pm.infos.items()):

@@ -32,6 +32,9 @@ class Transform:
     name: str
     func: Callable[..., Any]
     help: str
+    #: True when the result depends only on the value and arguments and is immutable, so
+    #: results for repeated values (weekday names, times, yes/no) may be cached.
+    cacheable: bool = False
 
     @property
     def wants_context(self) -> bool:

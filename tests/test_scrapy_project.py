@@ -19,9 +19,10 @@ def test_scrapy_list_shows_in_repo_sources(pipeline_env: dict[str, str]) -> None
     assert names == sorted(names)
 
 
-def test_telnet_console_is_off(pipeline_env: dict[str, str]) -> None:
-    result = run_scrapy("settings", "--get", "TELNETCONSOLE_ENABLED", env=pipeline_env)
-    assert result.stdout.strip() == "False"
+def test_remote_control_endpoints_are_off(pipeline_env: dict[str, str]) -> None:
+    for name in ("REMOTE_CONTROL_ENABLED", "TELNETCONSOLE_ENABLED"):
+        result = run_scrapy("settings", "--get", name, env=pipeline_env)
+        assert result.stdout.strip() == "False", name
 
 
 def test_scrapy_crawl_in_repo_spider_with_feed_export(
@@ -31,6 +32,8 @@ def test_scrapy_crawl_in_repo_spider_with_feed_export(
     result = run_scrapy("crawl", "example-harbour", "-O", str(out), env=pipeline_env)
     assert result.returncode == 0, result.stderr
     assert "'dmo/inserted': 3" in result.stderr
+    assert "Remote control" not in result.stderr
+    assert "Telnet" not in result.stderr
     exported = sorted(
         (orjson.loads(line) for line in out.read_text().splitlines()),
         key=lambda item: item["external_id"],

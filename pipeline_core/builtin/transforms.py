@@ -191,21 +191,21 @@ def weekday(value: Any) -> int:
 
 
 BUILTIN_TRANSFORMS = (
-    Transform("str", to_str, to_str.__doc__ or ""),
-    Transform("int", to_int, to_int.__doc__ or ""),
-    Transform("float", to_float, to_float.__doc__ or ""),
-    Transform("bool", to_bool, to_bool.__doc__ or ""),
-    Transform("text", clean_text, clean_text.__doc__ or ""),
+    Transform("str", to_str, to_str.__doc__ or "", cacheable=True),
+    Transform("int", to_int, to_int.__doc__ or "", cacheable=True),
+    Transform("float", to_float, to_float.__doc__ or "", cacheable=True),
+    Transform("bool", to_bool, to_bool.__doc__ or "", cacheable=True),
+    Transform("text", clean_text, clean_text.__doc__ or "", cacheable=True),
     Transform("html_text", html_text, html_text.__doc__ or ""),
-    Transform("lower", lower, lower.__doc__ or ""),
-    Transform("upper", upper, upper.__doc__ or ""),
+    Transform("lower", lower, lower.__doc__ or "", cacheable=True),
+    Transform("upper", upper, upper.__doc__ or "", cacheable=True),
     Transform("split", split, split.__doc__ or ""),
     Transform("join", join, join.__doc__ or ""),
     Transform("first", first, first.__doc__ or ""),
-    Transform("url", url, url.__doc__ or ""),
-    Transform("date", to_date, to_date.__doc__ or ""),
-    Transform("time", to_time, to_time.__doc__ or ""),
-    Transform("weekday", weekday, weekday.__doc__ or ""),
+    Transform("url", url, url.__doc__ or "", cacheable=True),
+    Transform("date", to_date, to_date.__doc__ or "", cacheable=True),
+    Transform("time", to_time, to_time.__doc__ or "", cacheable=True),
+    Transform("weekday", weekday, weekday.__doc__ or "", cacheable=True),
 )
 
 

@@ -33,9 +33,10 @@ class _FieldFailure(Exception):
 def _empty(value: Any) -> bool:
     if value is None:
         return True
-    if isinstance(value, str):
-        return not value.strip()
-    if isinstance(value, list | dict):
+    kind = value.__class__
+    if kind is str:
+        return not value or value.isspace()
+    if kind is list or kind is dict:
         return not value
     return False
 
@@ -83,6 +84,25 @@ def _coalesce(getters: list[Getter]) -> Getter:
     return first
 
 
+def _memoize(call: Callable[[Any], Any], size: int = 4096) -> Callable[[Any], Any]:
+    """Cache results of a pure transform for hashable values (bounded; errors not cached)."""
+    cache: dict[Any, Any] = {}
+
+    def cached(value: Any) -> Any:
+        key = (value.__class__, value)  # 1, 1.0 and True are equal keys otherwise
+        try:
+            return cache[key]
+        except KeyError:
+            result = call(value)
+            if len(cache) < size:
+                cache[key] = result
+            return result
+        except TypeError:  # unhashable: a list or dict
+            return call(value)
+
+    return cached
+
+
 @dataclass(frozen=True)
 class _Bound:
     name: str
@@ -114,14 +134,28 @@ class MappingCompiler:
                 f"{self.doc.origin}: at {where}: unknown transform {name!r} (known: {known})"
             )
         if transform.wants_context:
-            return _Bound(name, partial(transform.func, context=self.context, **args))
-        return _Bound(name, partial(transform.func, **args) if args else transform.func)
+            call = partial(transform.func, context=self.context, **args)
+        else:
+            call = partial(transform.func, **args) if args else transform.func
+        return _Bound(name, _memoize(call) if transform.cacheable else call)
 
     def value_fn(self, spec: Any, where: str) -> ValueFn:
         """Compile one field spec (a path string or a spec object) into a value function."""
         if isinstance(spec, str):
             getter = make_getter(spec)
-            return lambda record: None if _empty(value := getter(record)) else value
+
+            def plain(record: Any) -> Any:
+                value = getter(record)
+                if value is None:
+                    return None
+                kind = value.__class__
+                if kind is str:
+                    return None if not value or value.isspace() else value
+                if (kind is list or kind is dict) and not value:
+                    return None
+                return value
+
+            return plain
         if "each" in spec:
             return self._each_fn(spec, where)
         if "const" in spec:
@@ -200,33 +234,71 @@ class MappingCompiler:
         return each
 
     def object_fn(self, fields: Mapping[str, Any], where: str = "") -> Callable[[Any], dict]:
-        """Compile a ``fields`` block into a function building one object."""
-        plans: list[tuple[tuple[str, ...], ValueFn, bool]] = []
+        """Compile a ``fields`` block into a function building one object.
+
+        Dotted targets are grouped by their first part into nested builders, so
+        ``location.latitude`` and ``location.longitude`` build one ``location`` object.
+        """
+        tree: dict[str, Any] = {}
         for target, spec in fields.items():
-            path = tuple(target.split("."))
+            path = target.split(".")
             full = f"{where}.{target}" if where else target
-            i18n = not where and len(path) == 1 and path[0] in I18N_FIELDS
-            plans.append((path, self.value_fn(spec, full), i18n))
+            node = tree
+            for part in path[:-1]:
+                child = node.setdefault(part, {})
+                if not isinstance(child, dict):  # "name: x" and "name.de: y" together
+                    child = node[part] = {"": child}
+                node = child
+            fn = self.value_fn(spec, full)
+            if isinstance(node.get(path[-1]), dict):
+                node[path[-1]][""] = fn
+            else:
+                node[path[-1]] = fn
         language = self.context.defaults.get("language", "en")
+        return _tree_builder(tree, i18n=I18N_FIELDS if not where else frozenset(), language=language)
 
-        def build(record: Any) -> dict:
-            out: dict[str, Any] = {}
-            for path, fn, i18n in plans:
-                value = fn(record)
-                if value is None:
-                    continue
-                if i18n and not isinstance(value, dict):
-                    value = {language: value}
-                if len(path) == 1:
-                    out[path[0]] = value
-                    continue
-                node = out
-                for part in path[:-1]:
-                    node = node.setdefault(part, {})
-                node[path[-1]] = value
-            return out
 
-        return build
+def _tree_builder(
+    tree: Mapping[str, Any], i18n: frozenset[str], language: str
+) -> Callable[[Any], dict]:
+    """A builder for one level of the target tree (see :meth:`MappingCompiler.object_fn`)."""
+    leaves: list[tuple[str, ValueFn]] = []
+    wrapped: list[tuple[str, ValueFn]] = []
+    branches: list[tuple[str, ValueFn | None, Callable[[Any], dict]]] = []
+    for key, node in tree.items():
+        if isinstance(node, dict):
+            own = node.get("")
+            rest = {k: v for k, v in node.items() if k != ""}
+            branches.append((key, own, _tree_builder(rest, frozenset(), language)))
+        elif key in i18n:
+            wrapped.append((key, node))
+        else:
+            leaves.append((key, node))
+    i18n_branches = {key for key, _, _ in branches if key in i18n}
+
+    def build(record: Any) -> dict:
+        out: dict[str, Any] = {}
+        for key, fn in leaves:
+            value = fn(record)
+            if value is not None:
+                out[key] = value
+        for key, fn in wrapped:
+            value = fn(record)
+            if value is not None:
+                out[key] = value if value.__class__ is dict else {language: value}
+        for key, own, sub in branches:
+            value = sub(record)
+            if own is not None:
+                base = own(record)
+                if base is not None:
+                    if base.__class__ is not dict:
+                        base = {language: base} if key in i18n_branches else {"": base}
+                    value = {**base, **value}
+            if value:
+                out[key] = value
+        return out
+
+    return build
 
 
 class CompiledMapping:

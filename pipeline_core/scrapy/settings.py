@@ -31,7 +31,8 @@ EXTENSIONS = {
     "pipeline_core.scrapy.progress.ProgressLog": 600,
 }
 
-#: No remote-control endpoint.
+#: No remote-control endpoints: neither the HTTP remote control nor the telnet console.
+REMOTE_CONTROL_ENABLED = False
 TELNETCONSOLE_ENABLED = False
 
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()
