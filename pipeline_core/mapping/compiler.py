@@ -255,7 +255,9 @@ class MappingCompiler:
             else:
                 node[path[-1]] = fn
         language = self.context.defaults.get("language", "en")
-        return _tree_builder(tree, i18n=I18N_FIELDS if not where else frozenset(), language=language)
+        return _tree_builder(
+            tree, i18n=I18N_FIELDS if not where else frozenset(), language=language
+        )
 
 
 def _tree_builder(
