@@ -31,4 +31,4 @@ def register_sources(settings: Settings) -> list[Source]:
             rows = conn.execute(sa.select(configs).where(configs.c.enabled)).mappings().all()
     finally:
         engine.dispose()
-    return [Source.from_mapping(document_from_config_row(row)) for row in rows]
+    return [Source.from_mapping(document_from_config_row(dict(row))) for row in rows]

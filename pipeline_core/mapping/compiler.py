@@ -133,6 +133,7 @@ class MappingCompiler:
             raise MappingError(
                 f"{self.doc.origin}: at {where}: unknown transform {name!r} (known: {known})"
             )
+        call: Callable[[Any], Any]
         if transform.wants_context:
             call = partial(transform.func, context=self.context, **args)
         else:

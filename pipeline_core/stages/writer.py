@@ -125,13 +125,13 @@ class StageWriter:
 
     def _upsert(self, conn: sa.Connection, rows: list[dict[str, Any]]) -> list[Any]:
         listings = self.listings
-        stmt = self._insert(listings)
-        excluded = stmt.excluded
+        insert = self._insert(listings)
+        excluded = insert.excluded
         changed = sa.or_(
             listings.c.record_hash.is_distinct_from(excluded.record_hash),
             listings.c.status != "active",
         )
-        stmt = stmt.on_conflict_do_update(
+        stmt = insert.on_conflict_do_update(
             index_elements=[listings.c.source, listings.c.external_id],
             set_={
                 name: excluded[name]
