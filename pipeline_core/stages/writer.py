@@ -162,6 +162,22 @@ class StageWriter:
             returned.extend(conn.execute(stmt.values(chunk)).all())
         return returned
 
+    def _insert_rows(
+        self, conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]
+    ) -> None:
+        """Insert child rows: one COPY on PostgreSQL, one prepared executemany on SQLite."""
+        if self.dialect_name != "postgresql":
+            conn.execute(sa.insert(table), rows)
+            return
+        columns = list(rows[0])
+        dbapi = conn.connection.driver_connection
+        assert dbapi is not None
+        quoted = ", ".join(f'"{c}"' for c in columns)
+        with dbapi.cursor() as cursor:
+            with cursor.copy(f"COPY {table.schema}.{table.name} ({quoted}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row([row[c] for c in columns])
+
     def write(
         self, conn: sa.Connection, items: Sequence[ListingItem], crawl_id: int | None = None
     ) -> WriteResult:
@@ -225,7 +241,7 @@ class StageWriter:
             )
         for name, child in children.items():
             if child:
-                conn.execute(sa.insert(self.tables[name]), child)
+                self._insert_rows(conn, self.tables[name], child)
                 result.rows_written += len(child)
 
         result.duplicates, flagged = self._flag_duplicates(conn, result.staged)
