@@ -107,13 +107,14 @@ def run_crawls(
 
     runtime = get_runtime()
     for name in names:
-        runtime.source(name)  # unknown names fail before anything starts
+        runtime.compiled(name)  # unknown sources and broken mappings fail before any crawl
     runtime.ensure_database()
     settings = Settings()
     settings.setmodule("pipeline_core.scrapy.settings", priority="project")
     settings.update(scrapy_settings or {}, priority="cmdline")
-    if output:
-        settings.set("FEEDS", {output: {"format": Path(output).suffix.lstrip(".") or "jsonl"}})
+    if output:  # like scrapy's -O: the file is overwritten
+        feed_format = Path(output).suffix.lstrip(".") or "jsonl"
+        settings.set("FEEDS", {output: {"format": feed_format, "overwrite": True}})
     process = CrawlerProcess(settings)
     crawlers = []
     for name in names:
@@ -149,7 +150,11 @@ def _print_stats(results: dict[str, dict[str, Any]]) -> None:
     keys = ("scraped", "inserted", "updated", "unchanged", "invalid", "duplicates", "withdrawn")
     for name, stats in results.items():
         counts = ", ".join(f"{k} {stats.get(k, 0)}" for k in keys)
-        click.echo(f"{name}: {counts} ({stats.get('finish_reason')})")
+        state = "complete" if stats.get("complete") else "INCOMPLETE"
+        click.echo(
+            f"{name}: {counts} ({stats.get('finish_reason')}, {state}, "
+            f"{stats.get('errors', 0)} errors in pipeline.errors)"
+        )
 
 
 @main.command(context_settings={"ignore_unknown_options": False})
@@ -176,7 +181,13 @@ def crawl(
         progress=not no_progress,
     )
     _print_stats(results)
-    if any(r.get("finish_reason") != "finished" for r in results.values()):
+    incomplete = [name for name, r in results.items() if not r.get("complete")]
+    if incomplete:
+        click.echo(
+            "not complete (a page failed or the crawl was cut short; nothing was withdrawn): "
+            + ", ".join(incomplete),
+            err=True,
+        )
         sys.exit(1)
 
 

@@ -47,7 +47,7 @@ def register_fetchers() -> list[type]:
     """Return fetcher spider classes: generic spiders a mapping names in ``fetcher:``.
 
     Each class subclasses :class:`pipeline_core.scrapy.fetcher.FetcherSpider` and sets
-    ``fetcher_name`` (``json_api``, ``xml_feed`` …) and ``fetcher_help``. The spider is
+    ``fetcher_name`` (the built-in one is ``json_api``) and ``fetcher_help``. The spider is
     built from a source's mapping and yields :class:`pipeline_core.items.RawRecord` items.
     """
 
@@ -68,7 +68,8 @@ def register_job_types() -> list[JobType]:
     """Return :class:`pipeline_core.jobtypes.JobType` objects the queue can run.
 
     A job type has a name, a handler ``handler(payload, context) -> stats`` and help.
-    Built-in job types (scrape, transform, ingest) come through this hook too.
+    The job queue that runs them is not built yet; the hook fixes the shape job types
+    will register through, built-in ones included.
     """
 
 
@@ -87,6 +88,7 @@ def crawl_finished(source: str, stats: dict[str, Any], crawl_id: int | None) -> 
     """Called once when a crawl of ``source`` ends, with its final counts.
 
     ``stats`` has ``scraped``, ``inserted``, ``updated``, ``unchanged``, ``invalid``,
-    ``duplicates``, ``withdrawn``, ``finish_reason`` and ``complete`` (True when every
-    page was fetched, so listings not seen were withdrawn).
+    ``duplicates``, ``withdrawn``, ``rows_written`` (staging rows written), ``errors``
+    (rows added to ``pipeline.errors``), ``finish_reason`` and ``complete`` (True when every
+    page was fetched and nothing cut the crawl short, so listings not seen were withdrawn).
     """

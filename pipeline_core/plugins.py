@@ -134,6 +134,10 @@ def get_plugin_manager(settings: Settings | None = None) -> PipelineManager:
         pm.register(plugin, name=ep.name)
         pm.infos[ep.name] = PluginInfo(ep.name, ep.value, dist, version, ())
 
+    known = set(BUILTIN_PLUGINS) | {ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    for name in sorted(blocked - known):
+        logger.warning("PIPELINE_DISABLE_PLUGINS names %r, which is no installed plugin", name)
+
     try:
         pm.check_pending()
     except pluggy.PluginValidationError as exc:

@@ -510,7 +510,7 @@ def test_the_tutorial_end_to_end(
     assert second.returncode == 0, second.stderr
     assert second.stdout == (
         "harbourtown: scraped 5, inserted 0, updated 0, unchanged 5, invalid 0, "
-        "duplicates 0, withdrawn 0 (finished)\n"
+        "duplicates 0, withdrawn 0 (finished, complete, 0 errors in pipeline.errors)\n"
     )
     assert second.stdout in text
     assert _staging_rows(engine) == before
@@ -521,7 +521,7 @@ def test_the_tutorial_end_to_end(
     assert third.returncode == 0, third.stderr
     assert third.stdout == (
         "harbourtown: scraped 5, inserted 0, updated 1, unchanged 3, invalid 1, "
-        "duplicates 0, withdrawn 1 (finished)\n"
+        "duplicates 0, withdrawn 1 (finished, complete, 1 errors in pipeline.errors)\n"
     )
     assert third.stdout in text
     warning = (

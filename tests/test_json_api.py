@@ -69,6 +69,7 @@ SOURCES = {
     "pg-link": ("/l1", "data", "{type: link_header}"),
     "pg-broken": ("/n1", "data", "{type: next_link, path: next}"),
     "pg-offsite": ("/h1", "data", "{type: next_link, path: next}"),
+    "pg-capped": ("/p", "items", "{type: page, size: 2, total_pages_path: pages, max_pages: 2}"),
 }
 
 
@@ -91,9 +92,14 @@ def test_pagination_styles(pipeline_env: dict[str, str], engine: sa.Engine, tmp_
             )
         env = dict(pipeline_env, PIPELINE_SOURCES_PATH=str(folder))
         result = run_cli("crawl", *SOURCES, "--no-progress", env=env)
-        assert result.returncode == 0, result.stderr
-        requested = sorted(server.requests)
-    assert requested == sorted(served)  # each page once; nothing past the broken page
+        requested = sorted(set(server.requests))
+    assert result.returncode == 1  # two crawls are not complete
+    assert result.stderr.splitlines()[-1] == (
+        "not complete (a page failed or the crawl was cut short; nothing was withdrawn): "
+        "pg-broken, pg-capped"
+    )
+    assert requested == sorted(served)  # nothing past the broken page, nothing offsite
+    assert "/p?page=3&per_page=2" in requested  # by pg-page; pg-capped stops after page 2
     listings = staging["listings"]
     with engine.connect() as conn:
         staged = dict(
@@ -113,8 +119,10 @@ def test_pagination_styles(pipeline_env: dict[str, str], engine: sa.Engine, tmp_
         "pg-link": 4,
         "pg-broken": 2,
         "pg-offsite": 2,
+        "pg-capped": 4,
     }
     assert stats["pg-broken"].complete is False
+    assert stats["pg-capped"].complete is False
     assert stats["pg-page"].complete is True
     assert [(e.source, e.stage, e.url.rsplit("/", 1)[1]) for e in error_rows] == [
         ("pg-broken", "fetch", "n2")

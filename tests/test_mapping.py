@@ -213,3 +213,47 @@ def test_stored_config_is_the_same_document() -> None:
     again = document_from_config_row(row)
     assert again.doc == doc.doc | {"scrape_frequency": "daily"}
     assert again.origin == "pipeline.configs[demo]"
+
+
+@pytest.mark.parametrize(
+    ("fields", "where", "message"),
+    [
+        ("  name: n\n  locaton.street: s\n", "locaton.street", "'locaton' is not a field"),
+        ("  name: n\n  location.town: t\n", "location.town", "'town' is not a field"),
+        ("  name: n\n  images: {each: m, fields: {src: s}}\n", "images.src", "'src' is not a"),
+        ("  name: n\n  location: {fields: {street: s}}\n", "location", "'fields' goes with"),
+        ("  name: {const: x, from: y}\n", "name", "'const' cannot be combined with 'from'"),
+        ("  name: {each: x}\n", "name", "'each' builds a list"),
+        ("  images: {each: x, transform: str}\n", "images", "'each' cannot be combined"),
+        ("  name: n\n  location: l\n  location.street: s\n", "location.street", "as a whole"),
+        ("  name: {from: n, transform: {date: {fmt: x}}}\n", "name.transform", "no argument 'fmt'"),
+        ("  name: {from: n, map_default: x}\n", "name", "'map_default' goes with 'map'"),
+    ],
+)
+def test_mistakes_fail_at_compile_time(
+    fields: str, where: str, message: str, transforms: dict[str, Any]
+) -> None:
+    with pytest.raises(MappingError) as info:
+        compiled(fields, transforms)
+    assert str(info.value).startswith(f"demo.yaml: at {where}: ")
+    assert message in str(info.value)
+
+
+def test_scalar_transform_argument_is_the_first_argument(transforms: dict[str, Any]) -> None:
+    mapping = compiled(
+        "  name: n\n  category: {const: event}\n"
+        "  opening_dates: {each: d, fields: {date: {from: on, transform: {date: '%d/%m/%Y'}}}}\n",
+        transforms,
+    )
+    record = mapping.apply({"id": "1", "n": "A", "d": [{"on": "24/12/2026"}]})
+    assert record["opening_dates"] == [{"date": "2026-12-24"}]
+
+
+def test_map_keys_may_be_numbers_or_booleans(transforms: dict[str, Any]) -> None:
+    mapping = compiled(
+        "  name: n\n  category: {from: c, map: {1: attraction, 2: restaurant}}\n"
+        "  attributes.open: {from: o, map: {true: open, false: closed}}\n",
+        transforms,
+    )
+    record = mapping.apply({"id": "1", "n": "A", "c": 2, "o": False})
+    assert (record["category"], record["attributes"]) == ("restaurant", {"open": "closed"})

@@ -55,11 +55,11 @@ LAKESIDE_CATEGORIES = {
 LAKESIDE_STARS = {"LS-001": "4", "LS-002": "3", "LS-006": "5", "LS-007": "2"}
 FIRST_CRAWL = (
     "example-lakeside: scraped 8, inserted 8, updated 0, unchanged 0, invalid 0, "
-    "duplicates 0, withdrawn 0 (finished)"
+    "duplicates 0, withdrawn 0 (finished, complete, 0 errors in pipeline.errors)"
 )
 SECOND_CRAWL = (
     "example-lakeside: scraped 8, inserted 0, updated 0, unchanged 8, invalid 0, "
-    "duplicates 0, withdrawn 0 (finished)"
+    "duplicates 0, withdrawn 0 (finished, complete, 0 errors in pipeline.errors)"
 )
 
 

@@ -107,9 +107,13 @@ class JsonApiSpider(FetcherSpider):
         for payload in records:
             yield RawRecord(source, external_id(payload), payload, url)
         next_url = self._next_url(response, data, records, position)
-        if next_url and (self.max_pages is None or page < self.max_pages):
-            next_position = position + (self.size if self.kind == "offset" else 1)
-            yield self._request(next_url, page + 1, next_position)
+        if not next_url:
+            return
+        if self.max_pages is not None and page >= self.max_pages:
+            self.report_cut_short(f"max_pages {self.max_pages} reached")
+            return
+        next_position = position + (self.size if self.kind == "offset" else 1)
+        yield self._request(next_url, page + 1, next_position)
 
     def _next_url(
         self, response: Response, data: Any, records: list[Any], position: int

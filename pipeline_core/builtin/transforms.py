@@ -22,13 +22,50 @@ _WEEKDAYS = {
     name: index
     for index, names in enumerate(
         (
-            ("mo", "mon", "monday", "montag", "lundi", "lunedi", "lunedì"),
-            ("tu", "tue", "tues", "tuesday", "dienstag", "mardi", "martedi", "martedì"),
-            ("we", "wed", "wednesday", "mittwoch", "mercredi", "mercoledi", "mercoledì"),
-            ("th", "thu", "thur", "thurs", "thursday", "donnerstag", "jeudi", "giovedi", "giovedì"),
-            ("fr", "fri", "friday", "freitag", "vendredi", "venerdi", "venerdì"),
-            ("sa", "sat", "saturday", "samstag", "samedi", "sabato"),
-            ("su", "sun", "sunday", "sonntag", "dimanche", "domenica"),
+            ("mo", "mon", "monday", "montag", "lun", "lundi", "lunedi", "lunedì"),
+            (
+                "tu",
+                "tue",
+                "tues",
+                "tuesday",
+                "di",
+                "die",
+                "dienstag",
+                "mar",
+                "mardi",
+                "martedi",
+                "martedì",
+            ),
+            (
+                "we",
+                "wed",
+                "wednesday",
+                "mi",
+                "mit",
+                "mittwoch",
+                "mer",
+                "mercredi",
+                "mercoledi",
+                "mercoledì",
+            ),
+            (
+                "th",
+                "thu",
+                "thur",
+                "thurs",
+                "thursday",
+                "do",
+                "don",
+                "donnerstag",
+                "jeu",
+                "jeudi",
+                "gio",
+                "giovedi",
+                "giovedì",
+            ),
+            ("fr", "fri", "friday", "fre", "freitag", "ven", "vendredi", "venerdi", "venerdì"),
+            ("sa", "sat", "saturday", "sam", "samstag", "samedi", "sab", "sabato"),
+            ("su", "sun", "sunday", "so", "son", "sonntag", "dim", "dimanche", "dom", "domenica"),
         )
     )
     for name in names
@@ -114,19 +151,17 @@ def upper(value: Any) -> str:
     return to_str(value).upper()
 
 
-def split(value: Any, sep: str = ",", arg: str | None = None) -> list[str]:
+def split(value: Any, sep: str = ",") -> list[str]:
     """List of the non-empty, stripped parts of text split at ``sep``."""
-    separator = arg if arg is not None else sep
     if isinstance(value, list):
         return [clean_text(v) for v in value if str(v).strip()]
-    return [part.strip() for part in to_str(value).split(separator) if part.strip()]
+    return [part.strip() for part in to_str(value).split(sep) if part.strip()]
 
 
-def join(value: Any, sep: str = ", ", arg: str | None = None) -> str:
+def join(value: Any, sep: str = ", ") -> str:
     """Text of a list's non-empty items joined with ``sep``."""
-    separator = arg if arg is not None else sep
     items = value if isinstance(value, list) else [value]
-    return separator.join(to_str(v).strip() for v in items if v is not None and str(v).strip())
+    return sep.join(to_str(v).strip() for v in items if v is not None and str(v).strip())
 
 
 def first(value: Any) -> Any:
@@ -136,9 +171,16 @@ def first(value: Any) -> Any:
     return value
 
 
+_SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*):(?!\d)")
+
+
 def url(value: Any) -> str:
-    """An absolute http(s) URL: scheme added when missing (https), host lower-cased."""
+    """An absolute http(s) URL: scheme added when missing (https), host lower-cased;
+    other schemes (``mailto:``, ``javascript:``) are refused."""
     text = to_str(value).strip()
+    scheme = _SCHEME.match(text)
+    if scheme and scheme.group(1).lower() not in ("http", "https"):
+        raise ValueError(f"not an http(s) URL (scheme {scheme.group(1)}:)")
     if text.startswith("//"):
         text = "https:" + text
     elif "://" not in text:
@@ -182,9 +224,11 @@ def to_time(value: Any) -> str:
 
 def weekday(value: Any) -> int:
     """Weekday number, 0 = Monday, from a name or abbreviation (en, de, fr, it) or 0-6."""
-    if isinstance(value, int) and 0 <= value <= 6:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 6:
         return value
     key = to_str(value).strip().lower().rstrip(".")
+    if key in ("0", "1", "2", "3", "4", "5", "6"):
+        return int(key)
     if key in _WEEKDAYS:
         return _WEEKDAYS[key]
     raise ValueError("not a weekday")

@@ -7,6 +7,7 @@ language is documented in ``docs/reference/mapping.md``.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
@@ -14,7 +15,7 @@ from typing import Any
 
 from pipeline_core.exceptions import MappingError, RecordError, TransformError
 from pipeline_core.mapping.document import MappingDocument
-from pipeline_core.model import I18N_FIELDS
+from pipeline_core.model import I18N_FIELDS, listing_schema
 from pipeline_core.transforms import Transform, TransformContext
 
 Getter = Callable[[Any], Any]
@@ -70,6 +71,15 @@ def make_getter(path: str) -> Getter:
     return get
 
 
+def _map_key(value: Any) -> str:
+    """Text under which ``map`` looks a value up: 2 → "2", True → "true"."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def _coalesce(getters: list[Getter]) -> Getter:
     if len(getters) == 1:
         return getters[0]
@@ -109,6 +119,27 @@ class _Bound:
     call: Callable[[Any], Any]
 
 
+def _resolve(node: dict[str, Any]) -> dict[str, Any]:
+    ref = node.get("$ref")
+    if ref and ref.startswith("#/$defs/"):
+        return dict(listing_schema()["$defs"][ref[len("#/$defs/") :]])
+    return node
+
+
+def schema_at(node: dict[str, Any], path: list[str]) -> dict[str, Any] | None:
+    """The canonical schema of a target path below ``node``, or None when it has no place."""
+    for part in path:
+        node = _resolve(node)
+        properties = node.get("properties", {})
+        if part in properties:
+            node = properties[part]
+        elif isinstance(node.get("additionalProperties"), dict):
+            node = node["additionalProperties"]
+        else:
+            return None
+    return _resolve(node)
+
+
 class MappingCompiler:
     """Turns field specs into value functions, looking transforms up in a registry."""
 
@@ -118,21 +149,37 @@ class MappingCompiler:
         defaults = doc.doc.get("defaults", {})
         self.context = TransformContext(source=doc.source, defaults=defaults)
 
+    def error(self, where: str, message: str) -> MappingError:
+        """A mapping error naming the document and the place in it."""
+        return MappingError(f"{self.doc.origin}: at {where}: {message}")
+
     def _bind(self, spec: Any, where: str) -> _Bound:
         if isinstance(spec, str):
             name, args = spec, {}
         else:
             ((name, args),) = spec.items()
-            if args is None:
-                args = {}
-            elif not isinstance(args, dict):
-                args = {"arg": args}
         transform = self.transforms.get(name)
         if transform is None:
             known = ", ".join(sorted(self.transforms))
-            raise MappingError(
-                f"{self.doc.origin}: at {where}: unknown transform {name!r} (known: {known})"
-            )
+            raise self.error(where, f"unknown transform {name!r} (known: {known})")
+        params = [
+            p for p in inspect.signature(transform.func).parameters.values() if p.name != "context"
+        ][1:]
+        if args is None:
+            args = {}
+        elif not isinstance(args, dict):  # {date: "%d/%m/%Y"}: the first argument
+            if not params:
+                raise self.error(where, f"transform {name!r} takes no arguments")
+            args = {params[0].name: args}
+        accepted = {p.name for p in params}
+        if not any(p.kind is p.VAR_KEYWORD for p in params):
+            unknown = sorted(set(args) - accepted)
+            if unknown:
+                raise self.error(
+                    where,
+                    f"transform {name!r} has no argument {unknown[0]!r} "
+                    f"(it takes: {', '.join(sorted(accepted)) or 'none'})",
+                )
         call: Callable[[Any], Any]
         if transform.wants_context:
             call = partial(transform.func, context=self.context, **args)
@@ -157,6 +204,7 @@ class MappingCompiler:
                 return value
 
             return plain
+        self._check_spec(spec, where)
         if "each" in spec:
             return self._each_fn(spec, where)
         if "const" in spec:
@@ -171,6 +219,8 @@ class MappingCompiler:
             transforms_spec = [transforms_spec]
         bound = [self._bind(t, f"{where}.transform") for t in transforms_spec]
         value_map = spec.get("map")
+        if value_map is not None:  # YAML keys may be numbers; values are looked up as text
+            value_map = {_map_key(k): v for k, v in value_map.items()}
         has_map_default = "map_default" in spec
         map_default = spec.get("map_default")
         default = spec.get("default")
@@ -193,7 +243,7 @@ class MappingCompiler:
                         value = None
                         break
                 if value is not None and value_map is not None:
-                    key = value if isinstance(value, str) else str(value)
+                    key = value if value.__class__ is str else _map_key(value)
                     if key in value_map:
                         value = value_map[key]
                     elif has_map_default:
@@ -210,9 +260,27 @@ class MappingCompiler:
 
         return value
 
+    def _check_spec(self, spec: dict[str, Any], where: str) -> None:
+        """Refuse key combinations that would be silently ignored."""
+        if "fields" in spec and "each" not in spec:
+            raise self.error(where, "'fields' goes with 'each' (a list of objects)")
+        for lead, others in (
+            ("each", ("from", "const", "transform", "map", "map_default", "default")),
+            ("const", ("from", "transform", "map", "map_default", "default", "required")),
+        ):
+            if lead in spec:
+                clash = [key for key in others if key in spec]
+                if clash:
+                    raise self.error(where, f"'{lead}' cannot be combined with '{clash[0]}'")
+        if "map_default" in spec and "map" not in spec:
+            raise self.error(where, "'map_default' goes with 'map'")
+
     def _each_fn(self, spec: dict[str, Any], where: str) -> ValueFn:
         items_getter = make_getter(spec["each"])
-        sub = self.object_fn(spec.get("fields", {}), where)
+        target = schema_at(listing_schema(), where.split("."))
+        if target is None or target.get("type") != "array":
+            raise self.error(where, "'each' builds a list, and this field is not a list")
+        sub = self.object_fn(spec.get("fields", {}), where, _resolve(target.get("items", {})))
 
         def each(record: Any) -> Any:
             items = items_getter(record)
@@ -234,7 +302,20 @@ class MappingCompiler:
 
         return each
 
-    def object_fn(self, fields: Mapping[str, Any], where: str = "") -> Callable[[Any], dict]:
+    def _check_target(self, schema: dict[str, Any], path: list[str], full: str) -> None:
+        for depth in range(1, len(path) + 1):
+            if schema_at(schema, path[:depth]) is None:
+                parent = schema_at(schema, path[: depth - 1]) or {}
+                known = ", ".join(sorted(parent.get("properties", {}))) or "none"
+                raise self.error(
+                    full,
+                    f"{path[depth - 1]!r} is not a field of the canonical listing here "
+                    f"(known: {known})",
+                )
+
+    def object_fn(
+        self, fields: Mapping[str, Any], where: str = "", schema: dict[str, Any] | None = None
+    ) -> Callable[[Any], dict]:
         """Compile a ``fields`` block into a function building one object.
 
         Dotted targets are grouped by their first part into nested builders, so
@@ -244,14 +325,23 @@ class MappingCompiler:
         for target, spec in fields.items():
             path = target.split(".")
             full = f"{where}.{target}" if where else target
+            self._check_target(schema or listing_schema(), path, full)
             node = tree
             for part in path[:-1]:
                 child = node.setdefault(part, {})
                 if not isinstance(child, dict):  # "name: x" and "name.de: y" together
+                    if where or part not in I18N_FIELDS:
+                        raise self.error(
+                            full, f"{part!r} is mapped as a whole and by its parts; map one way"
+                        )
                     child = node[part] = {"": child}
                 node = child
             fn = self.value_fn(spec, full)
             if isinstance(node.get(path[-1]), dict):
+                if where or path[-1] not in I18N_FIELDS:
+                    raise self.error(
+                        full, f"{path[-1]!r} is mapped as a whole and by its parts; map one way"
+                    )
                 node[path[-1]][""] = fn
             else:
                 node[path[-1]] = fn

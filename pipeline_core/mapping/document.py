@@ -177,11 +177,18 @@ def document_from_config_row(row: MappingABC[str, Any]) -> MappingDocument:
         source=row["name"],
         dmo=row["dmo"],
         fetcher=row["source_type"],
-        url=row["base_url"],
         fields=row["field_mappings"],
     )
+    origin = f"pipeline.configs[{row['name']}]"
+    base_url = row.get("base_url") or ""
+    if base_url:
+        if not base_url.startswith(("http://", "https://")):
+            raise MappingError(
+                f"{origin}: at base_url: a stored configuration needs an absolute http(s) URL, "
+                f"got {base_url!r}"
+            )
+        doc["url"] = base_url
     if row.get("scrape_frequency"):
         doc["scrape_frequency"] = row["scrape_frequency"]
-    origin = f"pipeline.configs[{row['name']}]"
     check_document(doc, origin)
     return MappingDocument(doc=doc, origin=origin)

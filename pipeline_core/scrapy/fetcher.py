@@ -73,7 +73,19 @@ class FetcherSpider(scrapy.Spider):
         else:
             logger.error("%s: page %s: %s", self.name, url, message)
 
+    def report_cut_short(self, reason: str) -> None:
+        """Record that the crawl stops before the source's end (not complete: no withdrawal)."""
+        session = getattr(self.crawler, "dmo_session", None)
+        if session is not None:
+            session.mark_cut_short(reason)
+        self.crawler.stats.set_value("dmo/cut_short", reason)
+
     def on_request_error(self, failure: Any) -> None:
         """Errback: a request failed (network, HTTP status, refused URL)."""
         request = failure.request
-        self.report_page_error(f"{failure.type.__name__}: {failure.value}", request.url)
+        response = getattr(failure.value, "response", None)
+        if response is not None:
+            message = f"HTTP {response.status} from {request.url}"
+        else:
+            message = f"{failure.type.__name__}: {failure.value}"
+        self.report_page_error(message, request.url)

@@ -30,8 +30,14 @@ class URLPolicyMiddleware:
     def process_request(self, request: Request) -> Any:
         spider = self.crawler.spider
         start = getattr(spider, "start_url", "") or ""
+        source = getattr(spider, "source", None)
+        # file: only for sources defined in a mapping file that starts from a file: URL
+        # (bundled samples); never for stored configurations, which the API may edit.
+        from_file = source is not None and source.mapping.base_dir is not None
         try:
-            check_url(request.url, self.allowed_hosts, allow_file=start.startswith("file:"))
+            check_url(
+                request.url, self.allowed_hosts, allow_file=from_file and start.startswith("file:")
+            )
         except URLPolicyError as exc:
             self.crawler.stats.inc_value("dmo/refused_urls")
             raise IgnoreRequest(str(exc)) from None

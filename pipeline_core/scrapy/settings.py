@@ -31,6 +31,10 @@ EXTENSIONS = {
     "pipeline_core.scrapy.progress.ProgressLog": 600,
 }
 
+#: Invalid records are reported by the stage session (source, record, field); Scrapy's own
+#: "Dropped" line, which would repeat the whole item, is logged at DEBUG only.
+LOG_FORMATTER = "pipeline_core.scrapy.logformatter.QuietDropLogFormatter"
+
 #: No remote-control endpoints: neither the HTTP remote control nor the telnet console.
 REMOTE_CONTROL_ENABLED = False
 TELNETCONSOLE_ENABLED = False

@@ -74,6 +74,7 @@ class StageSession:
         self.pending: list[ListingItem] = []
         self.page_errors = 0
         self.idless = 0
+        self.cut_short: str | None = None
         self.crawl: CrawlRecord | None = None
         self.errors = ErrorSink(self.source)
 
@@ -94,7 +95,12 @@ class StageSession:
     def close(self, finish_reason: str = "finished") -> dict[str, Any]:
         """Write what is pending, withdraw listings not seen in a complete crawl, finish."""
         self.flush()
-        complete = finish_reason == "finished" and self.page_errors == 0 and self.idless == 0
+        complete = (
+            finish_reason == "finished"
+            and self.page_errors == 0
+            and self.idless == 0
+            and self.cut_short is None
+        )
         with self.engine.begin() as conn:
             if complete:
                 gone = [ext for ext, k in self.known.items() if k.active and ext not in self.seen]
@@ -191,6 +197,12 @@ class StageSession:
         """A page could not be fetched or parsed: recorded; the crawl is not complete."""
         self.page_errors += 1
         self.errors.add("fetch", message, url=url)
+
+    def mark_cut_short(self, reason: str) -> None:
+        """The fetcher stopped before the end of the source (``max_pages``): the crawl is not
+        complete, so nothing is withdrawn."""
+        self.cut_short = reason
+        logger.info("%s: crawl cut short: %s", self.source, reason)
 
     def flush(self) -> None:
         """Write pending records and errors in one transaction."""
