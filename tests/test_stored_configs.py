@@ -55,5 +55,35 @@ def test_a_broken_stored_config_names_its_row(
             )
         )
     result = run_cli("sources", env=pipeline_env)
+    assert result.returncode == 0  # the other sources are still listed
+    assert "example-city" in result.stdout
+    assert "broken" not in result.stdout
+    assert result.stderr.startswith(
+        "stored configuration left out: pipeline.configs[broken]: at pagination.type: "
+    )
+
+
+def test_a_stored_config_cannot_read_local_files(
+    pipeline_env: dict[str, str], engine: sa.Engine, tmp_path: Path
+) -> None:
+    secret = tmp_path / "secret.json"
+    secret.write_text('{"data": [{"id": "1", "names": {"en": "leak"}}], "next": null}')
+    with engine.begin() as conn:
+        conn.execute(
+            sa.insert(configs).values(
+                name="sneaky",
+                dmo="d",
+                source_type="json_api",
+                base_url=secret.as_uri(),
+                scrape_config={"id": "id", "records": "data"},
+                field_mappings={"name": "names.en", "category": {"const": "other"}},
+            )
+        )
+    result = run_cli("crawl", "sneaky", env=pipeline_env)
     assert result.returncode == 1
-    assert result.stderr.startswith("Error: pipeline.configs[broken]: at pagination.type: ")
+    assert result.stderr.splitlines() == [
+        "stored configuration left out: pipeline.configs[sneaky]: at base_url: a stored "
+        f"configuration needs an absolute http(s) URL, got {secret.as_uri()!r}",
+        "Error: no source named 'sneaky' (known: example-city, example-harbour, "
+        "example-lakeside)",
+    ]
