@@ -48,3 +48,12 @@ def test_downgrade_and_upgrade_again(db_url: str, engine: sa.Engine) -> None:
     assert sa.inspect(engine).get_table_names(schema="staging") == []
     command.upgrade(config, "head")
     assert _diff(engine) == []
+
+
+def test_schema_revision_is_the_newest_migration(db_url: str) -> None:
+    from alembic.script import ScriptDirectory
+
+    from pipeline_core.db.tables import SCHEMA_REVISION
+
+    script = ScriptDirectory.from_config(alembic_config(db_url))
+    assert script.get_current_head() == SCHEMA_REVISION

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
@@ -30,6 +31,10 @@ def sqlite_schema_files(database: str) -> dict[str, str]:
     return {schema: str(main.with_name(f"{main.stem}.{schema}{main.suffix}")) for schema in SCHEMAS}
 
 
+def _json_dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
 def make_engine(url: str, **kwargs: Any) -> sa.Engine:
     """Create an engine for ``url``; on SQLite attach the schema files and set pragmas.
 
@@ -37,6 +42,8 @@ def make_engine(url: str, **kwargs: Any) -> sa.Engine:
     itself (the documented recipe), so transactions and savepoints behave as on PostgreSQL.
     """
     parsed = make_url(url)
+    kwargs.setdefault("json_serializer", _json_dumps)
+    kwargs.setdefault("json_deserializer", orjson.loads)
     if parsed.get_backend_name() != "sqlite":
         kwargs.setdefault("pool_pre_ping", True)
         return sa.create_engine(url, **kwargs)
@@ -79,3 +86,14 @@ def drop_sqlite_files(url: str) -> None:
     for path in [database, *sqlite_schema_files(database).values()]:
         for suffix in ("", "-wal", "-shm", "-journal"):
             Path(path + suffix).unlink(missing_ok=True)
+
+
+def database_revision(engine: sa.Engine) -> str | None:
+    """The Alembic revision the database is at (None before the first migration), read
+    without importing Alembic."""
+    schema = "pipeline" if engine.dialect.name == "postgresql" else None
+    version = sa.table("alembic_version", sa.column("version_num"), schema=schema)
+    with engine.connect() as conn:
+        if not sa.inspect(conn).has_table("alembic_version", schema=schema):
+            return None
+        return conn.execute(sa.select(version.c.version_num)).scalar()

@@ -39,15 +39,11 @@ def upgrade(database_url: str, revision: str = "head") -> None:
 def current(database_url: str) -> str | None:
     """The revision the database is at, or None before the first migration."""
     import sqlalchemy as sa
-    from alembic.runtime.migration import MigrationContext
 
-    from pipeline_core.db import make_engine
+    from pipeline_core.db.engine import database_revision, make_engine
 
     engine = make_engine(database_url, poolclass=sa.pool.NullPool)
     try:
-        with engine.connect() as conn:
-            schema = "pipeline" if conn.dialect.name == "postgresql" else None
-            ctx = MigrationContext.configure(conn, opts={"version_table_schema": schema})
-            return ctx.get_current_revision()
+        return database_revision(engine)
     finally:
         engine.dispose()

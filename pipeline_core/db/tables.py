@@ -11,6 +11,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
+#: The Alembic revision these tables correspond to (a test checks it is the newest one).
+SCHEMA_REVISION = "0001"
+
 PIPELINE = "pipeline"
 STAGING = "staging"
 PRODUCTION = "production"

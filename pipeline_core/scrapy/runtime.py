@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from pipeline_core.config import Settings, load_settings, mask_url
 from pipeline_core.db import make_engine
+from pipeline_core.db.engine import database_revision
 from pipeline_core.exceptions import ConfigError
 from pipeline_core.mapping import CompiledMapping
 from pipeline_core.plugins import PipelineManager, get_plugin_manager
@@ -53,18 +54,18 @@ class Runtime:
         ``dmo-pipeline migrate``."""
         if self._database_checked:
             return
-        from alembic.script import ScriptDirectory
-
-        from pipeline_core.db.migrate import alembic_config, current, upgrade
+        from pipeline_core.db.tables import SCHEMA_REVISION
 
         url = self.settings.database_url
-        head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
-        if current(url) != head:
+        head = SCHEMA_REVISION
+        if database_revision(self.engine) != head:
             if self.engine.dialect.name != "sqlite":
                 raise ConfigError(
                     f"the database {mask_url(url)} is not at the newest schema ({head}); "
                     "run `dmo-pipeline migrate`"
                 )
+            from pipeline_core.db.migrate import upgrade  # imports Alembic only when needed
+
             upgrade(url)
         self._database_checked = True
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -21,7 +22,20 @@ from pipeline_core.items import ListingItem
 from pipeline_core.model import I18N_FIELDS
 
 _CONTACT_KINDS = ("phone", "email", "website", "fax")
-_LISTING_PARAMS_LIMIT = 30_000  # stay under SQLite's bound-parameter limit
+#: Listing columns an update rewrites (``created_at`` stays as first written).
+_UPDATED_COLUMNS = (
+    "dmo",
+    "category",
+    "status",
+    "record_hash",
+    "duplicate_of",
+    "record",
+    "licence",
+    "attribution",
+    "crawl_id",
+    "updated_at",
+    "withdrawn_at",
+)
 
 
 @dataclass
@@ -119,48 +133,46 @@ class StageWriter:
 
     def __init__(self, dialect_name: str, tables: dict[str, sa.Table] | None = None) -> None:
         self.tables = tables or staging
-        self.listings = self.tables["listings"]
+        self.listings = listings = self.tables["listings"]
         self.dialect_name = dialect_name
-        self._insert = postgresql.insert if dialect_name == "postgresql" else sqlite.insert
+        # Rows of a batch go to a temporary table first (COPY on PostgreSQL), then one
+        # statement merges them: compiled once, whatever the batch size.
+        self.columns = [c.name for c in listings.columns if c.name != "id"]
+        self.temp = sa.Table(
+            f"_batch_{listings.name}",
+            sa.MetaData(),
+            *(sa.Column(c.name, c.type) for c in listings.columns if c.name != "id"),
+            prefixes=["TEMPORARY"],
+            postgresql_on_commit="DELETE ROWS",
+        )
+        insert = (postgresql.insert if dialect_name == "postgresql" else sqlite.insert)(listings)
+        excluded = insert.excluded
+        self.merge = (
+            insert.from_select(
+                self.columns,
+                sa.select(*(self.temp.c[name] for name in self.columns)).where(sa.true()),
+            )
+            .on_conflict_do_update(
+                index_elements=[listings.c.source, listings.c.external_id],
+                set_={name: excluded[name] for name in _UPDATED_COLUMNS},
+                where=sa.or_(
+                    listings.c.record_hash.is_distinct_from(excluded.record_hash),
+                    listings.c.status != "active",
+                ),
+            )
+            .returning(
+                listings.c.id,
+                listings.c.external_id,
+                (listings.c.created_at == listings.c.updated_at).label("inserted"),
+            )
+        )
 
     def _upsert(self, conn: sa.Connection, rows: list[dict[str, Any]]) -> list[Any]:
-        listings = self.listings
-        insert = self._insert(listings)
-        excluded = insert.excluded
-        changed = sa.or_(
-            listings.c.record_hash.is_distinct_from(excluded.record_hash),
-            listings.c.status != "active",
-        )
-        stmt = insert.on_conflict_do_update(
-            index_elements=[listings.c.source, listings.c.external_id],
-            set_={
-                name: excluded[name]
-                for name in (
-                    "dmo",
-                    "category",
-                    "status",
-                    "record_hash",
-                    "duplicate_of",
-                    "record",
-                    "licence",
-                    "attribution",
-                    "crawl_id",
-                    "updated_at",
-                    "withdrawn_at",
-                )
-            },
-            where=changed,
-        ).returning(
-            listings.c.id,
-            listings.c.external_id,
-            (listings.c.created_at == listings.c.updated_at).label("inserted"),
-        )
-        per_statement = max(1, _LISTING_PARAMS_LIMIT // len(rows[0]))
-        returned: list[Any] = []
-        for start in range(0, len(rows), per_statement):
-            chunk = rows[start : start + per_statement]
-            returned.extend(conn.execute(stmt.values(chunk)).all())
-        return returned
+        conn.execute(sa.schema.CreateTable(self.temp, if_not_exists=True))
+        if self.dialect_name != "postgresql":  # PostgreSQL empties it at commit
+            conn.execute(sa.delete(self.temp))
+        self._insert_rows(conn, self.temp, rows)
+        return list(conn.execute(self.merge).all())
 
     def _insert_rows(
         self, conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]
@@ -173,10 +185,15 @@ class StageWriter:
         dbapi = conn.connection.driver_connection
         assert dbapi is not None
         quoted = ", ".join(f'"{c}"' for c in columns)
+        name = f"{table.schema}.{table.name}" if table.schema else table.name
+        json_columns = [i for i, c in enumerate(columns) if c == "record"]
         with dbapi.cursor() as cursor:
-            with cursor.copy(f"COPY {table.schema}.{table.name} ({quoted}) FROM STDIN") as copy:
+            with cursor.copy(f"COPY {name} ({quoted}) FROM STDIN") as copy:
                 for row in rows:
-                    copy.write_row([row[c] for c in columns])
+                    values = [row[c] for c in columns]
+                    for index in json_columns:
+                        values[index] = orjson.dumps(values[index]).decode()
+                    copy.write_row(values)
 
     def write(
         self, conn: sa.Connection, items: Sequence[ListingItem], crawl_id: int | None = None
