@@ -14,6 +14,7 @@ class RawRecord:
     external_id: str | None
     payload: Any
     url: str = ""
+    raw_hash: str | None = None
 
 
 @dataclass(slots=True)
@@ -29,5 +30,6 @@ class ListingItem:
     record: dict[str, Any]
     url: str = ""
     record_hash: str = ""
+    raw_hash: str | None = None
     state: str = "new"
     extra: dict[str, Any] = field(default_factory=dict)

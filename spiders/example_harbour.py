@@ -13,7 +13,6 @@ import orjson
 import scrapy
 from scrapy.http import Response
 
-from pipeline_core.items import RawRecord
 from pipeline_core.scrapy.fetcher import FetcherSpider
 
 
@@ -29,10 +28,12 @@ class ExampleHarbourSpider(FetcherSpider):
         for link in orjson.loads(response.body)["listings"]:
             yield response.follow(link, callback=self.parse_detail, errback=self.on_request_error)
 
-    def parse_detail(self, response: Response) -> Iterator[RawRecord]:
+    def parse_detail(self, response: Response) -> Iterator[Any]:
         try:
             payload = orjson.loads(response.body)
         except orjson.JSONDecodeError as exc:
             self.report_page_error(f"not valid JSON: {exc}", response.url)
             return
-        yield RawRecord(self.name, self.mapping.external_id(payload), payload, response.url)
+        item = self.record(payload, response.url)
+        if item is not None:  # None: unchanged since the last crawl
+            yield item

@@ -158,3 +158,26 @@ def test_crawl_recrawl_change_withdraw(
             )
         assert statuses == {"L00001": "withdrawn", "L00002": "withdrawn", "L00003": "active"}
         assert table_counts(engine)["listings"] == COUNT - 1
+
+
+def test_a_mapping_change_maps_every_record_again(
+    pipeline_env: dict[str, str], engine: sa.Engine, tmp_path: Path
+) -> None:
+    records = feed(30)
+    with FeedServer(paginate_json(records, per_page=10)) as server:
+        path = write_mapping(tmp_path / "mappings", SOURCE, server.url("/listings?page=1"))
+        env = dict(pipeline_env, PIPELINE_SOURCES_PATH=str(tmp_path / "mappings"))
+        crawl(env)
+        crawl(env)
+        assert last_crawl_stats(engine)["unchanged"] == 30
+        path.write_text(path.read_text() + "  attributes.region: {const: Tyrol}\n")
+        crawl(env)
+        stats = last_crawl_stats(engine)
+        assert (stats["updated"], stats["unchanged"]) == (30, 0)
+        crawl(env)
+        assert last_crawl_stats(engine)["unchanged"] == 30
+    with engine.connect() as conn:
+        regions = conn.execute(
+            sa.select(sa.func.count()).where(staging["attributes"].c.name == "region")
+        ).scalar_one()
+    assert regions == 30

@@ -53,3 +53,19 @@ def test_scrapy_crawl_in_repo_spider_with_feed_export(
             .order_by(listings.c.external_id)
         ).all()
     assert staged == [("ferry-1", "tour"), ("tour-2", "tour"), ("tour-3", "tour")]
+
+
+def test_unchanged_records_are_not_even_yielded(
+    pipeline_env: dict[str, str], engine: sa.Engine, tmp_path: Path
+) -> None:
+    first = run_scrapy("crawl", "example-harbour", env=pipeline_env)
+    assert "'item_scraped_count': 3" in first.stderr
+    second = run_scrapy("crawl", "example-harbour", env=pipeline_env)
+    assert second.returncode == 0, second.stderr
+    assert "'dmo/unchanged': 3" in second.stderr
+    assert "item_scraped_count" not in second.stderr  # skipped before Scrapy saw an item
+    # with a feed export every record is mapped and exported, unchanged or not
+    out = tmp_path / "all.jsonl"
+    third = run_scrapy("crawl", "example-harbour", "-O", str(out), env=pipeline_env)
+    assert "'dmo/unchanged': 3" in third.stderr
+    assert len(out.read_text().splitlines()) == 3

@@ -224,6 +224,7 @@ def upgrade() -> None:
         sa.Column("category", sa.String(length=50), nullable=False),
         sa.Column("status", sa.String(length=20), server_default="active", nullable=False),
         sa.Column("record_hash", sa.String(length=64), nullable=False),
+        sa.Column("raw_hash", sa.String(length=64), nullable=True),
         sa.Column("duplicate_of", sa.Integer(), nullable=True),
         sa.Column(
             "record",
@@ -274,6 +275,7 @@ def upgrade() -> None:
         sa.Column("category", sa.String(length=50), nullable=False),
         sa.Column("status", sa.String(length=20), server_default="active", nullable=False),
         sa.Column("record_hash", sa.String(length=64), nullable=False),
+        sa.Column("raw_hash", sa.String(length=64), nullable=True),
         sa.Column("duplicate_of", sa.Integer(), nullable=True),
         sa.Column(
             "record",

@@ -27,7 +27,6 @@ from scrapy.http import Response
 from w3lib.url import add_or_replace_parameters
 
 from pipeline_core.hookspecs import hookimpl
-from pipeline_core.items import RawRecord
 from pipeline_core.mapping import make_getter
 from pipeline_core.scrapy.fetcher import FetcherSpider
 
@@ -101,11 +100,12 @@ class JsonApiSpider(FetcherSpider):
             path = self.options.get("records", "$")
             self.report_page_error(f"no list of records at {path!r}", response.url)
             return
-        external_id = self.mapping.external_id
-        source = self.source.name
+        make = self.record
         url = response.url
         for payload in records:
-            yield RawRecord(source, external_id(payload), payload, url)
+            item = make(payload, url)
+            if item is not None:
+                yield item
         next_url = self._next_url(response, data, records, position)
         if not next_url:
             return

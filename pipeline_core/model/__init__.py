@@ -79,3 +79,13 @@ def canonical_json(record: dict[str, Any]) -> bytes:
 def record_hash(record: dict[str, Any]) -> str:
     """SHA-256 (hex) of :func:`canonical_json` of the record."""
     return hashlib.sha256(canonical_json(record)).hexdigest()
+
+
+def raw_hash(payload: Any, salt: bytes) -> str | None:
+    """SHA-256 of a source record as fetched (canonical JSON), salted with the fingerprint of
+    the mapping that maps it; None when the payload has no canonical JSON form."""
+    try:
+        data = orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        return None
+    return hashlib.sha256(salt + data).hexdigest()

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 import scrapy
 
 from pipeline_core.exceptions import MappingError
+from pipeline_core.items import RawRecord
 from pipeline_core.mapping import CompiledMapping
 from pipeline_core.sources import Source
 
@@ -64,6 +65,23 @@ class FetcherSpider(scrapy.Spider):
                 value = value.replace("${" + variable + "}", os.environ[variable])
             headers[header] = value
         return headers
+
+    def record(self, payload: Any, url: str) -> RawRecord | None:
+        """The item to yield for one source record, or None when it is unchanged.
+
+        Computes the external id and, during a staging crawl, the raw hash; a record whose
+        raw hash equals the staged one (same payload, same mapping) is counted as unchanged
+        and not yielded at all, which spares Scrapy's per-item work. Spiders should build
+        their items with this method.
+        """
+        external_id = self.mapping.external_id(payload)
+        session = getattr(self.crawler, "dmo_session", None)
+        if session is None:
+            return RawRecord(self.source.name, external_id, payload, url)
+        raw = session.raw_hash(payload)
+        if session.skip_unchanged_raw(external_id, raw):
+            return None
+        return RawRecord(self.source.name, external_id, payload, url, raw)
 
     def report_page_error(self, message: str, url: str) -> None:
         """Record that a page failed; the crawl goes on but is not complete."""

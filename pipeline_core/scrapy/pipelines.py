@@ -36,6 +36,9 @@ def session_for(crawler: Crawler) -> StageSession | None:
         return None
     source = runtime.source(spider.name)
     runtime.ensure_database()
+    early_skip = crawler.settings.getbool("PIPELINE_EARLY_SKIP", True) and not crawler.settings.get(
+        "FEEDS"
+    )
     session = StageSession(
         runtime.engine,
         runtime.compiled(spider.name),
@@ -43,6 +46,7 @@ def session_for(crawler: Crawler) -> StageSession | None:
         origin=source.origin,
         batch_size=crawler.settings.getint("PIPELINE_BATCH_SIZE", runtime.settings.batch_size),
         hook=runtime.pm.hook,
+        raw_salt=runtime.mapping_fingerprint(spider.name) if early_skip else None,
     )
     session.open()
     crawler.dmo_session = session  # type: ignore[attr-defined]

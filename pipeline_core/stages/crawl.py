@@ -24,20 +24,22 @@ class KnownListing(NamedTuple):
     record_hash: str
     active: bool
     duplicate: bool
+    raw_hash: str | None = None
 
 
 def load_known(conn: sa.Connection, source: str) -> dict[str, KnownListing]:
-    """Every staged listing of ``source``: external id → hash, active, duplicate."""
+    """Every staged listing of ``source``: external id → hashes, active, duplicate."""
     listings = staging["listings"]
     query = sa.select(
         listings.c.external_id,
         listings.c.record_hash,
         listings.c.status,
         listings.c.duplicate_of,
+        listings.c.raw_hash,
     ).where(listings.c.source == source)
     return {
-        ext: KnownListing(h, status == "active", dup is not None)
-        for ext, h, status, dup in conn.execute(query)
+        ext: KnownListing(h, status == "active", dup is not None, raw)
+        for ext, h, status, dup, raw in conn.execute(query)
     }
 
 

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from pipeline_core.exceptions import RecordError
 from pipeline_core.items import ListingItem, RawRecord
 from pipeline_core.mapping import CompiledMapping
-from pipeline_core.model import record_hash, validate_record
+from pipeline_core.model import raw_hash, record_hash, validate_record
 from pipeline_core.stages.crawl import (
     CrawlRecord,
     KnownListing,
@@ -59,6 +59,7 @@ class StageSession:
         origin: str,
         batch_size: int = 500,
         hook: Any = None,
+        raw_salt: bytes | None = None,
     ) -> None:
         self.engine = engine
         self.mapping = mapping
@@ -77,6 +78,9 @@ class StageSession:
         self.cut_short: str | None = None
         self.crawl: CrawlRecord | None = None
         self.errors = ErrorSink(self.source)
+        #: Fingerprint of the mapping (and plugin versions) mixed into raw hashes; None turns
+        #: the raw-hash skip off.
+        self.raw_salt = raw_salt
 
     # ------------------------------------------------------------------ lifecycle
     def open(self) -> None:
@@ -128,6 +132,26 @@ class StageSession:
         return stats
 
     # ------------------------------------------------------------------ stages
+    def raw_hash(self, payload: Any) -> str | None:
+        """Hash of a record as fetched, or None when the raw-hash skip is off."""
+        return None if self.raw_salt is None else raw_hash(payload, self.raw_salt)
+
+    def skip_unchanged_raw(self, external_id: str | None, raw: str | None) -> bool:
+        """True (and counted as scraped and unchanged) when the record as fetched is the one
+        staged, under the same mapping: the earliest skip, before mapping. Fetchers call it
+        through :meth:`FetcherSpider.record` so unchanged records are never even yielded."""
+        if raw is None or external_id is None:
+            return False
+        known = self.known.get(external_id)
+        if known is None or not known.active or known.raw_hash != raw:
+            return False
+        self.seen.add(external_id)
+        self.stats["scraped"] += 1
+        self.stats["unchanged"] += 1
+        if known.duplicate:
+            self.stats["duplicates"] += 1
+        return True
+
     def map(self, raw: RawRecord) -> ListingItem | None:
         """Map a raw record; on a record error, log it and return None."""
         self.stats["scraped"] += 1
@@ -144,7 +168,9 @@ class StageSession:
                 "map", exc.message, external_id=exc.external_id, field=exc.field, url=raw.url
             )
             return None
-        return ListingItem(self.source, record["external_id"], record, raw.url)
+        return ListingItem(
+            self.source, record["external_id"], record, raw.url, raw_hash=raw.raw_hash
+        )
 
     def hash(self, item: ListingItem) -> ListingItem:
         """Hash the record and compare with what is staged: ``changed`` or ``unchanged``."""
@@ -217,7 +243,9 @@ class StageSession:
         self.stats["duplicates"] += result.duplicates
         self.stats["rows_written"] += result.rows_written
         for row in result.staged:
-            self.known[row["external_id"]] = KnownListing(row["record_hash"], True, False)
+            self.known[row["external_id"]] = KnownListing(
+                row["record_hash"], True, False, row["raw_hash"]
+            )
         if result.staged and self.hook is not None:
             self.hook.records_staged(
                 source=self.source,

@@ -28,6 +28,7 @@ _UPDATED_COLUMNS = (
     "category",
     "status",
     "record_hash",
+    "raw_hash",
     "duplicate_of",
     "record",
     "licence",
@@ -218,6 +219,7 @@ class StageWriter:
                     "category": record["category"],
                     "status": "active",
                     "record_hash": item.record_hash,
+                    "raw_hash": item.raw_hash,
                     "duplicate_of": None,
                     "record": record,
                     "licence": licence.get("name"),
@@ -252,6 +254,7 @@ class StageWriter:
                     "id": row.id,
                     "external_id": row.external_id,
                     "record_hash": item.record_hash,
+                    "raw_hash": item.raw_hash,
                     "action": "inserted" if row.inserted else "updated",
                     "record": item.record,
                 }
