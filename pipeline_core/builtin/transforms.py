@@ -130,12 +130,24 @@ def to_bool(value: Any) -> bool:
 
 def clean_text(value: Any) -> str:
     """Unicode NFC, whitespace runs folded to one space, ends stripped."""
-    return " ".join(unicodedata.normalize("NFC", to_str(value)).split())
+    text = value if value.__class__ is str else to_str(value)
+    if not unicodedata.is_normalized("NFC", text):
+        text = unicodedata.normalize("NFC", text)
+    return " ".join(text.split())
 
 
 def html_text(value: Any) -> str:
     """Text of an HTML fragment: tags dropped, entities decoded, paragraphs kept as newlines."""
-    text = _BLOCK.sub("\n", to_str(value))
+    text = to_str(value)
+    if "<" not in text and "&" not in text:  # plain text: only lines and spaces to tidy
+        lines = (" ".join(line.split()) for line in text.splitlines())
+        plain = "\n".join(line for line in lines if line)
+        return (
+            plain
+            if unicodedata.is_normalized("NFC", plain)
+            else unicodedata.normalize("NFC", plain)
+        )
+    text = _BLOCK.sub("\n", text)
     text = html.unescape(_TAG.sub("", text))
     lines = (" ".join(line.split()) for line in unicodedata.normalize("NFC", text).splitlines())
     return "\n".join(line for line in lines if line)
@@ -171,6 +183,7 @@ def first(value: Any) -> Any:
     return value
 
 
+_PLAIN_URL = re.compile(r"^https?://[a-z0-9.-]+(?::\d+)?(?:[/?#][^\s]*)?$")
 _SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*):(?!\d)")
 
 
@@ -178,6 +191,9 @@ def url(value: Any) -> str:
     """An absolute http(s) URL: scheme added when missing (https), host lower-cased;
     other schemes (``mailto:``, ``javascript:``) are refused."""
     text = to_str(value).strip()
+    fast = _PLAIN_URL.match(text)
+    if fast:  # http(s)://host/... with a lower-case host: nothing to change
+        return text
     scheme = _SCHEME.match(text)
     if scheme and scheme.group(1).lower() not in ("http", "https"):
         raise ValueError(f"not an http(s) URL (scheme {scheme.group(1)}:)")

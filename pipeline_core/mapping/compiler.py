@@ -42,11 +42,18 @@ def _empty(value: Any) -> bool:
     return False
 
 
+def _path_parts(path: str) -> list[tuple[str, int | None]]:
+    """``a.b.0`` → [("a", None), ("b", None), ("0", 0)]; ``$`` → []."""
+    if path in ("$", ""):
+        return []
+    return [(part, int(part) if part.isdigit() else None) for part in path.split(".")]
+
+
 def make_getter(path: str) -> Getter:
     """A function reading a dotted path (``a.b.0.c``; ``$`` is the record) from a record."""
     if path in ("$", ""):
         return lambda record: record
-    parts = [(part, int(part) if part.isdigit() else None) for part in path.split(".")]
+    parts = _path_parts(path)
     if len(parts) == 1 and parts[0][1] is None:
         key = parts[0][0]
 
@@ -95,17 +102,32 @@ def _coalesce(getters: list[Getter]) -> Getter:
 
 
 def _memoize(call: Callable[[Any], Any], size: int = 4096) -> Callable[[Any], Any]:
-    """Cache results of a pure transform for hashable values (bounded; errors not cached)."""
+    """Cache results of a pure transform for hashable values (bounded; errors not cached).
+
+    Values that rarely repeat (URLs, names) gain nothing from a cache: after a trial of
+    ``size`` calls with fewer than one hit in four, the cache steps aside.
+    """
     cache: dict[Any, Any] = {}
+    calls = hits = 0
+    active = True
 
     def cached(value: Any) -> Any:
+        nonlocal calls, hits, active
+        if not active:
+            return call(value)
         key = (value.__class__, value)  # 1, 1.0 and True are equal keys otherwise
+        calls += 1
         try:
-            return cache[key]
+            result = cache[key]
+            hits += 1
+            return result
         except KeyError:
             result = call(value)
             if len(cache) < size:
                 cache[key] = result
+            elif hits * 4 < calls:
+                active = False
+                cache.clear()
             return result
         except TypeError:  # unhashable: a list or dict
             return call(value)
@@ -192,7 +214,7 @@ class MappingCompiler:
         if isinstance(spec, str):
             getter = make_getter(spec)
 
-            def plain(record: Any) -> Any:
+            def plain(record: Any) -> Any:  # (inlined by _generate_builder)
                 value = getter(record)
                 if value is None:
                     return None
@@ -203,6 +225,7 @@ class MappingCompiler:
                     return None
                 return value
 
+            plain.inline = (_path_parts(spec), None, "", spec, "")  # type: ignore[attr-defined]
             return plain
         self._check_spec(spec, where)
         if "each" in spec:
@@ -225,6 +248,38 @@ class MappingCompiler:
         map_default = spec.get("map_default")
         default = spec.get("default")
         required = bool(spec.get("required", False))
+
+        if len(bound) == 1 and value_map is None and default is None and not required:
+            # The common case, one transform and nothing else: a lean closure.
+            step_name, call = bound[0].name, bound[0].call
+
+            def one_transform(record: Any) -> Any:
+                value = getter(record)
+                if value is None:
+                    return None
+                kind = value.__class__
+                if kind is str:
+                    if not value or value.isspace():
+                        return None
+                elif (kind is list or kind is dict) and not value:
+                    return None
+                try:
+                    result = call(value)
+                except (TransformError, ValueError, TypeError) as exc:
+                    raise _FieldFailure(
+                        where, f"{step_name}: {exc} (value {value!r} from {shown_from})"
+                    ) from None
+                return None if _empty(result) else result
+
+            if len(paths) == 1:
+                one_transform.inline = (  # type: ignore[attr-defined]
+                    _path_parts(paths[0]),
+                    call,
+                    step_name,
+                    shown_from,
+                    where,
+                )
+            return one_transform
 
         def value(record: Any) -> Any:
             value = getter(record)
@@ -346,9 +401,8 @@ class MappingCompiler:
             else:
                 node[path[-1]] = fn
         language = self.context.defaults.get("language", "en")
-        return _tree_builder(
-            tree, i18n=I18N_FIELDS if not where else frozenset(), language=language
-        )
+        i18n = I18N_FIELDS if not where else frozenset()
+        return _generate_builder(tree, i18n, language, f"{self.doc.origin}:{where or 'fields'}")
 
 
 def _tree_builder(
@@ -392,6 +446,102 @@ def _tree_builder(
         return out
 
     return build
+
+
+def _transform_failure(
+    where: str, step: str, exc: Exception, value: Any, shown_from: str
+) -> _FieldFailure:
+    return _FieldFailure(where, f"{step}: {exc} (value {value!r} from {shown_from})")
+
+
+def _generate_builder(
+    tree: Mapping[str, Any], i18n: frozenset[str], language: str, name: str
+) -> Callable[[Any], dict]:
+    """Generate one Python function building the object of ``tree``.
+
+    Plain paths and single transforms are written out inline (no call per field); other
+    field specs call their compiled closure. Behaviour is that of :func:`_tree_builder`,
+    which stays the reference and builds what cannot be inlined (a field mapped both
+    whole and by language).
+    """
+    namespace: dict[str, Any] = {
+        "_empty": _empty,
+        "_fail": _transform_failure,
+        "_errors": (TransformError, ValueError, TypeError),
+    }
+    lines = ["def build(record):", "    out = {}"]
+    counter = iter(range(1_000_000))
+
+    def value(fn: ValueFn, indent: str) -> str:
+        n = next(counter)
+        v = f"v{n}"
+        info = getattr(fn, "inline", None)
+        if info is None:
+            namespace[f"f{n}"] = fn
+            lines.append(f"{indent}{v} = f{n}(record)")
+            return v
+        parts, call, step, shown_from, where = info
+        lines.append(f"{indent}{v} = record")
+        for key, index in parts:
+            if index is None:
+                lines.append(f"{indent}{v} = {v}.get({key!r}) if isinstance({v}, dict) else None")
+            else:
+                lines.append(f"{indent}if isinstance({v}, dict):")
+                lines.append(f"{indent}    {v} = {v}.get({key!r})")
+                lines.append(f"{indent}elif isinstance({v}, list):")
+                lines.append(f"{indent}    {v} = {v}[{index}] if {index} < len({v}) else None")
+                lines.append(f"{indent}else:")
+                lines.append(f"{indent}    {v} = None")
+        lines.append(f"{indent}k{n} = {v}.__class__")
+        lines.append(f"{indent}if k{n} is str:")
+        lines.append(f"{indent}    if not {v} or {v}.isspace():")
+        lines.append(f"{indent}        {v} = None")
+        lines.append(f"{indent}elif (k{n} is list or k{n} is dict) and not {v}:")
+        lines.append(f"{indent}    {v} = None")
+        if call is not None:
+            namespace[f"c{n}"] = call
+            lines.append(f"{indent}if {v} is not None:")
+            lines.append(f"{indent}    try:")
+            lines.append(f"{indent}        r{n} = c{n}({v})")
+            lines.append(f"{indent}    except _errors as exc:")
+            lines.append(
+                f"{indent}        raise _fail({where!r}, {step!r}, exc, {v}, {shown_from!r}) "
+                "from None"
+            )
+            lines.append(f"{indent}    {v} = None if _empty(r{n}) else r{n}")
+        return v
+
+    def emit(
+        node_tree: Mapping[str, Any], target: str, keys_i18n: frozenset[str], indent: str
+    ) -> None:
+        for key, node in node_tree.items():
+            if isinstance(node, dict) and "" in node:  # name: x with name.de: y
+                n = next(counter)
+                namespace[f"b{n}"] = _tree_builder({key: node}, keys_i18n, language)
+                lines.append(f"{indent}{target}.update(b{n}(record))")
+            elif isinstance(node, dict):
+                n = next(counter)
+                lines.append(f"{indent}d{n} = {{}}")
+                emit(node, f"d{n}", frozenset(), indent)
+                lines.append(f"{indent}if d{n}:")
+                lines.append(f"{indent}    {target}[{key!r}] = d{n}")
+            else:
+                v = value(node, indent)
+                lines.append(f"{indent}if {v} is not None:")
+                if key in keys_i18n:
+                    lines.append(
+                        f"{indent}    {target}[{key!r}] = {v} if {v}.__class__ is dict "
+                        f"else {{{language!r}: {v}}}"
+                    )
+                else:
+                    lines.append(f"{indent}    {target}[{key!r}] = {v}")
+
+    emit(tree, "out", i18n, "    ")
+    lines.append("    return out")
+    exec(compile("\n".join(lines), f"<mapping {name}>", "exec"), namespace)
+    builder: Callable[[Any], dict] = namespace["build"]
+    builder.source = "\n".join(lines)  # type: ignore[attr-defined]
+    return builder
 
 
 class CompiledMapping:

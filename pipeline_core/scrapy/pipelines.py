@@ -47,6 +47,7 @@ def session_for(crawler: Crawler) -> StageSession | None:
         batch_size=crawler.settings.getint("PIPELINE_BATCH_SIZE", runtime.settings.batch_size),
         hook=runtime.pm.hook,
         raw_salt=runtime.mapping_fingerprint(spider.name) if early_skip else None,
+        background=True,
     )
     session.open()
     crawler.dmo_session = session  # type: ignore[attr-defined]
@@ -118,3 +119,4 @@ class StageWritePipeline(_StagePipeline):
     def close_spider(self) -> None:
         if self.session is not None:
             self.session.flush()
+            self.session.drain()

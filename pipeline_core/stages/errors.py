@@ -53,10 +53,18 @@ class ErrorSink:
             }
         )
 
+    def take(self) -> list[dict[str, Any]]:
+        """Hand over the pending error rows (to write them elsewhere)."""
+        rows, self.pending = self.pending, []
+        return rows
+
+    @staticmethod
+    def write(conn: sa.Connection, rows: list[dict[str, Any]]) -> int:
+        """Write error rows with ``conn`` (inside the caller's transaction)."""
+        if rows:
+            conn.execute(sa.insert(errors_table), rows)
+        return len(rows)
+
     def flush(self, conn: sa.Connection) -> int:
         """Write pending errors with ``conn`` (inside the caller's transaction)."""
-        if not self.pending:
-            return 0
-        rows, self.pending = self.pending, []
-        conn.execute(sa.insert(errors_table), rows)
-        return len(rows)
+        return self.write(conn, self.take())

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import sqlalchemy as sa
@@ -27,7 +28,7 @@ from pipeline_core.stages.crawl import (
     withdraw,
 )
 from pipeline_core.stages.errors import ErrorSink
-from pipeline_core.stages.writer import StageWriter
+from pipeline_core.stages.writer import StageWriter, WriteResult
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +61,7 @@ class StageSession:
         batch_size: int = 500,
         hook: Any = None,
         raw_salt: bytes | None = None,
+        background: bool = False,
     ) -> None:
         self.engine = engine
         self.mapping = mapping
@@ -81,6 +83,14 @@ class StageSession:
         #: Fingerprint of the mapping (and plugin versions) mixed into raw hashes; None turns
         #: the raw-hash skip off.
         self.raw_salt = raw_salt
+        #: With ``background``, batches are written by one writer thread, overlapping the
+        #: database's work with the crawl's.
+        self._executor = (
+            ThreadPoolExecutor(1, thread_name_prefix=f"stage-write-{self.source}")
+            if background
+            else None
+        )
+        self._inflight: Future[WriteResult] | None = None
 
     # ------------------------------------------------------------------ lifecycle
     def open(self) -> None:
@@ -98,7 +108,12 @@ class StageSession:
 
     def close(self, finish_reason: str = "finished") -> dict[str, Any]:
         """Write what is pending, withdraw listings not seen in a complete crawl, finish."""
-        self.flush()
+        try:
+            self.flush()
+            self.drain()
+        finally:
+            if self._executor is not None:
+                self._executor.shutdown(wait=True)
         complete = (
             finish_reason == "finished"
             and self.page_errors == 0
@@ -231,13 +246,35 @@ class StageSession:
         logger.info("%s: crawl cut short: %s", self.source, reason)
 
     def flush(self) -> None:
-        """Write pending records and errors in one transaction."""
+        """Write pending records and errors in one transaction.
+
+        With ``background`` the transaction runs in the session's writer thread while the
+        crawl goes on (at most one batch in flight); its counts are taken in at the next
+        flush or at close. A failed batch raises here, at the next flush, or at close.
+        """
         batch, self.pending = self.pending, []
-        if not batch and not self.errors.pending:
+        error_rows = self.errors.take()
+        if not batch and not error_rows:
             return
+        if self._executor is None:
+            self._take_result(self._write(batch, error_rows))
+            return
+        self.drain()
+        self._inflight = self._executor.submit(self._write, batch, error_rows)
+
+    def drain(self) -> None:
+        """Wait for the batch in flight, if any, and take in its counts."""
+        if self._inflight is not None:
+            future, self._inflight = self._inflight, None
+            self._take_result(future.result())
+
+    def _write(self, batch: list[ListingItem], error_rows: list[dict[str, Any]]) -> WriteResult:
         with self.engine.begin() as conn:
             result = self.writer.write(conn, batch, self.crawl.id if self.crawl else None)
-            self.errors.flush(conn)
+            ErrorSink.write(conn, error_rows)
+        return result
+
+    def _take_result(self, result: WriteResult) -> None:
         self.stats["inserted"] += result.inserted
         self.stats["updated"] += result.updated
         self.stats["duplicates"] += result.duplicates
