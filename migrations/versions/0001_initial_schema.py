@@ -500,12 +500,6 @@ def upgrade() -> None:
         sa.Column("listing_id", sa.Integer(), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("value", sa.Text(), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["listing_id"],
-            ["staging.listings.id"],
-            name=op.f("fk_attributes_listing_id_listings"),
-            ondelete="CASCADE",
-        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_attributes")),
         schema="staging",
     )
@@ -522,12 +516,6 @@ def upgrade() -> None:
         sa.Column("listing_id", sa.Integer(), nullable=False),
         sa.Column("kind", sa.String(length=20), nullable=False),
         sa.Column("value", sa.Text(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["listing_id"],
-            ["staging.listings.id"],
-            name=op.f("fk_contact_info_listing_id_listings"),
-            ondelete="CASCADE",
-        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_contact_info")),
         schema="staging",
     )
@@ -547,12 +535,6 @@ def upgrade() -> None:
         sa.Column("caption", sa.Text(), nullable=True),
         sa.Column("credit", sa.Text(), nullable=True),
         sa.Column("licence", sa.Text(), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["listing_id"],
-            ["staging.listings.id"],
-            name=op.f("fk_listing_images_listing_id_listings"),
-            ondelete="CASCADE",
-        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_listing_images")),
         schema="staging",
     )
@@ -571,12 +553,6 @@ def upgrade() -> None:
         sa.Column("name", sa.Text(), nullable=True),
         sa.Column("description", sa.Text(), nullable=True),
         sa.Column("short_description", sa.Text(), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["listing_id"],
-            ["staging.listings.id"],
-            name=op.f("fk_listing_info_listing_id_listings"),
-            ondelete="CASCADE",
-        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_listing_info")),
         schema="staging",
     )
@@ -598,12 +574,6 @@ def upgrade() -> None:
         sa.Column("country", sa.String(length=2), nullable=True),
         sa.Column("latitude", sa.Float(), nullable=True),
         sa.Column("longitude", sa.Float(), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["listing_id"],
-            ["staging.listings.id"],
-            name=op.f("fk_locations_listing_id_listings"),
-            ondelete="CASCADE",
-        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_locations")),
         schema="staging",
     )
@@ -620,12 +590,6 @@ def upgrade() -> None:
         sa.Column("closes", sa.String(length=5), nullable=True),
         sa.Column("closed", sa.Boolean(), server_default=sa.text("false"), nullable=False),
         sa.Column("note", sa.Text(), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["listing_id"],
-            ["staging.listings.id"],
-            name=op.f("fk_opening_dates_listing_id_listings"),
-            ondelete="CASCADE",
-        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_opening_dates")),
         schema="staging",
     )
@@ -646,12 +610,6 @@ def upgrade() -> None:
         sa.Column("closed", sa.Boolean(), server_default=sa.text("false"), nullable=False),
         sa.Column("valid_from", sa.Date(), nullable=True),
         sa.Column("valid_to", sa.Date(), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["listing_id"],
-            ["staging.listings.id"],
-            name=op.f("fk_opening_hours_listing_id_listings"),
-            ondelete="CASCADE",
-        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_opening_hours")),
         schema="staging",
     )

@@ -217,19 +217,19 @@ def _listing_tables(schema: str) -> dict[str, sa.Table]:
         schema=schema,
     )
 
+    # Staging child rows are written only by the stage writer, which replaces them with
+    # their listing; a foreign key there would cost a check per row on every COPY. In
+    # production they are enforced.
+    def fk() -> list[sa.ForeignKey]:
+        return [] if schema == STAGING else [sa.ForeignKey(listings.c.id, ondelete="CASCADE")]
+
     def child(name: str, *columns: sa.Column, pk: bool = True) -> sa.Table:
         id_cols = [sa.Column("id", sa.Integer, primary_key=True, autoincrement=True)] if pk else []
         return sa.Table(
             name,
             metadata,
             *id_cols,
-            sa.Column(
-                "listing_id",
-                sa.Integer,
-                sa.ForeignKey(listings.c.id, ondelete="CASCADE"),
-                nullable=False,
-                index=True,
-            ),
+            sa.Column("listing_id", sa.Integer, *fk(), nullable=False, index=True),
             *columns,
             schema=schema,
         )
