@@ -1,0 +1,526 @@
+"""Ingest benchmark: crawl a generated 100,000-listing feed three ways and compare the rates.
+
+``python -m benchmarks.ingest [--listings N] [--per-page N] [--database-url URL] [--keep]``
+
+1. A separate process generates the feed (:mod:`benchmarks.datagen`) and serves it in pages
+   with a next link on 127.0.0.1 (:mod:`benchmarks._server`), so the server never shares
+   the crawl's GIL.
+2. The feed's mapping is written to a temporary folder named by ``PIPELINE_SOURCES_PATH``,
+   and the database named by ``--database-url`` is dropped, created and migrated.
+3. Three crawls of the source, each in a fresh child process (:mod:`benchmarks._crawl`):
+   the *ceiling* (Scrapy with no item pipelines: fetch and parse only), the *full* crawl
+   into PostgreSQL staging, and an *unchanged* re-crawl of the same feed.
+
+For each it prints listings per second, the ratio to the ceiling and the child's peak RSS
+(``ru_maxrss`` from ``os.wait4``) beside the targets, then checks the counts: every listing
+but the deliberately broken ones staged, and nothing written by the unchanged crawl.
+See ``benchmarks/README.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import multiprocessing
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from benchmarks import datagen
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/dmo_bench"
+DEFAULT_SEED = 2025
+
+#: Targets: rate of the full and unchanged crawls as a share of the ceiling; peak RSS.
+TARGET_FULL = 0.6
+TARGET_UNCHANGED = 0.85
+TARGET_RSS_MB = 200.0
+
+TIMING_NOTE = (
+    "crawl s = the crawl's own duration, timed in the child from the first item pipeline "
+    "opening (before the stage session opens and loads the staged hashes) to Scrapy's "
+    "engine_stopped signal (after the last flush and the session's close); interpreter "
+    "start-up, imports, plugin loading and Scrapy's engine set-up are left out. "
+    "listings/s = listings in the feed / crawl s. scrapy s = Scrapy's elapsed_time_seconds "
+    "(spider_opened to spider_closed), for reference. CPU s = user + system time of the "
+    "whole child process. peak RSS = ru_maxrss of the crawl's child process (os.wait4), "
+    "in MB of 10^6 bytes."
+)
+
+
+@dataclass
+class CrawlResult:
+    """One crawl's figures, as measured from the parent."""
+
+    label: str
+    returncode: int
+    seconds: float = 0.0
+    max_rss_kib: int = 0
+    cpu_seconds: float = 0.0
+    stats: dict[str, Any] = field(default_factory=dict)
+    log: Path | None = None
+
+    @property
+    def peak_rss_mb(self) -> float:
+        return self.max_rss_kib * 1024 / 1e6
+
+    @property
+    def scrapy_seconds(self) -> float | None:
+        value = self.stats.get("elapsed_time_seconds")
+        return float(value) if value is not None else None
+
+    def rate(self, listings: int) -> float:
+        return listings / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass
+class Check:
+    """One correctness check: what was expected and what was found."""
+
+    what: str
+    expected: Any
+    found: Any
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.expected == self.found)
+
+
+def _psycopg_url(url: str) -> str:
+    """``url`` with the psycopg 3 driver named (as pipeline_core.config does); PostgreSQL only."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or not scheme.startswith("postgres"):
+        raise SystemExit(f"--database-url must be a postgresql:// URL, not {url!r}")
+    return "postgresql+psycopg://" + rest
+
+
+def check_database_name(url: str) -> None:
+    """Refuse a database whose name does not say it is a benchmark's (it will be dropped)."""
+    name = sa.make_url(url).database or ""
+    if "bench" not in name:
+        raise SystemExit(
+            f"refusing to drop and recreate database {name!r}: the benchmark's database "
+            "name must contain 'bench' (e.g. dmo_bench)"
+        )
+
+
+def prepare_database(url: str) -> None:
+    """Drop (if it exists), create and migrate the benchmark database named in ``url``."""
+    from pipeline_core.db.migrate import upgrade
+
+    check_database_name(url)
+    parsed = sa.make_url(url)
+    name = parsed.database or ""
+    admin = sa.create_engine(
+        parsed.set(database="postgres"), isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool
+    )
+    quoted = admin.dialect.identifier_preparer.quote(name)
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")
+        conn.exec_driver_sql(f"CREATE DATABASE {quoted}")
+    admin.dispose()
+    upgrade(url)
+
+
+def drop_database(url: str) -> None:
+    """Drop the benchmark database."""
+    parsed = sa.make_url(url)
+    admin = sa.create_engine(
+        parsed.set(database="postgres"), isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool
+    )
+    quoted = admin.dialect.identifier_preparer.quote(parsed.database or "")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")
+    admin.dispose()
+
+
+def staged_count(url: str, source: str) -> int:
+    """Rows of ``source`` in ``staging.listings``."""
+    from pipeline_core.db.tables import staging
+
+    listings = staging["listings"]
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            query = sa.select(sa.func.count()).where(listings.c.source == source)
+            return int(conn.execute(query).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def child_env(database_url: str, work: Path) -> dict[str, str]:
+    """Environment of the crawl children: this benchmark's database, mapping folder, hosts."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIPELINE_")}
+    if "PIPELINE_BATCH_SIZE" in os.environ:
+        env["PIPELINE_BATCH_SIZE"] = os.environ["PIPELINE_BATCH_SIZE"]
+    env.update(
+        PIPELINE_DATABASE_URL=database_url,
+        PIPELINE_SOURCES_PATH=str(work / "sources"),
+        PIPELINE_ALLOWED_HOSTS="127.0.0.1",
+        PIPELINE_HOME=str(work / "home"),
+        PIPELINE_STORAGE_URL=str(work / "files"),
+        LOG_LEVEL=os.environ.get("LOG_LEVEL", "INFO"),
+        PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p),
+    )
+    return env
+
+
+def run_crawl(
+    label: str,
+    env: dict[str, str],
+    work: Path,
+    settings: dict[str, Any] | None = None,
+    profile: Path | None = None,
+) -> CrawlResult:
+    """Crawl the benchmark source in a fresh child process; measure it with ``os.wait4``."""
+    stats_file = work / f"{label}.stats.json"
+    log = work / f"{label}.log"
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks._crawl",
+        datagen.SOURCE,
+        "--stats-out",
+        str(stats_file),
+        "--settings",
+        json.dumps(settings or {}),
+    ]
+    if profile is not None:
+        command += ["--profile", str(profile)]
+    with log.open("wb") as out:
+        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    result = CrawlResult(
+        label,
+        proc.returncode,
+        max_rss_kib=usage.ru_maxrss,
+        cpu_seconds=usage.ru_utime + usage.ru_stime,
+        log=log,
+    )
+    if stats_file.is_file():
+        data = json.loads(stats_file.read_text("utf-8"))
+        result.seconds = float(data.get("crawl_seconds", 0.0))
+        result.stats = data["stats"]
+    return result
+
+
+def start_server(n: int, seed: int, per_page: int) -> tuple[Any, Any, dict[str, Any]]:
+    """Start the feed server process; return it, its pipe and what it serves."""
+    from benchmarks._server import serve
+
+    context = multiprocessing.get_context("spawn")
+    parent_end, child_end = context.Pipe()
+    process = context.Process(
+        target=serve, args=(n, seed, per_page, child_end), name="bench-feed", daemon=True
+    )
+    process.start()
+    child_end.close()
+    try:
+        if not parent_end.poll(900):
+            process.terminate()
+            raise SystemExit("the feed server did not start within 15 minutes")
+        info: dict[str, Any] = parent_end.recv()
+    except EOFError:
+        process.join(5)
+        raise SystemExit(f"the feed server exited (code {process.exitcode})") from None
+    if "error" in info:
+        process.join(5)
+        raise SystemExit(f"the feed server failed: {info['error']}")
+    if not info["url"].startswith("http://127.0.0.1:"):
+        raise SystemExit(f"the feed server is not on 127.0.0.1: {info['url']}")
+    return process, parent_end, info
+
+
+def stop_server(process: Any, pipe: Any) -> None:
+    """Tell the feed server to stop; terminate it if it does not."""
+    try:
+        pipe.send("stop")
+    except OSError:
+        pass
+    process.join(10)
+    if process.is_alive():
+        process.terminate()
+        process.join(5)
+
+
+def _mark(ok: bool) -> str:
+    return "ok" if ok else "MISSED"
+
+
+def print_table(results: list[CrawlResult], listings: int) -> None:
+    """The figures of the three crawls beside the targets."""
+    ceiling = results[0].rate(listings)
+    targets = {"ceiling": None, "full": TARGET_FULL, "unchanged": TARGET_UNCHANGED}
+    header = (
+        f"{'crawl':<10} {'listings/s':>10} {'vs ceiling':>10} {'target':>14} "
+        f"{'peak RSS MB':>11} {'target':>14} {'crawl s':>8} {'scrapy s':>8} {'CPU s':>7}"
+    )
+    print(header)
+    print("-" * len(header))
+    for result in results:
+        rate = result.rate(listings)
+        ratio = rate / ceiling if ceiling else 0.0
+        target = targets.get(result.label)
+        ratio_target = "-" if target is None else f">= {target:.2f} {_mark(ratio >= target)}"
+        rss_ok = result.peak_rss_mb < TARGET_RSS_MB
+        scrapy_s = result.scrapy_seconds
+        print(
+            f"{result.label:<10} {rate:>10,.0f} {ratio:>10.2f} {ratio_target:>14} "
+            f"{result.peak_rss_mb:>11.1f} {f'< {TARGET_RSS_MB:.0f} {_mark(rss_ok)}':>14} "
+            f"{result.seconds:>8.2f} {'-' if scrapy_s is None else f'{scrapy_s:.2f}':>8} "
+            f"{result.cpu_seconds:>7.2f}"
+        )
+
+
+def checks_for(
+    results: dict[str, CrawlResult], listings: int, invalid: int, staged: int | None
+) -> list[Check]:
+    """What each crawl must have done."""
+    good = listings - invalid
+    ceiling = results["ceiling"].stats
+    full = results["full"].stats
+    unchanged = results["unchanged"].stats
+    checks = [
+        Check(f"{r.label}: finish_reason", "finished", r.stats.get("finish_reason"))
+        for r in results.values()
+    ]
+    checks += [
+        Check("ceiling: items scraped (no pipelines)", listings, ceiling.get("item_scraped_count")),
+        Check("ceiling: no stage session ran", None, ceiling.get("dmo/scraped")),
+        Check("full: dmo/scraped", listings, full.get("dmo/scraped")),
+        Check("full: dmo/inserted", good, full.get("dmo/inserted")),
+        Check("full: dmo/invalid (deliberate)", invalid, full.get("dmo/invalid")),
+        Check("full: dmo/duplicates", 0, full.get("dmo/duplicates")),
+        Check("full: staging.listings rows", good, staged),
+        Check("full: dmo/complete", True, full.get("dmo/complete")),
+        Check("unchanged: dmo/scraped", listings, unchanged.get("dmo/scraped")),
+        Check("unchanged: dmo/unchanged", good, unchanged.get("dmo/unchanged")),
+        Check("unchanged: dmo/inserted + dmo/updated", 0, _sum(unchanged, "inserted", "updated")),
+        Check("unchanged: dmo/rows_written", 0, unchanged.get("dmo/rows_written")),
+        Check("unchanged: dmo/withdrawn", 0, unchanged.get("dmo/withdrawn")),
+    ]
+    return checks
+
+
+def _sum(stats: dict[str, Any], *keys: str) -> int | None:
+    values = [stats.get(f"dmo/{key}") for key in keys]
+    return None if any(v is None for v in values) else sum(values)
+
+
+def _area(filename: str) -> str:
+    """The package (or pipeline_core module group) a profiled function belongs to."""
+    if filename.startswith("~") or filename.startswith("<"):
+        return "builtins (C)"
+    if "site-packages/" in filename:
+        return filename.split("site-packages/", 1)[1].split("/", 1)[0].removesuffix(".py")
+    path = Path(filename)
+    try:
+        parts = path.resolve().relative_to(ROOT).parts
+    except ValueError:
+        return "stdlib"
+    if parts[0] == "pipeline_core" and len(parts) > 2:
+        return f"pipeline_core.{parts[1]}"
+    return ".".join(parts[:2]).removesuffix(".py")
+
+
+def print_profile(path: Path, listings: int, top: int = 25) -> None:
+    """Where a profiled crawl spent its time, per listing: by package, then by function."""
+    import pstats
+
+    stats = pstats.Stats(str(path))
+    table: dict[Any, Any] = stats.stats  # type: ignore[attr-defined]
+    total = sum(row[2] for row in table.values())
+    per_listing = total / listings * 1e6
+    print(f"\nprofile {path.name}: {total:.2f} s under cProfile, {per_listing:.0f} µs/listing")
+    areas: dict[str, float] = {}
+    for (filename, _line, _name), row in table.items():
+        area = _area(filename)
+        areas[area] = areas.get(area, 0.0) + row[2]
+    print("  own time by package:")
+    for area, own in sorted(areas.items(), key=lambda kv: kv[1], reverse=True)[:12]:
+        print(f"  {own / listings * 1e6:>8.1f} µs/listing {own / total:>6.1%}  {area}")
+    print(f"  {'own µs/listing':>14} {'cum µs/listing':>14} {'calls/listing':>13}  function")
+    rows = sorted(table.items(), key=lambda kv: kv[1][2], reverse=True)
+    for (filename, line, name), (_cc, calls, own, cum, _callers) in rows[:top]:
+        where = filename.replace(str(ROOT) + "/", "")
+        if "site-packages/" in where:
+            where = where.split("site-packages/", 1)[1]
+        elif "/lib/python3" in where:
+            where = where.split("/lib/", 1)[1]
+        print(
+            f"  {own / listings * 1e6:>14.1f} {cum / listings * 1e6:>14.1f} "
+            f"{calls / listings:>13.2f}  {where}:{line}({name})"
+        )
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.ingest",
+        description="Crawl a generated listings feed: ceiling, full and unchanged crawl rates.",
+    )
+    parser.add_argument("--listings", type=int, default=100_000, help="feed size (100000)")
+    parser.add_argument("--per-page", type=int, default=100, help="records per page (100)")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="generator seed")
+    parser.add_argument(
+        "--database-url",
+        default=DEFAULT_DATABASE_URL,
+        help="PostgreSQL database to DROP, create and migrate; its name must contain "
+        f"'bench' (default {DEFAULT_DATABASE_URL})",
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the database and the work folder afterwards"
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="run every crawl under cProfile and print where its time goes, per listing "
+        "(the timings are then inflated by the profiler: use them only to compare costs)",
+    )
+    args = parser.parse_args(argv)
+    if args.listings < 1 or args.per_page < 1:
+        parser.error("--listings and --per-page must be at least 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark; exit 1 when a crawl failed or a count check did not hold."""
+    args = parse_args(argv)
+    url = _psycopg_url(args.database_url)
+    check_database_name(url)
+    n = args.listings
+    work = Path(tempfile.mkdtemp(prefix="dmo-bench-"))
+    (work / "sources").mkdir()
+    server = pipe = None
+    created = False
+    try:
+        print(f"generating {n:,} listings (seed {args.seed}) in the feed-server process ...")
+        server, pipe, info = start_server(n, args.seed, args.per_page)
+        print(
+            f"feed: {info['url']}  {info['pages']:,} pages of {args.per_page}, "
+            f"{info['bytes'] / 1e6:,.1f} MB, generated in {info['generate_seconds']:.1f} s; "
+            f"{info['invalid']} records broken on purpose"
+        )
+        mapping_file = work / "sources" / f"{datagen.SOURCE}.yaml"
+        mapping_file.write_text(datagen.mapping_yaml(info["url"]), "utf-8")
+        shown = sa.make_url(url).render_as_string(hide_password=True)
+        print(f"database: {shown} (dropped, created, migrated)")
+        created = True  # from here on the database is ours to drop
+        prepare_database(url)
+        env = child_env(args.database_url, work)
+
+        results: dict[str, CrawlResult] = {}
+        staged: int | None = None
+        plan: list[tuple[str, dict[str, Any]]] = [
+            ("ceiling", {"ITEM_PIPELINES": {}}),
+            ("full", {}),
+            ("unchanged", {}),
+        ]
+        versions = {code_version()}
+        for label, settings in plan:
+            profile = work / f"{label}.prof" if args.profile else None
+            print(f"crawl {label} ...", end=" ", flush=True)
+            started = time.perf_counter()
+            result = run_crawl(label, env, work, settings, profile)
+            results[label] = result
+            versions.add(code_version())
+            print(f"{time.perf_counter() - started:.1f} s with start-up (exit {result.returncode})")
+            if result.returncode != 0 or not result.stats:
+                print(f"crawl {label} failed; its log: {result.log}")
+                print(_tail(result.log))
+                args.keep = True
+                return 1
+            if label == "full":
+                staged = staged_count(url, datagen.SOURCE)
+
+        print()
+        print(
+            f"{n:,} listings, {args.per_page} per page; "
+            f"{os.cpu_count()} CPUs shared by crawl, feed server and PostgreSQL; "
+            f"code: {' / '.join(sorted(versions))}"
+            + ("; UNDER cProfile: all timings inflated" if args.profile else "")
+        )
+        if len(versions) > 1:
+            print("WARNING: the code changed while the benchmark ran; the figures are mixed")
+        print_table(list(results.values()), n)
+        print(f"\n{TIMING_NOTE}\n")
+        checks = checks_for(results, n, info["invalid"], staged)
+        for check in checks:
+            line = f"  {_mark(check.ok) if check.ok else 'FAILED':<6} {check.what}: {check.found}"
+            if not check.ok:
+                line += f" (expected {check.expected})"
+            print(line)
+        print(f"\nstaging.listings after the full crawl: {staged:,} rows")
+        if args.profile:
+            for label in ("ceiling", "full", "unchanged"):
+                print_profile(work / f"{label}.prof", n)
+        ok = all(check.ok for check in checks)
+        if not ok:
+            args.keep = True
+        return 0 if ok else 1
+    finally:
+        if server is not None:
+            stop_server(server, pipe)
+        if args.keep:
+            print(f"\nkept: database {args.database_url}, work folder {work}")
+        else:
+            if created:
+                try:
+                    drop_database(url)
+                except sa.exc.SQLAlchemyError as exc:
+                    print(f"could not drop the benchmark database: {exc}")
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def code_version() -> str:
+    """The checkout's commit, and whether pipeline_core/ has uncommitted changes."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "pipeline_core", "migrations"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+    if not dirty:
+        return f"git {commit}"
+    digest = subprocess.run(
+        ["git", "diff", "HEAD", "--", "pipeline_core", "migrations"],
+        cwd=ROOT,
+        capture_output=True,
+        check=False,
+    ).stdout
+    return f"git {commit} + uncommitted changes in pipeline_core/ ({_short_hash(digest)})"
+
+
+def _short_hash(data: bytes) -> str:
+    return "diff " + hashlib.sha256(data).hexdigest()[:8]
+
+
+def _tail(path: Path | None, lines: int = 30) -> str:
+    if path is None or not path.is_file():
+        return ""
+    return "\n".join(path.read_text("utf-8", errors="replace").splitlines()[-lines:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
