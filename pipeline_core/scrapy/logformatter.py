@@ -9,7 +9,13 @@ from scrapy.logformatter import LogFormatter, LogFormatterResult
 
 
 class QuietDropLogFormatter(LogFormatter):
-    """Scrapy's formatter, but a dropped item is one DEBUG line naming the reason only."""
+    """Scrapy's formatter, but a dropped item is one DEBUG line naming the reason only, and
+    the per-item "Scraped from" line is not even built unless DEBUG logging is on."""
+
+    def scraped(self, item: Any, response: Any, spider: Any) -> LogFormatterResult | None:  # type: ignore[override]
+        if not logging.getLogger("scrapy.core.scraper").isEnabledFor(logging.DEBUG):
+            return None
+        return super().scraped(item, response, spider)
 
     def dropped(
         self, item: Any, exception: BaseException, response: Any, spider: Any

@@ -1,6 +1,6 @@
 """Crawl bookkeeping: the crawl row, the source row, what is staged already, withdrawal.
 
-``KnownListing`` entries are loaded once per crawl so unchanged records are recognised
+:class:`KnownListings` are loaded once per crawl so unchanged records are recognised
 by hash before anything is validated or written. A listing's "last seen" time is not
 stored per row (that would rewrite every row on every crawl): an active listing was seen
 by its source's last complete crawl, ``pipeline.sources.last_complete_crawl_at``.
@@ -11,24 +11,74 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 import sqlalchemy as sa
 
 from pipeline_core.db.tables import crawls, sources, staging
 
 
-class KnownListing(NamedTuple):
-    """What staging holds for one external id."""
+class KnownListings:
+    """What staging holds for one source, kept small (a crawl of 100,000 listings keeps
+    100,000 entries): per external id one bytes value, the record hash's 32-byte digest
+    followed by the raw hash's (or nothing); withdrawn and duplicate listings are the
+    exceptions, held as sets of ids.
+    """
 
-    record_hash: str
-    active: bool
-    duplicate: bool
-    raw_hash: str | None = None
+    def __init__(self) -> None:
+        self.digests: dict[str, bytes] = {}
+        self.inactive: set[str] = set()
+        self.duplicates: set[str] = set()
+
+    def __len__(self) -> int:
+        return len(self.digests)
+
+    def put(
+        self,
+        external_id: str,
+        record_hash: str,
+        raw_hash: str | None,
+        active: bool = True,
+        duplicate: bool = False,
+    ) -> None:
+        """Record what staging holds for ``external_id`` (hashes as hex text)."""
+        digest = bytes.fromhex(record_hash)
+        self.digests[external_id] = digest + bytes.fromhex(raw_hash) if raw_hash else digest
+        if active:
+            self.inactive.discard(external_id)
+        else:
+            self.inactive.add(external_id)
+        if duplicate:
+            self.duplicates.add(external_id)
+        else:
+            self.duplicates.discard(external_id)
+
+    def same_record(self, external_id: str, record_hash: str) -> bool:
+        """True when ``external_id`` is staged, active, with this record hash."""
+        digest = self.digests.get(external_id)
+        return (
+            digest is not None
+            and digest[:32] == bytes.fromhex(record_hash)
+            and external_id not in self.inactive
+        )
+
+    def same_raw(self, external_id: str, raw_hash: str) -> bool:
+        """True when ``external_id`` is staged, active, from this raw record."""
+        digest = self.digests.get(external_id)
+        return (
+            digest is not None
+            and len(digest) == 64
+            and digest[32:] == bytes.fromhex(raw_hash)
+            and external_id not in self.inactive
+        )
+
+    def active_ids(self) -> set[str]:
+        """External ids of the active listings."""
+        return self.digests.keys() - self.inactive
 
 
-def load_known(conn: sa.Connection, source: str) -> dict[str, KnownListing]:
-    """Every staged listing of ``source``: external id → hashes, active, duplicate."""
+def load_known(conn: sa.Connection, source: str) -> KnownListings:
+    """Every staged listing of ``source``, with its hashes and state."""
     listings = staging["listings"]
     query = sa.select(
         listings.c.external_id,
@@ -37,10 +87,10 @@ def load_known(conn: sa.Connection, source: str) -> dict[str, KnownListing]:
         listings.c.duplicate_of,
         listings.c.raw_hash,
     ).where(listings.c.source == source)
-    return {
-        ext: KnownListing(h, status == "active", dup is not None, raw)
-        for ext, h, status, dup, raw in conn.execute(query)
-    }
+    known = KnownListings()
+    for ext, record, status, duplicate_of, raw in conn.execute(query):
+        known.put(ext, record, raw, status == "active", duplicate_of is not None)
+    return known
 
 
 @dataclass

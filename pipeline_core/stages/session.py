@@ -21,7 +21,7 @@ from pipeline_core.mapping import CompiledMapping
 from pipeline_core.model import raw_hash, record_hash, validate_record
 from pipeline_core.stages.crawl import (
     CrawlRecord,
-    KnownListing,
+    KnownListings,
     finish_crawl,
     load_known,
     start_crawl,
@@ -72,8 +72,10 @@ class StageSession:
         self.hook = hook
         self.writer = StageWriter(engine.dialect.name)
         self.stats: Counter[str] = Counter({key: 0 for key in STAT_KEYS})
-        self.known: dict[str, KnownListing] = {}
-        self.seen: set[str] = set()
+        self.known = KnownListings()
+        #: Active staged listings not seen yet in this crawl (withdrawn if still unseen at
+        #: the end of a complete crawl).
+        self.unseen: set[str] = set()
         self.pending: list[ListingItem] = []
         self.page_errors = 0
         self.idless = 0
@@ -98,6 +100,7 @@ class StageSession:
         with self.engine.begin() as conn:
             self.crawl = start_crawl(conn, self.source, self.mapping.dmo, self.fetcher, self.origin)
             self.known = load_known(conn, self.source)
+        self.unseen = self.known.active_ids()
         self.errors.crawl_id = self.crawl.id
         logger.info(
             "%s: crawl %s opened; %d listings already staged",
@@ -122,7 +125,7 @@ class StageSession:
         )
         with self.engine.begin() as conn:
             if complete:
-                gone = [ext for ext, k in self.known.items() if k.active and ext not in self.seen]
+                gone = self.unseen & self.known.active_ids()
                 if gone:
                     self.stats["withdrawn"] = withdraw(conn, self.source, gone)
                     self.stats["rows_written"] += self.stats["withdrawn"]
@@ -157,13 +160,12 @@ class StageSession:
         through :meth:`FetcherSpider.record` so unchanged records are never even yielded."""
         if raw is None or external_id is None:
             return False
-        known = self.known.get(external_id)
-        if known is None or not known.active or known.raw_hash != raw:
+        if not self.known.same_raw(external_id, raw):
             return False
-        self.seen.add(external_id)
+        self.unseen.discard(external_id)
         self.stats["scraped"] += 1
         self.stats["unchanged"] += 1
-        if known.duplicate:
+        if external_id in self.known.duplicates:
             self.stats["duplicates"] += 1
         return True
 
@@ -175,7 +177,7 @@ class StageSession:
             if external_id is None:
                 self.idless += 1
             else:
-                self.seen.add(external_id)
+                self.unseen.discard(external_id)
             record = self.mapping.apply(raw.payload, external_id)
         except RecordError as exc:
             self.stats["invalid"] += 1
@@ -190,11 +192,10 @@ class StageSession:
     def hash(self, item: ListingItem) -> ListingItem:
         """Hash the record and compare with what is staged: ``changed`` or ``unchanged``."""
         item.record_hash = record_hash(item.record)
-        known = self.known.get(item.external_id)
-        if known is not None and known.active and known.record_hash == item.record_hash:
+        if self.known.same_record(item.external_id, item.record_hash):
             item.state = "unchanged"
             self.stats["unchanged"] += 1
-            if known.duplicate:
+            if item.external_id in self.known.duplicates:
                 self.stats["duplicates"] += 1
         else:
             item.state = "changed"
@@ -280,9 +281,7 @@ class StageSession:
         self.stats["duplicates"] += result.duplicates
         self.stats["rows_written"] += result.rows_written
         for row in result.staged:
-            self.known[row["external_id"]] = KnownListing(
-                row["record_hash"], True, False, row["raw_hash"]
-            )
+            self.known.put(row["external_id"], row["record_hash"], row["raw_hash"])
         if result.staged and self.hook is not None:
             self.hook.records_staged(
                 source=self.source,

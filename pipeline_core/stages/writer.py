@@ -276,14 +276,25 @@ class StageWriter:
         written = {row["id"]: row["record_hash"] for row in staged}
         hashes = sorted(set(written.values()))
         originals: dict[str, int] = {}
-        for start in range(0, len(hashes), 1000):
-            query = (
-                sa.select(listings.c.record_hash, sa.func.min(listings.c.id))
-                .where(listings.c.record_hash.in_(hashes[start : start + 1000]))
-                .group_by(listings.c.record_hash)
-                .having(sa.func.count() > 1)
+        if self.dialect_name == "postgresql":
+            # A join with the array, not IN (...): without fresh statistics (a table filling
+            # up during a load) PostgreSQL plans a long IN list as a scan of the whole table.
+            query = sa.text(
+                f"SELECT l.record_hash, min(l.id) FROM {listings.schema}.{listings.name} l "
+                "JOIN unnest(CAST(:hashes AS text[])) AS h(record_hash) "
+                "ON l.record_hash = h.record_hash "
+                "GROUP BY l.record_hash HAVING count(*) > 1"
             )
-            originals.update({h: i for h, i in conn.execute(query).all()})
+            originals.update({h: i for h, i in conn.execute(query, {"hashes": hashes}).all()})
+        else:
+            for start in range(0, len(hashes), 1000):
+                grouped = (
+                    sa.select(listings.c.record_hash, sa.func.min(listings.c.id))
+                    .where(listings.c.record_hash.in_(hashes[start : start + 1000]))
+                    .group_by(listings.c.record_hash)
+                    .having(sa.func.count() > 1)
+                )
+                originals.update({h: i for h, i in conn.execute(grouped).all()})
         if not originals:
             return 0, 0
         params = [
