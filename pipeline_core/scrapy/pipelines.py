@@ -36,7 +36,7 @@ def session_for(crawler: Crawler) -> StageSession | None:
         return None
     source = runtime.source(spider.name)
     runtime.ensure_database()
-    early_skip = crawler.settings.getbool("PIPELINE_EARLY_SKIP", True) and not crawler.settings.get(
+    early_skip = crawler.settings.getbool("PIPELINE_EARLY_SKIP") and not crawler.settings.get(
         "FEEDS"
     )
     session = StageSession(

@@ -51,4 +51,6 @@ CONCURRENT_REQUESTS_PER_DOMAIN = 8
 DOWNLOAD_TIMEOUT = 60
 RETRY_TIMES = 2
 PIPELINE_PROGRESS_INTERVAL = 10.0
+#: Skip records whose raw hash is staged before they become items (off with FEEDS set).
+PIPELINE_EARLY_SKIP = True
 FEED_EXPORT_ENCODING = "utf-8"
