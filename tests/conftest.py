@@ -107,12 +107,11 @@ def pipeline_env(db_url: str, tmp_path: Path) -> dict[str, str]:
     return env
 
 
-def run_cli(
-    *args: str, env: dict[str, str], cwd: Path | str | None = None, timeout: float = 300
+def _run(
+    module: str, args: tuple[str, ...], env: dict[str, str], cwd: Path | str | None, timeout: float
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``dmo-pipeline ARGS`` in a child process (a crawl needs a fresh Twisted reactor)."""
     return subprocess.run(
-        [sys.executable, "-m", "pipeline_core.cli", *args],
+        [sys.executable, "-m", module, *args],
         env=env,
         cwd=cwd or ROOT,
         capture_output=True,
@@ -120,18 +119,17 @@ def run_cli(
         timeout=timeout,
         check=False,
     )
+
+
+def run_cli(
+    *args: str, env: dict[str, str], cwd: Path | str | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """Run ``dmo-pipeline ARGS`` in a child process (a crawl needs a fresh Twisted reactor)."""
+    return _run("pipeline_core.cli", args, env, cwd, timeout)
 
 
 def run_scrapy(
     *args: str, env: dict[str, str], cwd: Path | str | None = None, timeout: float = 300
 ) -> subprocess.CompletedProcess[str]:
     """Run ``scrapy ARGS`` in a child process, by default in the checkout."""
-    return subprocess.run(
-        [sys.executable, "-m", "scrapy", *args],
-        env=env,
-        cwd=cwd or ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    return _run("scrapy", args, env, cwd, timeout)
