@@ -136,6 +136,21 @@ def _memoize(call: Callable[[Any], Any], size: int = 4096) -> Callable[[Any], An
 
 
 @dataclass(frozen=True)
+class _Inline:
+    """What :func:`_generate_builder` needs to write a field spec out inline."""
+
+    parts: list[tuple[str, int | None]]
+    steps: list[tuple[str, Callable[[Any], Any]]]
+    shown_from: str
+    where: str
+    value_map: dict[str, Any] | None = None
+    has_map_default: bool = False
+    map_default: Any = None
+    default: Any = None
+    required: bool = False
+
+
+@dataclass(frozen=True)
 class _Bound:
     name: str
     call: Callable[[Any], Any]
@@ -225,7 +240,7 @@ class MappingCompiler:
                     return None
                 return value
 
-            plain.inline = (_path_parts(spec), None, "", spec, "")  # type: ignore[attr-defined]
+            plain.inline = _Inline(_path_parts(spec), [], spec, "")  # type: ignore[attr-defined]
             return plain
         self._check_spec(spec, where)
         if "each" in spec:
@@ -272,12 +287,8 @@ class MappingCompiler:
                 return None if _empty(result) else result
 
             if len(paths) == 1:
-                one_transform.inline = (  # type: ignore[attr-defined]
-                    _path_parts(paths[0]),
-                    call,
-                    step_name,
-                    shown_from,
-                    where,
+                one_transform.inline = _Inline(  # type: ignore[attr-defined]
+                    _path_parts(paths[0]), [(step_name, call)], shown_from, where
                 )
             return one_transform
 
@@ -313,6 +324,18 @@ class MappingCompiler:
                 raise _FieldFailure(where, f"required, but {shown_from} is empty")
             return value
 
+        if len(paths) == 1:
+            value.inline = _Inline(  # type: ignore[attr-defined]
+                _path_parts(paths[0]),
+                [(step.name, step.call) for step in bound],
+                shown_from,
+                where,
+                value_map,
+                has_map_default,
+                map_default,
+                default,
+                required,
+            )
         return value
 
     def _check_spec(self, spec: dict[str, Any], where: str) -> None:
@@ -467,6 +490,11 @@ def _generate_builder(
     namespace: dict[str, Any] = {
         "_empty": _empty,
         "_fail": _transform_failure,
+        "_not_in_map": lambda where, key, shown: _FieldFailure(
+            where, f"value {key!r} from {shown} is not in the field's map"
+        ),
+        "_missing": lambda where, shown: _FieldFailure(where, f"required, but {shown} is empty"),
+        "_map_key": _map_key,
         "_errors": (TransformError, ValueError, TypeError),
     }
     lines = ["def build(record):", "    out = {}"]
@@ -480,7 +508,7 @@ def _generate_builder(
             namespace[f"f{n}"] = fn
             lines.append(f"{indent}{v} = f{n}(record)")
             return v
-        parts, call, step, shown_from, where = info
+        parts = info.parts
         lines.append(f"{indent}{v} = record")
         for key, index in parts:
             if index is None:
@@ -498,17 +526,36 @@ def _generate_builder(
         lines.append(f"{indent}        {v} = None")
         lines.append(f"{indent}elif (k{n} is list or k{n} is dict) and not {v}:")
         lines.append(f"{indent}    {v} = None")
-        if call is not None:
-            namespace[f"c{n}"] = call
+        where, shown = info.where, info.shown_from
+        for i, (step, call) in enumerate(info.steps):
+            namespace[f"c{n}_{i}"] = call
             lines.append(f"{indent}if {v} is not None:")
             lines.append(f"{indent}    try:")
-            lines.append(f"{indent}        r{n} = c{n}({v})")
+            lines.append(f"{indent}        r{n} = c{n}_{i}({v})")
             lines.append(f"{indent}    except _errors as exc:")
             lines.append(
-                f"{indent}        raise _fail({where!r}, {step!r}, exc, {v}, {shown_from!r}) "
-                "from None"
+                f"{indent}        raise _fail({where!r}, {step!r}, exc, {v}, {shown!r}) from None"
             )
             lines.append(f"{indent}    {v} = None if _empty(r{n}) else r{n}")
+        if info.value_map is not None:
+            namespace[f"m{n}"] = info.value_map
+            namespace[f"md{n}"] = info.map_default
+            lines.append(f"{indent}if {v} is not None:")
+            lines.append(f"{indent}    key{n} = {v} if {v}.__class__ is str else _map_key({v})")
+            lines.append(f"{indent}    if key{n} in m{n}:")
+            lines.append(f"{indent}        {v} = m{n}[key{n}]")
+            lines.append(f"{indent}    else:")
+            if info.has_map_default:
+                lines.append(f"{indent}        {v} = md{n}")
+            else:
+                lines.append(f"{indent}        raise _not_in_map({where!r}, key{n}, {shown!r})")
+        if info.default is not None:
+            namespace[f"dv{n}"] = info.default
+            lines.append(f"{indent}if {v} is None:")
+            lines.append(f"{indent}    {v} = dv{n}")
+        if info.required:
+            lines.append(f"{indent}if {v} is None:")
+            lines.append(f"{indent}    raise _missing({where!r}, {shown!r})")
         return v
 
     def emit(
