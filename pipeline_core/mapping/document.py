@@ -15,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import jsonschema
+import jsonschema_rs
 import yaml
 
 from pipeline_core.exceptions import MappingError
@@ -81,6 +81,11 @@ class MappingDocument:
         }
 
 
+@cache
+def _fast_validator() -> Any:
+    return jsonschema_rs.validator_for(mapping_schema())
+
+
 class MappingLoader(yaml.SafeLoader):
     """PyYAML's safe loader with YAML 1.2 booleans: only true/false, so keys and values such
     as ``on``, ``off``, ``yes``, ``no``, ``y``, ``n`` (field names in feeds) stay text."""
@@ -115,7 +120,7 @@ def _node_at(node: yaml.Node | None, path: list[Any]) -> yaml.Node | None:
     return node
 
 
-def _describe(error: jsonschema.ValidationError) -> tuple[list[Any], str]:
+def _describe(error: Any) -> tuple[list[Any], str]:
     path = list(error.absolute_path)
     message = error.message
     if error.validator == "additionalProperties":
@@ -134,6 +139,12 @@ def check_document(doc: Any, origin: str, root: yaml.Node | None = None) -> None
         raise MappingError(
             f"{origin}: a mapping is a YAML mapping of keys, got {type(doc).__name__}"
         )
+    if _fast_validator().is_valid(doc):
+        return
+    # Only a broken document pays for the pure-Python validator, whose best_match picks
+    # the error that explains it.
+    import jsonschema
+
     validator = jsonschema.Draft202012Validator(mapping_schema())
     error = jsonschema.exceptions.best_match(validator.iter_errors(doc))
     if error is None:
