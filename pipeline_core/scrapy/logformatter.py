@@ -7,13 +7,15 @@ from typing import Any
 
 from scrapy.logformatter import LogFormatter, LogFormatterResult
 
+_SCRAPER_LOG = logging.getLogger("scrapy.core.scraper")
+
 
 class QuietDropLogFormatter(LogFormatter):
     """Scrapy's formatter, but a dropped item is one DEBUG line naming the reason only, and
     the per-item "Scraped from" line is not even built unless DEBUG logging is on."""
 
     def scraped(self, item: Any, response: Any, spider: Any) -> LogFormatterResult | None:  # type: ignore[override]
-        if not logging.getLogger("scrapy.core.scraper").isEnabledFor(logging.DEBUG):
+        if not _SCRAPER_LOG.isEnabledFor(logging.DEBUG):
             return None
         return super().scraped(item, response, spider)
 
