@@ -94,6 +94,16 @@ def _optional_url(raw: str) -> str | None:
     return value
 
 
+def _share(raw: str) -> float:
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise ValueError("a number from 0 to 1") from None
+    if not 0 <= value <= 1:
+        raise ValueError("a number from 0 to 1")
+    return value
+
+
 def _name_list(raw: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in raw.split(",") if part.strip())
 
@@ -162,6 +172,14 @@ SETTINGS: tuple[Setting, ...] = (
         _non_negative_int,
     ),
     Setting(
+        "PIPELINE_WITHDRAW_LIMIT",
+        "0.5",
+        "Largest share (0 to 1) of a source's active listings that one complete crawl may "
+        "withdraw; a crawl that would withdraw more withdraws nothing, records an error and "
+        "is not complete. 1 turns the guard off.",
+        _share,
+    ),
+    Setting(
         "LOG_LEVEL",
         "INFO",
         "Logging level: " + ", ".join(LOG_LEVELS) + ".",
@@ -203,6 +221,7 @@ class Settings:
     jobs_queue_url: str | None
     batch_size: int
     max_retries: int
+    withdraw_limit: float
     log_level: str
     disable_plugins: tuple[str, ...]
     sources_path: tuple[str, ...]
@@ -225,6 +244,7 @@ _FIELD_OF = {
     "PIPELINE_JOBS_QUEUE_URL": "jobs_queue_url",
     "PIPELINE_BATCH_SIZE": "batch_size",
     "PIPELINE_MAX_RETRIES": "max_retries",
+    "PIPELINE_WITHDRAW_LIMIT": "withdraw_limit",
     "LOG_LEVEL": "log_level",
     "PIPELINE_DISABLE_PLUGINS": "disable_plugins",
     "PIPELINE_SOURCES_PATH": "sources_path",

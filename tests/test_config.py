@@ -32,6 +32,8 @@ def test_postgres_urls_use_psycopg() -> None:
         ("PIPELINE_BATCH_SIZE", "0", "a whole number greater than 0"),
         ("PIPELINE_BATCH_SIZE", "many", "a whole number greater than 0"),
         ("PIPELINE_MAX_RETRIES", "-1", "a whole number, 0 or more"),
+        ("PIPELINE_WITHDRAW_LIMIT", "2", "a number from 0 to 1"),
+        ("PIPELINE_WITHDRAW_LIMIT", "half", "a number from 0 to 1"),
         ("PIPELINE_ENABLE_QUEUES", "maybe", "true or false"),
         ("LOG_LEVEL", "LOUD", "one of CRITICAL, ERROR, WARNING, INFO, DEBUG"),
         ("PIPELINE_DATABASE_URL", "mysql://x/y", "a sqlite:/// or postgresql:// URL"),

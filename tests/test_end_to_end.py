@@ -181,3 +181,28 @@ def test_a_mapping_change_maps_every_record_again(
             sa.select(sa.func.count()).where(staging["attributes"].c.name == "region")
         ).scalar_one()
     assert regions == 30
+
+
+def test_a_feed_that_shrinks_too_much_withdraws_nothing(
+    pipeline_env: dict[str, str], engine: sa.Engine, tmp_path: Path
+) -> None:
+    records = feed(30)
+    with FeedServer(paginate_json(records, per_page=10)) as server:
+        write_mapping(tmp_path / "mappings", SOURCE, server.url("/listings?page=1"))
+        env = dict(pipeline_env, PIPELINE_SOURCES_PATH=str(tmp_path / "mappings"))
+        crawl(env)
+        server.set_pages(paginate_json(records[:10], per_page=10))  # 20 of 30 gone
+        result = run_cli("crawl", SOURCE, "--no-progress", env=env)
+        assert result.returncode == 1
+        stats = last_crawl_stats(engine)
+        assert (stats["withdrawn"], stats["complete"], stats["unchanged"]) == (0, False, 10)
+        with engine.connect() as conn:
+            error = conn.execute(
+                sa.select(errors.c.stage, errors.c.message).where(errors.c.stage == "withdraw")
+            ).one()
+        assert error.message == (
+            "this crawl would withdraw 20 of 30 active listings, more than "
+            "PIPELINE_WITHDRAW_LIMIT=0.5 allows; nothing was withdrawn"
+        )
+        crawl(dict(env, PIPELINE_WITHDRAW_LIMIT="1"))
+        assert last_crawl_stats(engine)["withdrawn"] == 20

@@ -48,6 +48,7 @@ def session_for(crawler: Crawler) -> StageSession | None:
         hook=runtime.pm.hook,
         raw_salt=runtime.mapping_fingerprint(spider.name) if early_skip else None,
         background=True,
+        withdraw_limit=runtime.settings.withdraw_limit,
     )
     session.open()
     crawler.dmo_session = session  # type: ignore[attr-defined]

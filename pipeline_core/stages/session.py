@@ -62,6 +62,7 @@ class StageSession:
         hook: Any = None,
         raw_salt: bytes | None = None,
         background: bool = False,
+        withdraw_limit: float = 1.0,
     ) -> None:
         self.engine = engine
         self.mapping = mapping
@@ -85,6 +86,9 @@ class StageSession:
         #: Fingerprint of the mapping (and plugin versions) mixed into raw hashes; None turns
         #: the raw-hash skip off.
         self.raw_salt = raw_salt
+        #: Largest share of the active listings one complete crawl may withdraw.
+        self.withdraw_limit = withdraw_limit
+        self.active_at_open = 0
         #: With ``background``, batches are written by one writer thread, overlapping the
         #: database's work with the crawl's.
         self._executor = (
@@ -101,6 +105,7 @@ class StageSession:
             self.crawl = start_crawl(conn, self.source, self.mapping.dmo, self.fetcher, self.origin)
             self.known = load_known(conn, self.source)
         self.unseen = self.known.active_ids()
+        self.active_at_open = len(self.unseen)
         self.errors.crawl_id = self.crawl.id
         logger.info(
             "%s: crawl %s opened; %d listings already staged",
@@ -126,7 +131,17 @@ class StageSession:
         with self.engine.begin() as conn:
             if complete:
                 gone = self.unseen & self.known.active_ids()
-                if gone:
+                if gone and len(gone) > self.withdraw_limit * self.active_at_open:
+                    # A feed that suddenly lists far fewer records is more likely broken
+                    # than emptied: withdraw nothing and say so.
+                    complete = False
+                    self.errors.add(
+                        "withdraw",
+                        f"this crawl would withdraw {len(gone)} of {self.active_at_open} active "
+                        f"listings, more than PIPELINE_WITHDRAW_LIMIT={self.withdraw_limit:g} "
+                        "allows; nothing was withdrawn",
+                    )
+                elif gone:
                     self.stats["withdrawn"] = withdraw(conn, self.source, gone)
                     self.stats["rows_written"] += self.stats["withdrawn"]
             stats: dict[str, Any] = dict(self.stats)
