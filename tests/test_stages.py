@@ -122,3 +122,30 @@ def test_quickstart_on_a_fresh_home(tmp_path: Path) -> None:
     assert str(tmp_path / "home" / "pipeline.staging.db") in out
     again = run_cli("quickstart", env=env)
     assert "example-city: scraped 7, inserted 0, updated 0, unchanged 7, invalid 0" in again.stdout
+
+
+def test_a_failed_background_batch_is_an_error_and_the_crawl_goes_on(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
+    path = write_mapping(tmp_path / "m", "plain", "https://example.org/feed")
+    transforms = get_plugin_manager(load_settings({})).transforms()
+    mapping = CompiledMapping(load_mapping_file(path), transforms)
+    s = StageSession(
+        engine, mapping, fetcher="json_api", origin=str(path), batch_size=5, background=True
+    )
+    s.open()
+    for n, payload in enumerate(feed(12)):
+        item = s.map(RawRecord("plain", None, payload))
+        assert item is not None
+        s.hash(item)
+        if n == 7:
+            item.record["category"] = None  # NOT NULL column: the second batch fails
+        s.stage(item)
+    stats = s.close("finished")
+    assert (stats["inserted"], stats["complete"], stats["errors"]) == (7, False, 1)
+    with engine.connect() as conn:
+        staged = conn.execute(sa.select(sa.func.count()).select_from(staging["listings"]))
+        assert staged.scalar_one() == 7
+        error = conn.execute(sa.select(errors.c.stage, errors.c.message)).one()
+    assert error.stage == "stage-write"
+    assert error.message.startswith("a batch was rolled back, its records are not staged: ")

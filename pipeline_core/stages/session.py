@@ -81,6 +81,7 @@ class StageSession:
         self.page_errors = 0
         self.idless = 0
         self.cut_short: str | None = None
+        self.batch_failures = 0
         self.crawl: CrawlRecord | None = None
         self.errors = ErrorSink(self.source)
         #: Fingerprint of the mapping (and plugin versions) mixed into raw hashes; None turns
@@ -127,6 +128,7 @@ class StageSession:
             and self.page_errors == 0
             and self.idless == 0
             and self.cut_short is None
+            and self.batch_failures == 0
         )
         with self.engine.begin() as conn:
             if complete:
@@ -279,10 +281,27 @@ class StageSession:
         self._inflight = self._executor.submit(self._write, batch, error_rows)
 
     def drain(self) -> None:
-        """Wait for the batch in flight, if any, and take in its counts."""
-        if self._inflight is not None:
-            future, self._inflight = self._inflight, None
-            self._take_result(future.result())
+        """Wait for the batch in flight, if any, and take in its counts.
+
+        A batch that failed in the writer thread was rolled back whole: its records are not
+        staged, the failure becomes a ``pipeline.errors`` row (stage ``stage-write``), the
+        crawl is not complete (so nothing is withdrawn), and the crawl goes on.
+        """
+        if self._inflight is None:
+            return
+        future, self._inflight = self._inflight, None
+        try:
+            result = future.result()
+        except Exception as exc:
+            self.batch_failures += 1
+            logger.error("%s: a stage-write batch failed and was rolled back: %s", self.source, exc)
+            self.errors.add(
+                "stage-write",
+                f"a batch was rolled back, its records are not staged: "
+                f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
+            )
+            return
+        self._take_result(result)
 
     def _write(self, batch: list[ListingItem], error_rows: list[dict[str, Any]]) -> WriteResult:
         with self.engine.begin() as conn:
