@@ -175,8 +175,8 @@ SETTINGS: tuple[Setting, ...] = (
         "PIPELINE_WITHDRAW_LIMIT",
         "0.5",
         "Largest share (0 to 1) of a source's active listings that one complete crawl may "
-        "withdraw; a crawl that would withdraw more withdraws nothing, records an error and "
-        "is not complete. 1 turns the guard off.",
+        "withdraw (two listings are always allowed); a crawl that would withdraw more "
+        "withdraws nothing, records an error and is not complete. 1 turns the guard off.",
         _share,
     ),
     Setting(

@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from conftest import run_cli
-from feeds import feed, write_mapping
+from feeds import feed, listing, write_mapping
 
 from pipeline_core.config import load_settings
 from pipeline_core.db.tables import errors, staging
@@ -138,14 +138,42 @@ def test_a_failed_background_batch_is_an_error_and_the_crawl_goes_on(
         item = s.map(RawRecord("plain", None, payload))
         assert item is not None
         s.hash(item)
+        if n == 6:
+            s.page_error("HTTP 500 from http://127.0.0.1/page-2", "http://127.0.0.1/page-2")
         if n == 7:
             item.record["category"] = None  # NOT NULL column: the second batch fails
         s.stage(item)
     stats = s.close("finished")
-    assert (stats["inserted"], stats["complete"], stats["errors"]) == (7, False, 1)
+    assert (stats["inserted"], stats["complete"], stats["errors"]) == (7, False, 2)
     with engine.connect() as conn:
         staged = conn.execute(sa.select(sa.func.count()).select_from(staging["listings"]))
         assert staged.scalar_one() == 7
-        error = conn.execute(sa.select(errors.c.stage, errors.c.message)).one()
-    assert error.stage == "stage-write"
-    assert error.message.startswith("a batch was rolled back, its records are not staged: ")
+        rows = conn.execute(sa.select(errors.c.stage, errors.c.message).order_by(errors.c.id))
+        fetch, write = rows.all()
+    # the page error went with the failed batch, and was written again after it
+    assert (fetch.stage, fetch.message) == ("fetch", "HTTP 500 from http://127.0.0.1/page-2")
+    assert write.stage == "stage-write"
+    assert write.message.startswith("a batch was rolled back, its records are not staged: ")
+
+
+def test_duplicate_pointers_follow_their_group(engine: sa.Engine, tmp_path: Path) -> None:
+    first, second = listing(1), listing(2)
+    listings = staging["listings"]
+
+    def pointers() -> dict[str, str | None]:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(listings.c.external_id, listings.c.id, listings.c.duplicate_of)
+            ).all()
+        by_id = {row.id: row.external_id for row in rows}
+        return {row.external_id: by_id.get(row.duplicate_of) for row in rows}
+
+    run(session(engine, tmp_path, 10, None), [first, second])
+    assert pointers() == {"L00001": None, "L00002": None}
+    # the older listing takes the newer one's content: the newer one points at it
+    same = dict(second, id="L00001")
+    run(session(engine, tmp_path, 10, None), [same, second])
+    assert pointers() == {"L00001": None, "L00002": "L00001"}
+    # and changes away again: the pointer is cleared
+    run(session(engine, tmp_path, 10, None), [first, second])
+    assert pointers() == {"L00001": None, "L00002": None}

@@ -249,6 +249,13 @@ def upgrade() -> None:
         unique=False,
         schema="production",
     )
+    op.create_index(
+        op.f("ix_listings_duplicate_of"),
+        "listings",
+        ["duplicate_of"],
+        unique=False,
+        schema="production",
+    )
     op.create_table(
         "promotions",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -295,6 +302,13 @@ def upgrade() -> None:
     )
     op.create_index(
         op.f("ix_listings_record_hash"), "listings", ["record_hash"], unique=False, schema="staging"
+    )
+    op.create_index(
+        op.f("ix_listings_duplicate_of"),
+        "listings",
+        ["duplicate_of"],
+        unique=False,
+        schema="staging",
     )
     op.create_table(
         "jobs",
@@ -667,9 +681,11 @@ def downgrade() -> None:
     op.drop_table("attributes", schema="production")
     op.drop_index(op.f("ix_jobs_queue_id"), table_name="jobs", schema="pipeline")
     op.drop_table("jobs", schema="pipeline")
+    op.drop_index(op.f("ix_listings_duplicate_of"), table_name="listings", schema="staging")
     op.drop_index(op.f("ix_listings_record_hash"), table_name="listings", schema="staging")
     op.drop_table("listings", schema="staging")
     op.drop_table("promotions", schema="production")
+    op.drop_index(op.f("ix_listings_duplicate_of"), table_name="listings", schema="production")
     op.drop_index(op.f("ix_listings_record_hash"), table_name="listings", schema="production")
     op.drop_table("listings", schema="production")
     op.drop_table("sources", schema="pipeline")

@@ -94,8 +94,12 @@ class JsonApiSpider(FetcherSpider):
             self.report_page_error(f"not valid JSON: {exc}", response.url)
             return
         records = self.records_at(data)
-        if records is None:
-            records = []
+        if records is None and self.options.get("records", "$") != "$":
+            # an error answered with status 200 often has no record list at all
+            self.report_page_error(
+                f"no list of records at {self.options['records']!r}", response.url
+            )
+            return
         if not isinstance(records, list):
             path = self.options.get("records", "$")
             self.report_page_error(f"no list of records at {path!r}", response.url)

@@ -55,6 +55,8 @@ def make_engine(url: str, **kwargs: Any) -> sa.Engine:
     connect_args = dict(kwargs.pop("connect_args", {}))
     connect_args.setdefault("timeout", 30)
     connect_args.setdefault("check_same_thread", False)
+    if database in ("", ":memory:"):  # one connection, or each thread sees its own database
+        kwargs.setdefault("poolclass", sa.pool.StaticPool)
     engine = sa.create_engine(url, connect_args=connect_args, **kwargs)
 
     @sa.event.listens_for(engine, "connect")

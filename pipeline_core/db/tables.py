@@ -204,7 +204,7 @@ def _listing_tables(schema: str) -> dict[str, sa.Table]:
         sa.Column("status", sa.String(20), nullable=False, server_default="active"),
         sa.Column("record_hash", sa.String(64), nullable=False, index=True),
         sa.Column("raw_hash", sa.String(64)),
-        sa.Column("duplicate_of", sa.Integer),
+        sa.Column("duplicate_of", sa.Integer, index=True),
         sa.Column("record", JSONType, nullable=False),
         sa.Column("licence", sa.String(200)),
         sa.Column("attribution", sa.Text),

@@ -115,7 +115,9 @@ def _memoize(call: Callable[[Any], Any], size: int = 4096) -> Callable[[Any], An
         nonlocal calls, hits, active
         if not active:
             return call(value)
-        key = (value.__class__, value)  # 1, 1.0 and True are equal keys otherwise
+        kind = value.__class__
+        # 1, 1.0 and True are equal keys otherwise, and so are 0.0 and -0.0
+        key = (kind, value.hex()) if kind is float else (kind, value)
         calls += 1
         try:
             result = cache[key]

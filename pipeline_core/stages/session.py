@@ -97,7 +97,10 @@ class StageSession:
             if background
             else None
         )
-        self._inflight: Future[WriteResult] | None = None
+        self._inflight: tuple[Future[WriteResult], list[ListingItem], list[Any]] | None = None
+        #: Record hashes queued for writing but not yet written, by external id: the truth
+        #: for a record that appears again before its batch is written.
+        self.queued: dict[str, str] = {}
 
     # ------------------------------------------------------------------ lifecycle
     def open(self) -> None:
@@ -133,7 +136,7 @@ class StageSession:
         with self.engine.begin() as conn:
             if complete:
                 gone = self.unseen & self.known.active_ids()
-                if gone and len(gone) > self.withdraw_limit * self.active_at_open:
+                if len(gone) > max(2, self.withdraw_limit * self.active_at_open):
                     # A feed that suddenly lists far fewer records is more likely broken
                     # than emptied: withdraw nothing and say so.
                     complete = False
@@ -175,7 +178,7 @@ class StageSession:
         """True (and counted as scraped and unchanged) when the record as fetched is the one
         staged, under the same mapping: the earliest skip, before mapping. Fetchers call it
         through :meth:`FetcherSpider.record` so unchanged records are never even yielded."""
-        if raw is None or external_id is None:
+        if raw is None or external_id is None or external_id in self.queued:
             return False
         if not self.known.same_raw(external_id, raw):
             return False
@@ -209,7 +212,12 @@ class StageSession:
     def hash(self, item: ListingItem) -> ListingItem:
         """Hash the record and compare with what is staged: ``changed`` or ``unchanged``."""
         item.record_hash = record_hash(item.record)
-        if self.known.same_record(item.external_id, item.record_hash):
+        queued = self.queued.get(item.external_id)
+        if queued is not None:  # seen earlier in this crawl, its batch not written yet
+            same = queued == item.record_hash
+        else:
+            same = self.known.same_record(item.external_id, item.record_hash)
+        if same:
             item.state = "unchanged"
             self.stats["unchanged"] += 1
             if item.external_id in self.known.duplicates:
@@ -248,6 +256,7 @@ class StageSession:
         """Queue a changed record for the next batch write."""
         if item.state != "changed":
             return
+        self.queued[item.external_id] = item.record_hash
         self.pending.append(item)
         if len(self.pending) >= self.batch_size:
             self.flush()
@@ -275,10 +284,20 @@ class StageSession:
         if not batch and not error_rows:
             return
         if self._executor is None:
-            self._take_result(self._write(batch, error_rows))
+            try:
+                result = self._write(batch, error_rows)
+            finally:
+                self._unqueue(batch)
+            self._take_result(result)
             return
         self.drain()
-        self._inflight = self._executor.submit(self._write, batch, error_rows)
+        future = self._executor.submit(self._write, batch, error_rows)
+        self._inflight = (future, batch, error_rows)
+
+    def _unqueue(self, batch: list[ListingItem]) -> None:
+        for item in batch:
+            if self.queued.get(item.external_id) == item.record_hash:
+                del self.queued[item.external_id]
 
     def drain(self) -> None:
         """Wait for the batch in flight, if any, and take in its counts.
@@ -289,11 +308,12 @@ class StageSession:
         """
         if self._inflight is None:
             return
-        future, self._inflight = self._inflight, None
+        (future, batch, error_rows), self._inflight = self._inflight, None
         try:
             result = future.result()
         except Exception as exc:
             self.batch_failures += 1
+            self.errors.pending[:0] = error_rows  # written with a later batch or at close
             logger.error("%s: a stage-write batch failed and was rolled back: %s", self.source, exc)
             self.errors.add(
                 "stage-write",
@@ -301,6 +321,8 @@ class StageSession:
                 f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
             )
             return
+        finally:
+            self._unqueue(batch)
         self._take_result(result)
 
     def _write(self, batch: list[ListingItem], error_rows: list[dict[str, Any]]) -> WriteResult:

@@ -271,43 +271,87 @@ class StageWriter:
     def _flag_duplicates(
         self, conn: sa.Connection, staged: Iterable[dict[str, Any]]
     ) -> tuple[int, int]:
-        """Point written listings whose hash another listing has at the oldest such listing."""
+        """Keep ``duplicate_of`` right for every hash group the batch touched.
+
+        Every active listing of a hash group points at the group's oldest active listing
+        (lowest id), which points nowhere. Listings that pointed at a listing of this batch
+        whose hash changed lose their pointer (and their group is checked again). Returns
+        the batch's listings that are duplicates, and the rows written.
+        """
         listings = self.listings
         written = {row["id"]: row["record_hash"] for row in staged}
-        hashes = sorted(set(written.values()))
+        hashes = set(written.values())
+        rows_written = 0
+        target = listings.alias("target")
+        ids = sorted(written)
+        for start in range(0, len(ids), 1000):
+            stale = conn.execute(
+                sa.select(listings.c.id, listings.c.record_hash)
+                .join(target, target.c.id == listings.c.duplicate_of)
+                .where(
+                    listings.c.duplicate_of.in_(ids[start : start + 1000]),
+                    listings.c.record_hash != target.c.record_hash,
+                )
+            ).all()
+            if stale:
+                conn.execute(
+                    sa.update(listings)
+                    .where(listings.c.id.in_([row.id for row in stale]))
+                    .values(duplicate_of=None)
+                )
+                rows_written += len(stale)
+                hashes.update(row.record_hash for row in stale)
+        originals = self._originals(conn, sorted(hashes))
+        if not originals:
+            return 0, rows_written
+        params = [{"h": h, "orig": orig} for h, orig in originals.items()]
+        pointed = conn.execute(
+            sa.update(listings)
+            .where(
+                listings.c.record_hash == sa.bindparam("h"),
+                listings.c.status == "active",
+                listings.c.id != sa.bindparam("orig"),
+                listings.c.duplicate_of.is_distinct_from(sa.bindparam("orig")),
+            )
+            .values(duplicate_of=sa.bindparam("orig")),
+            params,
+        )
+        cleared = conn.execute(
+            sa.update(listings)
+            .where(listings.c.id == sa.bindparam("orig"), listings.c.duplicate_of.is_not(None))
+            .values(duplicate_of=None),
+            [{"orig": orig} for orig in originals.values()],
+        )
+        rows_written += max(pointed.rowcount, 0) + max(cleared.rowcount, 0)
+        duplicates = sum(1 for lid, h in written.items() if h in originals and originals[h] != lid)
+        return duplicates, rows_written
+
+    def _originals(self, conn: sa.Connection, hashes: list[str]) -> dict[str, int]:
+        """Hash → oldest active listing, for the hashes that two or more listings have."""
+        listings = self.listings
         originals: dict[str, int] = {}
+        if not hashes:
+            return originals
         if self.dialect_name == "postgresql":
             # A join with the array, not IN (...): without fresh statistics (a table filling
             # up during a load) PostgreSQL plans a long IN list as a scan of the whole table.
             query = sa.text(
                 f"SELECT l.record_hash, min(l.id) FROM {listings.schema}.{listings.name} l "
                 "JOIN unnest(CAST(:hashes AS text[])) AS h(record_hash) "
-                "ON l.record_hash = h.record_hash "
+                "ON l.record_hash = h.record_hash WHERE l.status = 'active' "
                 "GROUP BY l.record_hash HAVING count(*) > 1"
             )
             originals.update({h: i for h, i in conn.execute(query, {"hashes": hashes}).all()})
-        else:
-            for start in range(0, len(hashes), 1000):
-                grouped = (
-                    sa.select(listings.c.record_hash, sa.func.min(listings.c.id))
-                    .where(listings.c.record_hash.in_(hashes[start : start + 1000]))
-                    .group_by(listings.c.record_hash)
-                    .having(sa.func.count() > 1)
+            return originals
+        for start in range(0, len(hashes), 1000):
+            grouped = (
+                sa.select(listings.c.record_hash, sa.func.min(listings.c.id))
+                .where(
+                    listings.c.record_hash.in_(hashes[start : start + 1000]),
+                    listings.c.status == "active",
                 )
-                originals.update({h: i for h, i in conn.execute(grouped).all()})
-        if not originals:
-            return 0, 0
-        params = [
-            {"lid": lid, "orig": originals[h]}
-            for lid, h in written.items()
-            if h in originals and originals[h] != lid
-        ]
-        if not params:
-            return 0, 0
-        conn.execute(
-            sa.update(listings)
-            .where(listings.c.id == sa.bindparam("lid"))
-            .values(duplicate_of=sa.bindparam("orig")),
-            params,
-        )
-        return len(params), len(params)
+                .group_by(listings.c.record_hash)
+                .having(sa.func.count() > 1)
+            )
+            originals.update({h: i for h, i in conn.execute(grouped).all()})
+        return originals
