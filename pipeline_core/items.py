@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -32,4 +32,3 @@ class ListingItem:
     record_hash: str = ""
     raw_hash: str | None = None
     state: str = "new"
-    extra: dict[str, Any] = field(default_factory=dict)

@@ -60,6 +60,9 @@ class JsonApiSpider(FetcherSpider):
         self.max_pages: int | None = self.pagination.get("max_pages")
         self.headers = self.request_headers()
         self.size = int(self.pagination.get("size", 100))
+        self.next_at = make_getter(self.pagination.get("path", "next"))
+        total_path = self.pagination.get("total_pages_path")
+        self.total_pages_at = make_getter(total_path) if total_path else None
 
     def _page_url(self, number: int) -> str:
         params: dict[str, str] = {}
@@ -123,7 +126,7 @@ class JsonApiSpider(FetcherSpider):
         self, response: Response, data: Any, records: list[Any], position: int
     ) -> str | None:
         if self.kind == "next_link":
-            target = make_getter(self.pagination.get("path", "next"))(data)
+            target = self.next_at(data)
             return response.urljoin(target) if isinstance(target, str) and target.strip() else None
         if self.kind == "link_header":
             header = response.headers.get("Link")
@@ -132,9 +135,8 @@ class JsonApiSpider(FetcherSpider):
         if self.kind == "page":
             if not records:
                 return None
-            total_path = self.pagination.get("total_pages_path")
-            if total_path:
-                total = make_getter(total_path)(data)
+            if self.total_pages_at is not None:
+                total = self.total_pages_at(data)
                 first = int(self.pagination.get("start", 1))
                 if total is not None and position - first + 1 >= int(total):
                     return None

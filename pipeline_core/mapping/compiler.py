@@ -266,34 +266,6 @@ class MappingCompiler:
         default = spec.get("default")
         required = bool(spec.get("required", False))
 
-        if len(bound) == 1 and value_map is None and default is None and not required:
-            # The common case, one transform and nothing else: a lean closure.
-            step_name, call = bound[0].name, bound[0].call
-
-            def one_transform(record: Any) -> Any:
-                value = getter(record)
-                if value is None:
-                    return None
-                kind = value.__class__
-                if kind is str:
-                    if not value or value.isspace():
-                        return None
-                elif (kind is list or kind is dict) and not value:
-                    return None
-                try:
-                    result = call(value)
-                except (TransformError, ValueError, TypeError) as exc:
-                    raise _FieldFailure(
-                        where, f"{step_name}: {exc} (value {value!r} from {shown_from})"
-                    ) from None
-                return None if _empty(result) else result
-
-            if len(paths) == 1:
-                one_transform.inline = _Inline(  # type: ignore[attr-defined]
-                    _path_parts(paths[0]), [(step_name, call)], shown_from, where
-                )
-            return one_transform
-
         def value(record: Any) -> Any:
             value = getter(record)
             if _empty(value):
