@@ -85,6 +85,16 @@ def _storage_url(raw: str) -> str:
     return Path(value).expanduser().resolve().as_uri()
 
 
+def _positive_float(raw: str) -> float:
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise ValueError("a number greater than 0") from None
+    if not value > 0 or value != value or value == float("inf"):
+        raise ValueError("a number greater than 0")
+    return value
+
+
 def _optional_url(raw: str) -> str | None:
     value = raw.strip()
     if not value:
@@ -126,6 +136,15 @@ class Setting:
     help: str
     parse: Callable[[str], Any] = str
     secret: bool = False
+    #: How a secret value is shown: its password masked (database URLs), or everything
+    #: after the host (URLs whose path or query carries the token).
+    mask: Callable[[str], str] | None = None
+
+    def shown(self, value: str) -> str:
+        """The value as printed or logged: secrets masked."""
+        if not self.secret:
+            return value
+        return (self.mask or mask_url)(value)
 
     def default_text(self) -> str:
         return self.default() if callable(self.default) else self.default
@@ -170,6 +189,61 @@ SETTINGS: tuple[Setting, ...] = (
         "5",
         "Attempts a failing job gets before it is dead-lettered.",
         _non_negative_int,
+    ),
+    Setting(
+        "PIPELINE_RETRY_BACKOFF",
+        "10",
+        "Seconds before a failed job's first retry; each later retry waits twice as long "
+        "(with random jitter), up to PIPELINE_RETRY_BACKOFF_MAX.",
+        _positive_float,
+    ),
+    Setting(
+        "PIPELINE_RETRY_BACKOFF_MAX",
+        "3600",
+        "Longest wait, in seconds, before a job's retry.",
+        _positive_float,
+    ),
+    Setting(
+        "PIPELINE_LEASE_SECONDS",
+        "60",
+        "How long a worker's claim on a job lasts without a heartbeat; a job whose lease "
+        "expired is queued again (or dead-lettered when out of attempts).",
+        _positive_float,
+    ),
+    Setting(
+        "PIPELINE_DMO_CONCURRENCY",
+        "2",
+        "Most jobs of one DMO that run at once, so one DMO's backlog cannot starve the others "
+        "(0: no limit).",
+        _non_negative_int,
+    ),
+    Setting(
+        "PIPELINE_POLL_INTERVAL",
+        "1.0",
+        "Seconds an idle worker waits before it looks for due jobs again.",
+        _positive_float,
+    ),
+    Setting(
+        "PIPELINE_S3_ENDPOINT_URL",
+        "",
+        "Endpoint of the S3 API for s3:// storage (empty: AWS's own; set it for moto, "
+        "LocalStack or MinIO).",
+        _optional_url,
+    ),
+    Setting(
+        "PIPELINE_SQS_ENDPOINT_URL",
+        "",
+        "Endpoint of the SQS API (empty: AWS's own; set it for moto or LocalStack).",
+        _optional_url,
+    ),
+    Setting(
+        "PIPELINE_WEBHOOK_URL",
+        "",
+        "URL that receives a JSON POST when a job fails for good (empty: no webhook). "
+        "Treated as a secret: it often carries a token.",
+        _optional_url,
+        secret=True,
+        mask=lambda value: mask_url_path(value),
     ),
     Setting(
         "PIPELINE_WITHDRAW_LIMIT",
@@ -221,6 +295,14 @@ class Settings:
     jobs_queue_url: str | None
     batch_size: int
     max_retries: int
+    retry_backoff: float
+    retry_backoff_max: float
+    lease_seconds: float
+    dmo_concurrency: int
+    poll_interval: float
+    s3_endpoint_url: str | None
+    sqs_endpoint_url: str | None
+    webhook_url: str | None
     withdraw_limit: float
     log_level: str
     disable_plugins: tuple[str, ...]
@@ -233,7 +315,7 @@ class Settings:
         out: dict[str, str] = {}
         for setting in SETTINGS:
             value = self.raw[setting.name]
-            out[setting.name] = mask_url(value) if setting.secret else value
+            out[setting.name] = setting.shown(value)
         return out
 
 
@@ -244,6 +326,14 @@ _FIELD_OF = {
     "PIPELINE_JOBS_QUEUE_URL": "jobs_queue_url",
     "PIPELINE_BATCH_SIZE": "batch_size",
     "PIPELINE_MAX_RETRIES": "max_retries",
+    "PIPELINE_RETRY_BACKOFF": "retry_backoff",
+    "PIPELINE_RETRY_BACKOFF_MAX": "retry_backoff_max",
+    "PIPELINE_LEASE_SECONDS": "lease_seconds",
+    "PIPELINE_DMO_CONCURRENCY": "dmo_concurrency",
+    "PIPELINE_POLL_INTERVAL": "poll_interval",
+    "PIPELINE_S3_ENDPOINT_URL": "s3_endpoint_url",
+    "PIPELINE_SQS_ENDPOINT_URL": "sqs_endpoint_url",
+    "PIPELINE_WEBHOOK_URL": "webhook_url",
     "PIPELINE_WITHDRAW_LIMIT": "withdraw_limit",
     "LOG_LEVEL": "log_level",
     "PIPELINE_DISABLE_PLUGINS": "disable_plugins",
@@ -264,6 +354,17 @@ def mask_url(value: str) -> str:
     return value
 
 
+def mask_url_path(value: str) -> str:
+    """Keep a URL's scheme and host and replace the rest by ``***``."""
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return "***"
+    if not parts.netloc:
+        return "***" if value else value
+    return f"{parts.scheme}://{parts.hostname}/***"
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Read every setting from ``environ`` (default: ``os.environ``).
 
@@ -279,7 +380,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         try:
             values[_FIELD_OF[setting.name]] = setting.parse(text)
         except ValueError as exc:
-            shown = mask_url(text) if setting.secret else text
+            shown = setting.shown(text)
             raise ConfigError(f"{setting.name}={shown!r} is not accepted: expected {exc}") from None
         raw[setting.name] = text
     settings = Settings(**values, raw=raw)

@@ -67,9 +67,11 @@ def register_transforms() -> list[Transform]:
 def register_job_types() -> list[JobType]:
     """Return :class:`pipeline_core.jobtypes.JobType` objects the queue can run.
 
-    A job type has a name, a handler ``handler(payload, context) -> stats`` and help.
-    The job queue that runs them is not built yet; the hook fixes the shape job types
-    will register through, built-in ones included.
+    A job type has a name, a handler ``handler(payload, context)`` and help. The handler
+    returns a dict of stats, or a :class:`pipeline_core.jobtypes.JobResult` with stats and
+    the jobs to enqueue next; they are enqueued in the same transaction that marks the
+    job completed. Built-in job types (``scrape``, ``transform``, ``ingest``) register
+    through this hook too.
     """
 
 
@@ -91,4 +93,16 @@ def crawl_finished(source: str, stats: dict[str, Any], crawl_id: int | None) -> 
     ``duplicates``, ``withdrawn``, ``rows_written`` (staging rows written), ``errors``
     (rows added to ``pipeline.errors``), ``finish_reason`` and ``complete`` (True when every
     page was fetched and nothing cut the crawl short, so listings not seen were withdrawn).
+    """
+
+
+@hookspec
+def job_failed(job: dict[str, Any], error: str) -> None:
+    """Called once when a job fails for good: it was dead-lettered after its last attempt.
+
+    ``job`` holds ``id``, ``type``, ``payload``, ``attempts``, ``max_attempts``, ``dmo`` and
+    ``correlation_id``; ``error`` is the last attempt's error message (no traceback, no
+    secrets). It runs in the worker that dead-lettered the job, after the transaction
+    committed; an exception it raises is logged and does not stop the worker. The
+    built-in log notifier and webhook notifier implement it.
     """

@@ -1,16 +1,71 @@
-"""Job types: what the queue can run, registered through ``register_job_types``."""
+"""Job types: what the queue can run, registered through ``register_job_types``.
+
+A handler is called as ``handler(payload, context)`` with the job's JSON payload and a
+:class:`JobContext`. It returns a dict of stats, ``None``, or a :class:`JobResult` whose
+``next_jobs`` are enqueued in the same transaction that marks the job completed, so a
+chain (scrape → transform → ingest) never loses or doubles a step. Raising fails the
+attempt; the queue retries it with backoff.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+
+    from pipeline_core.config import Settings
+
+
+@dataclass(frozen=True)
+class NextJob:
+    """A job to enqueue when the current one completes."""
+
+    type: str
+    payload: Mapping[str, Any]
+    dmo: str | None = None
+    dedup_key: str | None = None
+    priority: int = 0
+
+
+@dataclass
+class JobResult:
+    """What a handler returns: its stats and the jobs that follow it."""
+
+    stats: dict[str, Any] = field(default_factory=dict)
+    next_jobs: list[NextJob] = field(default_factory=list)
+
+
+@dataclass
+class JobContext:
+    """What a handler gets besides its payload."""
+
+    job_id: int
+    type: str
+    attempt: int
+    correlation_id: str | None
+    dmo: str | None
+    worker: str
+    settings: Settings
+    engine: sa.Engine
+    #: Extends the job's lease; long handlers call it now and then (the worker also
+    #: heartbeats on its own while the handler runs).
+    heartbeat: Callable[[], None] = lambda: None
+
+
+JobHandler = Callable[[Mapping[str, Any], JobContext], "JobResult | Mapping[str, Any] | None"]
 
 
 @dataclass(frozen=True)
 class JobType:
-    """A named job handler. ``handler(payload, context)`` returns a dict of stats."""
+    """A named job handler. ``handler(payload, context)`` returns stats or a JobResult.
+
+    ``max_attempts`` overrides ``PIPELINE_MAX_RETRIES`` for this type when set.
+    """
 
     name: str
-    handler: Callable[[Mapping[str, Any], Any], Mapping[str, Any] | None]
+    handler: JobHandler
     help: str
+    max_attempts: int | None = None

@@ -39,6 +39,10 @@ def test_postgres_urls_use_psycopg() -> None:
         ("PIPELINE_DATABASE_URL", "mysql://x/y", "a sqlite:/// or postgresql:// URL"),
         ("PIPELINE_STORAGE_URL", "ftp://x/y", "a folder path, file:///folder or s3://bucket"),
         ("PIPELINE_JOBS_QUEUE_URL", "sqs-queue", "an http(s):// URL, or empty"),
+        ("PIPELINE_RETRY_BACKOFF", "0", "a number greater than 0"),
+        ("PIPELINE_LEASE_SECONDS", "nan", "a number greater than 0"),
+        ("PIPELINE_DMO_CONCURRENCY", "-2", "a whole number, 0 or more"),
+        ("PIPELINE_S3_ENDPOINT_URL", "localhost:5000", "an http(s):// URL, or empty"),
     ],
 )
 def test_bad_values_name_the_variable(name: str, value: str, expected: str) -> None:
@@ -52,6 +56,16 @@ def test_bad_values_name_the_variable(name: str, value: str, expected: str) -> N
 def test_queues_need_a_queue_url() -> None:
     with pytest.raises(ConfigError, match="PIPELINE_JOBS_QUEUE_URL"):
         load_settings({"PIPELINE_ENABLE_QUEUES": "true"})
+
+
+def test_webhook_url_is_masked_after_its_host() -> None:
+    url = "https://hooks.example.org/services/T0/B1/tok3n"
+    settings = load_settings({"PIPELINE_WEBHOOK_URL": url})
+    assert settings.webhook_url == url
+    assert settings.masked()["PIPELINE_WEBHOOK_URL"] == "https://hooks.example.org/***"
+    with pytest.raises(ConfigError) as info:
+        load_settings({"PIPELINE_WEBHOOK_URL": "ftp://hooks.example.org/tok3n"})
+    assert "tok3n" not in str(info.value)
 
 
 def test_password_is_masked_in_errors() -> None:

@@ -8,7 +8,7 @@ from alembic.runtime.migration import MigrationContext
 
 from pipeline_core.db import metadata
 from pipeline_core.db.migrate import alembic_config, current
-from pipeline_core.db.tables import SCHEMAS
+from pipeline_core.db.tables import SCHEMA_REVISION, SCHEMAS
 
 
 def _diff(engine: sa.Engine) -> list[object]:
@@ -28,7 +28,7 @@ def _diff(engine: sa.Engine) -> list[object]:
 
 
 def test_migrations_match_declared_tables(engine: sa.Engine, db_url: str) -> None:
-    assert current(db_url) == "0001"
+    assert current(db_url) == SCHEMA_REVISION
     assert _diff(engine) == []
     inspector = sa.inspect(engine)
     declared = {(t.schema, t.name) for t in metadata.tables.values()}

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 #: The Alembic revision these tables correspond to (a test checks it is the newest one).
-SCHEMA_REVISION = "0001"
+SCHEMA_REVISION = "0002"
 
 PIPELINE = "pipeline"
 STAGING = "staging"
@@ -129,6 +129,27 @@ queue = sa.Table(
     ),
     schema=PIPELINE,
 )
+
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("queue_id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False, server_default=_now()),
+    schema=PIPELINE,
+)
+"""Jobs written to the queue but not yet announced on SQS (transactional outbox)."""
+
+schedule_slots = sa.Table(
+    "schedule_slots",
+    metadata,
+    sa.Column("source", sa.String(100), primary_key=True),
+    sa.Column("slot_at", Timestamp, primary_key=True),
+    sa.Column("queue_id", sa.BigInteger().with_variant(sa.Integer, "sqlite")),
+    sa.Column("created_at", Timestamp, nullable=False, server_default=_now()),
+    schema=PIPELINE,
+)
+"""One row per scheduled scrape slot of a source: two schedulers enqueue a slot once."""
 
 jobs = sa.Table(
     "jobs",
