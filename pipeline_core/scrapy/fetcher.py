@@ -24,6 +24,8 @@ class FetcherSpider(scrapy.Spider):
     """A generic spider for one source. Subclasses set ``fetcher_name`` and ``fetcher_help``.
 
     The spider loader makes one subclass per source, with ``name`` and ``source`` set.
+    The spider argument ``start_url`` (``-a start_url=URL``) replaces the mapping's ``url``
+    for one crawl, as the test kit does to point a source at its fixture server.
     Spiders yield :class:`pipeline_core.items.RawRecord` items; a page that cannot be
     fetched or parsed is reported with :meth:`report_page_error`, never raised.
     """
@@ -38,7 +40,7 @@ class FetcherSpider(scrapy.Spider):
 
         self.mapping: CompiledMapping = get_runtime().compiled(self.source.name)
         self.options: dict[str, Any] = self.source.mapping.doc
-        url = self.source.mapping.resolved_url()
+        url = kwargs.get("start_url") or self.source.mapping.resolved_url()
         if not url:
             raise MappingError(
                 f"{self.source.mapping.origin}: fetcher {self.fetcher_name} needs 'url'"
