@@ -240,5 +240,40 @@ def quickstart() -> None:
     click.echo("\nnext: dmo-pipeline sources; scrapy crawl SOURCE; docs/tutorial.md")
 
 
+@main.command("new-source")
+@click.argument("name")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["json", "xml", "csv", "html", "jsonld"]),
+    default="json",
+    show_default=True,
+    help="Feed format: the fetcher, mapping, sample feed and test to generate.",
+)
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder of the new package (default: ./dmo-pipeline-NAME); must be new or empty.",
+)
+@click.option("--dmo", default=None, help="Slug of the DMO publishing the source (default: NAME).")
+def new_source(name: str, fmt: str, directory: Path | None, dmo: str | None) -> None:
+    """Scaffold a plugin package for a new source: mapping, sample feed, test, pyproject."""
+    from pipeline_core.scaffold import scaffold, template_values
+
+    values = template_values(name, fmt, dmo)
+    target = directory or Path(values["distribution"])
+    written = scaffold(name, fmt, target, dmo)
+    click.echo(f"created {target} ({fmt} source {name}, package {values['package']}):")
+    for path in written:
+        click.echo(f"  {path.relative_to(target)}")
+    click.echo("next:")
+    click.echo(f"  pip install -e '{target}[test]'")
+    click.echo(f"  cd {target} && pytest")
+    first = (target / "tests" / "fixtures" / values["first_page"]).resolve()
+    click.echo(f"  dmo-pipeline preview {name} --url {first.as_uri()}")
+
+
 if __name__ == "__main__":
     main()
