@@ -1,0 +1,199 @@
+"""``dmo-pipeline new-source``: the scaffolded package, and its own tests in a fresh venv."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tomllib
+import venv
+from collections.abc import Iterator
+from importlib.metadata import distribution
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import ROOT
+from wheelhouse import build_wheelhouse
+
+from pipeline_core.cli import main
+from pipeline_core.config import load_settings
+from pipeline_core.mapping import load_mapping_file
+from pipeline_core.plugins import get_plugin_manager
+from pipeline_core.scaffold import FORMATS, rendered_files
+
+JSON_FILES = [
+    "README.md",
+    "pyproject.toml",
+    "scrapy.cfg",
+    "src/dmo_pipeline_riverside_sights/__init__.py",
+    "src/dmo_pipeline_riverside_sights/mappings/riverside-sights.yaml",
+    "src/dmo_pipeline_riverside_sights/plugin.py",
+    "tests/fixtures/page-1.json",
+    "tests/fixtures/page-2.json",
+    "tests/test_source.py",
+]
+
+
+def _new_source(*args: str, cwd: Path) -> tuple[int, str]:
+    runner = CliRunner()
+    old = Path.cwd()
+    os.chdir(cwd)
+    try:
+        result = runner.invoke(main, ["new-source", *args], catch_exceptions=False)
+    finally:
+        os.chdir(old)
+    return result.exit_code, result.output
+
+
+def test_new_source_json_writes_the_package(tmp_path: Path) -> None:
+    code, output = _new_source("riverside-sights", "--format", "json", cwd=tmp_path)
+
+    assert code == 0, output
+    target = tmp_path / "dmo-pipeline-riverside-sights"
+    written = sorted(str(p.relative_to(target)) for p in target.rglob("*") if p.is_file())
+    assert written == JSON_FILES
+    lines = output.splitlines()
+    assert lines[0] == (
+        "created dmo-pipeline-riverside-sights (json source riverside-sights, "
+        "package dmo_pipeline_riverside_sights):"
+    )
+    assert lines[1 : 1 + len(JSON_FILES)] == [f"  {f}" for f in JSON_FILES]
+    first_page = (target / "tests" / "fixtures" / "page-1.json").resolve().as_uri()
+    assert lines[-1] == f"  dmo-pipeline preview riverside-sights --url {first_page}"
+
+    project = tomllib.loads((target / "pyproject.toml").read_text("utf-8"))["project"]
+    assert project["name"] == "dmo-pipeline-riverside-sights"
+    assert project["dependencies"] == ["dmo-pipeline"]
+    assert project["entry-points"]["dmo_pipeline"] == {
+        "riverside-sights": "dmo_pipeline_riverside_sights.plugin"
+    }
+    mapping = load_mapping_file(
+        target / "src/dmo_pipeline_riverside_sights/mappings/riverside-sights.yaml"
+    )
+    assert (mapping.source, mapping.dmo, mapping.fetcher) == (
+        "riverside-sights",
+        "riverside-sights",
+        "json_api",
+    )
+    assert "{{" not in "".join(p.read_text("utf-8") for p in target.rglob("*") if p.is_file())
+
+
+def test_new_source_dir_and_dmo(tmp_path: Path) -> None:
+    code, output = _new_source(
+        "lakeside", "--dir", str(tmp_path / "pkg"), "--dmo", "lakeside-tourism", cwd=tmp_path
+    )
+
+    assert code == 0, output
+    mapping = load_mapping_file(tmp_path / "pkg/src/dmo_pipeline_lakeside/mappings/lakeside.yaml")
+    assert mapping.dmo == "lakeside-tourism"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["Bad_Name"], "Error: source name 'Bad_Name': use lower-case letters, digits and hyphens"),
+        (["ok-name", "--format", "yaml"], "Error: Invalid value for '--format': 'yaml' is not one"),
+        (["ok-name", "--dmo", "-x-"], "Error: DMO slug '-x-': use lower-case letters"),
+    ],
+)
+def test_new_source_refuses_bad_input(args: list[str], message: str, tmp_path: Path) -> None:
+    code, output = _new_source(*args, cwd=tmp_path)
+
+    assert code != 0
+    assert message in output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_new_source_refuses_a_folder_that_is_not_empty(tmp_path: Path) -> None:
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "keep.txt").write_text("mine", "utf-8")
+
+    code, output = _new_source("lakeside", "--dir", str(tmp_path / "pkg"), cwd=tmp_path)
+
+    assert code == 1
+    assert output.strip() == f"Error: {tmp_path / 'pkg'} exists and is not an empty folder; "\
+        "choose another --dir"
+    assert [p.name for p in (tmp_path / "pkg").iterdir()] == ["keep.txt"]
+
+
+@pytest.mark.parametrize("fmt", sorted(FORMATS))
+def test_every_format_renders_a_checked_mapping(fmt: str, tmp_path: Path) -> None:
+    files = rendered_files("riverside-sights", fmt)
+    mapping_path = "src/dmo_pipeline_riverside_sights/mappings/riverside-sights.yaml"
+    assert mapping_path in files
+    assert f"tests/fixtures/{FORMATS[fmt].first_page}" in files
+    assert "tests/test_source.py" in files
+    (tmp_path / "m.yaml").write_text(files[mapping_path], "utf-8")
+    assert load_mapping_file(tmp_path / "m.yaml").fetcher == FORMATS[fmt].fetcher
+
+
+# ---------------------------------------------------------------- in a fresh venv
+
+
+def _run(args: list[str | Path], cwd: Path, env: dict[str, str]) -> str:
+    done = subprocess.run(
+        [str(a) for a in args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, f"{args}: exit {done.returncode}\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+@pytest.fixture(scope="module")
+def fresh_venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, str]]]:
+    """A new virtualenv with dmo-pipeline installed from the checkout, offline: its
+    dependencies come from wheels repacked from this environment."""
+    base = tmp_path_factory.mktemp("fresh")
+    requires = [r for r in distribution("dmo-pipeline").requires or [] if "extra ==" not in r]
+    wheels = base / "wheels"
+    build_wheelhouse([*requires, "pytest", "setuptools>=77"], wheels)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "PIPELINE_"))}
+    env |= {
+        "PIP_CONFIG_FILE": os.devnull,
+        "PIP_NO_INDEX": "1",
+        "PIP_FIND_LINKS": str(wheels),
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+        "PIPELINE_HOME": str(base / "home"),
+    }
+    env.pop("VIRTUAL_ENV", None)
+    folder = base / "venv"
+    venv.EnvBuilder(with_pip=True).create(folder)
+    python = folder / "bin" / "python"
+    _run([python, "-m", "pip", "install", "-q", "-e", ROOT], cwd=base, env=env)
+    yield python, env
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt", sorted(FORMATS))
+def test_scaffold_passes_its_own_tests_in_a_fresh_venv(
+    fmt: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    fetcher = FORMATS[fmt].fetcher
+    settings = load_settings({"PIPELINE_DATABASE_URL": f"sqlite:///{tmp_path / 'x' / 'p.db'}"})
+    if fetcher not in get_plugin_manager(settings).fetchers():
+        pytest.skip(
+            f"the {fmt} scaffold's tests need the {fetcher} fetcher, which is not registered "
+            "in this build"
+        )
+    python, env = request.getfixturevalue("fresh_venv")
+    bindir = python.parent
+    _run([bindir / "dmo-pipeline", "new-source", f"sample-{fmt}", "--format", fmt], tmp_path, env)
+    package = tmp_path / f"dmo-pipeline-sample-{fmt}"
+    _run([python, "-m", "pip", "install", "-q", f"{package}[test]"], tmp_path, env)
+
+    # Installed from a wheel (not editable): the mapping travelled as package data.
+    sources = _run([bindir / "dmo-pipeline", "sources"], tmp_path, env)
+    row = next(line.split() for line in sources.splitlines() if line.startswith(f"sample-{fmt} "))
+    assert row[1:3] == [f"sample-{fmt}", fetcher]
+    assert "site-packages/dmo_pipeline_sample_" in row[3]
+
+    output = _run([python, "-m", "pytest", "-p", "no:cacheprovider"], package, env)
+    assert " passed in " in output.splitlines()[-1]
+    assert "failed" not in output.splitlines()[-1]
+    assert "skipped" not in output.splitlines()[-1]
