@@ -240,6 +240,99 @@ def quickstart() -> None:
     click.echo("\nnext: dmo-pipeline sources; scrapy crawl SOURCE; docs/tutorial.md")
 
 
+def _preview_runtime() -> None:
+    """Build the runtime so a preview creates no file: with an embedded database that does
+    not exist yet, stored configurations are not looked for (there can be none)."""
+    import os
+
+    from pipeline_core.scrapy.runtime import get_runtime, reset_runtime
+
+    environ = dict(os.environ)
+    settings = load_settings(environ)
+    url = sa.make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite" and not Path(url.database or "").is_file():
+        blocked = [*settings.disable_plugins, "builtin-config-sources"]
+        environ["PIPELINE_DISABLE_PLUGINS"] = ",".join(blocked)
+        settings = load_settings(environ)
+    reset_runtime()
+    get_runtime(settings)
+
+
+def _shown(value: Any, width: int = 34) -> str:
+    """A value as compact JSON, cut to ``width`` characters."""
+    import orjson
+
+    if value is None:
+        return "-"
+    text = orjson.dumps(value).decode()
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _print_preview(name: str, session: Any) -> None:
+    for record in session.records:
+        state = "ok" if record.valid else "INVALID"
+        click.echo(f"record {record.external_id or '?'}  {state}  {record.url}")
+        rows = [("field", "from", "raw", "mapped")] + [
+            (f.field, f.source_path, _shown(f.raw), _shown(f.mapped)) for f in record.fields
+        ]
+        widths = [max(len(row[i]) for row in rows) for i in range(4)]
+        for index, row in enumerate(rows):
+            line = "  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True))
+            errors = record.fields[index - 1].errors if index else []
+            click.echo((line + ("  !! " + errors[0] if errors else "")).rstrip())
+            pad = " " * len(line)
+            for error in errors[1:]:
+                click.echo(f"{pad}  !! {error}")
+        for field_path, message in record.other_errors:
+            click.echo(f"  !! {field_path}: {message}")
+        click.echo("")
+    for url, message in session.page_errors:
+        click.echo(f"page error: {url}: {message}")
+    invalid = sum(not r.valid for r in session.records)
+    click.echo(
+        f"{name}: {len(session.records)} records previewed, {len(session.records) - invalid} "
+        f"valid, {invalid} invalid, {len(session.page_errors)} page errors; nothing was written"
+    )
+
+
+@main.command()
+@click.argument("source_name", metavar="SOURCE")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Stop after N records.")
+@click.option(
+    "--url",
+    default=None,
+    help="Start from this URL instead of the source's own (a saved page: file:///...).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the preview as JSON.")
+@click.option("--log-level", default="WARNING", show_default=True, help="Scrapy's log level.")
+def preview(
+    source_name: str, limit: int | None, url: str | None, as_json: bool, log_level: str
+) -> None:
+    """Crawl a source without writing anything; show raw and mapped values and errors."""
+    import orjson
+
+    from pipeline_core.scrapy.preview import run_preview
+
+    _preview_runtime()
+    session = run_preview(source_name, limit, url, log_level.upper())
+    records = session.records[:limit] if limit else session.records
+    session.records = records
+    failed = [r for r in records if not r.valid]
+    if as_json:
+        document = {
+            "source": source_name,
+            "records": [r.as_json() for r in records],
+            "page_errors": [{"url": u, "message": m} for u, m in session.page_errors],
+            "previewed": len(records),
+            "invalid": len(failed),
+        }
+        click.echo(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode())
+    else:
+        _print_preview(source_name, session)
+    if failed or session.page_errors:
+        sys.exit(1)
+
+
 @main.command("new-source")
 @click.argument("name")
 @click.option(
