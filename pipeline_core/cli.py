@@ -297,7 +297,9 @@ def _print_preview(name: str, session: Any) -> None:
 
 @main.command()
 @click.argument("source_name", metavar="SOURCE")
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="Stop after N records.")
+@click.option(
+    "--limit", type=click.IntRange(min=1), default=None, metavar="N", help="Stop after N records."
+)
 @click.option(
     "--url",
     default=None,
@@ -334,7 +336,7 @@ def preview(
 
 
 @main.command("new-source")
-@click.argument("name")
+@click.argument("name", metavar="NAME")
 @click.option(
     "--format",
     "fmt",
