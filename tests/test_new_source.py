@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -22,6 +23,10 @@ from pipeline_core.mapping import load_mapping_file
 from pipeline_core.plugins import get_plugin_manager
 import pipeline_core.scaffold as scaffold_module
 from pipeline_core.scaffold import FORMATS, ScaffoldError, rendered_files
+
+DOCS = ROOT / "docs"
+EXAMPLE_PLUGIN = DOCS / "examples" / "plugin"
+TUTORIAL_PACKAGE = "src/dmo_pipeline_riverside_sights"
 
 JSON_FILES = [
     "README.md",
@@ -78,6 +83,38 @@ def test_new_source_json_writes_the_package(tmp_path: Path) -> None:
         "json_api",
     )
     assert "{{" not in "".join(p.read_text("utf-8") for p in target.rglob("*") if p.is_file())
+
+
+def _blocks(page: str, lang: str) -> list[str]:
+    text = (DOCS / page).read_text("utf-8")
+    return [b.split("```", 1)[0] for b in text.split(f"```{lang}\n")[1:]]
+
+
+def test_docs_show_the_new_source_output_and_the_generated_files(tmp_path: Path) -> None:
+    code, output = _new_source("riverside-sights", cwd=tmp_path)
+    assert code == 0
+
+    shown = output.replace(str(tmp_path.resolve()), "/tmp")
+    assert shown in _blocks("tutorial.md", "text")
+    assert "$ dmo-pipeline new-source riverside-sights\n" + shown in _blocks(
+        "reference/cli.md", "text"
+    )
+    files = rendered_files("riverside-sights", "json")
+    assert files[f"{TUTORIAL_PACKAGE}/mappings/riverside-sights.yaml"] in _blocks(
+        "tutorial.md", "yaml"
+    )
+    test = files["tests/test_source.py"]
+    first = test[test.index("def test_sample_feed") : test.index("def test_unchanged")]
+    python_blocks = _blocks("tutorial.md", "python")
+    assert first.rstrip() + "\n" in python_blocks
+    # Step 9 shows the example files as they are.
+    for relative in (f"{TUTORIAL_PACKAGE}/events.py", "tests/test_events.py"):
+        assert (EXAMPLE_PLUGIN / relative).read_text("utf-8") in python_blocks
+    events_mapping = EXAMPLE_PLUGIN / TUTORIAL_PACKAGE / "mappings" / "riverside-events.yaml"
+    assert events_mapping.read_text("utf-8") in _blocks("tutorial.md", "yaml")
+    plugin = (EXAMPLE_PLUGIN / TUTORIAL_PACKAGE / "plugin.py").read_text("utf-8")
+    (hook,) = [b for b in python_blocks if b.startswith("@hookimpl")]
+    assert hook in plugin
 
 
 def test_new_source_dir_and_dmo(tmp_path: Path) -> None:
@@ -212,3 +249,32 @@ def test_scaffold_passes_its_own_tests_in_a_fresh_venv(
     assert " passed in " in output.splitlines()[-1]
     assert "failed" not in output.splitlines()[-1]
     assert "skipped" not in output.splitlines()[-1]
+
+
+@pytest.mark.slow
+def test_tutorial_package_with_its_spider_in_a_fresh_venv(
+    tmp_path: Path, fresh_venv: tuple[Path, dict[str, str]]
+) -> None:
+    """Steps 8 and 9 of the tutorial: new-source, the spider's files added, pytest passes;
+    ``preview`` prints what the tutorial shows."""
+    python, env = fresh_venv
+    bindir = python.parent
+    _run([bindir / "dmo-pipeline", "new-source", "riverside-sights"], tmp_path, env)
+    package = tmp_path / "dmo-pipeline-riverside-sights"
+    shutil.copytree(EXAMPLE_PLUGIN, package, dirs_exist_ok=True)
+    _run([python, "-m", "pip", "install", "-q", "-e", f"{package}[test]"], tmp_path, env)
+
+    output = _run([python, "-m", "pytest", "-p", "no:cacheprovider"], package, env)
+    assert "tests/test_events.py .  " in output
+    assert "tests/test_source.py ...  " in output
+    assert output.splitlines()[-1].startswith("============================== 4 passed in ")
+
+    first = package / "tests" / "fixtures" / "page-1.json"
+    preview = _run(
+        [bindir / "dmo-pipeline", "preview", "riverside-sights", "--url", first.as_uri(), "--limit", "1"],
+        tmp_path,
+        env,
+    )
+    text = (DOCS / "tutorial.md").read_text("utf-8")
+    shown = text.split("<!-- test: preview riverside-sights -->\n```text\n", 1)[1].split("```")[0]
+    assert preview.replace(str(tmp_path), "/tmp") == shown

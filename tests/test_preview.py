@@ -15,6 +15,12 @@ from pipeline_core.mapping import load_mapping_file
 from pipeline_core.testing import FeedServer
 
 TUTORIAL = ROOT / "docs" / "examples" / "tutorial"
+DOCS = ROOT / "docs"
+
+
+def _text_blocks(page: str) -> list[str]:
+    text = (DOCS / page).read_text("utf-8")
+    return [b.split("```", 1)[0] for b in text.split("```text\n")[1:]]
 
 
 def _env(tmp_path: Path, folder: Path) -> dict[str, str]:
@@ -54,6 +60,12 @@ def test_preview_shows_raw_and_mapped_and_writes_nothing(tmp_path: Path) -> None
     )
     assert _tree(tmp_path) == before  # no database, no file
 
+    # The tutorial shows the first record as `preview --limit 1` prints it.
+    one = run_cli("preview", "harbourtown", "--limit", "1", env=_env(tmp_path, folder), cwd=work)
+    assert one.returncode == 0, one.stderr
+    shown = one.stdout.replace(str(folder), "/tmp/harbourtown")
+    assert shown in _text_blocks("tutorial.md")
+
 
 def test_preview_puts_the_error_beside_its_field_and_fails(tmp_path: Path) -> None:
     folder = tmp_path / "harbourtown"
@@ -69,6 +81,14 @@ def test_preview_puts_the_error_beside_its_field_and_fails(tmp_path: Path) -> No
     assert row.split("!!")[0].split() == ["location.latitude", "lat", '"95.27"', "95.27"]
     assert row.split("!! ")[1] == "validate: 95.27 is greater than the maximum of 90"
     assert sum("!!" in ln for ln in lines) == 1
+    # The tutorial and the reference show that line and the summary as printed.
+    for page in ("tutorial.md", "reference/cli.md"):
+        (block,) = [b for b in _text_blocks(page) if "record 1006  INVALID" in b]
+        assert row + "\n" in block
+        assert lines[-1] + "\n" in block
+    (full,) = [b for b in _text_blocks("reference/cli.md") if "record 1006  INVALID" in b]
+    at_end = "\n".join(lines[at:]).replace(str(folder), "/tmp/harbourtown") + "\n"
+    assert full == "$ dmo-pipeline preview harbourtown\n…\n" + at_end
     assert lines[-1] == (
         "harbourtown: 5 records previewed, 4 valid, 1 invalid, 0 page errors; nothing was written"
     )
