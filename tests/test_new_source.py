@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import tomllib
 import venv
 from collections.abc import Iterator
@@ -17,11 +16,11 @@ from click.testing import CliRunner
 from conftest import ROOT
 from wheelhouse import build_wheelhouse
 
+import pipeline_core.scaffold as scaffold_module
 from pipeline_core.cli import main
 from pipeline_core.config import load_settings
 from pipeline_core.mapping import load_mapping_file
 from pipeline_core.plugins import get_plugin_manager
-import pipeline_core.scaffold as scaffold_module
 from pipeline_core.scaffold import FORMATS, ScaffoldError, rendered_files
 
 DOCS = ROOT / "docs"
@@ -150,8 +149,10 @@ def test_new_source_refuses_a_folder_that_is_not_empty(tmp_path: Path) -> None:
     code, output = _new_source("lakeside", "--dir", str(tmp_path / "pkg"), cwd=tmp_path)
 
     assert code == 1
-    assert output.strip() == f"Error: {tmp_path / 'pkg'} exists and is not an empty folder; "\
+    assert (
+        output.strip() == f"Error: {tmp_path / 'pkg'} exists and is not an empty folder; "
         "choose another --dir"
+    )
     assert [p.name for p in (tmp_path / "pkg").iterdir()] == ["keep.txt"]
 
 
@@ -271,7 +272,15 @@ def test_tutorial_package_with_its_spider_in_a_fresh_venv(
 
     first = package / "tests" / "fixtures" / "page-1.json"
     preview = _run(
-        [bindir / "dmo-pipeline", "preview", "riverside-sights", "--url", first.as_uri(), "--limit", "1"],
+        [
+            bindir / "dmo-pipeline",
+            "preview",
+            "riverside-sights",
+            "--url",
+            first.as_uri(),
+            "--limit",
+            "1",
+        ],
         tmp_path,
         env,
     )

@@ -126,12 +126,17 @@ def test_preview_of_a_stored_config_leaves_the_database_as_it_was(
 ) -> None:
     doc = load_mapping_file(TUTORIAL / "harbourtown.yaml")
     with FeedServer(folder=TUTORIAL / "feed") as server:
-        row = doc.to_config_row() | {"name": "stored-harbour", "base_url": server.url("/page-1.json")}
+        row = doc.to_config_row() | {
+            "name": "stored-harbour",
+            "base_url": server.url("/page-1.json"),
+        }
         with engine.begin() as conn:
             conn.execute(configs.insert().values(**row))
         before = table_counts(engine)
 
-        result = run_cli("preview", "stored-harbour", "--limit", "3", env=pipeline_env, cwd=tmp_path)
+        result = run_cli(
+            "preview", "stored-harbour", "--limit", "3", env=pipeline_env, cwd=tmp_path
+        )
 
         assert server.requests[0] == "/page-1.json"
     assert result.returncode == 0, result.stderr

@@ -142,8 +142,12 @@ def test_crawl(dmo_crawl, dmo_database_url):
 """
 
 
-@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def test_plugin_in_another_project(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_plugin_in_another_project(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     """A project of its own loads the plugin through the entry point: no conftest needed;
     ``--dmo-postgres`` gives each test a temporary PostgreSQL database."""
     if backend == "postgres":

@@ -103,9 +103,7 @@ def rendered_files(name: str, fmt: str, dmo: str | None = None) -> dict[str, str
     for layer in ("common", fmt):
         for relative, entry in _walk(templates.joinpath(layer)):
             where = f"{layer}/{relative}"
-            files[_fill(relative, values, where)] = _fill(
-                entry.read_text("utf-8"), values, where
-            )
+            files[_fill(relative, values, where)] = _fill(entry.read_text("utf-8"), values, where)
     return files
 
 

@@ -7,7 +7,8 @@ of it, and every map or validation error that names the field.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import dataclasses
+from dataclasses import dataclass
 from typing import Any
 
 from pipeline_core.exceptions import RecordError
@@ -28,7 +29,7 @@ class FieldPreview:
     source_path: str
     raw: Any
     mapped: Any
-    errors: list[str] = field(default_factory=list)
+    errors: list[str] = dataclasses.field(default_factory=list)
 
 
 @dataclass
@@ -38,7 +39,7 @@ class RecordPreview:
     external_id: str | None
     url: str
     fields: list[FieldPreview]
-    other_errors: list[tuple[str, str]] = field(default_factory=list)
+    other_errors: list[tuple[str, str]] = dataclasses.field(default_factory=list)
 
     @property
     def valid(self) -> bool:

@@ -202,7 +202,10 @@ class SourceCrawler:
         for key, value in (settings or {}).items():
             args += ["-s", f"{key}={value}"]
         with server:
-            args += ["-a", f"start_url={server.url(start if start.startswith('/') else '/' + start)}"]
+            args += [
+                "-a",
+                f"start_url={server.url(start if start.startswith('/') else '/' + start)}",
+            ]
             before = self._last_crawl_id(name)
             done = subprocess.run(
                 args,
@@ -217,9 +220,7 @@ class SourceCrawler:
         crawl_id = self._last_crawl_id(name)
         if crawl_id is None or crawl_id == before:
             tail = "\n".join(done.stderr.strip().splitlines()[-20:])
-            raise SourceCrawlError(
-                f"crawl of {name} did not run (exit {done.returncode}):\n{tail}"
-            )
+            raise SourceCrawlError(f"crawl of {name} did not run (exit {done.returncode}):\n{tail}")
         listings, error_rows, stats = self.read(name, crawl_id)
         return CrawlResult(
             listings=listings,

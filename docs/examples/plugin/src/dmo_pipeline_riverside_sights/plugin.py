@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from dmo_pipeline_riverside_sights.events import RiversideEventsSpider
+
 from pipeline_core.hookspecs import hookimpl
 from pipeline_core.sources import Source
-
-from dmo_pipeline_riverside_sights.events import RiversideEventsSpider
 
 #: Mapping files shipped with the package (package data, read in place).
 MAPPINGS = Path(__file__).resolve().parent / "mappings"
