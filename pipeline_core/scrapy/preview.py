@@ -42,6 +42,22 @@ class PreviewSession:
         """A page could not be fetched or parsed."""
         self.page_errors.append((url, message))
 
+    def record_error(
+        self,
+        message: str,
+        url: str,
+        *,
+        external_id: str | None = None,
+        field: str | None = None,
+        value: Any = None,
+    ) -> None:
+        """The fetcher could not read one record (a ragged CSV row): an invalid record."""
+        if self.full:
+            return
+        self.stats["scraped"] += 1
+        shown = f"fetch: {message}" + (f" (value {value!r})" if value is not None else "")
+        self.records.append(RecordPreview(external_id, url, [], [(field or "(record)", shown)]))
+
     def mark_cut_short(self, reason: str) -> None:
         """The fetcher stopped early (``max_pages``)."""
         self.cut_short = reason

@@ -101,7 +101,7 @@ def _names(target: str, field_path: str) -> bool:
 
 def preview_record(mapping: CompiledMapping, payload: Any, url: str) -> RecordPreview:
     """Map and validate ``payload`` with ``mapping``; nothing is written anywhere."""
-    specs: dict[str, Any] = mapping.doc.doc["fields"]
+    specs: dict[str, Any] = mapping.doc.doc.get("fields", {})
     external_id: str | None = None
     record: dict[str, Any] | None = None
     problems: list[tuple[str, str]] = []
