@@ -355,9 +355,15 @@ def preview(
 @click.option("--dmo", default=None, help="Slug of the DMO publishing the source (default: NAME).")
 def new_source(name: str, fmt: str, directory: Path | None, dmo: str | None) -> None:
     """Scaffold a plugin package for a new source: mapping, sample feed, test, pyproject."""
+    from pipeline_core.plugins import get_plugin_manager
     from pipeline_core.scaffold import scaffold, template_values
 
     values = template_values(name, fmt, dmo)
+    if values["fetcher"] not in get_plugin_manager().fetchers():
+        raise click.ClickException(
+            f"the {fmt} format needs the {values['fetcher']} fetcher, which is not registered "
+            "(`dmo-pipeline plugins` lists the loaded plugins)"
+        )
     target = directory or Path(values["distribution"])
     written = scaffold(name, fmt, target, dmo)
     click.echo(f"created {target} ({fmt} source {name}, package {values['package']}):")

@@ -94,11 +94,6 @@ def rendered_files(name: str, fmt: str, dmo: str | None = None) -> dict[str, str
     """Relative path → text of every file of the scaffold (format files override common)."""
     values = template_values(name, fmt, dmo)
     templates = resources.files(__package__).joinpath("templates")
-    if not templates.joinpath(fmt).is_dir():
-        raise ScaffoldError(
-            f"there is no {fmt} template in this build yet (its fetcher, "
-            f"{FORMATS[fmt].fetcher}, comes first); use --format json and change the mapping"
-        )
     files: dict[str, str] = {}
     for layer in ("common", fmt):
         for relative, entry in _walk(templates.joinpath(layer)):
