@@ -75,6 +75,8 @@ def test_mapping_file_crawled_from_fixtures(dmo_crawl: SourceCrawler) -> None:
 
 def test_changed_feed_second_crawl_and_error_rows(dmo_crawl: SourceCrawler) -> None:
     dmo_crawl(TUTORIAL / "harbourtown.yaml", feed=TUTORIAL / "feed")
+    assert dmo_crawl.server is not None
+    port = dmo_crawl.server.port
     pages = {
         "/page-1.json": (TUTORIAL / "feed" / "page-1.json").read_bytes(),
         "/page-2.json": (TUTORIAL / "updated" / "page-2.json").read_bytes(),
@@ -95,8 +97,8 @@ def test_changed_feed_second_crawl_and_error_rows(dmo_crawl: SourceCrawler) -> N
         "value": "95.27",
         "url": error["url"],
     }
-    assert error["url"].endswith("/page-2.json")
-    assert error["url"].startswith("http://127.0.0.1:")
+    # One server per test: the second crawl's pages have the first one's URLs.
+    assert error["url"] == f"http://127.0.0.1:{port}/page-2.json"
 
 
 def test_installed_plugin_source(dmo_crawl: SourceCrawler) -> None:
@@ -107,6 +109,9 @@ def test_installed_plugin_source(dmo_crawl: SourceCrawler) -> None:
     assert result.listings["LS-001"].rows["attributes"][0] == {"name": "stars", "value": "4"}
     again = dmo_crawl("example-lakeside", feed=LAKESIDE_FEED)
     assert (again.stats["unchanged"], again.stats["inserted"]) == (8, 0)
+    assert again.requests == ["/page-1.json", "/page-2.json"]  # this call's requests only
+    dmo_crawl.close()
+    assert dmo_crawl.server is None
 
 
 def test_unknown_source_is_an_error_with_the_message(dmo_crawl: SourceCrawler) -> None:

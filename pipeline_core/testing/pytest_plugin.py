@@ -74,6 +74,10 @@ def dmo_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator
 @pytest.fixture
 def dmo_crawl(
     request: pytest.FixtureRequest, tmp_path: Path, dmo_database_url: str
-) -> SourceCrawler:
+) -> Iterator[SourceCrawler]:
     """Crawl a source from fixture files into the test's database; see the module doc."""
-    return SourceCrawler(tmp_path / "dmo-crawl", dmo_database_url, cwd=request.config.rootpath)
+    crawler = SourceCrawler(tmp_path / "dmo-crawl", dmo_database_url, cwd=request.config.rootpath)
+    try:
+        yield crawler
+    finally:
+        crawler.close()

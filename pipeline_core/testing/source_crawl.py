@@ -7,8 +7,9 @@ The engine of the test kit (:mod:`pipeline_core.testing.pytest_plugin`, fixture
     result = crawler("harbourtown", feed="tests/fixtures", start="/page-1.json")
     result.listings["1001"].record["name"]     # {"en": "Harbourtown Lighthouse"}
 
-Each call serves ``feed`` (a folder, or request path → bytes) with a
-:class:`~pipeline_core.testing.server.FeedServer` on 127.0.0.1, points the source at it
+Each call serves ``feed`` (a folder, or request path → bytes) with the crawler's
+:class:`~pipeline_core.testing.server.FeedServer` on 127.0.0.1 (one port for all its
+calls, stopped by :meth:`SourceCrawler.close`), points the source at it
 (the spider argument ``start_url``), runs ``dmo-pipeline crawl`` in a child process (a
 Scrapy crawl needs a fresh Twisted reactor) and reads the source's staged listings, with
 their child rows, this crawl's ``pipeline.errors`` rows and its stats from the database.
@@ -103,7 +104,7 @@ def default_start(url: str | None) -> str:
 
 
 class SourceCrawler:
-    """Crawls sources into one database, each call from its own fixture server.
+    """Crawls sources into one database from fixture files on one loopback server.
 
     ``workdir`` holds the crawl's ``PIPELINE_HOME``, storage and copied mapping files;
     ``cwd`` is where the child process runs (the project folder, for in-repo spiders);
@@ -123,6 +124,7 @@ class SourceCrawler:
         self.cwd = Path(cwd) if cwd is not None else self.workdir
         self.env = dict(env or {})
         self._migrated = False
+        self._server: FeedServer | None = None
 
     # ------------------------------------------------------------------ environment
     def environment(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -167,6 +169,30 @@ class SourceCrawler:
         upgrade(self.database_url)
         self._migrated = True
 
+    # ------------------------------------------------------------------ fixture server
+    def serve(self, feed: str | Path | Mapping[str, bytes]) -> FeedServer:
+        """The crawler's fixture server, serving ``feed`` from now on. It is started on
+        first use and keeps its port, so the URLs of a second crawl are those of the
+        first (records that hold their page's URL stay unchanged)."""
+        if not isinstance(feed, Mapping) and not Path(feed).is_dir():
+            raise SourceCrawlError(f"fixture folder {feed} does not exist")
+        if self._server is None:
+            self._server = FeedServer().start()
+        self._server.set_pages(feed if isinstance(feed, Mapping) else {})
+        self._server.folder = None if isinstance(feed, Mapping) else Path(feed).resolve()
+        return self._server
+
+    @property
+    def server(self) -> FeedServer | None:
+        """The fixture server, once a call started it."""
+        return self._server
+
+    def close(self) -> None:
+        """Stop the fixture server (the pytest fixture does it after the test)."""
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
     # ------------------------------------------------------------------ crawl
     def __call__(
         self,
@@ -192,31 +218,23 @@ class SourceCrawler:
         if start is None:
             start = default_start(self._source_url(name, child_env))
         self._ensure_schema()
-        if isinstance(feed, Mapping):
-            server = FeedServer(pages=feed)
-        else:
-            if not Path(feed).is_dir():
-                raise SourceCrawlError(f"fixture folder {feed} does not exist")
-            server = FeedServer(folder=feed)
+        server = self.serve(feed)
         args = [sys.executable, "-m", "pipeline_core.cli", "crawl", name, "--no-progress"]
         for key, value in (settings or {}).items():
             args += ["-s", f"{key}={value}"]
-        with server:
-            args += [
-                "-a",
-                f"start_url={server.url(start if start.startswith('/') else '/' + start)}",
-            ]
-            before = self._last_crawl_id(name)
-            done = subprocess.run(
-                args,
-                env=child_env,
-                cwd=self.cwd,
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-                check=False,
-            )
-            requests = list(server.requests)
+        args += ["-a", f"start_url={server.url(start if start.startswith('/') else '/' + start)}"]
+        before = self._last_crawl_id(name)
+        first_request = len(server.requests)
+        done = subprocess.run(
+            args,
+            env=child_env,
+            cwd=self.cwd,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        requests = list(server.requests[first_request:])
         crawl_id = self._last_crawl_id(name)
         if crawl_id is None or crawl_id == before:
             tail = "\n".join(done.stderr.strip().splitlines()[-20:])
