@@ -276,7 +276,7 @@ def _print_preview(name: str, session: Any) -> None:
             (f.field, f.source_path, _shown(f.raw), _shown(f.mapped)) for f in record.fields
         ]
         widths = [max(len(row[i]) for row in rows) for i in range(4)]
-        for index, row in enumerate(rows):
+        for index, row in enumerate(rows if record.fields else []):
             line = "  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True))
             errors = record.fields[index - 1].errors if index else []
             click.echo((line + ("  !! " + errors[0] if errors else "")).rstrip())
@@ -284,7 +284,8 @@ def _print_preview(name: str, session: Any) -> None:
             for error in errors[1:]:
                 click.echo(f"{pad}  !! {error}")
         for field_path, message in record.other_errors:
-            click.echo(f"  !! {field_path}: {message}")
+            named = field_path in message  # "line 3: 3 fields where …" names its line
+            click.echo(f"  !! {message}" if named else f"  !! {field_path}: {message}")
         click.echo("")
     for url, message in session.page_errors:
         click.echo(f"page error: {url}: {message}")

@@ -6,12 +6,14 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from conftest import ROOT, run_cli
 
-from pipeline_core.cli import table_counts
+from pipeline_core.cli import _print_preview, table_counts
 from pipeline_core.db.tables import configs
 from pipeline_core.mapping import load_mapping_file
+from pipeline_core.scrapy.preview import PreviewSession
 from pipeline_core.testing import FeedServer
 
 TUTORIAL = ROOT / "docs" / "examples" / "tutorial"
@@ -145,3 +147,29 @@ def test_preview_of_a_stored_config_leaves_the_database_as_it_was(
         "nothing was written"
     )
     assert table_counts(engine) == before
+
+
+def test_an_unreadable_record_is_shown_as_invalid(capsys: pytest.CaptureFixture[str]) -> None:
+    """A fetcher that cannot read a record (a ragged CSV row) reports it to the preview."""
+    session = PreviewSession()
+    session.record_error(
+        "line 3: 3 fields where the header has 14; the row is not read",
+        "file:///feed.csv",
+        external_id="102",
+        field="line 3",
+        value="102;restaurant;Ferry House",
+    )
+    session.record_error("no id", "file:///feed.csv")
+
+    _print_preview("sample", session)
+
+    assert capsys.readouterr().out.splitlines() == [
+        "record 102  INVALID  file:///feed.csv",
+        "  !! fetch: line 3: 3 fields where the header has 14; the row is not read "
+        "(value '102;restaurant;Ferry House')",
+        "",
+        "record ?  INVALID  file:///feed.csv",
+        "  !! (record): fetch: no id",
+        "",
+        "sample: 2 records previewed, 0 valid, 2 invalid, 0 page errors; nothing was written",
+    ]
