@@ -19,6 +19,7 @@ import jsonschema_rs
 import yaml
 
 from pipeline_core.exceptions import MappingError
+from pipeline_core.frequency import DEFAULT_FREQUENCY, parse_frequency
 
 #: Top-level keys kept in ``pipeline.configs.scrape_config`` (all but the seed's own columns).
 _CONFIG_COLUMNS = {"source", "dmo", "fetcher", "url", "fields", "scrape_frequency"}
@@ -54,7 +55,7 @@ class MappingDocument:
 
     @property
     def scrape_frequency(self) -> str:
-        return str(self.doc.get("scrape_frequency", "daily"))
+        return str(self.doc.get("scrape_frequency", DEFAULT_FREQUENCY))
 
     def resolved_url(self) -> str | None:
         """The first URL; a ``file:`` URL or bare relative path is resolved to the file's folder."""
@@ -140,6 +141,7 @@ def check_document(doc: Any, origin: str, root: yaml.Node | None = None) -> None
             f"{origin}: a mapping is a YAML mapping of keys, got {type(doc).__name__}"
         )
     if _fast_validator().is_valid(doc):
+        _check_frequency(doc, origin, root)
         return
     # Only a broken document pays for the pure-Python validator, whose best_match picks
     # the error that explains it.
@@ -148,14 +150,29 @@ def check_document(doc: Any, origin: str, root: yaml.Node | None = None) -> None
     validator = jsonschema.Draft202012Validator(mapping_schema())
     error = jsonschema.exceptions.best_match(validator.iter_errors(doc))
     if error is None:
+        _check_frequency(doc, origin, root)
         return
     path, message = _describe(error)
+    raise _error_at(origin, root, path, message)
+
+
+def _error_at(origin: str, root: yaml.Node | None, path: list[Any], message: str) -> MappingError:
     where = origin
     node = _node_at(root, path) if root is not None else None
     if node is not None:
         where = f"{origin}:{node.start_mark.line + 1}"
     key = ".".join(str(p) for p in path) or "(top level)"
-    raise MappingError(f"{where}: at {key}: {message}")
+    return MappingError(f"{where}: at {key}: {message}")
+
+
+def _check_frequency(doc: dict[str, Any], origin: str, root: yaml.Node | None) -> None:
+    """The schema only says ``scrape_frequency`` is text; check it is one the scheduler reads."""
+    if "scrape_frequency" not in doc:
+        return
+    try:
+        parse_frequency(doc["scrape_frequency"])
+    except ValueError as exc:
+        raise _error_at(origin, root, ["scrape_frequency"], str(exc)) from None
 
 
 def load_mapping_text(text: str, origin: str, base_dir: Path | None = None) -> MappingDocument:
