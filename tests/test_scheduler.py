@@ -460,11 +460,10 @@ def test_scheduler_once_and_dry_run(
     pipeline_env: dict[str, str], engine: sa.Engine, tmp_path: Path
 ) -> None:
     folder = tmp_path / "sources"
-    write_source(folder, "cli-hourly", "hourly")
+    write_source(folder, "cli-yearly", "0 0 1 1 *")
     env = dict(pipeline_env, PIPELINE_SOURCES_PATH=str(folder))
-    listed = run_cli("sources", env=env)
-    names = [line.split()[0] for line in listed.stdout.splitlines()]
-    assert "cli-hourly" in names
+    names = list(get_plugin_manager(load_settings(env)).sources())
+    assert "cli-yearly" in names
 
     before = run_cli("scheduler", "--dry-run", env=env)
     assert before.returncode == 0, before.stderr
@@ -479,7 +478,8 @@ def test_scheduler_once_and_dry_run(
     out = once.stdout.splitlines()
     assert out[-1] == f"{len(names)} slots due: {len(names)} scrape jobs enqueued, 0 errors"
     assert [line.split(":")[0] for line in out[:-1]] == names
-    assert "cli-hourly: slot " in once.stdout
+    year = datetime.now(UTC).year
+    assert f"cli-yearly: slot {year}-01-01 00:00 UTC: job " in once.stdout
     assert "enqueued scrape job" in once.stderr
     assert {row[2]["source"] for row in queue_rows(engine)} == set(names)
 
@@ -489,8 +489,10 @@ def test_scheduler_once_and_dry_run(
     assert len(queue_rows(engine)) == len(names)
 
     after = run_cli("scheduler", "--dry-run", env=env)
-    row = next(line for line in after.stdout.splitlines() if line.startswith("cli-hourly "))
-    assert row.split()[:3] == ["cli-hourly", "hourly", "-"]
+    row = next(line for line in after.stdout.splitlines() if line.startswith("cli-yearly "))
+    # frequency 0 0 1 1 *, nothing due, last slot this New Year, next slot the next one
+    expected = f"cli-yearly 0 0 1 1 * - {year}-01-01 00:00 {year + 1}-01-01 00:00 -"
+    assert row.split() == expected.split()
 
 
 def test_scheduler_with_a_bad_cron_fails_naming_the_file_and_key(
