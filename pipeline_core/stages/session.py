@@ -266,6 +266,28 @@ class StageSession:
         self.page_errors += 1
         self.errors.add("fetch", message, url=url)
 
+    def record_error(
+        self,
+        message: str,
+        url: str,
+        *,
+        external_id: str | None = None,
+        field: str | None = None,
+        value: Any = None,
+    ) -> None:
+        """A fetcher could not read one record (stage ``fetch``): counted scraped and
+        invalid. With its id known, its staged listing is kept as seen (as for a record that
+        fails mapping); without one, the crawl is not complete, so nothing is withdrawn."""
+        self.stats["scraped"] += 1
+        self.stats["invalid"] += 1
+        if external_id is None:
+            self.idless += 1
+        else:
+            self.unseen.discard(external_id)
+        self.errors.add(
+            "fetch", message, external_id=external_id, field=field, value=value, url=url
+        )
+
     def mark_cut_short(self, reason: str) -> None:
         """The fetcher stopped before the end of the source (``max_pages``): the crawl is not
         complete, so nothing is withdrawn."""
