@@ -71,9 +71,14 @@ def check_against_fetcher(doc: MappingDocument, fetcher: type) -> None:
         return
     import jsonschema
 
+    options = doc.doc.get("options", {})
     validator = jsonschema.Draft202012Validator(schema)
-    error = jsonschema.exceptions.best_match(validator.iter_errors(doc.doc.get("options", {})))
+    error = jsonschema.exceptions.best_match(validator.iter_errors(options))
     if error is None:
+        check = getattr(fetcher, "check_options", None)
+        problem = check(options) if check is not None else None
+        if problem is not None:
+            raise _fail(doc, ["options", *problem[0]], problem[1])
         return
     path, message = describe_error(error)
     raise _fail(

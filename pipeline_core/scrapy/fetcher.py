@@ -42,6 +42,12 @@ class FetcherSpider(scrapy.Spider):
     default_mapping: ClassVar[dict[str, Any] | None] = None
     source: ClassVar[Source]
 
+    @classmethod
+    def check_options(cls, options: dict[str, Any]) -> tuple[list[Any], str] | None:
+        """What the schema cannot check in ``options`` (an encoding name, a selector's
+        syntax): None, or (path inside ``options``, message). Called when sources load."""
+        return None
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         from pipeline_core.scrapy.runtime import get_runtime
