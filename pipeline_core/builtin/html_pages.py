@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 import scrapy
 from scrapy.http import Response, TextResponse
 
-from pipeline_core.builtin.html_select import links, selector_error
+from pipeline_core.builtin.html_select import html_of, links, selector_error
 from pipeline_core.scrapy.fetcher import FetcherSpider
 
 #: Options of :class:`PageCrawlSpider`, part of each subclass's ``options_schema``.
@@ -69,11 +69,11 @@ class PageCrawlSpider(FetcherSpider):
             self.report_page_error("not an HTML page: cannot follow links", response.url)
             return
         else:
-            for link in links(response, self.links_selector):
+            for link in links(html_of(response), self.links_selector):
                 yield self._request(response.urljoin(link), self.parse_detail)
         if self.next_selector is None or not isinstance(response, TextResponse):
             return
-        following = links(response, self.next_selector)
+        following = links(html_of(response), self.next_selector)
         if not following:
             return
         if self.max_pages is not None and page >= self.max_pages:

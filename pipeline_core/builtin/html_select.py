@@ -12,6 +12,15 @@ from typing import Any
 from parsel import Selector, SelectorList
 
 
+def html_of(response: Any) -> Selector:
+    """The page as an HTML selector, whatever its Content-Type said (servers label HTML as
+    text/plain or JSON more often than one would think)."""
+    selector = getattr(response, "selector", None)
+    if isinstance(selector, Selector) and selector.type == "html":
+        return selector
+    return Selector(text=response.text, type="html")
+
+
 def is_xpath(expression: str) -> bool:
     """True when ``expression`` is XPath rather than CSS."""
     return expression.lstrip().startswith(("/", "./", "("))

@@ -64,11 +64,13 @@ class JsonApiSpider(FetcherSpider):
             data = orjson.loads(response.body)
         except orjson.JSONDecodeError as exc:
             self.report_page_error(f"not valid JSON: {exc}", response.url)
+            yield from self._past_broken(state)
             return
         records = self.records_at(data)
         if not isinstance(records, list):
             # an error answered with status 200 often has no record list at all
             self.report_page_error(f"no list of records at {self.records_path!r}", response.url)
+            yield from self._past_broken(state)
             return
         make = self.record
         url = response.url
@@ -83,6 +85,12 @@ class JsonApiSpider(FetcherSpider):
             self.value_at(data) if self.value_at else None,
             self.total_pages_at(data) if self.total_pages_at else None,
         )
+        yield from self._follow(following, state)
+
+    def _past_broken(self, state: PageState) -> Iterator[Any]:
+        yield from self._follow(self.pages.after_broken(state), state)
+
+    def _follow(self, following: tuple[str, PageState] | None, state: PageState) -> Iterator[Any]:
         if following is None:
             return
         if self.pages.capped(state):

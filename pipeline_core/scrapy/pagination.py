@@ -47,11 +47,12 @@ def next_from_link_header(header: str) -> str | None:
 
 @dataclass(frozen=True)
 class PageState:
-    """Where a request stands: its page number (1 = first fetched) and position (page number,
-    offset or cursor sent)."""
+    """Where a request stands: its page number (1 = first fetched), position (page number,
+    offset or cursor sent), and whether it follows a page that could not be read."""
 
     page: int
     position: Any
+    after_broken: bool = False
 
 
 class Pagination:
@@ -131,6 +132,15 @@ class Pagination:
             position = state.position + self.size
             return self._page_url(position), PageState(nxt, position)
         return None
+
+    def after_broken(self, state: PageState) -> tuple[str, PageState] | None:
+        """The URL after a page that could not be read, when it can be known without the
+        page (``page`` and ``offset``), and the page before it was read: a single broken
+        page loses only itself; two in a row end the crawl."""
+        if state.after_broken or self.kind not in ("page", "offset"):
+            return None
+        position = state.position + (1 if self.kind == "page" else self.size)
+        return self._page_url(position), PageState(state.page + 1, position, True)
 
     def capped(self, state: PageState) -> bool:
         """True when ``max_pages`` forbids fetching a page after ``state``."""
