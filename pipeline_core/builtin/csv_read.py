@@ -2,8 +2,9 @@
 
 The encoding is the declared one, else found from a byte order mark, else UTF-8 when the
 whole body is valid UTF-8, else guessed with charset-normalizer, leaning to Windows-1252
-(:func:`guess_encoding`). A UTF-8 mark before text that is not UTF-8 (an export tool that wrote the mark
-over Latin-1 text) is dropped and the text detected. Rows are read as a stream.
+(:func:`guess_encoding`). A UTF-8 mark before text that is not UTF-8 (an export tool
+that wrote the mark over Latin-1 text) is dropped and the text detected. Rows are read as
+a stream.
 """
 
 from __future__ import annotations
