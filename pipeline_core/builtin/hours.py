@@ -31,6 +31,12 @@ _RANGE = re.compile(r"\s*(?:-|\u2013|\u2014)\s*|\s+(?:to|bis|à|a|till|until)\s+
 _SEVERAL = re.compile(r"\s*(?:,|;|\band\b|\bund\b|\bet\b|\be\b|&|/)\s*", re.IGNORECASE)
 
 Rows = list[dict[str, Any]]
+#: What the OSM parser raises (its type stubs do not name ``ParserError``).
+_PARSE_ERRORS: tuple[type[Exception], ...] = (
+    SyntaxError,
+    getattr(opening_hours, "ParserError", SyntaxError),
+)
+_UNREADABLE: tuple[type[Exception], ...] = (ValueError, *_PARSE_ERRORS)
 
 
 # ------------------------------------------------------------------ reading sources
@@ -341,7 +347,7 @@ def _read(value: Any, format: str) -> tuple[Rows, Rows, str | None]:
         raise ValueError("format must be auto, osm, weekdays or schema_org")
     try:
         normalised = str(opening_hours.OpeningHours(" ".join(str(value).split())))
-    except (opening_hours.ParserError, SyntaxError):
+    except _PARSE_ERRORS:
         raise ValueError("not in OpenStreetMap opening_hours syntax") from None
     weekly, dates = from_osm(normalised)
     return weekly, dates, normalised
@@ -362,7 +368,7 @@ def opening_hours_fields(value: Any, format: str = "auto") -> dict[str, Any]:
         weekly, dates, osm = _read(value, format)
         if osm is None:
             osm = to_osm(weekly, dates)
-    except (ValueError, opening_hours.ParserError) as exc:
+    except _UNREADABLE as exc:
         raise PartialTransformError(str(exc), {"opening_hours_text": _verbatim(value)}) from None
     out: dict[str, Any] = {}
     if weekly:
@@ -379,7 +385,7 @@ def osm_hours(value: Any) -> str:
     (``mo-fr 9:00-17:00`` → ``Mo-Fr 09:00-17:00``)."""
     try:
         return str(opening_hours.OpeningHours(" ".join(str(value).split())))
-    except (opening_hours.ParserError, SyntaxError):
+    except _PARSE_ERRORS:
         raise ValueError("not in OpenStreetMap opening_hours syntax") from None
 
 
