@@ -32,6 +32,9 @@ ENTRY_POINT_GROUP = "dmo_pipeline"
 #: Built-in plugins: name → module. Listed in one place; each can be blocked by name.
 BUILTIN_PLUGINS: dict[str, str] = {
     "builtin-transforms": "pipeline_core.builtin.transforms",
+    "builtin-json-api": "pipeline_core.builtin.json_api",
+    "builtin-repo-sources": "pipeline_core.builtin.repo_sources",
+    "builtin-config-sources": "pipeline_core.builtin.config_sources",
     "builtin-phone": "pipeline_core.builtin.phone",
     "builtin-contact": "pipeline_core.builtin.contact",
     "builtin-geo": "pipeline_core.builtin.geo",
@@ -40,9 +43,6 @@ BUILTIN_PLUGINS: dict[str, str] = {
     "builtin-taxonomy": "pipeline_core.builtin.taxonomy",
     "builtin-address": "pipeline_core.builtin.address",
     "builtin-dates": "pipeline_core.builtin.dates",
-    "builtin-json-api": "pipeline_core.builtin.json_api",
-    "builtin-repo-sources": "pipeline_core.builtin.repo_sources",
-    "builtin-config-sources": "pipeline_core.builtin.config_sources",
 }
 
 
