@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Iterable
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import sqlalchemy as sa
 
 from pipeline_core.config import SETTINGS, load_settings
 from pipeline_core.exceptions import PipelineError
+
+if TYPE_CHECKING:
+    from pipeline_core.queue.scheduler import SourceSchedule, TickResult
 
 
 def _fail(exc: Exception) -> None:
@@ -296,6 +301,48 @@ def _print_preview(name: str, session: Any) -> None:
     )
 
 
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s [%(name)s] %(levelname)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M") if moment is not None else "-"
+
+
+def _print_schedule(entries: list[SourceSchedule]) -> None:
+    rows = [("SOURCE", "FREQUENCY", "DUE", "LAST SLOT", "NEXT SLOT", "LAST SCRAPE")]
+    for e in entries:
+        due = _when(e.slot_at) if e.due else "-"
+        last, following, scraped = (
+            _when(e.last_slot_at),
+            _when(e.next_slot_at),
+            _when(e.last_scrape_at),
+        )
+        rows.append((e.source, e.frequency, due, last, following, scraped))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+    click.echo("times in UTC; nothing was enqueued")
+    for e in entries:
+        if e.error:
+            click.echo(f"error: {e.error}", err=True)
+
+
+def _print_tick(result: TickResult) -> None:
+    for done in result.enqueued:
+        job = f"job {done.job_id}" if done.job_id is not None else "a scrape was already queued"
+        click.echo(f"{done.source}: slot {_when(done.slot_at)} UTC: {job}")
+    added = sum(1 for done in result.enqueued if done.job_id is not None)
+    click.echo(
+        f"{len(result.enqueued)} slots due: {added} scrape jobs enqueued, "
+        f"{len(result.errors)} errors"
+    )
+
+
 @main.command()
 @click.argument("source_name", metavar="SOURCE")
 @click.option(
@@ -375,6 +422,58 @@ def new_source(name: str, fmt: str, directory: Path | None, dmo: str | None) -> 
     click.echo(f"  cd {target} && pytest")
     first = (target / "tests" / "fixtures" / values["first_page"]).resolve()
     click.echo(f"  dmo-pipeline preview {name} --url {first.as_uri()}")
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Run one tick and exit.")
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0.1),
+    default=60.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Longest wait between ticks.",
+)
+@click.option("--dry-run", is_flag=True, help="Print each source's schedule; enqueue nothing.")
+def scheduler(once: bool, interval: float, dry_run: bool) -> None:
+    """Enqueue scrape jobs when sources are due (scrape_frequency)."""
+    import signal
+    import threading
+
+    from pipeline_core.queue import scheduler as sched
+    from pipeline_core.scrapy.runtime import get_runtime
+
+    runtime = get_runtime()
+    _configure_logging(runtime.settings.log_level)
+    runtime.ensure_database()
+    engine, settings = runtime.engine, runtime.settings
+    log = logging.getLogger(sched.__name__)
+    if dry_run:
+        entries = sched.schedule(engine, runtime.sources, sched.utc_now())
+        _print_schedule(entries)
+        sys.exit(1 if any(e.error for e in entries) else 0)
+    if sched.SCRAPE_JOB not in runtime.pm.job_types():
+        log.warning(
+            "no job type %r is registered here: scheduled scrapes wait in the queue for a "
+            "worker that has one",
+            sched.SCRAPE_JOB,
+        )
+    if once:
+        result = sched.tick(engine, runtime.sources, settings=settings)
+        _print_tick(result)
+        sys.exit(1 if result.errors else 0)
+
+    stop = threading.Event()
+
+    def _stop(signum: int, _frame: object) -> None:
+        log.info("%s received; stopping after this tick", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    log.info("scheduler started: a tick at least every %g s", interval)
+    ticks = sched.run(engine, runtime.pm.sources, settings=settings, interval=interval, stop=stop)
+    log.info("scheduler stopped after %d ticks", ticks)
 
 
 if __name__ == "__main__":

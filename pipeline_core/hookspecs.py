@@ -47,7 +47,9 @@ def register_fetchers() -> list[type]:
     """Return fetcher spider classes: generic spiders a mapping names in ``fetcher:``.
 
     Each class subclasses :class:`pipeline_core.scrapy.fetcher.FetcherSpider` and sets
-    ``fetcher_name`` (the built-in one is ``json_api``) and ``fetcher_help``. The spider is
+    ``fetcher_name`` (built in: ``json_api``, ``xml_feed``, ``csv_feed``, ``html``,
+    ``jsonld``) and ``fetcher_help``, and may declare ``options_schema``,
+    ``pagination_types`` and ``required_keys``, checked when sources load. The spider is
     built from a source's mapping and yields :class:`pipeline_core.items.RawRecord` items.
     """
 

@@ -18,7 +18,8 @@ import pluggy
 
 from pipeline_core import hookspecs
 from pipeline_core.config import Settings, load_settings
-from pipeline_core.exceptions import PluginError
+from pipeline_core.exceptions import MappingError, PluginError
+from pipeline_core.mapping.fetcher_check import check_against_fetcher, check_headers
 from pipeline_core.sources import Source, collect_sources
 from pipeline_core.transforms import Transform, build_registry
 
@@ -33,8 +34,20 @@ ENTRY_POINT_GROUP = "dmo_pipeline"
 BUILTIN_PLUGINS: dict[str, str] = {
     "builtin-transforms": "pipeline_core.builtin.transforms",
     "builtin-json-api": "pipeline_core.builtin.json_api",
+    "builtin-xml-feed": "pipeline_core.builtin.xml_feed",
+    "builtin-csv-feed": "pipeline_core.builtin.csv_feed",
+    "builtin-html": "pipeline_core.builtin.html",
+    "builtin-jsonld": "pipeline_core.builtin.jsonld",
     "builtin-repo-sources": "pipeline_core.builtin.repo_sources",
     "builtin-config-sources": "pipeline_core.builtin.config_sources",
+    "builtin-phone": "pipeline_core.builtin.phone",
+    "builtin-contact": "pipeline_core.builtin.contact",
+    "builtin-geo": "pipeline_core.builtin.geo",
+    "builtin-hours": "pipeline_core.builtin.hours",
+    "builtin-language": "pipeline_core.builtin.language",
+    "builtin-taxonomy": "pipeline_core.builtin.taxonomy",
+    "builtin-address": "pipeline_core.builtin.address",
+    "builtin-dates": "pipeline_core.builtin.dates",
 }
 
 
@@ -56,8 +69,29 @@ class PipelineManager(pluggy.PluginManager):
     infos: dict[str, PluginInfo]
 
     def sources(self) -> dict[str, Source]:
-        """Every registered source, by name."""
-        return collect_sources(self.hook.register_sources(settings=self.settings))
+        """Every registered source, by name, each checked against the fetcher it names.
+
+        A mapping file that does not suit its fetcher (an unknown option, a pagination the
+        fetcher does not follow, a literal secret in a header) is an error naming the file,
+        line and key; a stored configuration that does not is logged and left out, as one
+        broken row must not block every other source.
+        """
+        found = collect_sources(self.hook.register_sources(settings=self.settings))
+        fetchers = self.fetchers()
+        checked = {}
+        for name, source in found.items():
+            try:
+                check_headers(source.mapping)
+                fetcher = fetchers.get(source.fetcher) if source.spider_cls is None else None
+                if fetcher is not None:
+                    check_against_fetcher(source.mapping, fetcher)
+            except MappingError as exc:
+                if source.mapping.base_dir is not None:
+                    raise
+                logger.error("stored configuration left out: %s", exc)
+                continue
+            checked[name] = source
+        return checked
 
     def transforms(self) -> dict[str, Transform]:
         """Every registered transform, by name."""

@@ -27,6 +27,12 @@ class Source:
     origin: str
     spider_cls: type | None = None
 
+    @property
+    def scrape_frequency(self) -> str:
+        """When the scheduler scrapes it: ``hourly``, ``daily``, ``weekly`` or a cron
+        expression (the mapping's ``scrape_frequency``, default ``daily``)."""
+        return self.mapping.scrape_frequency
+
     @classmethod
     def from_mapping(cls, doc: MappingDocument, origin: str | None = None) -> Source:
         """A source fetched by the generic fetcher its mapping names."""

@@ -24,9 +24,8 @@ from conftest import ROOT, run_cli, run_scrapy
 import pipeline_core.scrapy.settings as scrapy_settings
 from pipeline_core import hookspecs
 from pipeline_core.builtin.json_api import register_fetchers as builtin_fetchers
-from pipeline_core.builtin.transforms import BUILTIN_TRANSFORMS
 from pipeline_core.cli import main
-from pipeline_core.config import SETTINGS
+from pipeline_core.config import SETTINGS, load_settings
 from pipeline_core.db import metadata
 from pipeline_core.db.tables import errors, staging
 from pipeline_core.exceptions import MappingError
@@ -292,15 +291,63 @@ def test_every_pagination_type_is_documented(kind: str) -> None:
     assert f"`{kind}`" in section(page("reference/mapping.md"), "pagination")
 
 
+def _builtin_fetchers() -> list[type]:
+    fetchers = get_plugin_manager().fetchers().values()
+    return sorted(
+        (f for f in fetchers if f.__module__.startswith("pipeline_core.")),
+        key=lambda f: f.fetcher_name,
+    )
+
+
 def test_every_pagination_option_and_fetcher_is_documented() -> None:
     text = page("reference/fetchers.md")
     for option in _pagination()["properties"]:
         assert f"| `{option}` |" in section(text, "Pagination")
-    for fetcher in builtin_fetchers():
-        assert fetcher.fetcher_name in heading_titles(text)
+    names = {fetcher.fetcher_name for fetcher in _builtin_fetchers()}
+    assert {f.fetcher_name for f in builtin_fetchers()} <= names
+    assert names == {"json_api", "xml_feed", "csv_feed", "html", "jsonld"}
+    for name in names:
+        assert name in heading_titles(text)
 
 
-TRANSFORMS = {transform.name: transform for transform in BUILTIN_TRANSFORMS}
+@pytest.mark.parametrize("fetcher", _builtin_fetchers(), ids=lambda f: f.fetcher_name)
+def test_every_fetcher_option_and_pagination_is_documented(fetcher: type) -> None:
+    body = section(page("reference/fetchers.md"), fetcher.fetcher_name)
+    schema = fetcher.options_schema
+    assert schema is not None, f"{fetcher.fetcher_name} does not declare its options"
+    options = sorted(schema["properties"])
+    if options:
+        assert "Options:" in body
+    else:
+        assert "takes no `options`" in body
+    for option in options:
+        assert f"| `{option}` |" in body, f"{fetcher.fetcher_name}: option {option}"
+    kinds = fetcher.pagination_types
+    assert kinds is not None
+    (row,) = [line for line in body.splitlines() if line.startswith("| `pagination` |")]
+    if set(kinds) == set(_pagination()["properties"]["type"]["enum"]):
+        assert "every type" in row
+    else:
+        assert all(f"`{kind}`" in row for kind in kinds), (fetcher.fetcher_name, row)
+    for key in fetcher.required_keys:
+        assert f"| `{key}` | required" in body
+
+
+def test_the_jsonld_transforms_are_documented() -> None:
+    from pipeline_core.builtin.schema_org import TRANSFORMS as SCHEMA_TRANSFORMS
+
+    body = section(page("reference/fetchers.md"), "jsonld")
+    for transform in SCHEMA_TRANSFORMS:
+        assert f"| `{transform.name}` |" in body
+
+
+TRANSFORMS = {
+    name: transform
+    for name, transform in get_plugin_manager(load_settings({})).transforms().items()
+    if transform.func.__module__.startswith("pipeline_core.builtin.")
+    # The jsonld fetcher's own transforms are documented with it (fetchers.md, checked above).
+    and transform.func.__module__ != "pipeline_core.builtin.schema_org"
+}
 _ROW = re.compile(r"^\| `(?P<value>.+?)` \| (?:`(?P<args>.+?)`)? *\| (?P<result>.+?) \|$")
 
 

@@ -19,6 +19,7 @@ import jsonschema_rs
 import yaml
 
 from pipeline_core.exceptions import MappingError
+from pipeline_core.frequency import DEFAULT_FREQUENCY, parse_frequency
 
 #: Top-level keys kept in ``pipeline.configs.scrape_config`` (all but the seed's own columns).
 _CONFIG_COLUMNS = {"source", "dmo", "fetcher", "url", "fields", "scrape_frequency"}
@@ -54,7 +55,7 @@ class MappingDocument:
 
     @property
     def scrape_frequency(self) -> str:
-        return str(self.doc.get("scrape_frequency", "daily"))
+        return str(self.doc.get("scrape_frequency", DEFAULT_FREQUENCY))
 
     def resolved_url(self) -> str | None:
         """The first URL; a ``file:`` URL or bare relative path is resolved to the file's folder."""
@@ -68,6 +69,42 @@ class MappingDocument:
         base = self.base_dir or Path.cwd()
         return (base / relative).resolve().as_uri()
 
+    def where(self, path: list[Any]) -> str:
+        """``origin:line`` of the value at a document path (for mapping files), or ``origin``."""
+        if self.base_dir is None:
+            return self.origin
+        try:
+            root = yaml.compose(Path(self.origin).read_text("utf-8"), Loader=MappingLoader)
+        except (OSError, yaml.YAMLError):
+            return self.origin
+        node = _node_at(root, path)
+        return f"{self.origin}:{node.start_mark.line + 1}" if node is not None else self.origin
+
+    def with_defaults(self, defaults: MappingABC[str, Any]) -> MappingDocument:
+        """This document over a fetcher's default mapping (``id`` and ``fields``).
+
+        The document's own ``id``/``key`` win over the default ``id``; each of its fields
+        replaces the default fields of the same target and of the targets above or below it
+        (``location`` replaces ``location.latitude``, and the other way round).
+        """
+        if not defaults:
+            return self
+        doc = dict(self.doc)
+        if "id" not in doc and "key" not in doc and "id" in defaults:
+            doc["id"] = defaults["id"]
+        own = doc.get("fields", {})
+        fields = {
+            target: spec
+            for target, spec in defaults.get("fields", {}).items()
+            if not any(
+                target == mine or target.startswith(mine + ".") or mine.startswith(target + ".")
+                for mine in own
+            )
+        }
+        fields.update(own)
+        doc["fields"] = fields
+        return MappingDocument(doc=doc, origin=self.origin, base_dir=self.base_dir)
+
     def to_config_row(self) -> dict[str, Any]:
         """The ``pipeline.configs`` columns holding this document."""
         return {
@@ -76,7 +113,7 @@ class MappingDocument:
             "source_type": self.fetcher,
             "base_url": self.resolved_url() or "",
             "scrape_config": {k: v for k, v in self.doc.items() if k not in _CONFIG_COLUMNS},
-            "field_mappings": self.doc["fields"],
+            "field_mappings": self.doc.get("fields", {}),
             "scrape_frequency": self.scrape_frequency,
         }
 
@@ -120,11 +157,13 @@ def _node_at(node: yaml.Node | None, path: list[Any]) -> yaml.Node | None:
     return node
 
 
-def _describe(error: Any) -> tuple[list[Any], str]:
+def describe_error(error: Any) -> tuple[list[Any], str]:
     path = list(error.absolute_path)
     message = error.message
     if error.validator == "additionalProperties":
         return path, message + " (see docs/reference/mapping.md for the keys)"
+    if error.validator == "not" and path == []:
+        return path, "give either 'id' or 'key', not both"
     if error.validator == "oneOf" and path[:1] == [] and error.instance is not None:
         if isinstance(error.instance, dict) and "id" in error.instance and "key" in error.instance:
             return path, "give either 'id' or 'key', not both"
@@ -140,6 +179,7 @@ def check_document(doc: Any, origin: str, root: yaml.Node | None = None) -> None
             f"{origin}: a mapping is a YAML mapping of keys, got {type(doc).__name__}"
         )
     if _fast_validator().is_valid(doc):
+        _check_frequency(doc, origin, root)
         return
     # Only a broken document pays for the pure-Python validator, whose best_match picks
     # the error that explains it.
@@ -148,14 +188,29 @@ def check_document(doc: Any, origin: str, root: yaml.Node | None = None) -> None
     validator = jsonschema.Draft202012Validator(mapping_schema())
     error = jsonschema.exceptions.best_match(validator.iter_errors(doc))
     if error is None:
+        _check_frequency(doc, origin, root)
         return
-    path, message = _describe(error)
+    path, message = describe_error(error)
+    raise _error_at(origin, root, path, message)
+
+
+def _error_at(origin: str, root: yaml.Node | None, path: list[Any], message: str) -> MappingError:
     where = origin
     node = _node_at(root, path) if root is not None else None
     if node is not None:
         where = f"{origin}:{node.start_mark.line + 1}"
     key = ".".join(str(p) for p in path) or "(top level)"
-    raise MappingError(f"{where}: at {key}: {message}")
+    return MappingError(f"{where}: at {key}: {message}")
+
+
+def _check_frequency(doc: dict[str, Any], origin: str, root: yaml.Node | None) -> None:
+    """The schema only says ``scrape_frequency`` is text; check it is one the scheduler reads."""
+    if "scrape_frequency" not in doc:
+        return
+    try:
+        parse_frequency(doc["scrape_frequency"])
+    except ValueError as exc:
+        raise _error_at(origin, root, ["scrape_frequency"], str(exc)) from None
 
 
 def load_mapping_text(text: str, origin: str, base_dir: Path | None = None) -> MappingDocument:
@@ -184,12 +239,9 @@ def load_mapping_file(path: str | Path) -> MappingDocument:
 def document_from_config_row(row: MappingABC[str, Any]) -> MappingDocument:
     """Rebuild the mapping document held by a ``pipeline.configs`` row, and check it."""
     doc: dict[str, Any] = dict(row["scrape_config"] or {})
-    doc.update(
-        source=row["name"],
-        dmo=row["dmo"],
-        fetcher=row["source_type"],
-        fields=row["field_mappings"],
-    )
+    doc.update(source=row["name"], dmo=row["dmo"], fetcher=row["source_type"])
+    if row["field_mappings"]:  # a jsonld source may have none: its fetcher maps by default
+        doc["fields"] = row["field_mappings"]
     origin = f"pipeline.configs[{row['name']}]"
     base_url = row.get("base_url") or ""
     if base_url:

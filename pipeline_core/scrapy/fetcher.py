@@ -32,7 +32,23 @@ class FetcherSpider(scrapy.Spider):
 
     fetcher_name: ClassVar[str] = ""
     fetcher_help: ClassVar[str] = ""
+    #: JSON Schema of the mapping's ``options`` object, checked when sources are loaded
+    #: (None: not checked).
+    options_schema: ClassVar[dict[str, Any] | None] = None
+    #: The ``pagination.type`` values this fetcher follows (None: not checked).
+    pagination_types: ClassVar[tuple[str, ...] | None] = None
+    #: Top-level mapping keys this fetcher cannot do without (besides ``url``).
+    required_keys: ClassVar[tuple[str, ...]] = ()
+    #: A default mapping (``id``, ``fields``) under the source's own, for fetchers whose
+    #: records follow a known vocabulary (``jsonld``).
+    default_mapping: ClassVar[dict[str, Any] | None] = None
     source: ClassVar[Source]
+
+    @classmethod
+    def check_options(cls, options: dict[str, Any]) -> tuple[list[Any], str] | None:
+        """What the schema cannot check in ``options`` (an encoding name, a selector's
+        syntax): None, or (path inside ``options``, message). Called when sources load."""
+        return None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -52,6 +68,12 @@ class FetcherSpider(scrapy.Spider):
             hosts.append(host)
         if hosts:
             self.allowed_domains = sorted(set(hosts))
+
+    @property
+    def fetch_options(self) -> dict[str, Any]:
+        """The mapping's ``options`` object (checked against :attr:`options_schema`)."""
+        options: dict[str, Any] = self.options.get("options", {})
+        return options
 
     def request_headers(self) -> dict[str, str]:
         """The mapping's ``headers``, with ``${NAME}`` replaced from the environment."""
@@ -92,6 +114,23 @@ class FetcherSpider(scrapy.Spider):
             session.page_error(message, url)
         else:
             logger.error("%s: page %s: %s", self.name, url, message)
+
+    def report_record_error(
+        self,
+        message: str,
+        url: str,
+        *,
+        external_id: str | None = None,
+        field: str | None = None,
+        value: Any = None,
+    ) -> None:
+        """Record that one source record could not be read (a ragged CSV row): an error row
+        naming it; the record counts as scraped and invalid, and the rest goes on."""
+        session = getattr(self.crawler, "dmo_session", None)
+        if session is not None:
+            session.record_error(message, url, external_id=external_id, field=field, value=value)
+        else:
+            logger.error("%s: record %s at %s: %s", self.name, external_id or "?", url, message)
 
     def report_cut_short(self, reason: str) -> None:
         """Record that the crawl stops before the source's end (not complete: no withdrawal)."""

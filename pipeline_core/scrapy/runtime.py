@@ -84,7 +84,10 @@ class Runtime:
     def compiled(self, name: str) -> CompiledMapping:
         """The compiled mapping of a source (compiled once)."""
         if name not in self._compiled:
-            self._compiled[name] = CompiledMapping(self.source(name).mapping, self.transforms)
+            source = self.source(name)
+            fetcher = self.fetchers.get(source.fetcher) if source.spider_cls is None else None
+            doc = source.mapping.with_defaults(getattr(fetcher, "default_mapping", None) or {})
+            self._compiled[name] = CompiledMapping(doc, self.transforms)
         return self._compiled[name]
 
 

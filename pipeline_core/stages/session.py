@@ -80,6 +80,7 @@ class StageSession:
         self.pending: list[ListingItem] = []
         self.page_errors = 0
         self.idless = 0
+        self.unreadable = 0
         self.cut_short: str | None = None
         self.batch_failures = 0
         self.crawl: CrawlRecord | None = None
@@ -130,6 +131,7 @@ class StageSession:
             finish_reason == "finished"
             and self.page_errors == 0
             and self.idless == 0
+            and self.unreadable == 0
             and self.cut_short is None
             and self.batch_failures == 0
         )
@@ -198,13 +200,22 @@ class StageSession:
                 self.idless += 1
             else:
                 self.unseen.discard(external_id)
-            record = self.mapping.apply(raw.payload, external_id)
+            kept: list[RecordError] = []
+            record = self.mapping.apply(raw.payload, external_id, kept)
         except RecordError as exc:
             self.stats["invalid"] += 1
             self.errors.add(
                 "map", exc.message, external_id=exc.external_id, field=exc.field, url=raw.url
             )
             return None
+        for reason in kept:  # values kept as published: reported, the record still staged
+            self.errors.add(
+                "map",
+                reason.message,
+                external_id=reason.external_id,
+                field=reason.field,
+                url=raw.url,
+            )
         return ListingItem(
             self.source, record["external_id"], record, raw.url, raw_hash=raw.raw_hash
         )
@@ -265,6 +276,25 @@ class StageSession:
         """A page could not be fetched or parsed: recorded; the crawl is not complete."""
         self.page_errors += 1
         self.errors.add("fetch", message, url=url)
+
+    def record_error(
+        self,
+        message: str,
+        url: str,
+        *,
+        external_id: str | None = None,
+        field: str | None = None,
+        value: Any = None,
+    ) -> None:
+        """A fetcher could not read one record (stage ``fetch``): counted scraped and
+        invalid. ``external_id`` (the id as far as the record could be read) names it in the
+        error row; as that may be wrong, the crawl is not complete, so nothing is withdrawn."""
+        self.stats["scraped"] += 1
+        self.stats["invalid"] += 1
+        self.unreadable += 1
+        self.errors.add(
+            "fetch", message, external_id=external_id, field=field, value=value, url=url
+        )
 
     def mark_cut_short(self, reason: str) -> None:
         """The fetcher stopped before the end of the source (``max_pages``): the crawl is not

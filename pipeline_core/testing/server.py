@@ -66,6 +66,8 @@ class FeedServer:
         self._headers = {k: dict(v) for k, v in (headers or {}).items()}
         self.folder = Path(folder).resolve() if folder else None
         self.requests: list[str] = []
+        #: The headers of each request, in the order of :attr:`requests`.
+        self.request_headers: list[dict[str, str]] = []
         self._lock = threading.Lock()
         server = self
 
@@ -75,6 +77,7 @@ class FeedServer:
             def do_GET(self) -> None:
                 with server._lock:
                     server.requests.append(self.path)
+                    server.request_headers.append(dict(self.headers.items()))
                 body, content_type = server._lookup(self.path)
                 if body is None:
                     self.send_response(404)

@@ -1,0 +1,88 @@
+"""Checks of a mapping document against the fetcher it names, when sources are loaded.
+
+A fetcher class declares what it reads (see :class:`pipeline_core.scrapy.fetcher.FetcherSpider`):
+``options_schema`` (a JSON Schema of the mapping's ``options`` object),
+``pagination_types`` (the ``pagination.type`` values it follows) and ``required_keys``
+(top-level keys it cannot do without). Errors name the file, the line and the key, as
+schema errors do. Request headers are checked for every source: a secret belongs in the
+environment (``${NAME}``), never in a mapping file or a stored configuration.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pipeline_core.exceptions import MappingError
+from pipeline_core.mapping.document import MappingDocument, describe_error
+
+#: Header names whose values are credentials.
+SECRET_HEADER = re.compile(
+    r"authorization|api[-_]?key|token|secret|password|passwd|cookie|signature|credential",
+    re.IGNORECASE,
+)
+#: Values that look like credentials whatever the header is called.
+SECRET_VALUE = re.compile(r"^\s*(bearer|basic|token|apikey)\s+\S{8,}", re.IGNORECASE)
+AUTH_SCHEME = re.compile(r"^\s*(bearer|basic|token|apikey|digest)\b", re.IGNORECASE)
+ENV_REF = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)\}")
+
+
+def _fail(doc: MappingDocument, path: list[Any], message: str) -> MappingError:
+    key = ".".join(str(p) for p in path) or "(top level)"
+    return MappingError(f"{doc.where(path)}: at {key}: {message}")
+
+
+def check_headers(doc: MappingDocument) -> None:
+    """Refuse a header that carries a literal secret: it must come from ``${NAME}``."""
+    for header, value in doc.doc.get("headers", {}).items():
+        literal = ENV_REF.sub("", value)
+        if SECRET_HEADER.search(header):
+            # what is left once "${NAME}" and an auth scheme ("Bearer ") are taken away
+            secret = AUTH_SCHEME.sub("", literal).strip()
+        else:
+            secret = literal if SECRET_VALUE.match(literal) else ""
+        if secret:
+            raise _fail(
+                doc,
+                ["headers", header],
+                f"header {header} holds a literal secret; put it in an environment variable "
+                'and write "${NAME}" (for example "Bearer ${API_TOKEN}"): secrets never live '
+                "in mapping files",
+            )
+
+
+def check_against_fetcher(doc: MappingDocument, fetcher: type) -> None:
+    """Raise :class:`MappingError` unless ``doc`` gives ``fetcher`` what it needs."""
+    name = getattr(fetcher, "fetcher_name", "?")
+    for key in getattr(fetcher, "required_keys", ()):
+        if key not in doc.doc:
+            raise _fail(doc, [], f"fetcher {name} needs {key!r}")
+    kinds = getattr(fetcher, "pagination_types", None)
+    pagination = doc.doc.get("pagination")
+    if kinds is not None and pagination is not None and pagination["type"] not in kinds:
+        raise _fail(
+            doc,
+            ["pagination", "type"],
+            f"fetcher {name} does not follow pagination {pagination['type']!r} "
+            f"(it follows: {', '.join(kinds)})",
+        )
+    schema = getattr(fetcher, "options_schema", None)
+    if schema is None:
+        return
+    import jsonschema
+
+    options = doc.doc.get("options", {})
+    validator = jsonschema.Draft202012Validator(schema)
+    error = jsonschema.exceptions.best_match(validator.iter_errors(options))
+    if error is None:
+        check = getattr(fetcher, "check_options", None)
+        problem = check(options) if check is not None else None
+        if problem is not None:
+            raise _fail(doc, ["options", *problem[0]], problem[1])
+        return
+    path, message = describe_error(error)
+    raise _fail(
+        doc,
+        ["options", *path],
+        message.replace("docs/reference/mapping.md", "docs/reference/fetchers.md"),
+    )
