@@ -39,6 +39,7 @@ BUILTINS = [
     "builtin-json-api",
     "builtin-repo-sources",
     "builtin-config-sources",
+    "builtin-pipeline-jobs",
 ]
 #: external id → canonical category of the 8 sample listings.
 LAKESIDE_CATEGORIES = {
