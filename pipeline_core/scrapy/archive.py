@@ -42,8 +42,8 @@ class ArchivePipeline:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ArchivePipeline:
         path = crawler.settings.get(SETTING)
-        if not path:
-            raise NotConfigured(f"{SETTING} is not set")
+        if not path:  # the normal case: no message, so Scrapy logs no "Disabled" warning
+            raise NotConfigured
         return cls(crawler, Path(path))
 
     def open_spider(self) -> None:
