@@ -3,6 +3,7 @@ handlers as the worker calls them, with the archive in a local folder and in S3 
 
 from __future__ import annotations
 
+import logging
 import uuid
 from pathlib import Path
 from typing import Any
@@ -47,7 +48,9 @@ def test_scrape_transform_ingest(
     engine: sa.Engine,
     tmp_path: Path,
     request: pytest.FixtureRequest,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.INFO, logger="pipeline_core.jobs.scrape")
     records = feed(COUNT)
     bad = records[9]  # L00010
     bad["lat"] = 123.5  # out of range: invalid, not staged
@@ -62,6 +65,11 @@ def test_scrape_transform_ingest(
         )
         scraped = run_job(engine, settings, "scrape", {"source": SOURCE})
     assert len(server.requests) == 3
+    relayed = [r.getMessage() for r in caplog.records if r.name == "pipeline_core.jobs.scrape"]
+    assert (  # the child's output, in this process's log
+        f"{SOURCE} crawl | {SOURCE}: archived {COUNT} raw records (finished, complete, "
+        "0 errors in pipeline.errors)"
+    ) in relayed
 
     # scrape: the raw file, its files row, the crawl row, the next job
     stats = scraped.result.stats

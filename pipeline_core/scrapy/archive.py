@@ -66,6 +66,7 @@ class ArchivePipeline:
         def closed(spider: Spider, reason: str) -> None:
             stats = session.close(reason)
             self.crawler.stats.set_value("dmo/scraped", stats["scraped"])
+            self.crawler.stats.set_value("dmo/archived", stats["scraped"])
             self.crawler.stats.set_value("dmo/errors", stats["errors"])
             self.crawler.stats.set_value("dmo/complete", stats["complete"])
 
