@@ -1,8 +1,8 @@
 """moto's server over HTTP on 127.0.0.1 (a random port), for S3 and SQS tests.
 
 ``moto_server()`` runs one; the ``moto_endpoint`` fixture runs one per test session with
-dummy AWS credentials in the environment (boto3 needs some; moto accepts any). Use it
-from a test module with ``pytest_plugins``-free import::
+dummy AWS credentials in the environment (boto3 needs some; moto accepts any). A test
+module imports the fixture (a test that takes it as an argument adds ``# noqa: F811``)::
 
     from moto_server import moto_endpoint  # noqa: F401  (a fixture)
 """
