@@ -109,23 +109,31 @@ def ingest(payload: Mapping[str, Any], context: JobContext) -> JobResult:
             f"ingest of file {file_id} ({normalised.source}): {normalised.url} holds a line "
             f"that is not JSON: {exc}"
         ) from None
-    stats = session.close(
-        "finished",
-        source_complete=scrape_complete and is_newest,
-        update_source=is_newest,
-        extra_stats={"scrape": scrape_stats, "file_id": file_id},
-    )
-    with engine.begin() as conn:
-        conn.execute(
-            sa.update(configs)
-            .where(
-                configs.c.name == normalised.source,
-                sa.or_(
-                    configs.c.last_scrape_at.is_(None), configs.c.last_scrape_at < crawl.started_at
-                ),
-            )
-            .values(last_scrape_at=crawl.started_at)
+    try:
+        stats = session.close(
+            "finished",
+            source_complete=scrape_complete and is_newest,
+            update_source=is_newest,
+            extra_stats={"scrape": scrape_stats, "file_id": file_id},
         )
+        with engine.begin() as conn:
+            conn.execute(
+                sa.update(configs)
+                .where(
+                    configs.c.name == normalised.source,
+                    sa.or_(
+                        configs.c.last_scrape_at.is_(None),
+                        configs.c.last_scrape_at < crawl.started_at,
+                    ),
+                )
+                .values(last_scrape_at=crawl.started_at)
+            )
+    except sa.exc.DBAPIError as exc:
+        raise JobError(
+            f"ingest of file {file_id} ({normalised.source}): every record is staged, but "
+            "closing the crawl (withdrawal, crawl row, last-scrape time) failed and was rolled "
+            f"back; running the job again finishes it: {type(exc.orig or exc).__name__}"
+        ) from exc
     return JobResult({k: v for k, v in stats.items() if k != "scrape"} | {"crawl_id": crawl.id})
 
 
