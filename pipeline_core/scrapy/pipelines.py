@@ -5,6 +5,8 @@ before validation so unchanged records skip validation and writing. A setting ca
 or disable a stage with ``None``, as with any Scrapy pipeline.
 
 Custom spiders that yield something other than :class:`RawRecord` pass through untouched.
+In archive mode (``PIPELINE_ARCHIVE_PATH``, :mod:`pipeline_core.scrapy.archive`) every item
+passes through them untouched.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
 from pipeline_core.items import ListingItem, RawRecord
+from pipeline_core.scrapy.archive import archive_mode
 from pipeline_core.scrapy.runtime import get_runtime
 from pipeline_core.stages.session import STAT_KEYS, StageSession
 
@@ -25,6 +28,8 @@ logger = logging.getLogger(__name__)
 
 def session_for(crawler: Crawler) -> StageSession | None:
     """The crawl's stage session, made (and opened) on first call; None without a mapping."""
+    if archive_mode(crawler):  # the archive pipeline owns the crawl; items pass through
+        return None
     session = getattr(crawler, "dmo_session", None)
     if session is not None or getattr(crawler, "dmo_session_checked", False):
         return session

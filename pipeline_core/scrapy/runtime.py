@@ -6,12 +6,10 @@ source registry, transform registry and database engine the first time it is cal
 
 from __future__ import annotations
 
-import hashlib
 import sys
 from dataclasses import dataclass, field
 from functools import cached_property
 
-import orjson
 import sqlalchemy as sa
 
 from pipeline_core.config import Settings, load_settings, mask_url
@@ -75,11 +73,9 @@ class Runtime:
         return get_source(self.sources, name)
 
     def mapping_fingerprint(self, name: str) -> bytes:
-        """Digest of a source's mapping document and of every loaded plugin's version: when
-        either changes, raw hashes change, so records are mapped again."""
-        versions = ";".join(f"{i.name}={i.version}" for i in self.pm.infos.values())
-        doc = orjson.dumps(self.source(name).mapping.doc, option=orjson.OPT_SORT_KEYS)
-        return hashlib.sha256(doc + versions.encode()).digest()
+        """Digest of a source's mapping and the plugin versions (see
+        :meth:`PipelineManager.mapping_fingerprint`)."""
+        return self.pm.mapping_fingerprint(self.source(name))
 
     def compiled(self, name: str) -> CompiledMapping:
         """The compiled mapping of a source (compiled once)."""

@@ -17,6 +17,7 @@ NEWSPIDER_MODULE = "spiders"
 
 #: The stages, in order. Set one to None to disable it, or renumber to reorder.
 ITEM_PIPELINES = {
+    "pipeline_core.scrapy.archive.ArchivePipeline": 50,
     "pipeline_core.scrapy.pipelines.MapPipeline": 100,
     "pipeline_core.scrapy.pipelines.HashPipeline": 200,
     "pipeline_core.scrapy.pipelines.ValidatePipeline": 300,
@@ -51,6 +52,9 @@ CONCURRENT_REQUESTS_PER_DOMAIN = 8
 DOWNLOAD_TIMEOUT = 60
 RETRY_TIMES = 2
 PIPELINE_PROGRESS_INTERVAL = 10.0
+#: Archive mode: write every raw record to this JSON Lines file instead of staging (the
+#: ``scrape`` job sets it; unset, the archive pipeline is off).
+PIPELINE_ARCHIVE_PATH = None
 #: Skip records whose raw hash is staged before they become items (off with FEEDS set).
 PIPELINE_EARLY_SKIP = True
 FEED_EXPORT_ENCODING = "utf-8"

@@ -54,8 +54,9 @@ class StageSession:
     def __init__(
         self,
         engine: sa.Engine,
-        mapping: CompiledMapping,
+        mapping: CompiledMapping | None,
         *,
+        source: str | None = None,
         fetcher: str,
         origin: str,
         batch_size: int = 500,
@@ -66,7 +67,11 @@ class StageSession:
     ) -> None:
         self.engine = engine
         self.mapping = mapping
-        self.source = mapping.source
+        if mapping is None and source is None:
+            raise ValueError("a stage session needs a mapping or a source name")
+        #: Without a mapping (records mapped already, e.g. by a transform job) only hash,
+        #: validate and stage-write work.
+        self.source: str = mapping.source if mapping is not None else str(source)
         self.fetcher = fetcher
         self.origin = origin
         self.batch_size = batch_size
@@ -102,12 +107,20 @@ class StageSession:
         #: Record hashes queued for writing but not yet written, by external id: the truth
         #: for a record that appears again before its batch is written.
         self.queued: dict[str, str] = {}
+        #: Error rows of this crawl written before this session (by earlier jobs of a chain),
+        #: added to the ``errors`` count at close.
+        self.prior_errors = 0
 
     # ------------------------------------------------------------------ lifecycle
-    def open(self) -> None:
-        """Open the crawl row and load the hashes of what is staged."""
+    def open(self, crawl: CrawlRecord | None = None) -> None:
+        """Open the crawl row (or continue ``crawl``, opened earlier, e.g. by a scrape job)
+        and load the hashes of what is staged."""
         with self.engine.begin() as conn:
-            self.crawl = start_crawl(conn, self.source, self.mapping.dmo, self.fetcher, self.origin)
+            if crawl is None:
+                if self.mapping is None:
+                    raise ValueError("a stage session without a mapping needs its crawl")
+                crawl = start_crawl(conn, self.source, self.mapping.dmo, self.fetcher, self.origin)
+            self.crawl = crawl
             self.known = load_known(conn, self.source)
         self.unseen = self.known.active_ids()
         self.active_at_open = len(self.unseen)
@@ -119,8 +132,20 @@ class StageSession:
             len(self.known),
         )
 
-    def close(self, finish_reason: str = "finished") -> dict[str, Any]:
-        """Write what is pending, withdraw listings not seen in a complete crawl, finish."""
+    def close(
+        self,
+        finish_reason: str = "finished",
+        *,
+        source_complete: bool = True,
+        update_source: bool = True,
+        extra_stats: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Write what is pending, withdraw listings not seen in a complete crawl, finish.
+
+        ``source_complete`` false says the records came from a crawl that was not complete
+        (nothing is withdrawn); ``update_source`` false leaves ``pipeline.sources`` as it is;
+        ``extra_stats`` are added to the crawl row's stats.
+        """
         try:
             self.flush()
             self.drain()
@@ -128,7 +153,8 @@ class StageSession:
             if self._executor is not None:
                 self._executor.shutdown(wait=True)
         complete = (
-            finish_reason == "finished"
+            source_complete
+            and finish_reason == "finished"
             and self.page_errors == 0
             and self.idless == 0
             and self.unreadable == 0
@@ -152,12 +178,15 @@ class StageSession:
                     self.stats["withdrawn"] = withdraw(conn, self.source, gone)
                     self.stats["rows_written"] += self.stats["withdrawn"]
             stats: dict[str, Any] = dict(self.stats)
-            stats["errors"] = self.errors.count
+            stats["errors"] = self.errors.count + self.prior_errors
             stats["finish_reason"] = finish_reason
             stats["complete"] = complete
+            stats.update(extra_stats or {})
             self.errors.flush(conn)
             if self.crawl is not None:
-                finish_crawl(conn, self.crawl, finish_reason, complete, stats)
+                finish_crawl(
+                    conn, self.crawl, finish_reason, complete, stats, update_source=update_source
+                )
         logger.info(
             "%s: crawl finished (%s): scraped %d, inserted %d, updated %d, unchanged %d, "
             "invalid %d, duplicates %d, withdrawn %d",
@@ -194,6 +223,7 @@ class StageSession:
     def map(self, raw: RawRecord) -> ListingItem | None:
         """Map a raw record; on a record error, log it and return None."""
         self.stats["scraped"] += 1
+        assert self.mapping is not None, "map needs the session's mapping"
         try:
             external_id = raw.external_id or self.mapping.external_id(raw.payload)
             if external_id is None:
