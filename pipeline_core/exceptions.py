@@ -44,5 +44,18 @@ class TransformError(PipelineError):
     """A transform could not convert a value; the mapping stage adds source and record."""
 
 
+class PartialTransformError(TransformError):
+    """A transform could not convert a value but has something to keep instead.
+
+    The field gets ``kept`` (for instance the opening hours as published, under
+    ``opening_hours_text``), the record is staged, and the reason becomes an error row
+    naming source, record and field: reported, never dropped.
+    """
+
+    def __init__(self, reason: str, kept: object) -> None:
+        super().__init__(reason)
+        self.kept = kept
+
+
 class URLPolicyError(PipelineError):
     """A URL was refused by the fetch policy before any request was made."""

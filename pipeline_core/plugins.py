@@ -40,6 +40,14 @@ BUILTIN_PLUGINS: dict[str, str] = {
     "builtin-jsonld": "pipeline_core.builtin.jsonld",
     "builtin-repo-sources": "pipeline_core.builtin.repo_sources",
     "builtin-config-sources": "pipeline_core.builtin.config_sources",
+    "builtin-phone": "pipeline_core.builtin.phone",
+    "builtin-contact": "pipeline_core.builtin.contact",
+    "builtin-geo": "pipeline_core.builtin.geo",
+    "builtin-hours": "pipeline_core.builtin.hours",
+    "builtin-language": "pipeline_core.builtin.language",
+    "builtin-taxonomy": "pipeline_core.builtin.taxonomy",
+    "builtin-address": "pipeline_core.builtin.address",
+    "builtin-dates": "pipeline_core.builtin.dates",
 }
 
 

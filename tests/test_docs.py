@@ -24,9 +24,8 @@ from conftest import ROOT, run_cli, run_scrapy
 import pipeline_core.scrapy.settings as scrapy_settings
 from pipeline_core import hookspecs
 from pipeline_core.builtin.json_api import register_fetchers as builtin_fetchers
-from pipeline_core.builtin.transforms import BUILTIN_TRANSFORMS
 from pipeline_core.cli import main
-from pipeline_core.config import SETTINGS
+from pipeline_core.config import SETTINGS, load_settings
 from pipeline_core.db import metadata
 from pipeline_core.db.tables import errors, staging
 from pipeline_core.exceptions import MappingError
@@ -342,7 +341,11 @@ def test_the_jsonld_transforms_are_documented() -> None:
         assert f"| `{transform.name}` |" in body
 
 
-TRANSFORMS = {transform.name: transform for transform in BUILTIN_TRANSFORMS}
+TRANSFORMS = {
+    name: transform
+    for name, transform in get_plugin_manager(load_settings({})).transforms().items()
+    if transform.func.__module__.startswith("pipeline_core.builtin.")
+}
 _ROW = re.compile(r"^\| `(?P<value>.+?)` \| (?:`(?P<args>.+?)`)? *\| (?P<result>.+?) \|$")
 
 

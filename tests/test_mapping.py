@@ -225,7 +225,7 @@ def test_stored_config_is_the_same_document() -> None:
         ("  name: {const: x, from: y}\n", "name", "'const' cannot be combined with 'from'"),
         ("  name: {each: x}\n", "name", "'each' builds a list"),
         ("  images: {each: x, transform: str}\n", "images", "'each' cannot be combined"),
-        ("  name: n\n  location: l\n  location.street: s\n", "location.street", "as a whole"),
+        ("  name: n\n  $: {from: h, transform: nope}\n", "$.transform", "unknown transform"),
         ("  name: {from: n, transform: {date: {fmt: x}}}\n", "name.transform", "no argument 'fmt'"),
         ("  name: {from: n, map_default: x}\n", "name", "'map_default' goes with 'map'"),
     ],

@@ -9,11 +9,17 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from pipeline_core.exceptions import MappingError, RecordError, TransformError
+from pipeline_core.exceptions import (
+    MappingError,
+    PartialTransformError,
+    RecordError,
+    TransformError,
+)
 from pipeline_core.mapping.document import MappingDocument
 from pipeline_core.model import I18N_FIELDS, listing_schema
 from pipeline_core.transforms import Transform, TransformContext
@@ -29,6 +35,21 @@ class _FieldFailure(Exception):
         super().__init__(message)
         self.field = field
         self.message = message
+
+
+#: Reasons of values kept by a transform that could not convert them (see
+#: :class:`PartialTransformError`) while one record is mapped: (field, message) pairs.
+_kept_reasons: ContextVar[list[tuple[str, str]] | None] = ContextVar("_kept_reasons", default=None)
+
+
+def _keep(where: str, step: str, exc: PartialTransformError, value: Any, shown_from: str) -> Any:
+    """The value a transform kept; its reason is noted for :meth:`CompiledMapping.apply`."""
+    reasons = _kept_reasons.get()
+    if reasons is not None:
+        reasons.append(
+            (where, f"{step}: {exc} (value {value!r} from {shown_from}); kept as published")
+        )
+    return exc.kept
 
 
 def _empty(value: Any) -> bool:
@@ -85,6 +106,21 @@ def _map_key(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
+
+
+def _named(getters: dict[str, Getter]) -> Getter:
+    """``from: {latitude: lat, longitude: lon}``: an object of the named values (None when
+    all are empty), for transforms that combine fields."""
+
+    def named(record: Any) -> Any:
+        out = {}
+        for name, getter in getters.items():
+            value = getter(record)
+            if not _empty(value):
+                out[name] = value
+        return out or None
+
+    return named
 
 
 def _coalesce(getters: list[Getter]) -> Getter:
@@ -251,8 +287,12 @@ class MappingCompiler:
             const = spec["const"]
             return lambda record: const
         sources = spec.get("from", "$")
-        paths = sources if isinstance(sources, list) else [sources]
-        getter = _coalesce([make_getter(p) for p in paths])
+        if isinstance(sources, dict):
+            paths = list(sources.values())
+            getter = _named({name: make_getter(p) for name, p in sources.items()})
+        else:
+            paths = sources if isinstance(sources, list) else [sources]
+            getter = _coalesce([make_getter(p) for p in paths])
         shown_from = ", ".join(paths)
         transforms_spec = spec.get("transform", [])
         if not isinstance(transforms_spec, list):
@@ -275,6 +315,9 @@ class MappingCompiler:
                     original = value
                     try:
                         value = step.call(value)
+                    except PartialTransformError as exc:
+                        value = _keep(where, step.name, exc, original, shown_from)
+                        break
                     except (TransformError, ValueError, TypeError) as exc:
                         raise _FieldFailure(
                             where, f"{step.name}: {exc} (value {original!r} from {shown_from})"
@@ -298,7 +341,7 @@ class MappingCompiler:
                 raise _FieldFailure(where, f"required, but {shown_from} is empty")
             return value
 
-        if len(paths) == 1:
+        if len(paths) == 1 and not isinstance(sources, dict):
             value.inline = _Inline(  # type: ignore[attr-defined]
                 _path_parts(paths[0]),
                 [(step.name, step.call) for step in bound],
@@ -374,7 +417,11 @@ class MappingCompiler:
         ``location.latitude`` and ``location.longitude`` build one ``location`` object.
         """
         tree: dict[str, Any] = {}
+        spread: ValueFn | None = None
         for target, spec in fields.items():
+            if target == "$" and not where:  # an object of several canonical fields
+                spread = self.value_fn(spec, "$")
+                continue
             path = target.split(".")
             full = f"{where}.{target}" if where else target
             self._check_target(schema or listing_schema(), path, full)
@@ -382,7 +429,7 @@ class MappingCompiler:
             for part in path[:-1]:
                 child = node.setdefault(part, {})
                 if not isinstance(child, dict):  # "name: x" and "name.de: y" together
-                    if where or part not in I18N_FIELDS:
+                    if not self._whole_and_parts(part, where):
                         raise self.error(
                             full, f"{part!r} is mapped as a whole and by its parts; map one way"
                         )
@@ -390,7 +437,7 @@ class MappingCompiler:
                 node = child
             fn = self.value_fn(spec, full)
             if isinstance(node.get(path[-1]), dict):
-                if where or path[-1] not in I18N_FIELDS:
+                if not self._whole_and_parts(path[-1], where):
                     raise self.error(
                         full, f"{path[-1]!r} is mapped as a whole and by its parts; map one way"
                     )
@@ -399,7 +446,41 @@ class MappingCompiler:
                 node[path[-1]] = fn
         language = self.context.defaults.get("language", "en")
         i18n = I18N_FIELDS if not where else frozenset()
-        return _generate_builder(tree, i18n, language, f"{self.doc.origin}:{where or 'fields'}")
+        build = _generate_builder(tree, i18n, language, f"{self.doc.origin}:{where or 'fields'}")
+        return build if spread is None else _with_spread(spread, build)
+
+    @staticmethod
+    def _whole_and_parts(field: str, where: str) -> bool:
+        """May a top-level field be mapped both whole and by its parts? i18n text
+        (``name`` and ``name.de``) and objects (``location`` from ``coordinates`` and
+        ``location.locality``), the parts winning."""
+        if where:
+            return False
+        if field in I18N_FIELDS:
+            return True
+        return (schema_at(listing_schema(), [field]) or {}).get("type") == "object"
+
+
+def _with_spread(spread: ValueFn, build: Callable[[Any], dict]) -> Callable[[Any], dict]:
+    """Merge the object of the ``$`` field spec under the record's own fields: a field
+    mapped by name wins, and objects (``location``) are merged one level deep."""
+
+    def build_spread(record: Any) -> dict:
+        out = build(record)
+        extra = spread(record)
+        if extra is None:
+            return out
+        if extra.__class__ is not dict:
+            raise _FieldFailure("$", f"expected an object of fields, got {type(extra).__name__}")
+        for key, value in extra.items():
+            own = out.get(key)
+            if own is None:
+                out[key] = value
+            elif own.__class__ is dict and value.__class__ is dict:
+                out[key] = {**value, **own}
+        return out
+
+    return build_spread
 
 
 def _tree_builder(
@@ -436,7 +517,11 @@ def _tree_builder(
                 base = own(record)
                 if base is not None:
                     if base.__class__ is not dict:
-                        base = {language: base} if key in i18n_branches else {"": base}
+                        if key not in i18n_branches:
+                            raise _FieldFailure(
+                                key, f"expected an object, got {type(base).__name__}"
+                            )
+                        base = {language: base}
                     value = {**base, **value}
             if value:
                 out[key] = value
@@ -470,6 +555,8 @@ def _generate_builder(
         "_missing": lambda where, shown: _FieldFailure(where, f"required, but {shown} is empty"),
         "_map_key": _map_key,
         "_errors": (TransformError, ValueError, TypeError),
+        "_partial": PartialTransformError,
+        "_keep": _keep,
     }
     lines = ["def build(record):", "    out = {}"]
     counter = iter(range(1_000_000))
@@ -501,11 +588,19 @@ def _generate_builder(
         lines.append(f"{indent}elif (k{n} is list or k{n} is dict) and not {v}:")
         lines.append(f"{indent}    {v} = None")
         where, shown = info.where, info.shown_from
+        several = len(info.steps) > 1
+        if several:  # a kept value (PartialTransformError) ends the chain
+            lines.append(f"{indent}kept{n} = False")
         for i, (step, call) in enumerate(info.steps):
             namespace[f"c{n}_{i}"] = call
-            lines.append(f"{indent}if {v} is not None:")
+            guard = f" and not kept{n}" if several and i else ""
+            lines.append(f"{indent}if {v} is not None{guard}:")
             lines.append(f"{indent}    try:")
             lines.append(f"{indent}        r{n} = c{n}_{i}({v})")
+            lines.append(f"{indent}    except _partial as exc:")
+            lines.append(f"{indent}        r{n} = _keep({where!r}, {step!r}, exc, {v}, {shown!r})")
+            if several:
+                lines.append(f"{indent}        kept{n} = True")
             lines.append(f"{indent}    except _errors as exc:")
             lines.append(
                 f"{indent}        raise _fail({where!r}, {step!r}, exc, {v}, {shown!r}) from None"
@@ -604,16 +699,32 @@ class CompiledMapping:
             return None
         return "|".join(parts)
 
-    def apply(self, payload: Any, external_id: str | None = None) -> dict[str, Any]:
-        """Map one source record; raise :class:`RecordError` naming the field at fault."""
+    def apply(
+        self,
+        payload: Any,
+        external_id: str | None = None,
+        kept: list[RecordError] | None = None,
+    ) -> dict[str, Any]:
+        """Map one source record; raise :class:`RecordError` naming the field at fault.
+
+        A value a transform could not convert but kept (:class:`PartialTransformError`,
+        e.g. opening hours kept as published) leaves the record valid; its reason is
+        appended to ``kept`` as a :class:`RecordError` for the error rows.
+        """
         if external_id is None:
             external_id = self.external_id(payload)
         if external_id is None:
             raise RecordError(self.source, None, self._id_field, "the record has no id")
+        reasons: list[tuple[str, str]] = []
+        token = _kept_reasons.set(reasons)
         try:
             body = self._build(payload)
         except _FieldFailure as failure:
             raise RecordError(self.source, external_id, failure.field, failure.message) from None
+        finally:
+            _kept_reasons.reset(token)
+        if kept is not None:
+            kept.extend(RecordError(self.source, external_id, f, m) for f, m in reasons)
         record: dict[str, Any] = {
             "source": self.source,
             "external_id": external_id,

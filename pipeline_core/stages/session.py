@@ -200,13 +200,22 @@ class StageSession:
                 self.idless += 1
             else:
                 self.unseen.discard(external_id)
-            record = self.mapping.apply(raw.payload, external_id)
+            kept: list[RecordError] = []
+            record = self.mapping.apply(raw.payload, external_id, kept)
         except RecordError as exc:
             self.stats["invalid"] += 1
             self.errors.add(
                 "map", exc.message, external_id=exc.external_id, field=exc.field, url=raw.url
             )
             return None
+        for reason in kept:  # values kept as published: reported, the record still staged
+            self.errors.add(
+                "map",
+                reason.message,
+                external_id=reason.external_id,
+                field=reason.field,
+                url=raw.url,
+            )
         return ListingItem(
             self.source, record["external_id"], record, raw.url, raw_hash=raw.raw_hash
         )
