@@ -73,6 +73,8 @@ def test_encoding_detection() -> None:
         "utf-16-le",
         2,
     )
+    for text in ("Nr;Name;Ort\n1;Crème brûlée à la carte;Genève\n", "Nr;Name\n1;Dún Laoghaire\n"):
+        assert detect_encoding(text.encode("latin-1")) == ("cp1252", 0, "detected"), text
     encoding, skip, how = detect_encoding(LATIN_BODY)
     assert skip == 3 and how == "detected; the UTF-8 byte order mark was wrong"
     assert LATIN_BODY[3:].decode(encoding).startswith("Nr;Name;Beschreibung;Ort;Breite\r\n1;Café")

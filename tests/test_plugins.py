@@ -418,7 +418,7 @@ def test_broken_plugin_is_an_error_naming_it(
     # PIPELINE_DISABLE_PLUGINS skips it before it is imported or checked.
     disabled = _ok(_check_plugins({**env, "PIPELINE_DISABLE_PLUGINS": name}))
     loaded = disabled.stdout.strip().removeprefix("loaded: ").split(", ")
-    assert loaded[:4] == BUILTINS
+    assert loaded[: len(BUILTINS)] == BUILTINS
     assert "example" in loaded
     assert name not in loaded
 

@@ -1,9 +1,10 @@
 """Reading CSV exports as they come: encoding, delimiter and ragged rows.
 
 The encoding is the declared one, else found from a byte order mark, else UTF-8 when the
-whole body is valid UTF-8, else charset-normalizer's best guess (Windows-1252 when it has
-none). A UTF-8 mark before text that is not UTF-8 (an export tool that wrote the mark
-over Latin-1 text) is dropped and the text detected. Rows are read as a stream.
+whole body is valid UTF-8, else guessed with charset-normalizer, leaning to Windows-1252
+(:func:`guess_encoding`). A UTF-8 mark before text that is not UTF-8 (an export tool
+that wrote the mark over Latin-1 text) is dropped and the text detected. Rows are read as
+a stream.
 """
 
 from __future__ import annotations
@@ -46,12 +47,38 @@ def detect_encoding(body: bytes) -> tuple[str, int, str]:
             return guessed, len(bom), f"{how}; the UTF-8 byte order mark was wrong"
     if _valid_utf8(body):
         return "utf-8", 0, "valid UTF-8"
+    return guess_encoding(body[: 1 << 20]), 0, "detected"
+
+
+def _decodes(data: bytes, encoding: str) -> bool:
+    try:
+        data.decode(encoding)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def guess_encoding(data: bytes) -> str:
+    """charset-normalizer's guess for text that is not UTF-8, leaning to Windows-1252.
+
+    On the short, mostly ASCII samples a CSV export gives, several code pages decode equally
+    well (``Crème`` is ``Crčme`` in Windows-1250), and a guess with no language behind it
+    is noise (``Dún`` read as Big5). Windows-1252 (a superset of Latin-1's printable
+    characters) is taken when it decodes the text and is as likely as the best guess, or
+    when the best guess recognises no language.
+    """
     from charset_normalizer import from_bytes
 
-    best = from_bytes(body[: 1 << 20]).best()
+    matches = from_bytes(data)
+    best = matches.best()
+    western = _decodes(data, "cp1252")
     if best is None:
-        return "cp1252", 0, "fallback"
-    return best.encoding, 0, "detected"
+        return "cp1252" if western else "latin-1"
+    if western:
+        same = next((m for m in matches if m.encoding == "cp1252"), None)
+        if (same is not None and same.chaos <= best.chaos) or best.coherence == 0:
+            return "cp1252"
+    return str(best.encoding)
 
 
 def sniff_delimiter(sample: str) -> str:
