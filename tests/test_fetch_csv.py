@@ -14,7 +14,7 @@ from fetch_helpers import crawl, crawl_state, error_rows, staged
 from pipeline_core.builtin.csv_read import detect_encoding, iter_rows, sniff_delimiter
 from pipeline_core.testing import FeedServer
 
-FAILTE = ROOT / "tests" / "fixtures" / "real" / "failte-ireland" / "attractions.csv"
+FAILTE = ROOT / "mappings/samples/failte-ireland-attractions/attractions.csv"
 
 FAILTE_MAPPING = """\
 source: failte
