@@ -25,6 +25,9 @@ def test_odh_titles_per_language() -> None:
         "it": "100° Giro d'Italia: partenza della 19° tappa San Candido - Piancavallo",
         "en": "100th Giro d'Italia: start of the 19th stage San Candido - Piancavallo",
     }
+    contacts = event["ContactInfos"]
+    assert pick_language(contacts, ["en"], key="Email") == "info@sancandido.info"
+    assert pick_language(contacts, ["fr", "de"], key="Email") == "info@innichen.it"
     assert languages(event["Detail"], key="Title", only=["en"]) == {
         "en": "100th Giro d'Italia: start of the 19th stage San Candido - Piancavallo"
     }

@@ -57,12 +57,20 @@ def languages(
     return out or None
 
 
-def pick_language(value: Any, languages: list[str], fallback: bool = True) -> str | None:
-    """The text of the first of ``languages`` an object of languages has (non-blank);
-    with ``fallback`` (the default) any other language's text when none of them has."""
+def pick_language(
+    value: Any, languages: list[str], fallback: bool = True, key: str | None = None
+) -> str | None:
+    """The text of the first of ``languages`` an object of languages has (non-blank; under
+    ``key`` when the variants are objects, as ``{"de": {"Phonenumber": …}}``); with
+    ``fallback`` (the default) any other language's text when none of them has."""
     if not isinstance(value, dict):
         raise ValueError("expected an object of languages")
-    variants = {_tag(tag): _text(text, False) for tag, text in value.items()}
+    variants = {
+        _tag(tag): _text(
+            text.get(key) if key is not None and isinstance(text, dict) else text, False
+        )
+        for tag, text in value.items()
+    }
     for tag in languages:
         if variants.get(_tag(tag)):
             return variants[_tag(tag)]

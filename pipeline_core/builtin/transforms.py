@@ -18,6 +18,10 @@ from pipeline_core.transforms import Transform
 
 _TAG = re.compile(r"<[^>]+>")
 _BLOCK = re.compile(r"<\s*(br|/p|/div|/li|/h[1-6])\b[^>]*>", re.IGNORECASE)
+#: Elements whose content is not text (scripts, styles) and comments.
+_HIDDEN = re.compile(
+    r"<(script|style|template|noscript)\b[^>]*>.*?</\1\s*>|<!--.*?-->", re.IGNORECASE | re.DOTALL
+)
 _WEEKDAYS = {
     name: index
     for index, names in enumerate(
@@ -137,7 +141,8 @@ def clean_text(value: Any) -> str:
 
 
 def html_text(value: Any) -> str:
-    """Text of an HTML fragment: tags dropped, entities decoded, paragraphs kept as newlines."""
+    """Text of an HTML fragment: tags, scripts, styles and comments dropped, entities
+    decoded, paragraphs kept as newlines."""
     text = to_str(value)
     if "<" not in text and "&" not in text:  # plain text: only lines and spaces to tidy
         lines = (" ".join(line.split()) for line in text.splitlines())
@@ -147,7 +152,7 @@ def html_text(value: Any) -> str:
             if unicodedata.is_normalized("NFC", plain)
             else unicodedata.normalize("NFC", plain)
         )
-    text = _BLOCK.sub("\n", text)
+    text = _BLOCK.sub("\n", _HIDDEN.sub("", text))
     text = html.unescape(_TAG.sub("", text))
     lines = (" ".join(line.split()) for line in unicodedata.normalize("NFC", text).splitlines())
     return "\n".join(line for line in lines if line)
