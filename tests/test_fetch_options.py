@@ -6,8 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
+from conftest import run_cli
 
 from pipeline_core.config import load_settings
+from pipeline_core.db.tables import configs
 from pipeline_core.exceptions import MappingError
 from pipeline_core.plugins import get_plugin_manager
 
@@ -131,3 +134,32 @@ def test_a_jsonld_mapping_needs_no_fields_and_no_id(tmp_path: Path) -> None:
         load(tmp_path, HEAD.format(fetcher="jsonld") + "id: '@id'\nkey: [name]\n")
     with pytest.raises(MappingError, match="'fields' is a required property"):
         load(tmp_path, HEAD.format(fetcher="csv_feed") + "id: id\n")
+
+
+def test_a_stored_config_with_a_literal_secret_is_left_out(
+    pipeline_env: dict[str, str], engine: sa.Engine
+) -> None:
+    with engine.begin() as conn:
+        for name, headers in (
+            ("leaky", {"Authorization": "Bearer abcdef0123456789"}),
+            ("sealed", {"Authorization": "Bearer ${SEALED_TOKEN}"}),
+        ):
+            conn.execute(
+                sa.insert(configs).values(
+                    name=name,
+                    dmo="d",
+                    source_type="json_api",
+                    base_url="https://example.org/api",
+                    scrape_config={"id": "id", "headers": headers},
+                    field_mappings={"name": "n"},
+                )
+            )
+    result = run_cli("sources", env=pipeline_env)
+    assert result.returncode == 0, result.stderr  # the other sources are still listed
+    listed = {line.split()[0] for line in result.stdout.splitlines()}
+    assert "sealed" in listed and "leaky" not in listed
+    assert result.stderr.startswith(
+        "stored configuration left out: pipeline.configs[leaky]: at headers.Authorization: "
+        "header Authorization holds a literal secret"
+    )
+    assert "abcdef0123456789" not in result.stdout + result.stderr
