@@ -190,7 +190,7 @@ def first(value: Any) -> Any:
 
 _PLAIN_URL = re.compile(r"^https?://[a-z0-9.-]+(?::\d+)?(?:[/?#][^\s]*)?$")
 _SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*):(?!\d)")
-#: A scheme typed twice or mistyped: "http://http://x", "http://http: www.x", "http:/x".
+#: A scheme typed twice or with its slashes wrong: "http://http: www.x", "http:/x", "https:///x".
 _SCHEME_SLIPS = re.compile(r"^(?:https?:/*\s*)*(https?):/*\s*", re.IGNORECASE)
 
 
