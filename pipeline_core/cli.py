@@ -222,11 +222,13 @@ def quickstart() -> None:
     url = runtime.settings.database_url
     upgrade(url)
     click.echo(f"database migrated to revision {current(url)}")
-    examples = [
+    bundled = [
         name
         for name, source in runtime.sources.items()
         if (source.mapping.resolved_url() or "").startswith("file:")
     ]
+    # the small made-up examples; the bundled real sources take longer and are listed
+    examples = [name for name in bundled if name.startswith("example-")]
     if not examples:
         raise click.ClickException("no bundled example sources (file: URLs) were found")
     click.echo("crawling bundled example sources: " + ", ".join(examples))
@@ -244,6 +246,10 @@ def quickstart() -> None:
     else:
         click.echo(f"  {runtime.engine.url.render_as_string(hide_password=True)}")
     click.echo(f"  archive: {runtime.settings.storage_url}")
+    real = [name for name in bundled if name not in examples]
+    if real:
+        click.echo("\nbundled real sources (docs/reference/sources.md), not crawled here:")
+        click.echo("  dmo-pipeline crawl " + " ".join(real))
     click.echo("\nnext: dmo-pipeline sources; scrapy crawl SOURCE; docs/tutorial.md")
 
 

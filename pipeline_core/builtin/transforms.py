@@ -190,11 +190,14 @@ def first(value: Any) -> Any:
 
 _PLAIN_URL = re.compile(r"^https?://[a-z0-9.-]+(?::\d+)?(?:[/?#][^\s]*)?$")
 _SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*):(?!\d)")
+#: A scheme typed twice or with its slashes wrong: "http://http: www.x", "http:/x", "https:///x".
+_SCHEME_SLIPS = re.compile(r"^(?:https?:/*\s*)*(https?):/*\s*", re.IGNORECASE)
 
 
 def url(value: Any) -> str:
-    """An absolute http(s) URL: scheme added when missing (https), host lower-cased;
-    other schemes (``mailto:``, ``javascript:``) are refused."""
+    """An absolute http(s) URL: scheme added when missing (https), a doubled or mistyped
+    scheme repaired (``http://http: www.x``), host lower-cased; other schemes
+    (``mailto:``, ``javascript:``) are refused."""
     text = to_str(value).strip()
     fast = _PLAIN_URL.match(text)
     if fast:  # http(s)://host/... with a lower-case host: nothing to change
@@ -202,6 +205,7 @@ def url(value: Any) -> str:
     scheme = _SCHEME.match(text)
     if scheme and scheme.group(1).lower() not in ("http", "https"):
         raise ValueError(f"not an http(s) URL (scheme {scheme.group(1)}:)")
+    text = _SCHEME_SLIPS.sub(lambda m: m.group(1).lower() + "://", text, count=1)
     if text.startswith("//"):
         text = "https:" + text
     elif "://" not in text:

@@ -24,8 +24,12 @@ ITEM_PIPELINES = {
     "pipeline_core.scrapy.pipelines.StageWritePipeline": 400,
 }
 
+#: Scrapy's offsite filter is replaced by the sources' stricter one (a dropped request is
+#: a page error); the URL policy checks every request that is sent.
 DOWNLOADER_MIDDLEWARES = {
-    "pipeline_core.scrapy.middlewares.URLPolicyMiddleware": 50,
+    "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
+    "pipeline_core.scrapy.middlewares.SourceOffsiteMiddleware": 50,
+    "pipeline_core.scrapy.middlewares.URLPolicyMiddleware": 55,
 }
 
 EXTENSIONS = {
