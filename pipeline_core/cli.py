@@ -240,5 +240,14 @@ def quickstart() -> None:
     click.echo("\nnext: dmo-pipeline sources; scrapy crawl SOURCE; docs/tutorial.md")
 
 
+def _add_queue_commands() -> None:
+    from pipeline_core.cli_queue import queue, worker
+
+    main.add_command(worker)
+    main.add_command(queue)
+
+
+_add_queue_commands()
+
 if __name__ == "__main__":
     main()

@@ -46,3 +46,8 @@ class TransformError(PipelineError):
 
 class URLPolicyError(PipelineError):
     """A URL was refused by the fetch policy before any request was made."""
+
+
+class QueueError(PipelineError):
+    """A queue operation is not possible: names the job and why (e.g. retry of a job that
+    did not fail)."""

@@ -35,6 +35,9 @@ BUILTIN_PLUGINS: dict[str, str] = {
     "builtin-json-api": "pipeline_core.builtin.json_api",
     "builtin-repo-sources": "pipeline_core.builtin.repo_sources",
     "builtin-config-sources": "pipeline_core.builtin.config_sources",
+    "builtin-job-types": "pipeline_core.builtin.job_types",
+    "builtin-log-notifier": "pipeline_core.builtin.log_notifier",
+    "builtin-webhook-notifier": "pipeline_core.builtin.webhook_notifier",
 }
 
 

@@ -8,6 +8,8 @@ Alembic's version table.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -75,9 +77,26 @@ def make_engine(url: str, **kwargs: Any) -> sa.Engine:
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:
-        conn.exec_driver_sql("BEGIN")
+        mode = conn.get_execution_options().get(SQLITE_BEGIN_OPTION)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if mode == "IMMEDIATE" else "BEGIN")
 
     return engine
+
+
+#: Execution option naming how SQLite starts a transaction (``"IMMEDIATE"`` or unset).
+SQLITE_BEGIN_OPTION = "sqlite_begin"
+
+
+@contextmanager
+def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A transaction that writes. On SQLite it starts with ``BEGIN IMMEDIATE``: it takes the
+    write lock at once (waiting up to the busy timeout), so two writers never both read and
+    then fail to upgrade their lock; on PostgreSQL it is an ordinary transaction."""
+    with engine.connect() as conn:
+        if is_sqlite(engine):
+            conn.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+        with conn.begin():
+            yield conn
 
 
 def drop_sqlite_files(url: str) -> None:
