@@ -189,15 +189,15 @@ def dmo_results(url: str) -> dict[str, Any]:
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
     with engine.connect() as conn:
         statuses = dict(
-            conn.exec_driver_sql("SELECT status, count(*) FROM pipeline.queue GROUP BY status")
-            .all()
+            conn.exec_driver_sql(
+                "SELECT status, count(*) FROM pipeline.queue GROUP BY status"
+            ).all()
         )
         per_job = dict(
             conn.exec_driver_sql(
                 "SELECT n, count(*) FROM (SELECT queue_id, count(*) AS n FROM pipeline.jobs "
                 "WHERE status = 'completed' GROUP BY queue_id) AS t GROUP BY n"
-            )
-            .all()
+            ).all()
         )
     engine.dispose()
     return {"statuses": statuses, "completed_attempts_per_job": per_job}
