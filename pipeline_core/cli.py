@@ -347,5 +347,14 @@ def scheduler(once: bool, interval: float, dry_run: bool) -> None:
     log.info("scheduler stopped after %d ticks", ticks)
 
 
+def _add_queue_commands() -> None:
+    from pipeline_core.cli_queue import queue, worker
+
+    main.add_command(worker)
+    main.add_command(queue)
+
+
+_add_queue_commands()
+
 if __name__ == "__main__":
     main()

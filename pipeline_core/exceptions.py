@@ -67,3 +67,8 @@ class StorageError(PipelineError):
 
 class JobError(PipelineError):
     """A job could not do its work: names the job type, its payload's subject and the cause."""
+
+
+class QueueError(PipelineError):
+    """A queue operation is not possible: names the job and why (e.g. retry of a job that
+    did not fail)."""

@@ -52,6 +52,9 @@ BUILTINS = [
     "builtin-address",
     "builtin-dates",
     "builtin-pipeline-jobs",
+    "builtin-job-types",
+    "builtin-log-notifier",
+    "builtin-webhook-notifier",
 ]
 #: external id → canonical category of the 8 sample listings.
 LAKESIDE_CATEGORIES = {
