@@ -47,7 +47,7 @@ def session_for(crawler: Crawler) -> StageSession | None:
         batch_size=crawler.settings.getint("PIPELINE_BATCH_SIZE", runtime.settings.batch_size),
         hook=runtime.pm.hook,
         raw_salt=runtime.mapping_fingerprint(spider.name) if early_skip else None,
-        background=True,
+        background="process",
         withdraw_limit=runtime.settings.withdraw_limit,
     )
     session.open()
