@@ -55,7 +55,8 @@ TIMING_NOTE = (
     "(spider_opened to spider_closed), for reference. CPU s = user + system time of the "
     "whole child process (with the stage-writer process it starts). crawl CPU µs = CPU "
     "time of the crawl's own process (not its children) over crawl s, per listing: it "
-    "depends little on what else runs on the machine. peak RSS = ru_maxrss of the crawl's "
+    "depends little on what else runs on the machine. CPU vs ceiling = the ceiling's crawl "
+    "CPU µs / this crawl's. peak RSS = ru_maxrss of the crawl's "
     "child process (os.wait4), in MB of 10^6 bytes."
 )
 
@@ -265,11 +266,12 @@ def _mark(ok: bool) -> str:
 def print_table(results: list[CrawlResult], listings: int) -> None:
     """The figures of the three crawls beside the targets."""
     ceiling = results[0].rate(listings)
+    ceiling_cpu = results[0].crawl_cpu_seconds
     targets = {"ceiling": None, "full": TARGET_FULL, "unchanged": TARGET_UNCHANGED}
     header = (
         f"{'crawl':<10} {'listings/s':>10} {'vs ceiling':>10} {'target':>14} "
         f"{'peak RSS MB':>11} {'target':>14} {'crawl s':>8} {'scrapy s':>8} {'CPU s':>7} "
-        f"{'crawl CPU µs':>12}"
+        f"{'crawl CPU µs':>12} {'CPU vs ceiling':>14}"
     )
     print(header)
     print("-" * len(header))
@@ -285,7 +287,8 @@ def print_table(results: list[CrawlResult], listings: int) -> None:
             f"{result.peak_rss_mb:>11.1f} {f'< {TARGET_RSS_MB:.0f} {_mark(rss_ok)}':>14} "
             f"{result.seconds:>8.2f} {'-' if scrapy_s is None else f'{scrapy_s:.2f}':>8} "
             f"{result.cpu_seconds:>7.2f} "
-            f"{result.crawl_cpu_seconds * 1e6 / listings:>12.0f}"
+            f"{result.crawl_cpu_seconds * 1e6 / listings:>12.0f} "
+            f"{ceiling_cpu / result.crawl_cpu_seconds if result.crawl_cpu_seconds else 0.0:>14.2f}"
         )
 
 
