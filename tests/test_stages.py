@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import re
+import signal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -195,3 +198,25 @@ def test_duplicate_pointers_follow_their_group(engine: sa.Engine, tmp_path: Path
     # and changes away again: the pointer is cleared
     run(session(engine, tmp_path, 10, None), [first, second])
     assert pointers() == {"L00001": None, "L00002": None}
+
+
+def test_the_writer_process_outlives_ctrl_c(engine: sa.Engine, tmp_path: Path) -> None:
+    # Ctrl-C (or a service manager's SIGTERM) reaches the whole process group; the crawl
+    # shuts down gracefully and its last batches must still be written
+    s = session(engine, tmp_path, 5, None, "process")
+    s.open()
+    for n, payload in enumerate(feed(12)):
+        item = s.map(RawRecord("plain", None, payload))
+        assert item is not None
+        s.stage(s.hash(item))
+        if n == 4:  # the first full batch started the writer process
+            s.drain()
+            (writer,) = [
+                p for p in multiprocessing.active_children() if p.name == "stage-write-plain"
+            ]
+            assert writer.pid is not None
+            os.kill(writer.pid, signal.SIGINT)
+            os.kill(writer.pid, signal.SIGTERM)
+    stats = s.close("finished")
+    assert (stats["inserted"], stats["complete"], stats["errors"]) == (12, True, 0)
+    assert [p for p in multiprocessing.active_children() if p.name == "stage-write-plain"] == []

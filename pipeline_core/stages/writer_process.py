@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import pickle
+import signal
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -49,7 +50,14 @@ def _encode(batch: list[ListingItem]) -> tuple[str, bytes]:
 
 
 def _serve(conn: Connection, url: str, source: str) -> None:
-    """The writer process: write each batch it is sent, reply with counts or the error."""
+    """The writer process: write each batch it is sent, reply with counts or the error.
+
+    It ignores SIGINT and SIGTERM, which a terminal or a service manager sends to the whole
+    process group: the crawl's process shuts down gracefully, and its last batches still
+    need writing. The writer process ends when told to, or when the crawl's process is gone.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     from pipeline_core.db.engine import make_engine
 
     engine = make_engine(url)
@@ -142,6 +150,11 @@ class WriterProcess:
         return result
 
     @property
+    def pid(self) -> int | None:
+        """The child process's id."""
+        return self._process.pid
+
+    @property
     def alive(self) -> bool:
         """Whether the child process is running."""
         return self._process.is_alive()
@@ -154,7 +167,7 @@ class WriterProcess:
             pass
         self._process.join(timeout=30)
         if self._process.is_alive():
-            logger.error("%s: the writer process did not stop; terminating it", self.source)
-            self._process.terminate()
+            logger.error("%s: the writer process did not stop; killing it", self.source)
+            self._process.kill()
             self._process.join(timeout=5)
         self._conn.close()
