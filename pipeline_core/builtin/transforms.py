@@ -143,19 +143,22 @@ def clean_text(value: Any) -> str:
 def html_text(value: Any) -> str:
     """Text of an HTML fragment: tags, scripts, styles and comments dropped, entities
     decoded, paragraphs kept as newlines."""
-    text = to_str(value)
+    text = value if value.__class__ is str else to_str(value)
     if "<" not in text and "&" not in text:  # plain text: only lines and spaces to tidy
-        lines = (" ".join(line.split()) for line in text.splitlines())
-        plain = "\n".join(line for line in lines if line)
+        lines = [" ".join(line.split()) for line in text.splitlines()]
+        plain = "\n".join([line for line in lines if line])
         return (
             plain
             if unicodedata.is_normalized("NFC", plain)
             else unicodedata.normalize("NFC", plain)
         )
-    text = _BLOCK.sub("\n", _HIDDEN.sub("", text))
-    text = html.unescape(_TAG.sub("", text))
-    lines = (" ".join(line.split()) for line in unicodedata.normalize("NFC", text).splitlines())
-    return "\n".join(line for line in lines if line)
+    if "<" in text:
+        text = _TAG.sub("", _BLOCK.sub("\n", _HIDDEN.sub("", text)))
+    text = html.unescape(text)
+    if not unicodedata.is_normalized("NFC", text):
+        text = unicodedata.normalize("NFC", text)
+    lines = [" ".join(line.split()) for line in text.splitlines()]
+    return "\n".join([line for line in lines if line])
 
 
 def lower(value: Any) -> str:
@@ -189,6 +192,8 @@ def first(value: Any) -> Any:
 
 
 _PLAIN_URL = re.compile(r"^https?://[a-z0-9.-]+(?::\d+)?(?:[/?#][^\s]*)?$")
+#: The same shape with any case in the host: only the host needs lower-casing.
+_CASED_URL = re.compile(r"^(https?://)([A-Za-z0-9.-]+)((?::\d+)?(?:[/?#][^\s]*)?)$")
 _SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*):(?!\d)")
 #: A scheme typed twice or with its slashes wrong: "http://http: www.x", "http:/x", "https:///x".
 _SCHEME_SLIPS = re.compile(r"^(?:https?:/*\s*)*(https?):/*\s*", re.IGNORECASE)
@@ -210,6 +215,10 @@ def url(value: Any) -> str:
         text = "https:" + text
     elif "://" not in text:
         text = "https://" + text
+    cased = _CASED_URL.match(text)
+    # (an empty query or fragment, which urlunsplit drops, takes the long way)
+    if cased and "?#" not in text and text[-1] not in "?#":
+        return cased[1] + cased[2].lower() + cased[3]
     parts = urlsplit(text)
     if parts.scheme not in ("http", "https") or not parts.netloc or " " in parts.netloc:
         raise ValueError("not an http(s) URL")
