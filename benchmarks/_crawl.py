@@ -8,7 +8,9 @@ first item pipeline opening (:class:`CrawlTimer`, opened before the stage pipeli
 stage session's open and its load of the staged hashes count) to Scrapy's
 ``engine_stopped`` signal (after the last flush and the session's close). Interpreter
 start-up, imports, plugin loading and Scrapy's engine set-up are left out.
-``wall_seconds`` is the whole ``CrawlerProcess.crawl()`` + ``start()``, for reference.
+``crawl_cpu_seconds`` is the CPU time of this process (all its threads, not its child
+processes) over the same span. ``wall_seconds`` is the whole ``CrawlerProcess.crawl()`` +
+``start()``, for reference.
 """
 
 from __future__ import annotations
@@ -41,9 +43,11 @@ class CrawlTimer:
 
     def open_spider(self) -> None:
         self.crawler.bench_opened = time.perf_counter()
+        self.crawler.bench_cpu_opened = time.process_time()
 
     def engine_stopped(self) -> None:
         self.crawler.bench_stopped = time.perf_counter()
+        self.crawler.bench_cpu_stopped = time.process_time()
 
 
 def crawl(
@@ -85,6 +89,7 @@ def crawl(
     stopped = getattr(crawler, "bench_stopped", None)
     if opened is not None and stopped is not None:
         timings["crawl_seconds"] = stopped - opened
+        timings["crawl_cpu_seconds"] = crawler.bench_cpu_stopped - crawler.bench_cpu_opened
     return stats, timings
 
 

@@ -155,6 +155,8 @@ def _print_stats(results: dict[str, dict[str, Any]]) -> None:
     keys = ("scraped", "inserted", "updated", "unchanged", "invalid", "duplicates", "withdrawn")
     for name, stats in results.items():
         counts = ", ".join(f"{k} {stats.get(k, 0)}" for k in keys)
+        if "archived" in stats:  # archive mode: nothing was staged
+            counts = f"archived {stats['archived']} raw records"
         state = "complete" if stats.get("complete") else "INCOMPLETE"
         click.echo(
             f"{name}: {counts} ({stats.get('finish_reason')}, {state}, "
@@ -220,11 +222,13 @@ def quickstart() -> None:
     url = runtime.settings.database_url
     upgrade(url)
     click.echo(f"database migrated to revision {current(url)}")
-    examples = [
+    bundled = [
         name
         for name, source in runtime.sources.items()
         if (source.mapping.resolved_url() or "").startswith("file:")
     ]
+    # the small made-up examples; the bundled real sources take longer and are listed
+    examples = [name for name in bundled if name.startswith("example-")]
     if not examples:
         raise click.ClickException("no bundled example sources (file: URLs) were found")
     click.echo("crawling bundled example sources: " + ", ".join(examples))
@@ -242,6 +246,10 @@ def quickstart() -> None:
     else:
         click.echo(f"  {runtime.engine.url.render_as_string(hide_password=True)}")
     click.echo(f"  archive: {runtime.settings.storage_url}")
+    real = [name for name in bundled if name not in examples]
+    if real:
+        click.echo("\nbundled real sources (docs/reference/sources.md), not crawled here:")
+        click.echo("  dmo-pipeline crawl " + " ".join(real))
     click.echo("\nnext: dmo-pipeline sources; scrapy crawl SOURCE; docs/tutorial.md")
 
 
@@ -475,6 +483,15 @@ def scheduler(once: bool, interval: float, dry_run: bool) -> None:
     ticks = sched.run(engine, runtime.pm.sources, settings=settings, interval=interval, stop=stop)
     log.info("scheduler stopped after %d ticks", ticks)
 
+
+def _add_queue_commands() -> None:
+    from pipeline_core.cli_queue import queue, worker
+
+    main.add_command(worker)
+    main.add_command(queue)
+
+
+_add_queue_commands()
 
 if __name__ == "__main__":
     main()

@@ -59,3 +59,16 @@ class PartialTransformError(TransformError):
 
 class URLPolicyError(PipelineError):
     """A URL was refused by the fetch policy before any request was made."""
+
+
+class StorageError(PipelineError):
+    """A file could not be stored or read: names the key or URL and the storage."""
+
+
+class JobError(PipelineError):
+    """A job could not do its work: names the job type, its payload's subject and the cause."""
+
+
+class QueueError(PipelineError):
+    """A queue operation is not possible: names the job and why (e.g. retry of a job that
+    did not fail)."""

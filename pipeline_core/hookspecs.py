@@ -99,12 +99,13 @@ def crawl_finished(source: str, stats: dict[str, Any], crawl_id: int | None) -> 
 
 
 @hookspec
-def job_failed(job: dict[str, Any], error: str) -> None:
+def job_failed(job: dict[str, Any], error: str, settings: Settings) -> None:
     """Called once when a job fails for good: it was dead-lettered after its last attempt.
 
     ``job`` holds ``id``, ``type``, ``payload``, ``attempts``, ``max_attempts``, ``dmo`` and
     ``correlation_id``; ``error`` is the last attempt's error message (no traceback, no
-    secrets). It runs in the worker that dead-lettered the job, after the transaction
-    committed; an exception it raises is logged and does not stop the worker. The
-    built-in log notifier and webhook notifier implement it.
+    secrets); ``settings`` are the worker's settings. It runs in the worker that
+    dead-lettered the job, after the transaction committed; an exception it raises is
+    logged and does not stop the worker. The built-in log notifier and webhook notifier
+    implement it.
     """

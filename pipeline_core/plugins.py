@@ -8,12 +8,14 @@ to import, or implements a hook that does not exist, is an error naming the plug
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import logging
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING
 
+import orjson
 import pluggy
 
 from pipeline_core import hookspecs
@@ -48,6 +50,10 @@ BUILTIN_PLUGINS: dict[str, str] = {
     "builtin-taxonomy": "pipeline_core.builtin.taxonomy",
     "builtin-address": "pipeline_core.builtin.address",
     "builtin-dates": "pipeline_core.builtin.dates",
+    "builtin-pipeline-jobs": "pipeline_core.builtin.pipeline_jobs",
+    "builtin-job-types": "pipeline_core.builtin.job_types",
+    "builtin-log-notifier": "pipeline_core.builtin.log_notifier",
+    "builtin-webhook-notifier": "pipeline_core.builtin.webhook_notifier",
 }
 
 
@@ -112,6 +118,13 @@ class PipelineManager(pluggy.PluginManager):
                     )
                 found[name] = cls
         return found
+
+    def mapping_fingerprint(self, source: Source) -> bytes:
+        """Digest of a source's mapping document and of every loaded plugin's version: when
+        either changes, raw hashes change, so records are mapped again."""
+        versions = ";".join(f"{i.name}={i.version}" for i in self.infos.values())
+        doc = orjson.dumps(source.mapping.doc, option=orjson.OPT_SORT_KEYS)
+        return hashlib.sha256(doc + versions.encode()).digest()
 
     def job_types(self) -> dict[str, JobType]:
         """Every registered job type, by name."""

@@ -14,7 +14,7 @@ from fetch_helpers import crawl, crawl_state, error_rows, staged
 from pipeline_core.builtin.schema_org import normalise, schema_category, schema_hours, schema_text
 from pipeline_core.testing import FeedServer
 
-POI = ROOT / "tests/fixtures/real/datatourisme/30-0075b425-3bee-3e37-ae93-5f5a5535d1b2.json"
+POI = ROOT / "mappings/samples/datatourisme-poi/30-0075b425-3bee-3e37-ae93-5f5a5535d1b2.json"
 ABBEY = "https://data.datatourisme.fr/30/0075b425-3bee-3e37-ae93-5f5a5535d1b2"
 
 

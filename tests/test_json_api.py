@@ -93,10 +93,10 @@ def test_pagination_styles(pipeline_env: dict[str, str], engine: sa.Engine, tmp_
         env = dict(pipeline_env, PIPELINE_SOURCES_PATH=str(folder))
         result = run_cli("crawl", *SOURCES, "--no-progress", env=env)
         requested = sorted(set(server.requests))
-    assert result.returncode == 1  # two crawls are not complete
+    assert result.returncode == 1  # three crawls are not complete
     assert result.stderr.splitlines()[-1] == (
         "not complete (a page failed or the crawl was cut short; nothing was withdrawn): "
-        "pg-broken, pg-capped"
+        "pg-broken, pg-offsite, pg-capped"
     )
     assert requested == sorted(served)  # nothing past the broken page, nothing offsite
     assert "/p?page=3&per_page=2" in requested  # by pg-page; pg-capped stops after page 2
@@ -123,7 +123,9 @@ def test_pagination_styles(pipeline_env: dict[str, str], engine: sa.Engine, tmp_
     }
     assert stats["pg-broken"].complete is False
     assert stats["pg-capped"].complete is False
+    assert stats["pg-offsite"].complete is False  # its next page was not fetched
     assert stats["pg-page"].complete is True
-    assert [(e.source, e.stage, e.url.rsplit("/", 1)[1]) for e in error_rows] == [
-        ("pg-broken", "fetch", "n2")
+    assert sorted((e.source, e.stage, e.url.rsplit("/", 1)[1]) for e in error_rows) == [
+        ("pg-broken", "fetch", "n2"),
+        ("pg-offsite", "fetch", "h2"),
     ]

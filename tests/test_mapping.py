@@ -257,3 +257,26 @@ def test_map_keys_may_be_numbers_or_booleans(transforms: dict[str, Any]) -> None
     )
     record = mapping.apply({"id": "1", "n": "A", "c": 2, "o": False})
     assert (record["category"], record["attributes"]) == ("restaurant", {"open": "closed"})
+
+
+def test_cached_transforms_keep_equal_values_of_other_types_apart(
+    transforms: dict[str, Any],
+) -> None:
+    mapping = compiled(
+        "  name: {from: n, transform: text}\n  category: {const: event}\n", transforms
+    )
+    names = [mapping.apply({"id": "1", "n": n})["name"]["en"] for n in (1, 1.0, True, "1", 1.5)]
+    assert names == ["1", "1", "True", "1", "1.5"]
+
+
+def test_a_cache_that_steps_aside_still_maps_right(transforms: dict[str, Any]) -> None:
+    # URLs rarely repeat: after 4096 values with few hits, the url cache steps aside and the
+    # generated code calls the transform directly
+    mapping = compiled(
+        "  name: n\n  category: {const: event}\n  url: {from: u, transform: url}\n", transforms
+    )
+    for n in range(6000):
+        record = mapping.apply({"id": str(n), "n": "A", "u": f"WWW.Example.org/{n % 5000}"})
+        assert record["url"] == f"https://www.example.org/{n % 5000}"
+    with pytest.raises(RecordError, match=r"url: not an http\(s\) URL \(scheme mailto:\)"):
+        mapping.apply({"id": "x", "n": "A", "u": "mailto:a@example.org"})

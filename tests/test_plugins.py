@@ -43,6 +43,18 @@ BUILTINS = [
     "builtin-jsonld",
     "builtin-repo-sources",
     "builtin-config-sources",
+    "builtin-phone",
+    "builtin-contact",
+    "builtin-geo",
+    "builtin-hours",
+    "builtin-language",
+    "builtin-taxonomy",
+    "builtin-address",
+    "builtin-dates",
+    "builtin-pipeline-jobs",
+    "builtin-job-types",
+    "builtin-log-notifier",
+    "builtin-webhook-notifier",
 ]
 #: external id → canonical category of the 8 sample listings.
 LAKESIDE_CATEGORIES = {

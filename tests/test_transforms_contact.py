@@ -13,7 +13,7 @@ from pipeline_core.builtin.phone import phone
 from pipeline_core.exceptions import PartialTransformError
 from pipeline_core.transforms import TransformContext
 
-FAILTE = ROOT / "tests" / "fixtures" / "real" / "failte-ireland-attractions.csv"
+FAILTE = ROOT / "mappings/samples/failte-ireland-attractions/attractions.csv"
 IRELAND = TransformContext("failte-ireland", {"country": "IE"})
 
 

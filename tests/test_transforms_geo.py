@@ -16,7 +16,7 @@ from pipeline_core.mapping import CompiledMapping, load_mapping_text
 from pipeline_core.model import validate_record
 from pipeline_core.plugins import get_plugin_manager
 
-FAILTE = ROOT / "tests" / "fixtures" / "real" / "failte-ireland-attractions.csv"
+FAILTE = ROOT / "mappings/samples/failte-ireland-attractions/attractions.csv"
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,7 @@ from pipeline_core.model.opening import is_open
 from pipeline_core.plugins import get_plugin_manager
 from pipeline_core.stages.session import StageSession
 
-ABBEY = ROOT / "tests" / "fixtures" / "real" / "datatourisme-abbaye-la-lucerne.json"
+ABBEY = ROOT / "mappings/samples/datatourisme-poi/30-0075b425-3bee-3e37-ae93-5f5a5535d1b2.json"
 
 MAPPING = """\
 source: poi

@@ -15,11 +15,11 @@ from pipeline_core.builtin.language import languages, pick_language
 from pipeline_core.builtin.taxonomy import to_category, to_taxonomy
 from pipeline_core.exceptions import PartialTransformError
 
-REAL = ROOT / "tests" / "fixtures" / "real"
+SAMPLES = ROOT / "mappings" / "samples"
 
 
 def test_odh_titles_per_language() -> None:
-    event = json.loads((REAL / "odh-events-2.json").read_text("utf-8"))["Items"][0]
+    event = json.loads((SAMPLES / "odh-events" / "events-100.json").read_text("utf-8"))["Items"][0]
     assert languages(event["Detail"], key="Title") == {
         "de": "100. Giro d'Italia: Start der 19. Etappe Innichen - Piancavallo",
         "it": "100° Giro d'Italia: partenza della 19° tappa San Candido - Piancavallo",
@@ -34,7 +34,11 @@ def test_odh_titles_per_language() -> None:
 
 
 def test_datatourisme_labels_and_types() -> None:
-    doc = json.loads((REAL / "datatourisme-abbaye-la-lucerne.json").read_text("utf-8"))
+    doc = json.loads(
+        (SAMPLES / "datatourisme-poi" / "30-0075b425-3bee-3e37-ae93-5f5a5535d1b2.json").read_text(
+            "utf-8"
+        )
+    )
     assert languages(doc["rdfs:label"]) == {
         "en": "Abbaye Sainte-Trinité de La Lucerne",
         "fr": "Abbaye Sainte-Trinité de La Lucerne",

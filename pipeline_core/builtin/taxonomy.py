@@ -60,11 +60,13 @@ def _lookup(name: str, table: dict[str, Any] | None) -> str | None:
     return names.get(key) or names.get(_key(_local(name)))
 
 
-def _items(value: Any) -> list[str]:
+def _items(value: Any, key: str | None = None) -> list[str]:
     items = value if isinstance(value, list) else [value]
     out = []
     for item in items:
-        if isinstance(item, dict):  # {"@id": "schema:Museum"} or {"TopicInfo": "Sport"}
+        if isinstance(item, dict) and key is not None:  # {"Self": "https://…", "TopicInfo": …}
+            item = item.get(key)
+        elif isinstance(item, dict):  # {"@id": "schema:Museum"} or {"TopicInfo": "Sport"}
             item = item.get("@id") or item.get("name") or next(iter(item.values()), None)
         if item is not None and str(item).strip():
             out.append(" ".join(str(item).split()))
@@ -72,16 +74,20 @@ def _items(value: Any) -> list[str]:
 
 
 def to_taxonomy(
-    value: Any, table: dict[str, Any] | None = None, ignore: list[str] | None = None
+    value: Any,
+    table: dict[str, Any] | None = None,
+    ignore: list[str] | None = None,
+    key: str | None = None,
 ) -> list[str]:
     """Canonical taxonomy terms (for ``subcategories``) of a name or list of names, in
     order, each once. ``table`` maps a source's names to terms (looked up first,
     case-insensitively); names in ``ignore`` (generic types such as ``PointOfInterest``)
-    are skipped. A name neither knows stays in the list as published and is reported."""
+    are skipped; ``key`` names the key holding the name in items that are objects. A name
+    neither knows stays in the list as published and is reported."""
     skipped = {_key(name) for name in ignore or []}
     terms: list[str] = []
     unknown: list[str] = []
-    for name in _items(value):
+    for name in _items(value, key):
         if _key(name) in skipped or _key(_local(name)) in skipped:
             continue
         term = _lookup(name, table)
@@ -96,13 +102,16 @@ def to_taxonomy(
 
 
 def to_category(
-    value: Any, table: dict[str, Any] | None = None, ignore: list[str] | None = None
+    value: Any,
+    table: dict[str, Any] | None = None,
+    ignore: list[str] | None = None,
+    key: str | None = None,
 ) -> str:
     """The top-level category (``attraction``, ``event`` …) of the first name (of a name
-    or list) that is a category itself or maps to a taxonomy term; ``other``, reported,
-    when none does."""
+    or list; ``key`` as for ``taxonomy``) that is a category itself or maps to a taxonomy
+    term; ``other``, reported, when none does."""
     skipped = {_key(name) for name in ignore or []}
-    names = [n for n in _items(value) if _key(n) not in skipped]
+    names = [n for n in _items(value, key) if _key(n) not in skipped]
     for name in names:
         if _key(name) in CATEGORIES:
             return _key(name)

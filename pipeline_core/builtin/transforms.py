@@ -143,19 +143,22 @@ def clean_text(value: Any) -> str:
 def html_text(value: Any) -> str:
     """Text of an HTML fragment: tags, scripts, styles and comments dropped, entities
     decoded, paragraphs kept as newlines."""
-    text = to_str(value)
+    text = value if value.__class__ is str else to_str(value)
     if "<" not in text and "&" not in text:  # plain text: only lines and spaces to tidy
-        lines = (" ".join(line.split()) for line in text.splitlines())
-        plain = "\n".join(line for line in lines if line)
+        lines = [" ".join(line.split()) for line in text.splitlines()]
+        plain = "\n".join([line for line in lines if line])
         return (
             plain
             if unicodedata.is_normalized("NFC", plain)
             else unicodedata.normalize("NFC", plain)
         )
-    text = _BLOCK.sub("\n", _HIDDEN.sub("", text))
-    text = html.unescape(_TAG.sub("", text))
-    lines = (" ".join(line.split()) for line in unicodedata.normalize("NFC", text).splitlines())
-    return "\n".join(line for line in lines if line)
+    if "<" in text:
+        text = _TAG.sub("", _BLOCK.sub("\n", _HIDDEN.sub("", text)))
+    text = html.unescape(text)
+    if not unicodedata.is_normalized("NFC", text):
+        text = unicodedata.normalize("NFC", text)
+    lines = [" ".join(line.split()) for line in text.splitlines()]
+    return "\n".join([line for line in lines if line])
 
 
 def lower(value: Any) -> str:
@@ -189,12 +192,17 @@ def first(value: Any) -> Any:
 
 
 _PLAIN_URL = re.compile(r"^https?://[a-z0-9.-]+(?::\d+)?(?:[/?#][^\s]*)?$")
+#: The same shape with any case in the host: only the host needs lower-casing.
+_CASED_URL = re.compile(r"^(https?://)([A-Za-z0-9.-]+)((?::\d+)?(?:[/?#][^\s]*)?)$")
 _SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*):(?!\d)")
+#: A scheme typed twice or with its slashes wrong: "http://http: www.x", "http:/x", "https:///x".
+_SCHEME_SLIPS = re.compile(r"^(?:https?:/*\s*)*(https?):/*\s*", re.IGNORECASE)
 
 
 def url(value: Any) -> str:
-    """An absolute http(s) URL: scheme added when missing (https), host lower-cased;
-    other schemes (``mailto:``, ``javascript:``) are refused."""
+    """An absolute http(s) URL: scheme added when missing (https), a doubled or mistyped
+    scheme repaired (``http://http: www.x``), host lower-cased; other schemes
+    (``mailto:``, ``javascript:``) are refused."""
     text = to_str(value).strip()
     fast = _PLAIN_URL.match(text)
     if fast:  # http(s)://host/... with a lower-case host: nothing to change
@@ -202,10 +210,15 @@ def url(value: Any) -> str:
     scheme = _SCHEME.match(text)
     if scheme and scheme.group(1).lower() not in ("http", "https"):
         raise ValueError(f"not an http(s) URL (scheme {scheme.group(1)}:)")
+    text = _SCHEME_SLIPS.sub(lambda m: m.group(1).lower() + "://", text, count=1)
     if text.startswith("//"):
         text = "https:" + text
     elif "://" not in text:
         text = "https://" + text
+    cased = _CASED_URL.match(text)
+    # (an empty query or fragment, which urlunsplit drops, takes the long way)
+    if cased and "?#" not in text and text[-1] not in "?#":
+        return cased[1] + cased[2].lower() + cased[3]
     parts = urlsplit(text)
     if parts.scheme not in ("http", "https") or not parts.netloc or " " in parts.netloc:
         raise ValueError("not an http(s) URL")

@@ -8,6 +8,8 @@ Alembic's version table.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -75,9 +77,26 @@ def make_engine(url: str, **kwargs: Any) -> sa.Engine:
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:
-        conn.exec_driver_sql("BEGIN")
+        mode = conn.get_execution_options().get(SQLITE_BEGIN_OPTION)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if mode == "IMMEDIATE" else "BEGIN")
 
     return engine
+
+
+#: Execution option naming how SQLite starts a transaction (``"IMMEDIATE"`` or unset).
+SQLITE_BEGIN_OPTION = "sqlite_begin"
+
+
+@contextmanager
+def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A transaction that writes. On SQLite it starts with ``BEGIN IMMEDIATE``: it takes the
+    write lock at once (waiting up to the busy timeout), so two writers never both read and
+    then fail to upgrade their lock; on PostgreSQL it is an ordinary transaction."""
+    with engine.connect() as conn:
+        if is_sqlite(engine):
+            conn.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+        with conn.begin():
+            yield conn
 
 
 def drop_sqlite_files(url: str) -> None:
@@ -99,3 +118,24 @@ def database_revision(engine: sa.Engine) -> str | None:
         if not sa.inspect(conn).has_table("alembic_version", schema=schema):
             return None
         return conn.execute(sa.select(version.c.version_num)).scalar()
+
+
+def ensure_schema(engine: sa.Engine) -> None:
+    """Make sure the schema is current: the embedded SQLite database is migrated on the
+    spot; a PostgreSQL database behind the code is an error asking for
+    ``dmo-pipeline migrate``. Alembic is imported only when a migration runs."""
+    from pipeline_core.config import mask_url
+    from pipeline_core.db.tables import SCHEMA_REVISION
+    from pipeline_core.exceptions import ConfigError
+
+    if database_revision(engine) == SCHEMA_REVISION:
+        return
+    url = engine.url.render_as_string(hide_password=False)
+    if engine.dialect.name != "sqlite":
+        raise ConfigError(
+            f"the database {mask_url(url)} is not at the newest schema ({SCHEMA_REVISION}); "
+            "run `dmo-pipeline migrate`"
+        )
+    from pipeline_core.db.migrate import upgrade
+
+    upgrade(url)

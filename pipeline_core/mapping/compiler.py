@@ -141,35 +141,54 @@ def _memoize(call: Callable[[Any], Any], size: int = 4096) -> Callable[[Any], An
     """Cache results of a pure transform for hashable values (bounded; errors not cached).
 
     Values that rarely repeat (URLs, names) gain nothing from a cache: after a trial of
-    ``size`` calls with fewer than one hit in four, the cache steps aside.
+    ``size`` calls with fewer than one hit in four, the cache steps aside. Generated code
+    that calls the cached function from a namespace slot (:func:`_generate_builder`
+    registers it in ``cached.slots``) then calls ``call`` itself.
     """
-    cache: dict[Any, Any] = {}
-    calls = hits = 0
+    texts: dict[str, Any] = {}  # text values, the most common, keyed by themselves
+    cache: dict[Any, Any] = {}  # other values, keyed by (class, value)
+    misses = hits = 0
     active = True
+    slots: list[tuple[dict[str, Any], str]] = []
+
+    def miss(key: Any, table: dict[Any, Any], value: Any) -> Any:
+        nonlocal misses, active
+        result = call(value)
+        misses += 1
+        if len(texts) + len(cache) < size:
+            table[key] = result
+        elif hits * 4 < hits + misses:
+            active = False
+            texts.clear()
+            cache.clear()
+            for namespace, name in slots:
+                namespace[name] = call
+        return result
 
     def cached(value: Any) -> Any:
-        nonlocal calls, hits, active
+        nonlocal hits
         if not active:
             return call(value)
         kind = value.__class__
-        # 1, 1.0 and True are equal keys otherwise, and so are 0.0 and -0.0
-        key = (kind, value.hex()) if kind is float else (kind, value)
-        calls += 1
-        try:
-            result = cache[key]
+        if kind is str:
+            try:
+                result = texts[value]
+            except KeyError:
+                return miss(value, texts, value)
             hits += 1
             return result
+        # 1, 1.0 and True are equal keys otherwise, and so are 0.0 and -0.0
+        key = (kind, value.hex()) if kind is float else (kind, value)
+        try:
+            result = cache[key]
         except KeyError:
-            result = call(value)
-            if len(cache) < size:
-                cache[key] = result
-            elif hits * 4 < calls:
-                active = False
-                cache.clear()
-            return result
+            return miss(key, cache, value)
         except TypeError:  # unhashable: a list or dict
             return call(value)
+        hits += 1
+        return result
 
+    cached.slots = slots  # type: ignore[attr-defined]
     return cached
 
 
@@ -593,6 +612,9 @@ def _generate_builder(
             lines.append(f"{indent}kept{n} = False")
         for i, (step, call) in enumerate(info.steps):
             namespace[f"c{n}_{i}"] = call
+            slots = getattr(call, "slots", None)
+            if slots is not None:  # a cache that steps aside rebinds the slot
+                slots.append((namespace, f"c{n}_{i}"))
             guard = f" and not kept{n}" if several and i else ""
             lines.append(f"{indent}if {v} is not None{guard}:")
             lines.append(f"{indent}    try:")
@@ -605,7 +627,14 @@ def _generate_builder(
             lines.append(
                 f"{indent}        raise _fail({where!r}, {step!r}, exc, {v}, {shown!r}) from None"
             )
-            lines.append(f"{indent}    {v} = None if _empty(r{n}) else r{n}")
+            # _empty, written out
+            lines.append(f"{indent}    k{n} = r{n}.__class__")
+            lines.append(f"{indent}    if k{n} is str:")
+            lines.append(f"{indent}        {v} = None if not r{n} or r{n}.isspace() else r{n}")
+            lines.append(f"{indent}    elif (k{n} is list or k{n} is dict) and not r{n}:")
+            lines.append(f"{indent}        {v} = None")
+            lines.append(f"{indent}    else:")
+            lines.append(f"{indent}        {v} = r{n}")
         if info.value_map is not None:
             namespace[f"m{n}"] = info.value_map
             namespace[f"md{n}"] = info.map_default

@@ -1,5 +1,5 @@
 """The job queue: ``pipeline.queue`` rows claimed by workers, optionally announced on SQS."""
 
-from pipeline_core.queue.enqueue import enqueue
+from pipeline_core.queue.enqueue import announce, enqueue
 
-__all__ = ["enqueue"]
+__all__ = ["announce", "enqueue"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -12,6 +12,22 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from pipeline_core.config import Settings
 from pipeline_core.db.tables import outbox, queue
+
+
+def announce(conn: sa.Connection, job_id: int | Iterable[int], *, settings: Settings) -> int:
+    """Write an outbox row for each job that became ``queued`` (inside the caller's
+    transaction), when ``PIPELINE_ENABLE_QUEUES`` is on; the relay announces them on SQS.
+
+    Every path that makes a job ``queued`` calls it: enqueue, retry after a failure,
+    rescue of an expired lease, release on shutdown and retry by hand. Returns the rows
+    written (0 with queues off).
+    """
+    if not settings.enable_queues:
+        return 0
+    ids = [job_id] if isinstance(job_id, int) else list(job_id)
+    if ids:
+        conn.execute(sa.insert(outbox), [{"queue_id": i} for i in ids])
+    return len(ids)
 
 
 def enqueue(
@@ -32,8 +48,9 @@ def enqueue(
     Returns ``None`` when a job with the same ``dedup_key`` is already queued (at most one
     queued job per key, e.g. one queued scrape per source). ``max_attempts`` defaults to
     ``PIPELINE_MAX_RETRIES``; ``correlation_id`` to a new UUID (a chain of jobs passes
-    its own on). With ``PIPELINE_ENABLE_QUEUES`` an outbox row is written in the same
-    transaction; the relay announces it on SQS.
+    its own on). Higher ``priority`` runs first. With ``PIPELINE_ENABLE_QUEUES`` an outbox
+    row is written in the same transaction (:func:`announce`); the relay announces it on
+    SQS.
     """
     values: dict[str, Any] = {
         "type": job_type,
@@ -53,6 +70,6 @@ def enqueue(
             index_elements=[queue.c.dedup_key], index_where=queue.c.status == "queued"
         )
     job_id = conn.execute(stmt.returning(queue.c.id)).scalar()
-    if job_id is not None and settings.enable_queues:
-        conn.execute(sa.insert(outbox).values(queue_id=job_id))
+    if job_id is not None:
+        announce(conn, job_id, settings=settings)
     return job_id

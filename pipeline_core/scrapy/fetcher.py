@@ -62,12 +62,15 @@ class FetcherSpider(scrapy.Spider):
                 f"{self.source.mapping.origin}: fetcher {self.fetcher_name} needs 'url'"
             )
         self.start_url: str = url
-        hosts = list(self.options.get("allowed_hosts", []))
+        hosts = [str(h).lower() for h in self.options.get("allowed_hosts", [])]
         host = urlsplit(url).hostname
         if host:
-            hosts.append(host)
+            hosts.append(host.lower())
+        #: The hosts this source may request (its ``url``'s and ``allowed_hosts``); requests
+        #: to others are never sent (``SourceOffsiteMiddleware``).
+        self.source_hosts: tuple[str, ...] = tuple(sorted(set(hosts)))
         if hosts:
-            self.allowed_domains = sorted(set(hosts))
+            self.allowed_domains = list(self.source_hosts)
 
     @property
     def fetch_options(self) -> dict[str, Any]:

@@ -1,13 +1,16 @@
-"""Downloader middleware enforcing the URL policy (:mod:`pipeline_core.urlpolicy`)."""
+"""Downloader middlewares: the URL policy (:mod:`pipeline_core.urlpolicy`) and the
+offsite filter of sources (a request to a host outside the source's hosts is never sent)."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-from scrapy import Request
+from scrapy import Request, Spider
 from scrapy.crawler import Crawler
+from scrapy.downloadermiddlewares.offsite import OffsiteMiddleware
 from scrapy.exceptions import IgnoreRequest
+from scrapy.utils.httpobj import urlparse_cached
 
 from pipeline_core.exceptions import URLPolicyError
 from pipeline_core.scrapy.runtime import get_runtime
@@ -42,3 +45,42 @@ class URLPolicyMiddleware:
             self.crawler.stats.inc_value("dmo/refused_urls")
             raise IgnoreRequest(str(exc)) from None
         return None
+
+
+class SourceOffsiteMiddleware(OffsiteMiddleware):
+    """Scrapy's offsite filter, made strict for sources.
+
+    A fetcher's hosts are the host of the source's ``url`` and its ``allowed_hosts``
+    (``FetcherSpider.source_hosts``); a source that starts from a ``file:`` URL has only its
+    ``allowed_hosts``, none by default. A request to any other host (a next-page link that
+    names a public API, a detail link to another site) is dropped when it is scheduled,
+    before any name lookup or connection, and reported as a page error: the crawl missed
+    that page, so it is not complete and nothing is withdrawn. Spiders that are not
+    fetchers keep Scrapy's rule (``allowed_domains``, everything when empty).
+    """
+
+    def should_follow(self, request: Request, spider: Spider) -> bool:
+        parts = urlparse_cached(request)
+        hosts = getattr(spider, "source_hosts", None)
+        if hosts is None:
+            return bool(super().should_follow(request, spider))
+        if parts.scheme == "file":
+            return True  # which files is the URL policy's decision
+        host = (parts.hostname or "").lower()
+        return any(host == h or host.endswith("." + h) for h in hosts)
+
+    def process_request(self, request: Request, spider: Spider | None = None) -> None:
+        try:
+            super().process_request(request)
+        except IgnoreRequest:
+            source_spider = self.crawler.spider
+            hosts = getattr(source_spider, "source_hosts", None)
+            if hosts is not None:
+                host = urlparse_cached(request).hostname or ""
+                self.crawler.stats.inc_value("dmo/offsite_urls")
+                source_spider.report_page_error(  # type: ignore[union-attr]
+                    f"not followed: host {host} is not one of the source's hosts "
+                    f"({', '.join(hosts) or 'none'}); add it to allowed_hosts to follow it",
+                    request.url,
+                )
+            raise

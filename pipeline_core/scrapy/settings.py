@@ -17,14 +17,19 @@ NEWSPIDER_MODULE = "spiders"
 
 #: The stages, in order. Set one to None to disable it, or renumber to reorder.
 ITEM_PIPELINES = {
+    "pipeline_core.scrapy.archive.ArchivePipeline": 50,
     "pipeline_core.scrapy.pipelines.MapPipeline": 100,
     "pipeline_core.scrapy.pipelines.HashPipeline": 200,
     "pipeline_core.scrapy.pipelines.ValidatePipeline": 300,
     "pipeline_core.scrapy.pipelines.StageWritePipeline": 400,
 }
 
+#: Scrapy's offsite filter is replaced by the sources' stricter one (a dropped request is
+#: a page error); the URL policy checks every request that is sent.
 DOWNLOADER_MIDDLEWARES = {
-    "pipeline_core.scrapy.middlewares.URLPolicyMiddleware": 50,
+    "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
+    "pipeline_core.scrapy.middlewares.SourceOffsiteMiddleware": 50,
+    "pipeline_core.scrapy.middlewares.URLPolicyMiddleware": 55,
 }
 
 EXTENSIONS = {
@@ -51,6 +56,9 @@ CONCURRENT_REQUESTS_PER_DOMAIN = 8
 DOWNLOAD_TIMEOUT = 60
 RETRY_TIMES = 2
 PIPELINE_PROGRESS_INTERVAL = 10.0
+#: Archive mode: write every raw record to this JSON Lines file instead of staging (the
+#: ``scrape`` job sets it; unset, the archive pipeline is off).
+PIPELINE_ARCHIVE_PATH = None
 #: Skip records whose raw hash is staged before they become items (off with FEEDS set).
 PIPELINE_EARLY_SKIP = True
 FEED_EXPORT_ENCODING = "utf-8"

@@ -152,15 +152,26 @@ def finish_crawl(
     finish_reason: str,
     complete: bool,
     stats: dict[str, Any],
+    *,
+    update_source: bool = True,
 ) -> None:
-    """Close the crawl row and move the source's last-crawl times."""
+    """Close the crawl row and (unless ``update_source`` is false) move the source's
+    last-crawl times."""
     now = datetime.now(UTC)
     conn.execute(
         sa.update(crawls)
         .where(crawls.c.id == crawl.id)
         .values(finished_at=now, finish_reason=finish_reason, complete=complete, stats=stats)
     )
-    values: dict[str, Any] = {"last_crawl_id": crawl.id, "last_seen_at": now}
+    if update_source:
+        mark_source_crawled(conn, crawl, complete, now)
+
+
+def mark_source_crawled(
+    conn: sa.Connection, crawl: CrawlRecord, complete: bool, when: datetime
+) -> None:
+    """Record on ``pipeline.sources`` that ``crawl`` was staged (and was complete)."""
+    values: dict[str, Any] = {"last_crawl_id": crawl.id, "last_seen_at": when}
     if complete:
-        values["last_complete_crawl_at"] = now
+        values["last_complete_crawl_at"] = when
     conn.execute(sa.update(sources).where(sources.c.name == crawl.source).values(**values))

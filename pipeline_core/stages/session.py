@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 
@@ -29,6 +29,7 @@ from pipeline_core.stages.crawl import (
 )
 from pipeline_core.stages.errors import ErrorSink
 from pipeline_core.stages.writer import StageWriter, WriteResult
+from pipeline_core.stages.writer_process import WriteFailed, WriterProcess, can_write_in_process
 
 logger = logging.getLogger(__name__)
 
@@ -54,19 +55,24 @@ class StageSession:
     def __init__(
         self,
         engine: sa.Engine,
-        mapping: CompiledMapping,
+        mapping: CompiledMapping | None,
         *,
+        source: str | None = None,
         fetcher: str,
         origin: str,
         batch_size: int = 500,
         hook: Any = None,
         raw_salt: bytes | None = None,
-        background: bool = False,
+        background: bool | Literal["thread", "process"] = False,
         withdraw_limit: float = 1.0,
     ) -> None:
         self.engine = engine
         self.mapping = mapping
-        self.source = mapping.source
+        if mapping is None and source is None:
+            raise ValueError("a stage session needs a mapping or a source name")
+        #: Without a mapping (records mapped already, e.g. by a transform job) only hash,
+        #: validate and stage-write work.
+        self.source: str = mapping.source if mapping is not None else str(source)
         self.fetcher = fetcher
         self.origin = origin
         self.batch_size = batch_size
@@ -91,23 +97,37 @@ class StageSession:
         #: Largest share of the active listings one complete crawl may withdraw.
         self.withdraw_limit = withdraw_limit
         self.active_at_open = 0
-        #: With ``background``, batches are written by one writer thread, overlapping the
-        #: database's work with the crawl's.
+        #: With ``background``, batches are written while the crawl goes on: by one writer
+        #: thread (``True`` or ``"thread"``), or by one writer process (``"process"``, started
+        #: when the first full batch is staged) so that writing does not compete with the
+        #: crawl for its GIL. An in-memory SQLite database falls back to the thread.
+        self._use_process = background == "process" and can_write_in_process(engine)
         self._executor = (
             ThreadPoolExecutor(1, thread_name_prefix=f"stage-write-{self.source}")
-            if background
+            if background and not self._use_process
             else None
         )
-        self._inflight: tuple[Future[WriteResult], list[ListingItem], list[Any]] | None = None
+        self._process: WriterProcess | None = None
+        self._inflight: (
+            tuple[Future[WriteResult] | WriterProcess, list[ListingItem], list[Any]] | None
+        ) = None
         #: Record hashes queued for writing but not yet written, by external id: the truth
         #: for a record that appears again before its batch is written.
         self.queued: dict[str, str] = {}
+        #: Error rows of this crawl written before this session (by earlier jobs of a chain),
+        #: added to the ``errors`` count at close.
+        self.prior_errors = 0
 
     # ------------------------------------------------------------------ lifecycle
-    def open(self) -> None:
-        """Open the crawl row and load the hashes of what is staged."""
+    def open(self, crawl: CrawlRecord | None = None) -> None:
+        """Open the crawl row (or continue ``crawl``, opened earlier, e.g. by a scrape job)
+        and load the hashes of what is staged."""
         with self.engine.begin() as conn:
-            self.crawl = start_crawl(conn, self.source, self.mapping.dmo, self.fetcher, self.origin)
+            if crawl is None:
+                if self.mapping is None:
+                    raise ValueError("a stage session without a mapping needs its crawl")
+                crawl = start_crawl(conn, self.source, self.mapping.dmo, self.fetcher, self.origin)
+            self.crawl = crawl
             self.known = load_known(conn, self.source)
         self.unseen = self.known.active_ids()
         self.active_at_open = len(self.unseen)
@@ -119,16 +139,32 @@ class StageSession:
             len(self.known),
         )
 
-    def close(self, finish_reason: str = "finished") -> dict[str, Any]:
-        """Write what is pending, withdraw listings not seen in a complete crawl, finish."""
+    def close(
+        self,
+        finish_reason: str = "finished",
+        *,
+        source_complete: bool = True,
+        update_source: bool = True,
+        extra_stats: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Write what is pending, withdraw listings not seen in a complete crawl, finish.
+
+        ``source_complete`` false says the records came from a crawl that was not complete
+        (nothing is withdrawn); ``update_source`` false leaves ``pipeline.sources`` as it is;
+        ``extra_stats`` are added to the crawl row's stats.
+        """
         try:
             self.flush()
             self.drain()
         finally:
             if self._executor is not None:
                 self._executor.shutdown(wait=True)
+            if self._process is not None:
+                self._process.close()
+                self._process = None
         complete = (
-            finish_reason == "finished"
+            source_complete
+            and finish_reason == "finished"
             and self.page_errors == 0
             and self.idless == 0
             and self.unreadable == 0
@@ -152,12 +188,15 @@ class StageSession:
                     self.stats["withdrawn"] = withdraw(conn, self.source, gone)
                     self.stats["rows_written"] += self.stats["withdrawn"]
             stats: dict[str, Any] = dict(self.stats)
-            stats["errors"] = self.errors.count
+            stats["errors"] = self.errors.count + self.prior_errors
             stats["finish_reason"] = finish_reason
             stats["complete"] = complete
+            stats.update(extra_stats or {})
             self.errors.flush(conn)
             if self.crawl is not None:
-                finish_crawl(conn, self.crawl, finish_reason, complete, stats)
+                finish_crawl(
+                    conn, self.crawl, finish_reason, complete, stats, update_source=update_source
+                )
         logger.info(
             "%s: crawl finished (%s): scraped %d, inserted %d, updated %d, unchanged %d, "
             "invalid %d, duplicates %d, withdrawn %d",
@@ -194,6 +233,7 @@ class StageSession:
     def map(self, raw: RawRecord) -> ListingItem | None:
         """Map a raw record; on a record error, log it and return None."""
         self.stats["scraped"] += 1
+        assert self.mapping is not None, "map needs the session's mapping"
         try:
             external_id = raw.external_id or self.mapping.external_id(raw.payload)
             if external_id is None:
@@ -270,7 +310,7 @@ class StageSession:
         self.queued[item.external_id] = item.record_hash
         self.pending.append(item)
         if len(self.pending) >= self.batch_size:
-            self.flush()
+            self.flush(start_process=True)
 
     def page_error(self, message: str, url: str) -> None:
         """A page could not be fetched or parsed: recorded; the crawl is not complete."""
@@ -302,16 +342,32 @@ class StageSession:
         self.cut_short = reason
         logger.info("%s: crawl cut short: %s", self.source, reason)
 
-    def flush(self) -> None:
+    def flush(self, start_process: bool = False) -> None:
         """Write pending records and errors in one transaction.
 
-        With ``background`` the transaction runs in the session's writer thread while the
-        crawl goes on (at most one batch in flight); its counts are taken in at the next
-        flush or at close. A failed batch raises here, at the next flush, or at close.
+        With ``background`` the transaction runs in the session's writer thread or process
+        while the crawl goes on (at most one batch in flight); its counts are taken in at
+        the next flush or at close. A failed batch raises here, at the next flush, or at
+        close. The writer process is started by the first flush of a full batch
+        (``start_process``); a crawl whose records fit one batch writes them here.
         """
         batch, self.pending = self.pending, []
         error_rows = self.errors.take()
         if not batch and not error_rows:
+            return
+        if self._use_process and self._process is None and start_process:
+            self._process = WriterProcess(self.engine, self.source)
+        if self._process is not None:
+            self.drain()
+            if self._process is None:  # it ended while writing the batch before
+                self._process = WriterProcess(self.engine, self.source)
+            try:
+                self._process.submit(batch, error_rows, self.crawl.id if self.crawl else None)
+            except WriteFailed as exc:
+                self._unqueue(batch)
+                self._batch_failed(exc, error_rows)
+                return
+            self._inflight = (self._process, batch, error_rows)
             return
         if self._executor is None:
             try:
@@ -342,18 +398,25 @@ class StageSession:
         try:
             result = future.result()
         except Exception as exc:
-            self.batch_failures += 1
-            self.errors.pending[:0] = error_rows  # written with a later batch or at close
-            logger.error("%s: a stage-write batch failed and was rolled back: %s", self.source, exc)
-            self.errors.add(
-                "stage-write",
-                f"a batch was rolled back, its records are not staged: "
-                f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
-            )
+            self._batch_failed(exc, error_rows)
             return
         finally:
             self._unqueue(batch)
         self._take_result(result)
+
+    def _batch_failed(self, exc: Exception, error_rows: list[dict[str, Any]]) -> None:
+        self.batch_failures += 1
+        self.errors.pending[:0] = error_rows  # written with a later batch or at close
+        logger.error("%s: a stage-write batch failed and was rolled back: %s", self.source, exc)
+        kind = exc.kind if isinstance(exc, WriteFailed) else type(exc).__name__
+        self.errors.add(
+            "stage-write",
+            f"a batch was rolled back, its records are not staged: "
+            f"{kind}: {str(exc).splitlines()[0] if str(exc) else ''}",
+        )
+        if self._process is not None and not self._process.alive:
+            self._process.close()  # started again by the next flush
+            self._process = None
 
     def _write(self, batch: list[ListingItem], error_rows: list[dict[str, Any]]) -> WriteResult:
         with self.engine.begin() as conn:

@@ -8,7 +8,7 @@ transaction, so a failed batch leaves staging as it was.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -269,7 +269,7 @@ class StageWriter:
         return result
 
     def _flag_duplicates(
-        self, conn: sa.Connection, staged: Iterable[dict[str, Any]]
+        self, conn: sa.Connection, staged: Sequence[dict[str, Any]]
     ) -> tuple[int, int]:
         """Keep ``duplicate_of`` right for every hash group the batch touched.
 
@@ -283,7 +283,10 @@ class StageWriter:
         hashes = set(written.values())
         rows_written = 0
         target = listings.alias("target")
-        ids = sorted(written)
+        # Only a listing that was there before can have others pointing at it: a listing
+        # inserted by this batch has a new id (and asking for it costs the database a scan
+        # of the table while it fills up)
+        ids = sorted(row["id"] for row in staged if row["action"] != "inserted")
         for start in range(0, len(ids), 1000):
             stale = conn.execute(
                 sa.select(listings.c.id, listings.c.record_hash)

@@ -1,0 +1,168 @@
+"""The ``ingest`` job: stage-write a normalised file in batches.
+
+Payload ``{"file_id": ID}`` of a ``normalised`` file. Records are compared with what is
+staged by record hash (unchanged ones cost no write) and written in batches of
+``PIPELINE_BATCH_SIZE``, each batch one transaction. A failed batch is rolled back whole
+and fails the job; running it again ends in the same staging state, since the batches
+written before are now unchanged. At the end, as a crawl does: listings not seen are
+withdrawn if the originating crawl was complete (and is the source's newest crawl), the
+crawl row gets the counts, ``pipeline.sources`` its last-crawl times, and
+``pipeline.configs.last_scrape_at`` of a stored-config source the crawl's start time.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+
+from pipeline_core.db.tables import configs, crawls, files
+from pipeline_core.exceptions import JobError
+from pipeline_core.items import ListingItem
+from pipeline_core.jobs.files import count_errors, crawl_record, load_crawl, load_file
+from pipeline_core.jobs.payload import payload_id
+from pipeline_core.jobtypes import JobContext, JobResult
+from pipeline_core.plugins import get_plugin_manager
+from pipeline_core.stages.session import StageSession
+from pipeline_core.storage import get_storage
+
+logger = logging.getLogger(__name__)
+
+#: Records between progress lines (and lease heartbeats).
+PROGRESS_EVERY = 10_000
+
+
+def ingest(payload: Mapping[str, Any], context: JobContext) -> JobResult:
+    """Stage the normalised file ``payload["file_id"]``. Last of the built-in chain."""
+    file_id = payload_id(payload, "file_id", "ingest")
+    engine = context.engine
+    with engine.connect() as conn:
+        normalised = load_file(conn, file_id, "normalised", "ingest")
+        crawl_row = load_crawl(conn, normalised.crawl_id, "ingest")
+        newest = conn.execute(
+            sa.select(sa.func.max(crawls.c.id)).where(crawls.c.source == normalised.source)
+        ).scalar_one()
+        scrape_job = conn.execute(
+            sa.select(files.c.job_id)
+            .where(files.c.crawl_id == crawl_row["id"], files.c.kind == "raw")
+            .order_by(files.c.id)
+            .limit(1)
+        ).scalar()
+        prior_errors = count_errors(
+            conn, crawl_row["id"], [scrape_job, normalised.job_id, context.job_id]
+        )
+    crawl = crawl_record(crawl_row)
+    scrape_stats = dict(crawl_row["stats"] or {})
+    scrape_stats = dict(scrape_stats.get("scrape", scrape_stats))
+    scrape_complete = bool(scrape_stats.get("complete", crawl_row["complete"]))
+    is_newest = newest == crawl.id
+    if not is_newest:
+        logger.info(
+            "ingest of file %d: crawl %d is not the newest crawl of %s, so nothing is "
+            "withdrawn and the source's last-crawl times stay",
+            file_id,
+            crawl.id,
+            normalised.source,
+        )
+
+    pm = get_plugin_manager(context.settings)
+    session = StageSession(
+        engine,
+        None,
+        source=normalised.source,
+        fetcher="",
+        origin="",
+        batch_size=context.settings.batch_size,
+        hook=pm.hook,
+        withdraw_limit=context.settings.withdraw_limit,
+    )
+    session.errors.job_id = context.job_id
+    session.prior_errors = prior_errors
+    session.open(crawl)
+    storage = get_storage(context.settings)
+    batches = 0
+    try:
+        with storage.open(storage.key_of(normalised.url)) as handle:
+            for number, line in enumerate(handle, 1):
+                item = _item(session, orjson.loads(line))
+                if item is not None:
+                    session.hash(item)
+                    session.stage(item)
+                    batches += item.state == "changed" and not session.pending
+                if number % PROGRESS_EVERY == 0:
+                    context.heartbeat()
+                    _progress(file_id, session, number)
+        session.flush()
+    except sa.exc.DBAPIError as exc:
+        first = str(exc.orig or exc).strip().splitlines()[0] if str(exc.orig or exc) else ""
+        raise JobError(
+            f"ingest of file {file_id} ({normalised.source}): a stage-write batch failed and "
+            f"was rolled back, so staging is as it was before that batch ({batches} batches "
+            f"of {session.batch_size} were written); running the job again finishes it: "
+            f"{type(exc.orig or exc).__name__}: {first}"
+        ) from exc
+    except orjson.JSONDecodeError as exc:
+        raise JobError(
+            f"ingest of file {file_id} ({normalised.source}): {normalised.url} holds a line "
+            f"that is not JSON: {exc}"
+        ) from None
+    try:
+        stats = session.close(
+            "finished",
+            source_complete=scrape_complete and is_newest,
+            update_source=is_newest,
+            extra_stats={"scrape": scrape_stats, "file_id": file_id},
+        )
+        with engine.begin() as conn:
+            conn.execute(
+                sa.update(configs)
+                .where(
+                    configs.c.name == normalised.source,
+                    sa.or_(
+                        configs.c.last_scrape_at.is_(None),
+                        configs.c.last_scrape_at < crawl.started_at,
+                    ),
+                )
+                .values(last_scrape_at=crawl.started_at)
+            )
+    except sa.exc.DBAPIError as exc:
+        raise JobError(
+            f"ingest of file {file_id} ({normalised.source}): every record is staged, but "
+            "closing the crawl (withdrawal, crawl row, last-scrape time) failed and was rolled "
+            f"back; running the job again finishes it: {type(exc.orig or exc).__name__}"
+        ) from exc
+    return JobResult({k: v for k, v in stats.items() if k != "scrape"} | {"crawl_id": crawl.id})
+
+
+def _item(session: StageSession, entry: dict[str, Any]) -> ListingItem | None:
+    """The listing of one normalised line, or None (counted) for a record that failed."""
+    session.stats["scraped"] += 1
+    external_id = entry.get("external_id")
+    if external_id is None:  # no id: the crawl cannot be complete
+        session.idless += 1
+        session.stats["invalid"] += 1
+        return None
+    session.unseen.discard(external_id)  # seen, even when invalid
+    record = entry.get("record")
+    if record is None:
+        session.stats["invalid"] += 1
+        return None
+    return ListingItem(
+        session.source, external_id, record, entry.get("url") or "", raw_hash=entry.get("raw_hash")
+    )
+
+
+def _progress(file_id: int, session: StageSession, number: int) -> None:
+    stats = session.stats
+    logger.info(
+        "ingest of file %d (%s): %d records; inserted %d, updated %d, unchanged %d",
+        file_id,
+        session.source,
+        number,
+        stats["inserted"],
+        stats["updated"],
+        stats["unchanged"],
+    )

@@ -1,0 +1,183 @@
+"""The ``scrape`` job: crawl a source in a child process and archive its raw records.
+
+Payload ``{"source": NAME}``. The crawl runs as ``python -m pipeline_core.cli crawl NAME
+-s PIPELINE_ARCHIVE_PATH=FILE`` (the same runtime as ``dmo-pipeline crawl``), in a child
+process: whatever the crawl does, even dying, cannot take the worker down. The child
+opens and closes the ``pipeline.crawls`` row and records page errors; this job uploads the
+file to storage, records it in ``pipeline.files`` (kind ``raw``) and names ``transform`` of
+that file as the next job.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+import sqlalchemy as sa
+
+from pipeline_core.db.tables import crawls, errors
+from pipeline_core.exceptions import JobError
+from pipeline_core.jobs.files import digest_file, record_file
+from pipeline_core.jobs.payload import payload_text
+from pipeline_core.jobtypes import JobContext, JobResult, NextJob
+from pipeline_core.plugins import get_plugin_manager
+from pipeline_core.sources import get_source
+from pipeline_core.stages.archive import summary_path
+from pipeline_core.storage import JSONL, archive_key, get_storage
+
+logger = logging.getLogger(__name__)
+
+#: Lines of the crawl's output kept for the error message of a crawl that died.
+TAIL_LINES = 30
+
+
+def _relay(stream: IO[bytes], source: str, tail: collections.deque[str]) -> None:
+    for raw in stream:
+        line = raw.decode("utf-8", "replace").rstrip()
+        if line:
+            tail.append(line)
+            logger.info("%s crawl | %s", source, line)
+
+
+def _death(returncode: int) -> str:
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = str(-returncode)
+        return f"was killed by signal {name}"
+    return f"exited with code {returncode}"
+
+
+def run_archive_crawl(name: str, path: Path, context: JobContext) -> dict[str, Any]:
+    """Crawl ``name`` into ``path`` in a child process; return the archive's summary.
+
+    The child's output is relayed to this process's log, line by line. The job's lease is
+    extended while the crawl runs. Raises :class:`JobError` when the child died before
+    closing its crawl.
+    """
+    command = [
+        sys.executable,
+        "-m",
+        "pipeline_core.cli",
+        "crawl",
+        name,
+        "--no-progress",
+        "-s",
+        f"PIPELINE_ARCHIVE_PATH={path}",
+    ]
+    # The child reads the same settings as this job, whatever the worker's environment.
+    env = {**os.environ, **context.settings.raw}
+    tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
+    beat = max(1.0, min(30.0, context.settings.lease_seconds / 3))
+    logger.info("scrape of %s: crawling in a child process", name)
+    process = subprocess.Popen(
+        command, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    assert process.stdout is not None
+    relay = threading.Thread(
+        target=_relay, args=(process.stdout, name, tail), name=f"crawl-{name}", daemon=True
+    )
+    relay.start()
+    try:
+        while True:
+            try:
+                returncode = process.wait(timeout=beat)
+                break
+            except subprocess.TimeoutExpired:
+                context.heartbeat()
+    finally:
+        if process.poll() is None:  # this job was interrupted: the crawl goes with it
+            process.kill()
+            process.wait()
+        relay.join(timeout=10)
+        process.stdout.close()
+    summary_file = summary_path(path)
+    summary = orjson.loads(summary_file.read_bytes()) if summary_file.exists() else {}
+    if summary.get("state") != "finished" or returncode not in (0, 1):
+        crawl_id = summary.get("crawl_id")
+        if crawl_id is not None:
+            _close_dead_crawl(context, crawl_id, _death(returncode))
+        last = "\n".join(tail) or "(no output)"
+        raise JobError(
+            f"scrape of {name}: the crawl process {_death(returncode)} before it finished "
+            f"(crawl {crawl_id or '?'}); nothing was archived. Its last output:\n{last}"
+        )
+    return summary
+
+
+def _close_dead_crawl(context: JobContext, crawl_id: int, how: str) -> None:
+    with context.engine.begin() as conn:
+        conn.execute(
+            sa.update(crawls)
+            .where(crawls.c.id == crawl_id, crawls.c.finished_at.is_(None))
+            .values(
+                finished_at=datetime.now(UTC),
+                finish_reason=f"crawl process {how}"[:100],
+                complete=False,
+            )
+        )
+
+
+def scrape(payload: Mapping[str, Any], context: JobContext) -> JobResult:
+    """Archive the raw records of ``payload["source"]``; the next job transforms them."""
+    name = payload_text(payload, "source", "scrape")
+    pm = get_plugin_manager(context.settings)
+    source = get_source(pm.sources(), name)
+    storage = get_storage(context.settings)
+    with tempfile.TemporaryDirectory(prefix="dmo-scrape-") as folder:
+        path = Path(folder) / "raw.jsonl"
+        summary = run_archive_crawl(name, path, context)
+        digest = digest_file(path)
+        crawl_id = int(summary["crawl_id"])
+        started = datetime.fromisoformat(summary["started_at"])
+        key = archive_key("raw", name, started.astimezone(UTC).date(), f"crawl-{crawl_id}.jsonl")
+        url = storage.put_file(key, path, JSONL)
+    with context.engine.begin() as conn:
+        # The crawl's page errors belong to this job.
+        conn.execute(
+            sa.update(errors)
+            .where(errors.c.crawl_id == crawl_id, errors.c.job_id.is_(None))
+            .values(job_id=context.job_id)
+        )
+        file_id = record_file(
+            conn,
+            kind="raw",
+            source=name,
+            url=url,
+            digest=digest,
+            crawl_id=crawl_id,
+            job_id=context.job_id,
+        )
+    stats = {
+        "source": name,
+        "crawl_id": crawl_id,
+        "file_id": file_id,
+        "records": digest.lines,
+        "size": digest.size,
+        "complete": bool(summary.get("complete")),
+        "page_errors": int(summary.get("page_errors", 0)),
+        "finish_reason": summary.get("finish_reason"),
+    }
+    logger.info(
+        "scrape of %s: crawl %s archived %d records (%d bytes, %s) to %s as file %d",
+        name,
+        crawl_id,
+        digest.lines,
+        digest.size,
+        "complete" if stats["complete"] else "NOT complete",
+        url,
+        file_id,
+    )
+    return JobResult(stats, [NextJob("transform", {"file_id": file_id}, dmo=source.dmo)])

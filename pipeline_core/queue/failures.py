@@ -1,0 +1,44 @@
+"""Error rows of failed jobs: message, source and record from the payload, traceback digest."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from pipeline_core.queue.job import ClaimedJob
+
+_LINE = re.compile(r"line \d+")
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]+")
+
+
+def traceback_digest(text: str) -> str:
+    """SHA-256 of a traceback with line numbers and memory addresses normalised, so the
+    same failure gives the same digest across code edits and processes."""
+    normalised = _ADDRESS.sub("0x?", _LINE.sub("line ?", text))
+    return hashlib.sha256(normalised.encode()).hexdigest()
+
+
+def error_row(job: ClaimedJob, message: str, traceback: str | None) -> dict[str, Any]:
+    """A ``pipeline.errors`` row (stage ``job``) for a failed attempt of ``job``.
+
+    ``source``, ``external_id`` and ``url`` come from the payload's ``source``, ``record``
+    (or ``external_id``) and ``url`` when it has them; ``source`` is empty otherwise.
+    """
+    payload = job.payload
+    record = payload.get("record", payload.get("external_id"))
+    return {
+        "created_at": datetime.now(UTC),
+        "source": str(payload.get("source") or ""),
+        "external_id": None if record is None else str(record),
+        "stage": "job",
+        "field": None,
+        "message": f"{job.type} job {job.id}, attempt {job.attempt} of {job.max_attempts}: "
+        + message,
+        "value": None,
+        "url": payload.get("url") if isinstance(payload.get("url"), str) else None,
+        "crawl_id": None,
+        "job_id": job.id,
+        "traceback_digest": traceback_digest(traceback) if traceback else None,
+    }

@@ -1,0 +1,417 @@
+"""The worker: claims jobs in batches, runs them in this process, finishes them in batches.
+
+One :class:`Worker` per process. Its loop asks a :class:`JobFeed` for claimed jobs (the
+default, :class:`DatabaseFeed`, claims due jobs from ``pipeline.queue``; a feed of job ids
+from another transport would call :func:`~pipeline_core.queue.store.claim_ids`), runs each
+handler with a :class:`~pipeline_core.jobtypes.JobContext`, and commits the outcomes of
+several jobs in one transaction. A supervisor thread heartbeats the leases of every job
+the worker holds, commits finished outcomes early when a job runs long, and enforces the
+shutdown grace period.
+
+Claiming and finishing in batches is what makes the queue fast; the batch grows while
+jobs are quick (up to ``max_batch``) and shrinks when they are slow, so a slow job does
+not sit on many claimed ones.
+
+SIGTERM (or SIGINT): stop claiming, release the claimed jobs not started yet, let the
+running job finish within ``grace`` seconds, else release it too and exit.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from types import FrameType
+from typing import TYPE_CHECKING, Protocol
+
+import sqlalchemy as sa
+
+from pipeline_core.config import Settings
+from pipeline_core.queue.finish import finish
+from pipeline_core.queue.job import ClaimedJob, Outcome
+from pipeline_core.queue.runner import BatchCounts, notify_dead, run_job, worker_name
+from pipeline_core.queue.store import claim, heartbeat, release, rescue_expired
+
+if TYPE_CHECKING:
+    from pipeline_core.plugins import PipelineManager
+
+logger = logging.getLogger(__name__)
+
+#: Seconds a running job may take to finish after SIGTERM before it is released.
+SHUTDOWN_GRACE = 25.0
+#: Outcomes are committed at the latest this many seconds after the previous commit ...
+FLUSH_EVERY = 1.0
+#: ... and as soon as the job now running has run this long (so a worker killed during a
+#: slow job does not take the quick jobs before it down with it).
+FLUSH_WHEN_SLOW = 0.2
+#: Seconds between two log lines of a running worker's counts (when they changed).
+REPORT_EVERY = 60.0
+#: Largest batch a worker claims at once.
+MAX_BATCH = 100
+
+
+class JobFeed(Protocol):
+    """Where a worker's jobs come from. ``next_jobs`` claims up to ``limit`` jobs for
+    ``owner`` and returns them (possibly none); ``idle`` waits before the next try (it
+    returns early when ``stop`` is set)."""
+
+    def next_jobs(self, owner: str, limit: int) -> list[ClaimedJob]: ...
+
+    def idle(self, stop: threading.Event) -> None: ...
+
+
+class DatabaseFeed:
+    """Claims due jobs from ``pipeline.queue``; waits ``PIPELINE_POLL_INTERVAL`` when idle."""
+
+    def __init__(self, engine: sa.Engine, settings: Settings) -> None:
+        self.engine = engine
+        self.settings = settings
+
+    def next_jobs(self, owner: str, limit: int) -> list[ClaimedJob]:
+        return claim(self.engine, owner, limit, self.settings)
+
+    def idle(self, stop: threading.Event) -> None:
+        stop.wait(self.settings.poll_interval)
+
+
+class Worker:
+    """One worker process's loop. :meth:`run` returns its counts when it stops."""
+
+    def __init__(
+        self,
+        engine: sa.Engine,
+        pm: PipelineManager,
+        *,
+        feed: JobFeed | None = None,
+        once: bool = False,
+        max_batch: int = MAX_BATCH,
+        grace: float = SHUTDOWN_GRACE,
+        owner: str | None = None,
+    ) -> None:
+        self.engine = engine
+        self.pm = pm
+        self.settings: Settings = pm.settings
+        self.feed = feed or DatabaseFeed(engine, self.settings)
+        self.once = once
+        self.max_batch = max(1, max_batch)
+        self.grace = grace
+        self.owner = owner or worker_name()
+        self.job_types = pm.job_types()
+        self.counts = BatchCounts()
+        self.stop = threading.Event()
+        self.stop_requested_at: float | None = None
+        self._lock = threading.Lock()  # guards held, pending and current
+        self._flush_lock = threading.Lock()  # one finish transaction at a time
+        self._held: dict[int, ClaimedJob] = {}
+        self._pending: list[Outcome] = []
+        self._current: tuple[ClaimedJob, float] | None = None
+        self._last_flush = time.monotonic()
+        self._last_rescue = 0.0
+        self._done = threading.Event()
+
+    # ------------------------------------------------------------------ control
+
+    def request_stop(self, signum: int | None = None, _frame: FrameType | None = None) -> None:
+        """Stop claiming; the running job gets ``grace`` seconds (called on SIGTERM)."""
+        if not self.stop.is_set():
+            logger.info("worker %s stopping (signal %s)", self.owner, signum)
+            self.stop_requested_at = time.monotonic()
+            self.stop.set()
+
+    def _install_signals(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, self.request_stop)
+            signal.signal(signal.SIGINT, self.request_stop)
+
+    # ------------------------------------------------------------------ loop
+
+    def run(self) -> BatchCounts:
+        """Process jobs until stopped (or, with ``once``, until no job is due)."""
+        self._install_signals()
+        logger.info(
+            "worker %s started: job types %s", self.owner, ", ".join(sorted(self.job_types))
+        )
+        size = 1
+        with self._supervised():
+            while not self.stop.is_set():
+                try:
+                    self._maybe_rescue()
+                    batch = self.feed.next_jobs(self.owner, size)
+                except sa.exc.DBAPIError as exc:
+                    # The database is away (restart, failover): wait and try again; the
+                    # jobs this worker holds keep their leases or are rescued later.
+                    logger.error("worker %s: the database failed: %s", self.owner, exc.orig)
+                    self.stop.wait(self.settings.poll_interval)
+                    continue
+                if not batch:
+                    if self.once:
+                        break
+                    self.feed.idle(self.stop)
+                    continue
+                began = time.monotonic()
+                self._run_batch(batch)
+                took = time.monotonic() - began
+                if took < 0.25 and len(batch) == size:
+                    size = min(self.max_batch, size * 2)
+                elif took > 2.0:
+                    size = max(1, size // 2)
+        logger.info("worker %s stopped: %s", self.owner, self.counts.summary())
+        return self.counts
+
+    def process_once(self, batch_size: int) -> BatchCounts:
+        """Rescue expired leases, claim one batch of up to ``batch_size`` jobs, run it
+        (leases heartbeated) and commit it; no signal handlers are installed."""
+        with self._supervised():
+            self._last_rescue = 0.0
+            self._maybe_rescue()
+            batch = self.feed.next_jobs(self.owner, batch_size)
+            if batch:
+                self._run_batch(batch)
+        return self.counts
+
+    @contextmanager
+    def _supervised(self) -> Iterator[None]:
+        """Run the supervisor thread around a block; commit what is pending at its end."""
+        self._done.clear()
+        supervisor = threading.Thread(target=self._supervise, name="queue-supervisor", daemon=True)
+        supervisor.start()
+        try:
+            yield
+        finally:
+            self._final_flush()
+            self._done.set()
+            supervisor.join(5)
+
+    def _maybe_rescue(self) -> None:
+        if time.monotonic() - self._last_rescue < self.settings.lease_seconds / 2:
+            return
+        self._last_rescue = time.monotonic()
+        rescued = rescue_expired(self.engine, self.settings)
+        self.counts.rescued += rescued.retried + rescued.dead_lettered
+        notify_dead(self.pm, rescued.dead)
+
+    def _run_batch(self, batch: Sequence[ClaimedJob]) -> None:
+        self.counts.claimed += len(batch)
+        with self._lock:
+            self._held.update((job.id, job) for job in batch)
+        for index, job in enumerate(batch):
+            if self.stop.is_set():
+                self._release(batch[index:], "worker stopped before the job started")
+                break
+            with self._lock:
+                self._current = (job, time.monotonic())
+            outcome = run_job(
+                job,
+                self.job_types,
+                self.engine,
+                self.settings,
+                heartbeat=lambda job=job: self._heartbeat([job]),  # type: ignore[misc]
+            )
+            with self._lock:
+                self._current = None
+                self._pending.append(outcome)
+            self.counts.by_type[job.type] = self.counts.by_type.get(job.type, 0) + 1
+            if time.monotonic() - self._last_flush >= FLUSH_EVERY:
+                self._try_flush()
+        self._try_flush()
+
+    def _try_flush(self) -> None:
+        try:
+            self.flush()
+        except sa.exc.DBAPIError as exc:
+            logger.error(
+                "worker %s: committing outcomes failed, will try again: %s", self.owner, exc.orig
+            )
+
+    def _final_flush(self) -> None:
+        for attempt in range(3):
+            try:
+                self.flush()
+                return
+            except sa.exc.DBAPIError as exc:
+                logger.error("worker %s: committing outcomes failed: %s", self.owner, exc.orig)
+                time.sleep(self.settings.poll_interval * (attempt + 1))
+        with self._lock:
+            lost = [outcome.job.id for outcome in self._pending]
+        if lost:
+            logger.error(
+                "worker %s: outcomes of job(s) %s were not committed; the jobs run again "
+                "when their leases expire",
+                self.owner,
+                ", ".join(map(str, lost)),
+            )
+
+    def flush(self) -> None:
+        """Commit the outcomes not committed yet (one transaction). When the commit fails
+        the outcomes are kept for the next flush (the lease guard makes a late commit
+        safe)."""
+        with self._flush_lock:
+            with self._lock:
+                outcomes, self._pending = self._pending, []
+            self._last_flush = time.monotonic()
+            if not outcomes:
+                return
+            try:
+                counts = finish(self.engine, outcomes, self.settings)
+            except BaseException:
+                with self._lock:
+                    self._pending[:0] = outcomes
+                raise
+            with self._lock:
+                for outcome in outcomes:
+                    self._held.pop(outcome.job.id, None)
+            self.counts.add_finish(counts)
+        notify_dead(self.pm, counts.dead)
+
+    def _release(self, jobs: Sequence[ClaimedJob], reason: str) -> None:
+        if not jobs:
+            return
+        released = release(self.engine, jobs, self.settings, reason)
+        self.counts.released += released
+        with self._lock:
+            for job in jobs:
+                self._held.pop(job.id, None)
+        logger.info("worker %s released %d job(s): %s", self.owner, released, reason)
+
+    def _heartbeat(self, jobs: Sequence[ClaimedJob]) -> None:
+        if not jobs:
+            return
+        kept = heartbeat(self.engine, jobs, self.settings)
+        lost = [job.id for job in jobs if job.id not in kept]
+        if lost:
+            logger.warning(
+                "worker %s lost the lease of job(s) %s: they were rescued and will not be "
+                "finished by this worker",
+                self.owner,
+                ", ".join(map(str, lost)),
+            )
+
+    # ------------------------------------------------------------------ supervisor
+
+    def _supervise(self) -> None:
+        """Heartbeat held jobs, commit outcomes early during a slow job, enforce grace."""
+        every = max(0.05, self.settings.lease_seconds / 3)
+        last_beat = last_report = time.monotonic()
+        reported = self.counts.summary()
+        while not self._done.wait(0.05):
+            try:
+                now = time.monotonic()
+                if now - last_report >= REPORT_EVERY:
+                    last_report = now
+                    summary = self.counts.summary()
+                    if summary != reported:
+                        reported = summary
+                        logger.info("worker %s so far: %s", self.owner, summary)
+                with self._lock:
+                    current = self._current
+                    pending = bool(self._pending)
+                    held = list(self._held.values())
+                if current is not None and pending and now - current[1] >= FLUSH_WHEN_SLOW:
+                    self.flush()
+                if now - last_beat >= every:
+                    last_beat = now
+                    self._heartbeat(held)
+                started = self.stop_requested_at
+                if current is not None and started is not None and now - started > self.grace:
+                    self._give_up(current[0])
+            except Exception:
+                logger.exception("worker %s supervisor: a database call failed", self.owner)
+
+    def _give_up(self, running: ClaimedJob) -> None:
+        """The grace period is over: release everything held and end the process."""
+        logger.warning(
+            "worker %s: job %d (%s) did not finish within %g s of the stop signal; releasing it",
+            self.owner,
+            running.id,
+            running.type,
+            self.grace,
+        )
+        self.flush()
+        with self._lock:
+            held = list(self._held.values())
+        self._release(held, f"worker stopped: not finished within {self.grace:g} s grace")
+        logger.info("worker %s stopped: %s", self.owner, self.counts.summary())
+        logging.shutdown()
+        os._exit(0)
+
+
+def process_batch(
+    engine: sa.Engine,
+    pm: PipelineManager,
+    *,
+    batch_size: int = 10,
+    owner: str | None = None,
+) -> BatchCounts:
+    """Process one batch in this process: rescue expired leases, claim up to
+    ``batch_size`` due jobs, run them one after another (their leases heartbeated),
+    commit their outcomes and fire ``job_failed`` for the dead-lettered. Returns the
+    counts.
+
+    This is what ``dmo-pipeline queue process`` runs, and what the API route ``POST
+    /api/v1/pipeline/queue/process`` is meant to call. Jobs run while the call lasts, so
+    keep ``batch_size`` small for slow job types.
+    """
+    return Worker(engine, pm, owner=owner).process_once(batch_size)
+
+
+# ---------------------------------------------------------------------- processes
+
+
+def configure_logging(level: str) -> None:
+    """Log to stderr at ``level`` (``LOG_LEVEL``) in the worker's process."""
+    logging.basicConfig(
+        level=level,
+        stream=sys.stderr,
+        format="%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def run_worker(once: bool = False, grace: float = SHUTDOWN_GRACE) -> BatchCounts:
+    """Run one worker in this process with the settings and plugins of the environment."""
+    from pipeline_core.db.engine import ensure_schema, make_engine
+    from pipeline_core.plugins import get_plugin_manager
+
+    pm = get_plugin_manager()
+    configure_logging(pm.settings.log_level)
+    engine = make_engine(pm.settings.database_url)
+    ensure_schema(engine)
+    try:
+        return Worker(engine, pm, once=once, grace=grace).run()
+    finally:
+        engine.dispose()
+
+
+def _child(once: bool, grace: float) -> None:
+    run_worker(once, grace)
+
+
+def run_workers(concurrency: int, once: bool = False, grace: float = SHUTDOWN_GRACE) -> int:
+    """Run ``concurrency`` worker processes (spawned) and wait for them; return the exit
+    code (0 when every worker exited cleanly). SIGTERM/SIGINT are passed on to them."""
+    if concurrency <= 1:
+        run_worker(once, grace)
+        return 0
+    context = multiprocessing.get_context("spawn")
+    children = [
+        context.Process(target=_child, args=(once, grace), name=f"dmo-worker-{n}")
+        for n in range(concurrency)
+    ]
+    for child in children:
+        child.start()
+
+    def forward(signum: int, _frame: FrameType | None) -> None:
+        for child in children:
+            if child.pid is not None and child.is_alive():
+                os.kill(child.pid, signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    for child in children:
+        child.join()
+    return max(abs(child.exitcode or 0) for child in children)

@@ -1,0 +1,46 @@
+"""What every storage offers: :class:`Storage`."""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+#: Content type of JSON Lines files.
+JSONL = "application/x-ndjson"
+
+
+class Storage(Protocol):
+    """Where raw and normalised files are kept: a local folder or an S3 bucket.
+
+    Keys are checked with :func:`pipeline_core.storage.keys.check_key`; a key names the
+    same object in every storage. URLs are what ``pipeline.files.url`` records.
+    """
+
+    def put_file(self, key: str, path: Path, content_type: str = JSONL) -> str:
+        """Store the local file ``path`` under ``key`` (replacing it); return its URL."""
+        ...
+
+    def put_bytes(self, key: str, data: bytes, content_type: str = JSONL) -> str:
+        """Store ``data`` under ``key`` (replacing it); return its URL."""
+        ...
+
+    def open(self, key: str) -> AbstractContextManager[BinaryIO]:
+        """Open the object under ``key`` for reading, as a binary file."""
+        ...
+
+    def read(self, key: str) -> bytes:
+        """The bytes stored under ``key``."""
+        ...
+
+    def exists(self, key: str) -> bool:
+        """True when an object is stored under ``key``."""
+        ...
+
+    def url(self, key: str) -> str:
+        """The URL of ``key`` in this storage (``file:///…`` or ``s3://bucket/…``)."""
+        ...
+
+    def key_of(self, url: str) -> str:
+        """The key of a URL of this storage; :class:`StorageError` for any other URL."""
+        ...

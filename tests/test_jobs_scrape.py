@@ -1,0 +1,130 @@
+"""The scrape job's child process, the registry of job types, and bad payloads."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from feeds import feed, write_mapping
+from jobs_kit import job_settings, run_job
+
+from pipeline_core.config import load_settings
+from pipeline_core.db.tables import crawls, files, queue
+from pipeline_core.exceptions import JobError, UnknownSourceError
+from pipeline_core.plugins import get_plugin_manager
+from pipeline_core.testing import FeedServer, paginate_json
+
+CRASHING_SPIDER = '''\
+import os
+import signal
+
+import scrapy
+
+from pipeline_core.scrapy.fetcher import FetcherSpider
+
+
+class CrashingSpider(FetcherSpider):
+    """Dies on its first page, as a crawl killed for running out of memory does."""
+
+    name = "crash-feed"
+
+    async def start(self):
+        yield scrapy.Request(self.start_url, callback=self.parse)
+
+    def parse(self, response):
+        print("about to die on", response.url, flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+'''
+
+CRASHING_MAPPING = """\
+source: crash-feed
+dmo: test-dmo
+fetcher: spider
+url: {url}
+id: id
+fields:
+  name: name
+"""
+
+
+def test_a_crawl_that_dies_fails_the_job_not_the_worker(
+    db_url: str, engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = tmp_path / "project"
+    (project / "spiders").mkdir(parents=True)
+    (project / "mappings").mkdir()
+    (project / "scrapy.cfg").write_text("[settings]\ndefault = pipeline_core.scrapy.settings\n")
+    (project / "spiders" / "__init__.py").write_text("")
+    (project / "spiders" / "crash_feed.py").write_text(CRASHING_SPIDER)
+    monkeypatch.setenv("PIPELINE_PROJECT_DIR", str(project))
+    with FeedServer(paginate_json(feed(8))) as server:
+        (project / "mappings" / "crash-feed.yaml").write_text(
+            CRASHING_MAPPING.format(url=server.url("/listings?page=1"))
+        )
+        settings = job_settings(db_url, str(tmp_path / "files"))
+        with pytest.raises(JobError) as raised:
+            run_job(engine, settings, "scrape", {"source": "crash-feed"})
+    message = str(raised.value)
+    assert message.startswith(
+        "scrape of crash-feed: the crawl process was killed by signal SIGKILL before it finished"
+    )
+    assert "nothing was archived" in message
+    assert f"about to die on {server.url('/listings?page=1')}" in message  # its last output
+    assert os.getpid() > 0  # and here we are
+    with engine.connect() as conn:
+        crawl = conn.execute(sa.select(crawls)).mappings().one()
+        assert conn.execute(sa.select(sa.func.count()).select_from(files)).scalar_one() == 0
+        assert conn.execute(sa.select(queue.c.type)).scalars().all() == ["scrape"]
+    assert f"(crawl {crawl['id']})" in message
+    assert crawl["finish_reason"] == "crawl process was killed by signal SIGKILL"
+    assert crawl["complete"] is False and crawl["finished_at"] is not None
+
+
+def test_an_unknown_source_is_named(db_url: str, engine: sa.Engine, tmp_path: Path) -> None:
+    settings = job_settings(db_url, str(tmp_path / "files"))
+    with pytest.raises(UnknownSourceError, match="no source named 'nowhere'"):
+        run_job(engine, settings, "scrape", {"source": "nowhere"})
+
+
+def test_bad_payloads_and_files_are_named(db_url: str, engine: sa.Engine, tmp_path: Path) -> None:
+    settings = job_settings(db_url, str(tmp_path / "files"))
+    with pytest.raises(JobError, match=r"scrape job: payload needs 'source' \(text\), got None"):
+        run_job(engine, settings, "scrape", {})
+    with pytest.raises(JobError, match=r"transform job: payload needs 'file_id' .* got 'x'"):
+        run_job(engine, settings, "transform", {"file_id": "x"})
+    with pytest.raises(JobError, match=r"ingest job: there is no file 99 in pipeline\.files"):
+        run_job(engine, settings, "ingest", {"file_id": 99})
+
+
+def test_transform_refuses_a_damaged_archive(
+    db_url: str, engine: sa.Engine, tmp_path: Path
+) -> None:
+    with FeedServer(paginate_json(feed(10))) as server:
+        write_mapping(tmp_path / "mappings", "damaged-feed", server.url("/listings?page=1"))
+        settings = job_settings(
+            db_url, str(tmp_path / "files"), PIPELINE_SOURCES_PATH=str(tmp_path / "mappings")
+        )
+        scraped = run_job(engine, settings, "scrape", {"source": "damaged-feed"})
+    file_id = scraped.result.stats["file_id"]
+    with engine.connect() as conn:
+        url = conn.execute(sa.select(files.c.url).where(files.c.id == file_id)).scalar_one()
+    with pytest.raises(JobError, match="is a raw file, not a normalised one"):
+        run_job(engine, settings, "ingest", {"file_id": file_id})
+    path = Path(url.removeprefix("file://"))
+    path.write_bytes(path.read_bytes().replace(b"Listing 3", b"Listing 9"))
+    with pytest.raises(JobError, match=r"does not match its SHA-256 in pipeline\.files"):
+        run_job(engine, settings, "transform", {"file_id": file_id})
+    with engine.connect() as conn:
+        kinds = conn.execute(sa.select(files.c.kind)).scalars().all()
+    assert kinds == ["raw"]
+
+
+def test_the_builtin_job_types_are_plugins(tmp_path: Path) -> None:
+    env = {"PIPELINE_DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}"}
+    types = get_plugin_manager(load_settings(env)).job_types()
+    assert {"scrape", "transform", "ingest"} <= set(types)
+    assert "next: transform" in types["scrape"].help
+    blocked = load_settings(env | {"PIPELINE_DISABLE_PLUGINS": "builtin-pipeline-jobs"})
+    assert not {"scrape", "transform", "ingest"} & set(get_plugin_manager(blocked).job_types())

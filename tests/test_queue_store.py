@@ -1,0 +1,430 @@
+"""The database queue in one process: claim order, DMO limit, claim by id, leases and
+rescue, the owner/attempt guard, next jobs, retries with backoff, dead letters, the
+``job_failed`` hook (webhook on 127.0.0.1), retry by hand, release and the outbox."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import queue_jobs
+import sqlalchemy as sa
+from queue_helpers import (
+    WebhookServer,
+    make_pm,
+    make_settings,
+    statuses,
+    wait_for,
+)
+
+from pipeline_core.config import Settings
+from pipeline_core.db.engine import write_transaction
+from pipeline_core.db.tables import errors, jobs, outbox, queue
+from pipeline_core.exceptions import QueueError
+from pipeline_core.jobtypes import NextJob
+from pipeline_core.queue import enqueue
+from pipeline_core.queue.backoff import backoff_cap
+from pipeline_core.queue.finish import finish
+from pipeline_core.queue.job import Outcome, utc
+from pipeline_core.queue.store import (
+    claim,
+    claim_ids,
+    heartbeat,
+    release,
+    rescue_expired,
+    retry_job,
+)
+from pipeline_core.queue.worker import Worker, process_batch
+
+pytest_plugins = ["queue_fixtures"]
+
+
+def add(
+    engine: sa.Engine, settings: Settings, job_type: str = "noop", n: int = 1, **kw: Any
+) -> list[int]:
+    payload = kw.pop("payload", {})
+    with write_transaction(engine) as conn:
+        ids = [enqueue(conn, job_type, payload, settings=settings, **kw) for _ in range(n)]
+    return [i for i in ids if i is not None]
+
+
+def ok(job, **stats) -> Outcome:
+    now = datetime.now(UTC)
+    return Outcome(job, now, now, dict(stats))
+
+
+def row(engine: sa.Engine, job_id: int):
+    with engine.connect() as conn:
+        return conn.execute(sa.select(queue).where(queue.c.id == job_id)).one()
+
+
+def attempts_of(engine: sa.Engine, job_id: int) -> list[tuple[int, str]]:
+    with engine.connect() as conn:
+        return [
+            tuple(r)
+            for r in conn.execute(
+                sa.select(jobs.c.attempt, jobs.c.status)
+                .where(jobs.c.queue_id == job_id)
+                .order_by(jobs.c.id)
+            )
+        ]
+
+
+def test_claim_takes_due_jobs_by_priority_then_age(engine: sa.Engine, tmp_path: Path) -> None:
+    settings = make_settings(str(engine.url), tmp_path, PIPELINE_DMO_CONCURRENCY="0")
+    low = add(engine, settings, n=2)
+    high = add(engine, settings, priority=5)
+    later = add(engine, settings, run_after=datetime.now(UTC) + timedelta(hours=1))
+
+    first = claim(engine, "w1", 2, settings)
+    assert [job.id for job in first] == [high[0], low[0]]
+    assert [(job.attempt, job.owner) for job in first] == [(1, "w1"), (1, "w1")]
+    assert [job.id for job in claim(engine, "w2", 10, settings)] == [low[1]]
+    assert claim(engine, "w3", 10, settings) == []
+    assert statuses(engine) == {
+        high[0]: "running",
+        low[0]: "running",
+        low[1]: "running",
+        later[0]: "queued",
+    }
+    held = row(engine, high[0])
+    assert (held.lease_owner, held.attempts) == ("w1", 1)
+    assert utc(held.lease_expires_at) > datetime.now(UTC) + timedelta(seconds=50)
+
+
+def test_dmo_concurrency_limit(engine: sa.Engine, tmp_path: Path) -> None:
+    settings = make_settings(str(engine.url), tmp_path, PIPELINE_DMO_CONCURRENCY="2")
+    a = add(engine, settings, n=5, dmo="visit-a")
+    b = add(engine, settings, n=3, dmo="visit-b")
+    free = add(engine, settings, n=3)
+
+    first = claim(engine, "w1", 100, settings)
+    assert sorted(job.id for job in first) == sorted([*a[:2], *b[:2], *free])
+    # Both DMOs are at their limit: nothing more, by claim or by id.
+    assert claim(engine, "w2", 100, settings) == []
+    by_id = claim_ids(engine, [a[2], b[2]], "w2", settings)
+    assert by_id.claimed == []
+    assert by_id.skipped == {a[2]: "dmo limit", b[2]: "dmo limit"}
+
+    # One of visit-a finishes: exactly one more of visit-a may run.
+    done = next(job for job in first if job.id == a[0])
+    assert finish(engine, [ok(done)], settings).completed == 1
+    second = claim(engine, "w2", 100, settings)
+    assert [job.id for job in second] == [a[2]]
+
+
+def test_claim_ids_claims_only_queued_due_jobs(engine: sa.Engine, tmp_path: Path) -> None:
+    settings = make_settings(str(engine.url), tmp_path)
+    due = add(engine, settings, n=3)
+    later = add(engine, settings, run_after=datetime.now(UTC) + timedelta(hours=1))
+    running = claim_ids(engine, [due[0]], "w1", settings)
+    assert [job.id for job in running.claimed] == [due[0]]
+
+    result = claim_ids(engine, [due[0], due[1], due[1], later[0], 999_999], "w2", settings)
+    assert [job.id for job in result.claimed] == [due[1]]
+    assert result.claimed[0].owner == "w2"
+    assert result.skipped == {due[0]: "running", later[0]: "not due", 999_999: "not found"}
+    assert statuses(engine)[due[2]] == "queued"
+
+
+def test_a_stale_lease_owner_cannot_finish_a_rescued_job(engine: sa.Engine, tmp_path: Path) -> None:
+    settings = make_settings(str(engine.url), tmp_path, PIPELINE_LEASE_SECONDS="0.2")
+    (job_id,) = add(engine, settings, "chain", payload={"next": 2}, dmo="visit-a")
+    (old,) = claim(engine, "old-worker", 1, settings)
+    time.sleep(0.4)
+
+    rescued = rescue_expired(engine, settings)
+    assert (rescued.retried, rescued.dead_lettered) == (1, 0)
+    assert statuses(engine)[job_id] == "queued"
+    (new,) = claim(engine, "new-worker", 1, settings)
+    assert new.attempt == 2
+
+    # The old worker comes back: its outcome, heartbeat and release all match nothing.
+    late = ok(old)
+    late.next_jobs = [NextJob("record", {"n": 1})]
+    stale = finish(engine, [late], settings)
+    assert (stale.completed, stale.stale, stale.next_jobs) == (0, 1, 0)
+    assert heartbeat(engine, [old], settings) == set()
+    assert release(engine, [old], settings) == 0
+    current = row(engine, job_id)
+    assert (current.status, current.lease_owner, current.attempts) == ("running", "new-worker", 2)
+
+    done = finish(engine, [ok(new)], settings)
+    assert (done.completed, done.stale) == (1, 0)
+    assert finish(engine, [ok(new)], settings).stale == 1  # never completed twice
+    assert attempts_of(engine, job_id) == [(1, "expired"), (2, "completed")]
+    assert statuses(engine) == {job_id: "completed"}  # no next jobs from the stale outcome
+    with engine.connect() as conn:
+        (message,) = conn.execute(sa.select(errors.c.message)).scalars()
+    assert message == (
+        f"chain job {job_id}, attempt 1 of 5: lease expired: worker old-worker stopped heartbeating"
+    )
+
+
+def test_next_jobs_are_queued_with_the_completion(engine: sa.Engine, tmp_path: Path) -> None:
+    settings = make_settings(str(engine.url), tmp_path, PIPELINE_DMO_CONCURRENCY="0")
+    (parent_id,) = add(engine, settings, "chain", dmo="visit-a", correlation_id="corr-1")
+    (parent,) = claim(engine, "w1", 1, settings)
+    outcome = ok(parent, n=2)
+    outcome.next_jobs = [
+        NextJob("record", {"n": 0}),
+        NextJob("record", {"n": 1}, dmo="visit-b", priority=3),
+        NextJob("record", {"n": 2}, dedup_key="one"),
+        NextJob("record", {"n": 3}, dedup_key="one"),  # already queued: skipped
+    ]
+    counts = finish(engine, [outcome], settings)
+    assert (counts.completed, counts.next_jobs) == (1, 3)
+    with engine.connect() as conn:
+        children = conn.execute(
+            sa.select(
+                queue.c.type,
+                queue.c.payload,
+                queue.c.dmo,
+                queue.c.correlation_id,
+                queue.c.priority,
+                queue.c.status,
+            )
+            .where(queue.c.id != parent_id)
+            .order_by(queue.c.id)
+        ).all()
+        (stats,) = conn.execute(sa.select(jobs.c.stats)).scalars()
+    assert [tuple(c) for c in children] == [
+        ("record", {"n": 0}, "visit-a", "corr-1", 0, "queued"),
+        ("record", {"n": 1}, "visit-b", "corr-1", 3, "queued"),
+        ("record", {"n": 2}, "visit-a", "corr-1", 0, "queued"),
+    ]
+    assert stats == {"n": 2}
+
+
+def test_a_failing_job_backs_off_is_dead_lettered_notified_and_retried_by_hand(
+    engine: sa.Engine,
+    tmp_path: Path,
+    webhook: WebhookServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    hook_url = f"{webhook.url}/hooks/secret-token-123"
+    settings = make_settings(
+        str(engine.url),
+        tmp_path,
+        PIPELINE_MAX_RETRIES="4",
+        PIPELINE_RETRY_BACKOFF="0.1",
+        PIPELINE_RETRY_BACKOFF_MAX="0.3",
+        PIPELINE_WEBHOOK_URL=hook_url,
+    )
+    pm = make_pm(settings)
+    queue_jobs.create_runs_table(engine)
+    flag = tmp_path / "fail"
+    flag.touch()
+    (job_id,) = add(
+        engine,
+        settings,
+        "flaky",
+        payload={"fail_while": str(flag), "source": "src-a"},
+        max_attempts=4,
+        dmo="visit-a",
+    )
+    caplog.set_level(logging.INFO)
+
+    delays = []
+    for attempt in range(1, 5):
+        wait_for(f"attempt {attempt} to be due", lambda: statuses(engine)[job_id] == "queued")
+        due = row(engine, job_id)
+        wait_for("run_after", lambda due=due: datetime.now(UTC) >= utc(due.run_after), 5)
+        counts = process_batch(engine, pm, batch_size=5)
+        assert counts.claimed == 1
+        after = row(engine, job_id)
+        assert after.attempts == attempt
+        if attempt < 4:
+            assert (counts.retried, after.status) == (1, "queued")
+            delays.append((utc(after.run_after) - utc(after.updated_at)).total_seconds())
+        else:
+            assert (counts.dead_lettered, after.status, after.dead_lettered) == (1, "failed", True)
+    for attempt, delay in enumerate(delays, start=1):
+        cap = backoff_cap(attempt, settings)
+        assert cap / 2 - 0.01 <= delay <= cap + 0.01, (attempt, delay, cap)
+    assert [backoff_cap(n, settings) for n in (1, 2, 3)] == [0.1, 0.2, 0.3]
+
+    error = f"RuntimeError: flaky job {job_id} failed on purpose"
+    assert after.last_error == error
+    assert attempts_of(engine, job_id) == [(n, "failed") for n in range(1, 5)]
+    with engine.connect() as conn:
+        error_rows = conn.execute(
+            sa.select(
+                errors.c.source,
+                errors.c.stage,
+                errors.c.job_id,
+                errors.c.message,
+                errors.c.traceback_digest,
+            ).order_by(errors.c.id)
+        ).all()
+    assert [r[:3] for r in error_rows] == [("src-a", "job", job_id)] * 4
+    assert error_rows[0].message == f"flaky job {job_id}, attempt 1 of 4: {error}"
+    assert len({r.traceback_digest for r in error_rows}) == 1
+    assert len(error_rows[0].traceback_digest) == 64
+
+    # job_failed fired once: the webhook got one POST, without the payload's other keys.
+    assert webhook.received == [
+        (
+            "/hooks/secret-token-123",
+            {
+                "event": "job_failed",
+                "job": {
+                    "id": job_id,
+                    "type": "flaky",
+                    "attempts": 4,
+                    "max_attempts": 4,
+                    "dmo": "visit-a",
+                    "correlation_id": after.correlation_id,
+                    "source": "src-a",
+                },
+                "error": error,
+            },
+        )
+    ]
+    assert "secret-token-123" not in caplog.text
+    assert "webhook http://127.0.0.1/*** notified of job" in caplog.text
+    assert f"job {job_id} (flaky) failed for good after 4 of 4 attempts" in caplog.text
+
+    # Retry by hand: a fresh budget (the type's max_attempts, 3), attempts kept.
+    flag.unlink()
+    again = retry_job(engine, job_id, settings, 3)
+    assert (again.status, again.dead_lettered, again.attempts, again.max_attempts) == (
+        "queued",
+        False,
+        4,
+        7,
+    )
+    assert process_batch(engine, pm).completed == 1
+    assert row(engine, job_id).status == "completed"
+    assert attempts_of(engine, job_id)[-1] == (5, "completed")
+    assert len(webhook.received) == 1
+    with pytest.raises(QueueError, match=f"job {job_id} is completed, not failed"):
+        retry_job(engine, job_id, settings, 3)
+    with pytest.raises(QueueError, match="no job 424242"):
+        retry_job(engine, 424242, settings, 3)
+
+
+def test_a_refused_webhook_is_logged_masked_and_the_worker_goes_on(
+    engine: sa.Engine, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = make_settings(
+        str(engine.url),
+        tmp_path,
+        PIPELINE_ALLOWED_HOSTS="",
+        PIPELINE_WEBHOOK_URL="http://127.0.0.1:9/hook?token=abc123",
+        PIPELINE_MAX_RETRIES="1",
+    )
+    pm = make_pm(settings)
+    add(engine, settings, "missing-type")
+    add(engine, settings, "noop")
+    counts = process_batch(engine, pm)
+    assert (counts.claimed, counts.completed, counts.dead_lettered) == (2, 1, 1)
+    assert "abc123" not in caplog.text
+    refused = "webhook http://127.0.0.1/*** refused: http://127.0.0.1/***: host 127.0.0.1 resolves"
+    assert refused in caplog.text
+
+
+def test_unknown_job_type_is_dead_lettered_at_once(engine: sa.Engine, tmp_path: Path) -> None:
+    settings = make_settings(str(engine.url), tmp_path)
+    pm = make_pm(settings)
+    (bad,) = add(engine, settings, "no-such-type")
+    (good,) = add(engine, settings, "noop")
+    counts = process_batch(engine, pm)
+    assert (counts.completed, counts.dead_lettered, counts.retried) == (1, 1, 0)
+    failed = row(engine, bad)
+    assert (failed.status, failed.dead_lettered, failed.attempts) == ("failed", True, 1)
+    assert failed.last_error.startswith(
+        "unknown job type 'no-such-type': no installed plugin registers it (registered: "
+    )
+    assert statuses(engine)[good] == "completed"
+
+
+def test_rescue_dead_letters_a_job_out_of_attempts(engine: sa.Engine, tmp_path: Path) -> None:
+    settings = make_settings(str(engine.url), tmp_path, PIPELINE_LEASE_SECONDS="0.1")
+    (job_id,) = add(engine, settings, max_attempts=1)
+    claim(engine, "gone", 1, settings)
+    time.sleep(0.25)
+    counts = rescue_expired(engine, settings)
+    assert (counts.retried, counts.dead_lettered) == (0, 1)
+    assert counts.dead[0].job["id"] == job_id
+    dead = row(engine, job_id)
+    assert (dead.status, dead.dead_lettered) == ("failed", True)
+    assert attempts_of(engine, job_id) == [(1, "expired")]
+
+
+def test_release_gives_jobs_back_without_counting_an_attempt(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
+    settings = make_settings(str(engine.url), tmp_path)
+    ids = add(engine, settings, n=2)
+    held = claim(engine, "w1", 2, settings)
+    assert release(engine, held, settings, "worker stopped") == 2
+    assert {row(engine, i).attempts for i in ids} == {0}
+    assert statuses(engine) == dict.fromkeys(ids, "queued")
+    assert attempts_of(engine, ids[0]) == [(1, "released")]
+    again = claim(engine, "w2", 2, settings)
+    assert [job.attempt for job in again] == [1, 1]
+
+
+def test_every_path_back_to_queued_writes_an_outbox_row(engine: sa.Engine, tmp_path: Path) -> None:
+    settings = make_settings(
+        str(engine.url),
+        tmp_path,
+        PIPELINE_ENABLE_QUEUES="true",
+        PIPELINE_JOBS_QUEUE_URL="http://127.0.0.1:1/queue/jobs",
+        PIPELINE_LEASE_SECONDS="0.1",
+        PIPELINE_RETRY_BACKOFF="0.01",
+        PIPELINE_MAX_RETRIES="1",
+    )
+    pm = make_pm(settings)
+    (job_id,) = add(engine, settings, "no-such-type", max_attempts=3)  # enqueue: 1
+    (held,) = claim(engine, "w1", 1, settings)
+    release(engine, [held], settings)  # 2
+    (held,) = claim(engine, "w1", 1, settings)
+    time.sleep(0.25)
+    rescue_expired(engine, settings)  # 3
+    process_batch(engine, pm)  # dead-lettered at once: no row
+    retry_job(engine, job_id, settings, 1)  # 4
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(outbox.c.queue_id)).scalars().all()
+    assert rows == [job_id] * 4
+
+
+@pytest.mark.parametrize("how", ["worker", "process_batch"])
+def test_leases_are_heartbeated_while_a_long_job_runs(
+    how: str, engine: sa.Engine, tmp_path: Path
+) -> None:
+    settings = make_settings(
+        str(engine.url), tmp_path, PIPELINE_LEASE_SECONDS="0.5", PIPELINE_POLL_INTERVAL="0.05"
+    )
+    pm = make_pm(settings)
+    queue_jobs.create_runs_table(engine)
+    (slow,) = add(engine, settings, "sleepy", payload={"seconds": 1.6})
+    quick = add(engine, settings, "record", n=3)
+    stop = threading.Event()
+    rescued = []
+
+    def rescuer() -> None:  # another worker, rescuing every expired lease it sees
+        while not stop.is_set():
+            rescued.append(rescue_expired(engine, settings).retried)
+            time.sleep(0.05)
+
+    thread = threading.Thread(target=rescuer)
+    thread.start()
+    try:
+        if how == "worker":
+            counts = Worker(engine, pm, once=True).run()
+        else:
+            counts = process_batch(engine, pm, batch_size=10)
+    finally:
+        stop.set()
+        thread.join()
+    assert sum(rescued) == 0
+    assert (counts.completed, counts.stale) == (4, 0)
+    assert statuses(engine) == dict.fromkeys([slow, *quick], "completed")
+    assert [(r[0], r[1]) for r in queue_jobs.runs(engine)] == [(slow, 1), *((q, 1) for q in quick)]
