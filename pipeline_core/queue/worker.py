@@ -56,11 +56,14 @@ MAX_BATCH = 100
 class JobFeed(Protocol):
     """Where a worker's jobs come from. ``next_jobs`` claims up to ``limit`` jobs for
     ``owner`` and returns them (possibly none); ``idle`` waits before the next try (it
-    returns early when ``stop`` is set)."""
+    returns early when ``stop`` is set); ``done`` is told of the jobs the worker no longer
+    holds (outcome committed, or released), e.g. to delete their messages."""
 
     def next_jobs(self, owner: str, limit: int) -> list[ClaimedJob]: ...
 
     def idle(self, stop: threading.Event) -> None: ...
+
+    def done(self, jobs: Sequence[ClaimedJob]) -> None: ...
 
 
 class DatabaseFeed:
@@ -75,6 +78,20 @@ class DatabaseFeed:
 
     def idle(self, stop: threading.Event) -> None:
         stop.wait(self.settings.poll_interval)
+
+    def done(self, jobs: Sequence[ClaimedJob]) -> None:
+        pass
+
+
+def make_feed(engine: sa.Engine, settings: Settings, once: bool = False) -> JobFeed:
+    """The feed a worker uses: SQS (:class:`~pipeline_core.queue.sqs_feed.SqsFeed`, which
+    also relays the outbox) when ``PIPELINE_ENABLE_QUEUES`` is on, else the database. With
+    ``once`` the SQS long poll is one second, so the worker exits soon when nothing is due."""
+    if settings.enable_queues:
+        from pipeline_core.queue.sqs_feed import SqsFeed
+
+        return SqsFeed(engine, settings, wait_seconds=1) if once else SqsFeed(engine, settings)
+    return DatabaseFeed(engine, settings)
 
 
 class Worker:
@@ -94,7 +111,7 @@ class Worker:
         self.engine = engine
         self.pm = pm
         self.settings: Settings = pm.settings
-        self.feed = feed or DatabaseFeed(engine, self.settings)
+        self.feed = feed or make_feed(engine, self.settings, once)
         self.once = once
         self.max_batch = max(1, max_batch)
         self.grace = grace
@@ -206,6 +223,7 @@ class Worker:
                 for outcome in outcomes:
                     self._held.pop(outcome.job.id, None)
             self.counts.add_finish(counts)
+            self.feed.done([outcome.job for outcome in outcomes])
         notify_dead(self.pm, counts.dead)
 
     def _release(self, jobs: Sequence[ClaimedJob], reason: str) -> None:
@@ -216,6 +234,7 @@ class Worker:
         with self._lock:
             for job in jobs:
                 self._held.pop(job.id, None)
+        self.feed.done(jobs)
         logger.info("worker %s released %d job(s): %s", self.owner, released, reason)
 
     def _heartbeat(self, jobs: Sequence[ClaimedJob]) -> None:
@@ -258,8 +277,7 @@ class Worker:
     def _give_up(self, running: ClaimedJob) -> None:
         """The grace period is over: release everything held and end the process."""
         logger.warning(
-            "worker %s: job %d (%s) did not finish within %.0f s of the stop signal; "
-            "releasing it",
+            "worker %s: job %d (%s) did not finish within %.0f s of the stop signal; releasing it",
             self.owner,
             running.id,
             running.type,

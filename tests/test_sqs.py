@@ -1,0 +1,469 @@
+"""Jobs announced on SQS (moto's server on 127.0.0.1): the outbox relay, the SQS feed of the
+worker, duplicates, bad messages, retries through SQS, relay crashes and partial batch
+failures, SQS's own dead letter queue, and the commands, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import queue_jobs
+import sqlalchemy as sa
+from conftest import run_cli
+from queue_fixtures import jobs_plugin_path, make_pm, make_settings, worker_env  # noqa: F401
+from sqs_server import (  # noqa: F401 (fixtures)
+    AWS_ENV,
+    SqsQueue,
+    create_queue,
+    moto_endpoint,
+    sqs_queue,
+)
+
+from pipeline_core.config import Settings
+from pipeline_core.db.engine import make_engine, write_transaction
+from pipeline_core.db.tables import jobs, outbox, queue
+from pipeline_core.queue import enqueue
+from pipeline_core.queue.job import utc
+from pipeline_core.queue.relay import relay_once, relay_pending
+from pipeline_core.queue.sqs import MAX_VISIBILITY_SECONDS, parse_body
+from pipeline_core.queue.sqs_feed import SqsFeed
+from pipeline_core.queue.worker import DatabaseFeed, Worker
+
+
+def sqs_settings(engine: sa.Engine, tmp_path: Path, q: SqsQueue, **extra: str) -> Settings:
+    return make_settings(
+        engine.url.render_as_string(hide_password=False),
+        tmp_path,
+        PIPELINE_ENABLE_QUEUES="true",
+        PIPELINE_JOBS_QUEUE_URL=q.url,
+        PIPELINE_SQS_ENDPOINT_URL=q.endpoint,
+        PIPELINE_DMO_CONCURRENCY="0",
+        PIPELINE_POLL_INTERVAL="0.05",
+        **extra,
+    )
+
+
+def add(
+    engine: sa.Engine, settings: Settings, job_type: str = "record", n: int = 1, **kw: Any
+) -> list[int]:
+    payload = kw.pop("payload", {})
+    with write_transaction(engine) as conn:
+        ids = [enqueue(conn, job_type, payload, settings=settings, **kw) for _ in range(n)]
+    return [i for i in ids if i is not None]
+
+
+def feed(engine: sa.Engine, settings: Settings, **kw: Any) -> SqsFeed:
+    """An SQS feed that polls without waiting and, unless told, never sweeps the database
+    (so every job it runs came through a message)."""
+    kw.setdefault("wait_seconds", 0)
+    kw.setdefault("sweep_every", None)
+    return SqsFeed(engine, settings, **kw)
+
+
+def run_worker(engine: sa.Engine, settings: Settings, jobs_feed: SqsFeed) -> Any:
+    return Worker(engine, make_pm(settings), feed=jobs_feed, once=True).run()
+
+
+def outbox_ids(engine: sa.Engine) -> list[int]:
+    with engine.connect() as conn:
+        return list(conn.execute(sa.select(outbox.c.queue_id).order_by(outbox.c.id)).scalars())
+
+
+def job_row(engine: sa.Engine, job_id: int) -> Any:
+    with engine.connect() as conn:
+        return conn.execute(sa.select(queue).where(queue.c.id == job_id)).one()
+
+
+def announced(messages: list[dict[str, Any]]) -> list[int]:
+    return sorted(parse_body(m["Body"]).job_id for m in messages)
+
+
+@pytest.fixture
+def runs_table(engine: sa.Engine) -> sa.Engine:
+    queue_jobs.create_runs_table(engine)
+    return engine
+
+
+# ---------------------------------------------------------------------- the happy path
+
+
+def test_enqueue_relay_run_delete(
+    runs_table: sa.Engine,
+    tmp_path: Path,
+    sqs_queue: SqsQueue,  # noqa: F811
+) -> None:
+    engine = runs_table
+    settings = sqs_settings(engine, tmp_path, sqs_queue)
+    ids = add(engine, settings, n=3)
+    assert outbox_ids(engine) == ids  # written with the jobs, in their transaction
+    jobs_feed = feed(engine, settings)
+    counts = run_worker(engine, settings, jobs_feed)
+    assert counts.completed == 3
+    assert [(job, attempt) for job, attempt, *_ in queue_jobs.runs(engine)] == [(i, 1) for i in ids]
+    assert jobs_feed.counts.claimed == 3
+    assert jobs_feed.counts.swept == 0
+    assert jobs_feed.counts.duplicates == 0
+    assert outbox_ids(engine) == []
+    assert sqs_queue.waiting() == 0  # every message deleted after its job finished
+
+
+def test_relay_sends_the_job_id_and_type(
+    engine: sa.Engine,
+    tmp_path: Path,
+    sqs_queue: SqsQueue,  # noqa: F811
+) -> None:
+    settings = sqs_settings(engine, tmp_path, sqs_queue)
+    (first,) = add(engine, settings, "record")
+    (second,) = add(engine, settings, "flaky", payload={"fail_while": "x"})
+    counts = relay_pending(engine, sqs_queue.client, settings)
+    assert (counts.sent, counts.failed, counts.dropped) == (2, 0, 0)
+    assert outbox_ids(engine) == []
+    bodies = sorted((json.loads(m["Body"]) for m in sqs_queue.receive_all()), key=str)
+    assert bodies == [
+        {"job_id": first, "type": "record"},
+        {"job_id": second, "type": "flaky"},
+    ]
+
+
+def test_relay_delays_a_job_that_is_not_due(
+    engine: sa.Engine,
+    tmp_path: Path,
+    sqs_queue: SqsQueue,  # noqa: F811
+) -> None:
+    settings = sqs_settings(engine, tmp_path, sqs_queue)
+    add(engine, settings, run_after=datetime.now(UTC) + timedelta(hours=1))
+    assert relay_pending(engine, sqs_queue.client, settings).sent == 1
+    assert sqs_queue.attribute("ApproximateNumberOfMessagesDelayed") == 1  # 900 s, SQS's most
+    assert sqs_queue.receive_all() == []
+
+
+def test_fifo_queue_gets_group_and_deduplication_ids(
+    engine: sa.Engine,
+    tmp_path: Path,
+    moto_endpoint: str,  # noqa: F811
+) -> None:
+    fifo = create_queue(moto_endpoint, fifo=True)
+    settings = sqs_settings(engine, tmp_path, fifo)
+    ids = add(engine, settings, n=2, run_after=datetime.now(UTC) + timedelta(hours=1))
+    # The state a relay leaves when it dies after sending: the rows are sent again.
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(outbox).order_by(outbox.c.id)).all()
+    assert relay_pending(engine, fifo.client, settings).sent == 2
+    with write_transaction(engine) as conn:
+        conn.execute(sa.insert(outbox), [row._asdict() for row in rows])
+    assert relay_pending(engine, fifo.client, settings).sent == 2
+    messages = fifo.receive_all()
+    assert announced(messages) == ids  # SQS deduplicated the second sending
+    assert sorted(m["Attributes"]["MessageGroupId"] for m in messages) == [f"job-{i}" for i in ids]
+
+
+def test_several_relays_at_once_send_each_row_once(
+    engine: sa.Engine,
+    tmp_path: Path,
+    sqs_queue: SqsQueue,  # noqa: F811
+) -> None:
+    settings = sqs_settings(engine, tmp_path, sqs_queue)
+    ids = add(engine, settings, n=60)
+    sent: list[int] = []
+
+    def relay() -> None:
+        sent.append(relay_pending(engine, sqs_queue.client, settings, limit=10).sent)
+
+    threads = [threading.Thread(target=relay) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(sent) == 60
+    assert outbox_ids(engine) == []
+    assert announced(sqs_queue.receive_all()) == ids
+
+
+# ---------------------------------------------------------------------- duplicates
+
+
+def test_a_message_delivered_twice_runs_the_job_once(
+    runs_table: sa.Engine,
+    tmp_path: Path,
+    sqs_queue: SqsQueue,  # noqa: F811
+) -> None:
+    engine = runs_table
+    settings = sqs_settings(engine, tmp_path, sqs_queue)
+    (job_id,) = add(engine, settings)
+    relay_pending(engine, sqs_queue.client, settings)
+    body = json.dumps({"job_id": job_id, "type": "record"})
+    sqs_queue.send(body)  # SQS delivering the same announcement again
+    jobs_feed = feed(engine, settings)
+    run_worker(engine, settings, jobs_feed)
+    sqs_queue.send(body)  # and once more, after the job completed
+    run_worker(engine, settings, jobs_feed)
+    assert [(job, attempt) for job, attempt, *_ in queue_jobs.runs(engine)] == [(job_id, 1)]
+    assert job_row(engine, job_id).status == "completed"
+    assert jobs_feed.counts.claimed == 1
+    assert jobs_feed.counts.duplicates == 2
+    assert sqs_queue.waiting() == 0
+
+
+def test_relay_crash_between_send_and_delete_announces_twice_runs_once(
+    runs_table: sa.Engine,
+    tmp_path: Path,
+    sqs_queue: SqsQueue,  # noqa: F811
+) -> None:
+    engine = runs_table
+    settings = sqs_settings(engine, tmp_path, sqs_queue)
+    ids = add(engine, settings, n=2)
+
+    def crash(**_kwargs: Any) -> None:  # the relay dies once SQS has accepted the batch
+        raise RuntimeError("relay killed after SendMessageBatch")
+
+    client = sqs_queue.client
+    client.meta.events.register("after-call.sqs.SendMessageBatch", crash)
+    try:
+        with pytest.raises(RuntimeError, match="relay killed"):
+            relay_once(engine, client, settings)
+    finally:
+        client.meta.events.unregister("after-call.sqs.SendMessageBatch", crash)
+    assert sqs_queue.attribute("ApproximateNumberOfMessages") == 2  # sent ...
+    assert outbox_ids(engine) == ids  # ... and still in the outbox: rolled back
+    jobs_feed = feed(engine, settings)
+    run_worker(engine, settings, jobs_feed)  # relays them again, then runs
+    assert [(job, attempt) for job, attempt, *_ in queue_jobs.runs(engine)] == [(i, 1) for i in ids]
+    assert jobs_feed.counts.claimed == 2
+    assert jobs_feed.counts.duplicates == 2
+    assert outbox_ids(engine) == []
+    assert sqs_queue.waiting() == 0
+
+
+def test_partial_batch_failure_keeps_the_refused_rows(
+    engine: sa.Engine,
+    tmp_path: Path,
+    sqs_queue: SqsQueue,  # noqa: F811
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    settings = sqs_settings(engine, tmp_path, sqs_queue)
+    ids = add(engine, settings, n=3)
+
+    def refuse_second(params: dict[str, Any], **_kwargs: Any) -> None:
+        # An invalid delay makes SQS refuse this one entry and accept the others.
+        params["Entries"][1]["DelaySeconds"] = 901
+
+    client = sqs_queue.client
+    client.meta.events.register("before-parameter-build.sqs.SendMessageBatch", refuse_second)
+    try:
+        with caplog.at_level(logging.WARNING, "pipeline_core.queue.relay"):
+            counts, read = relay_once(engine, client, settings)
+    finally:
+        client.meta.events.unregister("before-parameter-build.sqs.SendMessageBatch", refuse_second)
+    assert (counts.sent, counts.failed, read) == (2, 1, 3)
+    assert outbox_ids(engine) == [ids[1]]
+    (line,) = [r.getMessage() for r in caplog.records]
+    assert f"announcement of job {ids[1]}" in line
+    assert "InvalidParameterValue" in line
+    assert relay_pending(engine, client, settings).sent == 1  # the next round sends it
+    assert outbox_ids(engine) == []
+    assert announced(sqs_queue.receive_all()) == ids
+
+
+# ---------------------------------------------------------------------- bad messages
+
+
+def test_unknown_job_and_malformed_bodies_are_dropped_with_a_log_line(
+    runs_table: sa.Engine,
+    tmp_path: Path,
+    sqs_queue: SqsQueue,  # noqa: F811
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    engine = runs_table
+    settings = sqs_settings(engine, tmp_path, sqs_queue)
+    for body in (
+        json.dumps({"job_id": 999_999, "type": "record"}),
+        "not json",
+        "[1, 2]",
+        json.dumps({"job_id": "7", "type": "record"}),
+        json.dumps({"job_id": 3}),
+    ):
+        sqs_queue.send(body)
+    (job_id,) = add(engine, settings)
+    jobs_feed = feed(engine, settings)
+    with caplog.at_level(logging.WARNING, "pipeline_core.queue.sqs_feed"):
+        counts = run_worker(engine, settings, jobs_feed)
+    assert counts.completed == 1  # the worker went on
+    assert [job for job, *_ in queue_jobs.runs(engine)] == [job_id]
+    assert (jobs_feed.counts.unknown, jobs_feed.counts.malformed) == (1, 4)
+    lines = [r.getMessage() for r in caplog.records if r.name.endswith("sqs_feed")]
+    assert len(lines) == 5
+    assert sum("job 999999, which is not in pipeline.queue: dropped" in line for line in lines) == 1
+    assert sum("not a job announcement" in line for line in lines) == 4
+    assert any("body 'not json'" in line for line in lines)
+    assert sqs_queue.waiting() == 0
+
+
+# ---------------------------------------------------------------------- retries
+
+
+def test_a_failing_jobs_retry_is_announced_again_and_runs_after_its_backoff(
+    runs_table: sa.Engine,
+    tmp_path: Path,
+    sqs_queue: SqsQueue,  # noqa: F811
+) -> None:
+    engine = runs_table
+    settings = sqs_settings(engine, tmp_path, sqs_queue, PIPELINE_RETRY_BACKOFF="1.5")
+    marker = tmp_path / "fail"
+    marker.touch()
+    (job_id,) = add(engine, settings, "flaky", payload={"fail_while": str(marker)})
+    jobs_feed = feed(engine, settings)
+    counts = run_worker(engine, settings, jobs_feed)
+    assert (counts.completed, counts.retried) == (0, 1)
+    row = job_row(engine, job_id)
+    assert (row.status, row.attempts) == ("queued", 1)
+    retry_at = utc(row.run_after)
+    assert outbox_ids(engine) == []  # the retry's announcement was relayed ...
+    assert sqs_queue.waiting() == 1  # ... and is hidden until the retry is due
+    marker.unlink()
+    while datetime.now(UTC) < retry_at:
+        assert run_worker(engine, settings, jobs_feed).claimed == 0  # not before its time
+        time.sleep(0.2)
+    deadline = time.monotonic() + 10
+    while job_row(engine, job_id).status == "queued" and time.monotonic() < deadline:
+        run_worker(engine, settings, jobs_feed)
+        time.sleep(0.1)
+    assert job_row(engine, job_id).status == "completed"
+    with engine.connect() as conn:
+        attempts = conn.execute(
+            sa.select(jobs.c.attempt, jobs.c.status, jobs.c.started_at)
+            .where(jobs.c.queue_id == job_id)
+            .order_by(jobs.c.attempt)
+        ).all()
+    assert [(a.attempt, a.status) for a in attempts] == [(1, "failed"), (2, "completed")]
+    assert utc(attempts[1].started_at) >= retry_at
+    assert jobs_feed.counts.swept == 0  # it came through SQS
+    assert sqs_queue.waiting() == 0
+
+
+def test_a_message_for_a_later_job_is_hidden_until_then_within_12_hours(
+    engine: sa.Engine,
+    tmp_path: Path,
+    sqs_queue: SqsQueue,  # noqa: F811
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    settings = sqs_settings(engine, tmp_path, sqs_queue)
+    soon = add(engine, settings, run_after=datetime.now(UTC) + timedelta(seconds=1.5))
+    days = add(engine, settings, run_after=datetime.now(UTC) + timedelta(days=2))
+    with write_transaction(engine) as conn:
+        conn.execute(sa.delete(outbox))  # announce them by hand, without a delay
+    for job_id in (*soon, *days):
+        sqs_queue.send(json.dumps({"job_id": job_id, "type": "record"}))
+    jobs_feed = feed(engine, settings, relay=False)
+    with caplog.at_level(logging.INFO, "pipeline_core.queue.sqs_feed"):
+        assert jobs_feed.next_jobs("w1", 10) == []
+    assert jobs_feed.counts.deferred == 2
+    assert [
+        r for r in caplog.records if r.name.endswith("sqs_feed")
+    ] == []  # SQS took both visibility timeouts (2 days capped at 12 h)
+    assert sqs_queue.attribute("ApproximateNumberOfMessagesNotVisible") == 2
+    time.sleep(1.6)
+    claimed: list[int] = []
+    deadline = time.monotonic() + 5
+    while not claimed and time.monotonic() < deadline:
+        claimed = [job.id for job in jobs_feed.next_jobs("w1", 10)]
+    assert claimed == soon
+    assert MAX_VISIBILITY_SECONDS == 12 * 3600
+
+
+# ---------------------------------------------------------------------- dead letters
+
+
+def test_sqs_dead_letter_queue_through_a_redrive_policy(
+    engine: sa.Engine,
+    tmp_path: Path,
+    moto_endpoint: str,  # noqa: F811
+    db_url: str,
+) -> None:
+    dlq = create_queue(moto_endpoint)
+    dlq_arn = dlq.client.get_queue_attributes(QueueUrl=dlq.url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    main = create_queue(
+        moto_endpoint,
+        VisibilityTimeout="0",  # a message not deleted is visible again at once
+        RedrivePolicy=json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "2"}),
+    )
+    settings = sqs_settings(engine, tmp_path, main)
+    queue_jobs.create_runs_table(engine)
+    (job_id,) = add(engine, settings)
+    relay_pending(engine, main.client, settings)
+    # Workers that cannot reach the database leave the message: it keeps failing.
+    if db_url.startswith("sqlite"):
+        down = make_engine(f"sqlite:///{tmp_path / 'never-migrated' / 'pipeline.db'}")
+    else:
+        down = make_engine(
+            engine.url.set(database="dmo_no_such_database").render_as_string(hide_password=False)
+        )
+    broken = feed(down, settings, relay=False)
+    for _ in range(3):
+        assert broken.next_jobs("w1", 10) == []
+    down.dispose()
+    assert broken.counts.unprocessed == 2  # received twice, then moved by SQS
+    assert main.waiting() == 0
+    (dead,) = main.receive_all(dlq.url)
+    assert parse_body(dead["Body"]).job_id == job_id
+    # The job itself is safe in the database; the database sweep still runs it.
+    assert job_row(engine, job_id).status == "queued"
+    healthy = feed(engine, settings, sweep_every=0.0)
+    run_worker(engine, settings, healthy)
+    assert job_row(engine, job_id).status == "completed"
+    assert healthy.counts.swept == 1
+
+
+# ---------------------------------------------------------------------- the worker
+
+
+def test_the_worker_feed_follows_pipeline_enable_queues(
+    engine: sa.Engine,
+    tmp_path: Path,
+    sqs_queue: SqsQueue,  # noqa: F811
+) -> None:
+    on = sqs_settings(engine, tmp_path, sqs_queue)
+    assert isinstance(Worker(engine, make_pm(on)).feed, SqsFeed)
+    off = make_settings(str(engine.url), tmp_path)
+    assert isinstance(Worker(engine, make_pm(off)).feed, DatabaseFeed)
+    add(engine, off)
+    assert outbox_ids(engine) == []  # without SQS, the database alone
+
+
+def test_commands_queue_add_relay_and_worker_through_sqs(
+    engine: sa.Engine,
+    worker_env: dict[str, str],  # noqa: F811
+    sqs_queue: SqsQueue,  # noqa: F811
+) -> None:
+    queue_jobs.create_runs_table(engine)
+    env = dict(
+        worker_env,
+        **AWS_ENV,
+        PIPELINE_ENABLE_QUEUES="true",
+        PIPELINE_JOBS_QUEUE_URL=sqs_queue.url,
+        PIPELINE_SQS_ENDPOINT_URL=sqs_queue.endpoint,
+    )
+    added = run_cli("queue", "add", "record", env=env)
+    assert added.returncode == 0, added.stderr
+    assert added.stdout == "queued job 1 (record)\n"
+    relayed = run_cli("queue", "relay", env=env)
+    assert relayed.returncode == 0, relayed.stderr
+    assert relayed.stdout.startswith("relayed 1 job announcement(s) to SQS; 0 refused")
+    assert outbox_ids(engine) == []
+    assert sqs_queue.attribute("ApproximateNumberOfMessages") == 1
+    worked = run_cli("worker", "--once", env=env)
+    assert worked.returncode == 0, worked.stderr
+    assert [job for job, *_ in queue_jobs.runs(engine)] == [1]
+    assert job_row(engine, 1).status == "completed"
+    assert sqs_queue.waiting() == 0
+    off = {k: v for k, v in env.items() if k != "PIPELINE_ENABLE_QUEUES"}
+    refused = run_cli("queue", "relay", env=off)
+    assert refused.returncode == 2
+    assert "PIPELINE_ENABLE_QUEUES is false" in refused.stderr
