@@ -4,10 +4,12 @@ failures, SQS's own dead letter queue, and the commands, on SQLite and PostgreSQ
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import threading
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,12 +17,13 @@ from typing import Any
 import pytest
 import queue_jobs
 import sqlalchemy as sa
-from conftest import run_cli
+from conftest import ROOT, run_cli
 from queue_fixtures import jobs_plugin_path, make_pm, make_settings, worker_env  # noqa: F401
 from sqs_server import (  # noqa: F401 (fixtures)
     AWS_ENV,
     SqsQueue,
     create_queue,
+    make_client,
     moto_endpoint,
     sqs_queue,
 )
@@ -34,6 +37,14 @@ from pipeline_core.queue.relay import relay_once, relay_pending
 from pipeline_core.queue.sqs import MAX_VISIBILITY_SECONDS, parse_body
 from pipeline_core.queue.sqs_feed import SqsFeed
 from pipeline_core.queue.worker import DatabaseFeed, Worker
+
+#: The queue set-up script of docs/reference/sqs.md.
+_spec = importlib.util.spec_from_file_location(
+    "create_queues", ROOT / "docs" / "examples" / "sqs" / "create_queues.py"
+)
+assert _spec is not None and _spec.loader is not None
+EXAMPLE = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(EXAMPLE)
 
 
 def sqs_settings(engine: sa.Engine, tmp_path: Path, q: SqsQueue, **extra: str) -> Settings:
@@ -385,15 +396,13 @@ def test_sqs_dead_letter_queue_through_a_redrive_policy(
     moto_endpoint: str,  # noqa: F811
     db_url: str,
 ) -> None:
-    dlq = create_queue(moto_endpoint)
-    dlq_arn = dlq.client.get_queue_attributes(QueueUrl=dlq.url, AttributeNames=["QueueArn"])[
-        "Attributes"
-    ]["QueueArn"]
-    main = create_queue(
-        moto_endpoint,
-        VisibilityTimeout="0",  # a message not deleted is visible again at once
-        RedrivePolicy=json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "2"}),
+    # The queues as docs/reference/sqs.md creates them, with a small maxReceiveCount.
+    client = make_client(moto_endpoint)
+    name = f"jobs-{uuid.uuid4().hex[:10]}"
+    url, dlq_url = EXAMPLE.create_job_queues(
+        client, name, max_receive_count=2, visibility_timeout=0
     )
+    main = SqsQueue(moto_endpoint, url, client)
     settings = sqs_settings(engine, tmp_path, main)
     queue_jobs.create_runs_table(engine)
     (job_id,) = add(engine, settings)
@@ -411,7 +420,7 @@ def test_sqs_dead_letter_queue_through_a_redrive_policy(
     down.dispose()
     assert broken.counts.unprocessed == 2  # received twice, then moved by SQS
     assert main.waiting() == 0
-    (dead,) = main.receive_all(dlq.url)
+    (dead,) = main.receive_all(dlq_url)
     assert parse_body(dead["Body"]).job_id == job_id
     # The job itself is safe in the database; the database sweep still runs it.
     assert job_row(engine, job_id).status == "queued"

@@ -57,6 +57,7 @@ def sqs_client(settings: Settings) -> Any:
     ``AWS_DEFAULT_REGION``, else from the queue URL, else ``us-east-1``.
     """
     import boto3
+    from botocore.config import Config
 
     if not settings.jobs_queue_url:
         raise QueueError(
@@ -64,7 +65,17 @@ def sqs_client(settings: Settings) -> Any:
         )
     session = boto3.session.Session()
     region = session.region_name or region_of(settings.jobs_queue_url) or "us-east-1"
-    return session.client("sqs", region_name=region, endpoint_url=settings.sqs_endpoint_url or None)
+    # Short connect timeouts and few retries: the relay holds its transaction (on SQLite
+    # the write lock) while it sends, so an unreachable SQS must fail fast. The read
+    # timeout outlasts the longest long poll.
+    config = Config(
+        connect_timeout=5,
+        read_timeout=MAX_WAIT_SECONDS + 10,
+        retries={"max_attempts": 3, "mode": "standard"},
+    )
+    return session.client(
+        "sqs", region_name=region, endpoint_url=settings.sqs_endpoint_url or None, config=config
+    )
 
 
 @dataclass(frozen=True)

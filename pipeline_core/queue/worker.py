@@ -1,8 +1,9 @@
 """The worker: claims jobs in batches, runs them in this process, finishes them in batches.
 
 One :class:`Worker` per process. Its loop asks a :class:`JobFeed` for claimed jobs (the
-default, :class:`DatabaseFeed`, claims due jobs from ``pipeline.queue``; a feed of job ids
-from another transport would call :func:`~pipeline_core.queue.store.claim_ids`), runs each
+default, :class:`DatabaseFeed`, claims due jobs from ``pipeline.queue``; with
+``PIPELINE_ENABLE_QUEUES=true`` the :class:`~pipeline_core.queue.sqs_feed.SqsFeed`
+relays the outbox, long-polls SQS and claims the announced jobs by id), runs each
 handler with a :class:`~pipeline_core.jobtypes.JobContext`, and commits the outcomes of
 several jobs in one transaction. A supervisor thread heartbeats the leases of every job
 the worker holds, commits finished outcomes early when a job runs long, and enforces the
