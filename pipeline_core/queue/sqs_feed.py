@@ -292,12 +292,19 @@ class SqsFeed:
     def _defer(self, waiting: dict[int, str], by_job: dict[int, list[dict[str, Any]]]) -> None:
         if not waiting:
             return
-        with self.engine.connect() as conn:
-            due = dict(
-                conn.execute(
-                    sa.select(queue.c.id, queue.c.run_after).where(queue.c.id.in_(list(waiting)))
-                ).all()
-            )
+        try:
+            with self.engine.connect() as conn:
+                due = dict(
+                    conn.execute(
+                        sa.select(queue.c.id, queue.c.run_after).where(
+                            queue.c.id.in_(list(waiting))
+                        )
+                    ).all()
+                )
+        except sa.exc.DBAPIError as exc:  # the messages come back after their timeout
+            self._trouble = True
+            logger.warning("database error while deferring messages (%s)", shorten(str(exc.orig)))
+            return
         now = datetime.now(UTC)
         for job_id, reason in waiting.items():
             message = by_job[job_id][0]
