@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import sys
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import click
 import orjson
@@ -13,12 +12,16 @@ import sqlalchemy as sa
 
 from pipeline_core.config import load_settings
 from pipeline_core.db.tables import queue as queue_table
+from pipeline_core.queue.worker import SHUTDOWN_GRACE
 
 
-def _engine() -> Any:
-    from pipeline_core.db.engine import make_engine
+def _engine() -> sa.Engine:
+    """The database engine, at the newest schema (SQLite is migrated on the spot)."""
+    from pipeline_core.db.engine import ensure_schema, make_engine
 
-    return make_engine(load_settings().database_url)
+    engine = make_engine(load_settings().database_url)
+    ensure_schema(engine)
+    return engine
 
 
 def _run_after(text: str | None) -> datetime | None:
@@ -49,15 +52,22 @@ def _run_after(text: str | None) -> datetime | None:
     help="Worker processes to run.",
 )
 @click.option("--once", is_flag=True, help="Process the jobs due now, then exit.")
-def worker(concurrency: int, once: bool) -> None:
+@click.option(
+    "--grace",
+    type=click.FloatRange(min=0),
+    default=SHUTDOWN_GRACE,
+    show_default=True,
+    help="Seconds the running job may take to finish after SIGTERM before it is released.",
+)
+def worker(concurrency: int, once: bool, grace: float) -> None:
     """Process the job queue: claim due jobs in batches and run them until stopped.
 
-    SIGTERM or Ctrl-C stops claiming; the running job may finish (25 s grace) or is
-    released back to the queue.
+    SIGTERM or Ctrl-C stops claiming; the running job may finish within the grace period,
+    else it is released back to the queue.
     """
     from pipeline_core.queue.worker import run_workers
 
-    sys.exit(run_workers(concurrency, once))
+    sys.exit(run_workers(concurrency, once, grace))
 
 
 @click.group()
@@ -185,8 +195,9 @@ def list_(status: str | None, dead: bool, limit: int) -> None:
     if not rows:
         click.echo("no jobs")
         return
-    header = f"{'id':>6}  {'type':<12} {'status':<10} {'tries':>5}  {'run after':<19}  {'dmo':<16} error"
-    click.echo(header)
+    click.echo(
+        f"{'id':>6}  {'type':<12} {'status':<10} {'tries':>5}  {'run after':<19}  {'dmo':<16} error"
+    )
     for row in rows:
         state = row.status + ("*" if row.dead_lettered else "")
         error = (row.last_error or "").replace("\n", " ")

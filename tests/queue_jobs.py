@@ -40,8 +40,12 @@ def _record(context: JobContext) -> None:
     with context.engine.begin() as conn:
         conn.execute(
             sa.text("INSERT INTO qtest_runs VALUES (:job, :attempt, :worker, :pid)"),
-            {"job": context.job_id, "attempt": context.attempt, "worker": context.worker,
-             "pid": os.getpid()},
+            {
+                "job": context.job_id,
+                "attempt": context.attempt,
+                "worker": context.worker,
+                "pid": os.getpid(),
+            },
         )
 
 
@@ -66,9 +70,10 @@ def flaky(payload: Mapping[str, Any], context: JobContext) -> dict[str, Any]:
 
 def chain(payload: Mapping[str, Any], context: JobContext) -> JobResult:
     _record(context)
+    count = int(payload.get("next", 2))
     return JobResult(
-        {"next": payload.get("next", 2)},
-        [NextJob("record", {"parent": context.job_id, "n": n}) for n in range(payload.get("next", 2))],
+        {"next": count},
+        [NextJob("record", {"parent": context.job_id, "n": n}) for n in range(count)],
     )
 
 

@@ -225,6 +225,39 @@ def test_every_command_and_option_is_documented(name: str) -> None:
                 assert opt in spans, f"{title}: option {opt} not documented"
 
 
+def _subcommands() -> list[tuple[str, click.Command]]:
+    return [
+        (f"{name} {sub}", command)
+        for name, group in _commands()
+        if isinstance(group, click.Group)
+        for sub, command in sorted(group.commands.items())
+    ]
+
+
+def test_the_queue_subcommands_are_found() -> None:
+    assert [name for name, _ in _subcommands()] == [
+        "queue add",
+        "queue list",
+        "queue process",
+        "queue retry",
+    ]
+
+
+@pytest.mark.parametrize("name", [name for name, _ in _subcommands()])
+def test_every_subcommand_and_option_is_documented(name: str) -> None:
+    text = page("reference/cli.md")
+    title = f"dmo-pipeline {name}"
+    assert title in heading_titles(text)
+    body = section(text, title)
+    spans = {span.split()[0] for span in code_spans(body)}
+    for param in dict(_subcommands())[name].params:
+        if isinstance(param, click.Argument):
+            assert param.metavar in spans, f"{title}: argument {param.metavar} not documented"
+        else:
+            for opt in param.opts:
+                assert opt in spans, f"{title}: option {opt} not documented"
+
+
 def test_the_cli_help_shown_is_the_real_one(tmp_path: Path) -> None:
     text = page("reference/cli.md")
     shown = next(b for b in code_blocks(text, "text") if b.startswith("$ dmo-pipeline --help"))

@@ -9,19 +9,19 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+import queue_jobs
 import sqlalchemy as sa
-from queue_fixtures import (  # noqa: F401 (fixtures)
+from queue_helpers import (
     WebhookServer,
     make_pm,
     make_settings,
     statuses,
     wait_for,
-    webhook,
 )
 
-import queue_jobs
 from pipeline_core.config import Settings
 from pipeline_core.db.engine import write_transaction
 from pipeline_core.db.tables import errors, jobs, outbox, queue
@@ -42,8 +42,12 @@ from pipeline_core.queue.store import (
 )
 from pipeline_core.queue.worker import Worker
 
+pytest_plugins = ["queue_fixtures"]
 
-def add(engine: sa.Engine, settings: Settings, job_type: str = "noop", n: int = 1, **kw) -> list[int]:
+
+def add(
+    engine: sa.Engine, settings: Settings, job_type: str = "noop", n: int = 1, **kw: Any
+) -> list[int]:
     payload = kw.pop("payload", {})
     with write_transaction(engine) as conn:
         ids = [enqueue(conn, job_type, payload, settings=settings, **kw) for _ in range(n)]
@@ -159,8 +163,7 @@ def test_a_stale_lease_owner_cannot_finish_a_rescued_job(engine: sa.Engine, tmp_
     with engine.connect() as conn:
         (message,) = conn.execute(sa.select(errors.c.message)).scalars()
     assert message == (
-        f"chain job {job_id}, attempt 1 of 5: lease expired: worker old-worker stopped "
-        "heartbeating"
+        f"chain job {job_id}, attempt 1 of 5: lease expired: worker old-worker stopped heartbeating"
     )
 
 
@@ -180,9 +183,15 @@ def test_next_jobs_are_queued_with_the_completion(engine: sa.Engine, tmp_path: P
     with engine.connect() as conn:
         children = conn.execute(
             sa.select(
-                queue.c.type, queue.c.payload, queue.c.dmo, queue.c.correlation_id,
-                queue.c.priority, queue.c.status,
-            ).where(queue.c.id != parent_id).order_by(queue.c.id)
+                queue.c.type,
+                queue.c.payload,
+                queue.c.dmo,
+                queue.c.correlation_id,
+                queue.c.priority,
+                queue.c.status,
+            )
+            .where(queue.c.id != parent_id)
+            .order_by(queue.c.id)
         ).all()
         (stats,) = conn.execute(sa.select(jobs.c.stats)).scalars()
     assert [tuple(c) for c in children] == [
@@ -196,7 +205,7 @@ def test_next_jobs_are_queued_with_the_completion(engine: sa.Engine, tmp_path: P
 def test_a_failing_job_backs_off_is_dead_lettered_notified_and_retried_by_hand(
     engine: sa.Engine,
     tmp_path: Path,
-    webhook: WebhookServer,  # noqa: F811
+    webhook: WebhookServer,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     hook_url = f"{webhook.url}/hooks/secret-token-123"
@@ -213,8 +222,12 @@ def test_a_failing_job_backs_off_is_dead_lettered_notified_and_retried_by_hand(
     flag = tmp_path / "fail"
     flag.touch()
     (job_id,) = add(
-        engine, settings, "flaky", payload={"fail_while": str(flag), "source": "src-a"},
-        max_attempts=4, dmo="visit-a",
+        engine,
+        settings,
+        "flaky",
+        payload={"fail_while": str(flag), "source": "src-a"},
+        max_attempts=4,
+        dmo="visit-a",
     )
     caplog.set_level(logging.INFO)
 
@@ -242,8 +255,13 @@ def test_a_failing_job_backs_off_is_dead_lettered_notified_and_retried_by_hand(
     assert attempts_of(engine, job_id) == [(n, "failed") for n in range(1, 5)]
     with engine.connect() as conn:
         error_rows = conn.execute(
-            sa.select(errors.c.source, errors.c.stage, errors.c.job_id, errors.c.message,
-                      errors.c.traceback_digest).order_by(errors.c.id)
+            sa.select(
+                errors.c.source,
+                errors.c.stage,
+                errors.c.job_id,
+                errors.c.message,
+                errors.c.traceback_digest,
+            ).order_by(errors.c.id)
         ).all()
     assert [r[:3] for r in error_rows] == [("src-a", "job", job_id)] * 4
     assert error_rows[0].message == f"flaky job {job_id}, attempt 1 of 4: {error}"
@@ -277,7 +295,10 @@ def test_a_failing_job_backs_off_is_dead_lettered_notified_and_retried_by_hand(
     flag.unlink()
     again = retry_job(engine, job_id, settings, 3)
     assert (again.status, again.dead_lettered, again.attempts, again.max_attempts) == (
-        "queued", False, 4, 7,
+        "queued",
+        False,
+        4,
+        7,
     )
     assert process_batch(engine, pm).completed == 1
     assert row(engine, job_id).status == "completed"
@@ -305,7 +326,8 @@ def test_a_refused_webhook_is_logged_masked_and_the_worker_goes_on(
     counts = process_batch(engine, pm)
     assert (counts.claimed, counts.completed, counts.dead_lettered) == (2, 1, 1)
     assert "abc123" not in caplog.text
-    assert "webhook http://127.0.0.1/*** refused: http://127.0.0.1/***: host 127.0.0.1 resolves to" in caplog.text
+    refused = "webhook http://127.0.0.1/*** refused: http://127.0.0.1/***: host 127.0.0.1 resolves"
+    assert refused in caplog.text
 
 
 def test_unknown_job_type_is_dead_lettered_at_once(engine: sa.Engine, tmp_path: Path) -> None:

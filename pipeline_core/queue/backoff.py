@@ -16,7 +16,7 @@ from pipeline_core.config import Settings
 
 def backoff_cap(attempt: int, settings: Settings) -> float:
     """The longest delay, in seconds, after failed attempt ``attempt`` (1, 2, ...)."""
-    exponent = min(max(attempt, 1) - 1, 64)  # 2**64 × any base is past every maximum
+    exponent = min(max(attempt, 1) - 1, 64)  # 2**64 times any base is past every maximum
     return float(min(settings.retry_backoff * 2.0**exponent, settings.retry_backoff_max))
 
 

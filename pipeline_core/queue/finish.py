@@ -81,7 +81,8 @@ def finish(engine: sa.Engine, outcomes: Sequence[Outcome], settings: Settings) -
                     kept.append(outcome)
                     counts.completed += 1
                     counts.next_jobs += _enqueue_next(conn, outcome, settings)
-        error_rows, requeued = [], []
+        error_rows: list[dict[str, Any]] = []
+        requeued: list[int] = []
         for outcome in outcomes:
             if not outcome.ok and _fail(conn, outcome, settings, counts, requeued):
                 kept.append(outcome)

@@ -141,7 +141,7 @@ def _claim(
             )
             .returning(*queue.c)
         )
-        rows = conn.execute(stmt).all()
+        rows = list(conn.execute(stmt).all())
     rows.sort(key=lambda r: (-r.priority, r.run_after, r.id))
     return [ClaimedJob.from_row(row, owner) for row in rows]
 

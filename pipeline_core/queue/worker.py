@@ -278,7 +278,7 @@ class Worker:
     def _give_up(self, running: ClaimedJob) -> None:
         """The grace period is over: release everything held and end the process."""
         logger.warning(
-            "worker %s: job %d (%s) did not finish within %.0f s of the stop signal; releasing it",
+            "worker %s: job %d (%s) did not finish within %g s of the stop signal; releasing it",
             self.owner,
             running.id,
             running.type,
@@ -287,7 +287,7 @@ class Worker:
         self.flush()
         with self._lock:
             held = list(self._held.values())
-        self._release(held, f"worker stopped: not finished within {self.grace:.0f} s grace")
+        self._release(held, f"worker stopped: not finished within {self.grace:g} s grace")
         logger.info("worker %s stopped: %s", self.owner, self.counts.summary())
         logging.shutdown()
         os._exit(0)
@@ -305,33 +305,34 @@ def configure_logging(level: str) -> None:
     )
 
 
-def run_worker(once: bool = False) -> BatchCounts:
+def run_worker(once: bool = False, grace: float = SHUTDOWN_GRACE) -> BatchCounts:
     """Run one worker in this process with the settings and plugins of the environment."""
-    from pipeline_core.db.engine import make_engine
+    from pipeline_core.db.engine import ensure_schema, make_engine
     from pipeline_core.plugins import get_plugin_manager
 
     pm = get_plugin_manager()
     configure_logging(pm.settings.log_level)
     engine = make_engine(pm.settings.database_url)
+    ensure_schema(engine)
     try:
-        return Worker(engine, pm, once=once).run()
+        return Worker(engine, pm, once=once, grace=grace).run()
     finally:
         engine.dispose()
 
 
-def _child(once: bool) -> None:
-    run_worker(once)
+def _child(once: bool, grace: float) -> None:
+    run_worker(once, grace)
 
 
-def run_workers(concurrency: int, once: bool = False) -> int:
+def run_workers(concurrency: int, once: bool = False, grace: float = SHUTDOWN_GRACE) -> int:
     """Run ``concurrency`` worker processes (spawned) and wait for them; return the exit
     code (0 when every worker exited cleanly). SIGTERM/SIGINT are passed on to them."""
     if concurrency <= 1:
-        run_worker(once)
+        run_worker(once, grace)
         return 0
     context = multiprocessing.get_context("spawn")
     children = [
-        context.Process(target=_child, args=(once,), name=f"dmo-worker-{n}")
+        context.Process(target=_child, args=(once, grace), name=f"dmo-worker-{n}")
         for n in range(concurrency)
     ]
     for child in children:

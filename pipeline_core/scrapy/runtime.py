@@ -14,10 +14,9 @@ from functools import cached_property
 import orjson
 import sqlalchemy as sa
 
-from pipeline_core.config import Settings, load_settings, mask_url
+from pipeline_core.config import Settings, load_settings
 from pipeline_core.db import make_engine
-from pipeline_core.db.engine import database_revision
-from pipeline_core.exceptions import ConfigError
+from pipeline_core.db.engine import ensure_schema
 from pipeline_core.mapping import CompiledMapping
 from pipeline_core.plugins import PipelineManager, get_plugin_manager
 from pipeline_core.project import project_root
@@ -56,19 +55,7 @@ class Runtime:
         ``dmo-pipeline migrate``."""
         if self._database_checked:
             return
-        from pipeline_core.db.tables import SCHEMA_REVISION
-
-        url = self.settings.database_url
-        head = SCHEMA_REVISION
-        if database_revision(self.engine) != head:
-            if self.engine.dialect.name != "sqlite":
-                raise ConfigError(
-                    f"the database {mask_url(url)} is not at the newest schema ({head}); "
-                    "run `dmo-pipeline migrate`"
-                )
-            from pipeline_core.db.migrate import upgrade  # imports Alembic only when needed
-
-            upgrade(url)
+        ensure_schema(self.engine)
         self._database_checked = True
 
     def source(self, name: str) -> Source:

@@ -1,0 +1,96 @@
+"""Helpers of the queue tests: settings, the plugin manager with the test job types,
+worker processes, polling, and a webhook server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import queue_jobs
+import sqlalchemy as sa
+from conftest import ROOT
+
+from pipeline_core.config import Settings, load_settings
+from pipeline_core.db.tables import queue
+from pipeline_core.plugins import PipelineManager, get_plugin_manager
+
+TESTS = Path(__file__).resolve().parent
+
+
+def make_settings(db_url: str, tmp_path: Path, **extra: str) -> Settings:
+    return load_settings(
+        {
+            "PIPELINE_DATABASE_URL": db_url,
+            "PIPELINE_STORAGE_URL": str(tmp_path / "files"),
+            "PIPELINE_ALLOWED_HOSTS": "127.0.0.1",
+            **extra,
+        }
+    )
+
+
+def make_pm(settings: Settings) -> PipelineManager:
+    """The plugin manager with the test job types registered as a plugin."""
+    pm = get_plugin_manager(settings)
+    pm.register(queue_jobs, name="queue-test-jobs")
+    return pm
+
+
+def start_worker(env: dict[str, str], log: Path, *args: str) -> subprocess.Popen[bytes]:
+    """``dmo-pipeline worker ARGS`` as a child process, its output in ``log``."""
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "pipeline_core.cli", "worker", *args],
+            env=env,
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def wait_for(what: str, check: Callable[[], Any], timeout: float = 60.0) -> Any:
+    """Poll ``check`` until it returns something true; fail naming ``what``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.05)
+    pytest.fail(f"timed out after {timeout} s waiting for {what}")
+
+
+def statuses(engine: sa.Engine) -> dict[int, str]:
+    with engine.connect() as conn:
+        return dict(conn.execute(sa.select(queue.c.id, queue.c.status)).all())  # type: ignore[arg-type]
+
+
+class WebhookServer:
+    """An HTTP server on 127.0.0.1 that records the JSON bodies POSTed to it."""
+
+    def __init__(self) -> None:
+        received: list[tuple[str, dict[str, Any]]] = []
+        self.received = received
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", 0))
+                received.append((self.path, json.loads(self.rfile.read(length))))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
