@@ -1,20 +1,13 @@
-"""moto's server on 127.0.0.1 (a random port) as the SQS endpoint of the SQS tests.
-
-``moto_endpoint`` starts one server per session; ``sqs_queue`` creates a fresh queue per
-test, so tests never see each other's messages. The credentials are moto's dummies.
-"""
+"""Helpers of the SQS tests: queues on moto's server and a client to look into them (the
+fixtures that start the server are in ``sqs_fixtures``)."""
 
 from __future__ import annotations
 
-import logging
-import os
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
-import pytest
 
 #: Dummy credentials: moto accepts any; set so boto3 never looks further (no real AWS).
 AWS_ENV = {
@@ -22,27 +15,6 @@ AWS_ENV = {
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_DEFAULT_REGION": "us-east-1",
 }
-
-
-@pytest.fixture(scope="session")
-def moto_endpoint() -> Iterator[str]:
-    """URL of a moto server on 127.0.0.1, with the dummy credentials in the environment."""
-    from moto.server import ThreadedMotoServer
-
-    saved = {key: os.environ.get(key) for key in (*AWS_ENV, "AWS_PROFILE")}
-    os.environ.update(AWS_ENV)
-    os.environ.pop("AWS_PROFILE", None)
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
 
 
 @dataclass
@@ -100,9 +72,3 @@ def create_queue(endpoint: str, fifo: bool = False, **attributes: str) -> SqsQue
         attributes.setdefault("ContentBasedDeduplication", "false")
     url = client.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
     return SqsQueue(endpoint, url, client)
-
-
-@pytest.fixture
-def sqs_queue(moto_endpoint: str) -> SqsQueue:
-    """A fresh standard queue on the moto server."""
-    return create_queue(moto_endpoint)

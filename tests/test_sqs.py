@@ -17,17 +17,12 @@ from typing import Any
 import pytest
 import queue_jobs
 import sqlalchemy as sa
+from click.testing import CliRunner
 from conftest import ROOT, run_cli
-from queue_fixtures import jobs_plugin_path, make_pm, make_settings, worker_env  # noqa: F401
-from sqs_server import (  # noqa: F401 (fixtures)
-    AWS_ENV,
-    SqsQueue,
-    create_queue,
-    make_client,
-    moto_endpoint,
-    sqs_queue,
-)
+from queue_helpers import make_pm, make_settings
+from sqs_server import AWS_ENV, SqsQueue, create_queue, make_client
 
+from pipeline_core.cli import main
 from pipeline_core.config import Settings
 from pipeline_core.db.engine import make_engine, write_transaction
 from pipeline_core.db.tables import jobs, outbox, queue
@@ -37,6 +32,8 @@ from pipeline_core.queue.relay import relay_once, relay_pending
 from pipeline_core.queue.sqs import MAX_VISIBILITY_SECONDS, parse_body
 from pipeline_core.queue.sqs_feed import SqsFeed
 from pipeline_core.queue.worker import DatabaseFeed, Worker
+
+pytest_plugins = ["queue_fixtures", "sqs_fixtures"]
 
 #: The queue set-up script of docs/reference/sqs.md.
 _spec = importlib.util.spec_from_file_location(
@@ -107,7 +104,7 @@ def runs_table(engine: sa.Engine) -> sa.Engine:
 def test_enqueue_relay_run_delete(
     runs_table: sa.Engine,
     tmp_path: Path,
-    sqs_queue: SqsQueue,  # noqa: F811
+    sqs_queue: SqsQueue,
 ) -> None:
     engine = runs_table
     settings = sqs_settings(engine, tmp_path, sqs_queue)
@@ -127,7 +124,7 @@ def test_enqueue_relay_run_delete(
 def test_relay_sends_the_job_id_and_type(
     engine: sa.Engine,
     tmp_path: Path,
-    sqs_queue: SqsQueue,  # noqa: F811
+    sqs_queue: SqsQueue,
 ) -> None:
     settings = sqs_settings(engine, tmp_path, sqs_queue)
     (first,) = add(engine, settings, "record")
@@ -145,7 +142,7 @@ def test_relay_sends_the_job_id_and_type(
 def test_relay_delays_a_job_that_is_not_due(
     engine: sa.Engine,
     tmp_path: Path,
-    sqs_queue: SqsQueue,  # noqa: F811
+    sqs_queue: SqsQueue,
 ) -> None:
     settings = sqs_settings(engine, tmp_path, sqs_queue)
     add(engine, settings, run_after=datetime.now(UTC) + timedelta(hours=1))
@@ -157,7 +154,7 @@ def test_relay_delays_a_job_that_is_not_due(
 def test_fifo_queue_gets_group_and_deduplication_ids(
     engine: sa.Engine,
     tmp_path: Path,
-    moto_endpoint: str,  # noqa: F811
+    moto_endpoint: str,
 ) -> None:
     fifo = create_queue(moto_endpoint, fifo=True)
     settings = sqs_settings(engine, tmp_path, fifo)
@@ -177,7 +174,7 @@ def test_fifo_queue_gets_group_and_deduplication_ids(
 def test_several_relays_at_once_send_each_row_once(
     engine: sa.Engine,
     tmp_path: Path,
-    sqs_queue: SqsQueue,  # noqa: F811
+    sqs_queue: SqsQueue,
 ) -> None:
     settings = sqs_settings(engine, tmp_path, sqs_queue)
     ids = add(engine, settings, n=60)
@@ -202,7 +199,7 @@ def test_several_relays_at_once_send_each_row_once(
 def test_a_message_delivered_twice_runs_the_job_once(
     runs_table: sa.Engine,
     tmp_path: Path,
-    sqs_queue: SqsQueue,  # noqa: F811
+    sqs_queue: SqsQueue,
 ) -> None:
     engine = runs_table
     settings = sqs_settings(engine, tmp_path, sqs_queue)
@@ -224,7 +221,7 @@ def test_a_message_delivered_twice_runs_the_job_once(
 def test_relay_crash_between_send_and_delete_announces_twice_runs_once(
     runs_table: sa.Engine,
     tmp_path: Path,
-    sqs_queue: SqsQueue,  # noqa: F811
+    sqs_queue: SqsQueue,
 ) -> None:
     engine = runs_table
     settings = sqs_settings(engine, tmp_path, sqs_queue)
@@ -254,7 +251,7 @@ def test_relay_crash_between_send_and_delete_announces_twice_runs_once(
 def test_partial_batch_failure_keeps_the_refused_rows(
     engine: sa.Engine,
     tmp_path: Path,
-    sqs_queue: SqsQueue,  # noqa: F811
+    sqs_queue: SqsQueue,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     settings = sqs_settings(engine, tmp_path, sqs_queue)
@@ -287,7 +284,7 @@ def test_partial_batch_failure_keeps_the_refused_rows(
 def test_unknown_job_and_malformed_bodies_are_dropped_with_a_log_line(
     runs_table: sa.Engine,
     tmp_path: Path,
-    sqs_queue: SqsQueue,  # noqa: F811
+    sqs_queue: SqsQueue,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     engine = runs_table
@@ -321,7 +318,7 @@ def test_unknown_job_and_malformed_bodies_are_dropped_with_a_log_line(
 def test_a_failing_jobs_retry_is_announced_again_and_runs_after_its_backoff(
     runs_table: sa.Engine,
     tmp_path: Path,
-    sqs_queue: SqsQueue,  # noqa: F811
+    sqs_queue: SqsQueue,
 ) -> None:
     engine = runs_table
     settings = sqs_settings(engine, tmp_path, sqs_queue, PIPELINE_RETRY_BACKOFF="1.5")
@@ -360,7 +357,7 @@ def test_a_failing_jobs_retry_is_announced_again_and_runs_after_its_backoff(
 def test_a_message_for_a_later_job_is_hidden_until_then_within_12_hours(
     engine: sa.Engine,
     tmp_path: Path,
-    sqs_queue: SqsQueue,  # noqa: F811
+    sqs_queue: SqsQueue,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     settings = sqs_settings(engine, tmp_path, sqs_queue)
@@ -393,7 +390,7 @@ def test_a_message_for_a_later_job_is_hidden_until_then_within_12_hours(
 def test_sqs_dead_letter_queue_through_a_redrive_policy(
     engine: sa.Engine,
     tmp_path: Path,
-    moto_endpoint: str,  # noqa: F811
+    moto_endpoint: str,
     db_url: str,
 ) -> None:
     # The queues as docs/reference/sqs.md creates them, with a small maxReceiveCount.
@@ -436,7 +433,7 @@ def test_sqs_dead_letter_queue_through_a_redrive_policy(
 def test_the_worker_feed_follows_pipeline_enable_queues(
     engine: sa.Engine,
     tmp_path: Path,
-    sqs_queue: SqsQueue,  # noqa: F811
+    sqs_queue: SqsQueue,
 ) -> None:
     on = sqs_settings(engine, tmp_path, sqs_queue)
     assert isinstance(Worker(engine, make_pm(on)).feed, SqsFeed)
@@ -448,8 +445,8 @@ def test_the_worker_feed_follows_pipeline_enable_queues(
 
 def test_commands_queue_add_relay_and_worker_through_sqs(
     engine: sa.Engine,
-    worker_env: dict[str, str],  # noqa: F811
-    sqs_queue: SqsQueue,  # noqa: F811
+    worker_env: dict[str, str],
+    sqs_queue: SqsQueue,
 ) -> None:
     queue_jobs.create_runs_table(engine)
     env = dict(
@@ -472,7 +469,10 @@ def test_commands_queue_add_relay_and_worker_through_sqs(
     assert [job for job, *_ in queue_jobs.runs(engine)] == [1]
     assert job_row(engine, 1).status == "completed"
     assert sqs_queue.waiting() == 0
-    off = {k: v for k, v in env.items() if k != "PIPELINE_ENABLE_QUEUES"}
-    refused = run_cli("queue", "relay", env=off)
-    assert refused.returncode == 2
-    assert "PIPELINE_ENABLE_QUEUES is false" in refused.stderr
+
+
+def test_queue_relay_needs_pipeline_enable_queues(db_url: str, tmp_path: Path) -> None:
+    env = {"PIPELINE_DATABASE_URL": db_url, "PIPELINE_HOME": str(tmp_path)}
+    result = CliRunner().invoke(main, ["queue", "relay"], env=env)
+    assert result.exit_code == 2
+    assert "PIPELINE_ENABLE_QUEUES is false" in result.output
