@@ -19,7 +19,7 @@ import queue_jobs
 import sqlalchemy as sa
 from click.testing import CliRunner
 from conftest import ROOT, run_cli
-from queue_helpers import make_pm, make_settings
+from queue_helpers import make_pm, make_settings, start_worker, statuses
 from sqs_server import AWS_ENV, SqsQueue, create_queue, make_client
 
 from pipeline_core.cli import main
@@ -469,6 +469,33 @@ def test_commands_queue_add_relay_and_worker_through_sqs(
     assert [job for job, *_ in queue_jobs.runs(engine)] == [1]
     assert job_row(engine, 1).status == "completed"
     assert sqs_queue.waiting() == 0
+
+
+def test_three_worker_processes_through_sqs_run_every_job_once(
+    engine: sa.Engine, worker_env: dict[str, str], sqs_queue: SqsQueue, tmp_path: Path
+) -> None:
+    queue_jobs.create_runs_table(engine)
+    env = dict(
+        worker_env,
+        **AWS_ENV,
+        PIPELINE_ENABLE_QUEUES="true",
+        PIPELINE_JOBS_QUEUE_URL=sqs_queue.url,
+        PIPELINE_SQS_ENDPOINT_URL=sqs_queue.endpoint,
+    )
+    settings = sqs_settings(engine, tmp_path, sqs_queue)
+    ids = add(engine, settings, n=150)
+    logs = [tmp_path / f"worker-{n}.log" for n in range(3)]
+    # The three relay the outbox at once, then share the messages; each exits when SQS
+    # has nothing left for it.
+    workers = [start_worker(env, log, "--once") for log in logs]
+    for proc, log in zip(workers, logs, strict=True):
+        assert proc.wait(240) == 0, log.read_text()
+    runs = queue_jobs.runs(engine)
+    assert sorted(job for job, *_ in runs) == ids  # every job, each once
+    assert {attempt for _, attempt, *_ in runs} == {1}
+    assert set(statuses(engine).values()) == {"completed"}
+    assert outbox_ids(engine) == []
+    assert sqs_queue.attribute("ApproximateNumberOfMessages") == 0
 
 
 def test_queue_relay_needs_pipeline_enable_queues(db_url: str, tmp_path: Path) -> None:
