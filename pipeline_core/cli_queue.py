@@ -165,7 +165,7 @@ def relay() -> None:
     counts = relay_pending(_engine(), sqs_client(settings), settings, max_rounds=None)
     click.echo(
         f"relayed {counts.sent} job announcement(s) to SQS; {counts.failed} refused (kept in "
-        f"the outbox), {counts.dropped} for jobs no longer in pipeline.queue dropped"
+        f"the outbox), {counts.dropped} dropped (their jobs were no longer queued)"
     )
     if counts.failed:
         sys.exit(1)

@@ -31,6 +31,7 @@ from pipeline_core.queue.job import utc
 from pipeline_core.queue.relay import relay_once, relay_pending
 from pipeline_core.queue.sqs import MAX_VISIBILITY_SECONDS, parse_body
 from pipeline_core.queue.sqs_feed import SqsFeed
+from pipeline_core.queue.store import claim
 from pipeline_core.queue.worker import DatabaseFeed, Worker
 
 pytest_plugins = ["queue_fixtures", "sqs_fixtures"]
@@ -137,6 +138,20 @@ def test_relay_sends_the_job_id_and_type(
         {"job_id": first, "type": "record"},
         {"job_id": second, "type": "flaky"},
     ]
+
+
+def test_relay_drops_the_rows_of_jobs_no_longer_queued(
+    engine: sa.Engine, tmp_path: Path, sqs_queue: SqsQueue
+) -> None:
+    settings = sqs_settings(engine, tmp_path, sqs_queue)
+    claimed, waiting = add(engine, settings, n=2)
+    assert [job.id for job in claim(engine, "w1", 1, settings)] == [claimed]
+    with write_transaction(engine) as conn:  # its outbox row is still there
+        conn.execute(sa.insert(outbox).values(queue_id=987_654))  # a job deleted since
+    counts = relay_pending(engine, sqs_queue.client, settings)
+    assert (counts.sent, counts.failed, counts.dropped) == (1, 0, 2)
+    assert outbox_ids(engine) == []
+    assert announced(sqs_queue.receive_all()) == [waiting]
 
 
 def test_relay_delays_a_job_that_is_not_due(
@@ -461,7 +476,10 @@ def test_commands_queue_add_relay_and_worker_through_sqs(
     assert added.stdout == "queued job 1 (record)\n"
     relayed = run_cli("queue", "relay", env=env)
     assert relayed.returncode == 0, relayed.stderr
-    assert relayed.stdout.startswith("relayed 1 job announcement(s) to SQS; 0 refused")
+    assert relayed.stdout == (
+        "relayed 1 job announcement(s) to SQS; 0 refused (kept in the outbox), 0 dropped "
+        "(their jobs were no longer queued)\n"
+    )
     assert outbox_ids(engine) == []
     assert sqs_queue.attribute("ApproximateNumberOfMessages") == 1
     worked = run_cli("worker", "--once", env=env)

@@ -53,7 +53,8 @@ class RelayCounts:
     sent: int = 0
     #: Entries SQS refused or calls that failed (their rows stay for the next round).
     failed: int = 0
-    #: Outbox rows of jobs no longer in ``pipeline.queue`` (deleted, nothing to announce).
+    #: Outbox rows of jobs no longer queued (claimed, finished or deleted since): deleted
+    #: without a message, as there is nothing left to announce.
     dropped: int = 0
 
     def add(self, other: RelayCounts) -> None:
@@ -109,6 +110,7 @@ def relay_once(
                 outbox.c.queue_id,
                 outbox.c.created_at,
                 queue.c.type,
+                queue.c.status,
                 queue.c.run_after,
             )
             .select_from(outbox.outerjoin(queue, queue.c.id == outbox.c.queue_id))
@@ -116,16 +118,18 @@ def relay_once(
             .limit(limit)
             .with_for_update(skip_locked=True, of=outbox)
         ).all()
-        gone = [row for row in rows if row.type is None]
-        for row in gone:
-            logger.warning(
-                "outbox row %d announces job %d, which is not in pipeline.queue: dropped",
-                row.id,
-                row.queue_id,
-            )
-        counts.dropped = len(gone)
-        done = [row.id for row in gone]
-        pending = [row for row in rows if row.type is not None]
+        for row in rows:
+            if row.type is None:
+                logger.warning(
+                    "outbox row %d announces job %d, which is not in pipeline.queue: dropped",
+                    row.id,
+                    row.queue_id,
+                )
+        # A job claimed (e.g. by the database sweep) or finished since it was queued needs
+        # no message; if it is queued again, that writes a new outbox row.
+        pending = [row for row in rows if row.status == "queued"]
+        done = [row.id for row in rows if row.status != "queued"]
+        counts.dropped = len(done)
         now = datetime.now(UTC)
         for start in range(0, len(pending), SQS_BATCH):
             chunk = pending[start : start + SQS_BATCH]
