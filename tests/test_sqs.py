@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
+import socket
 import threading
 import time
 import uuid
@@ -440,6 +441,31 @@ def test_sqs_dead_letter_queue_through_a_redrive_policy(
     run_worker(engine, settings, healthy)
     assert job_row(engine, job_id).status == "completed"
     assert healthy.counts.swept == 1
+
+
+def test_while_sqs_is_unreachable_the_worker_claims_from_the_database(
+    runs_table: sa.Engine, tmp_path: Path, sqs_queue: SqsQueue, caplog: pytest.LogCaptureFixture
+) -> None:
+    engine = runs_table
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    settings = sqs_settings(engine, tmp_path, sqs_queue)
+    ids = add(engine, settings, n=2)
+    down = make_client(closed)
+    jobs_feed = feed(engine, settings, client=down)
+    with caplog.at_level(logging.WARNING, "pipeline_core.queue"):
+        counts = run_worker(engine, settings, jobs_feed)
+    assert counts.completed == 2
+    assert [job for job, *_ in queue_jobs.runs(engine)] == ids
+    assert jobs_feed.counts.swept == 2
+    # The announcements stayed in the outbox while SQS refused them, and were dropped
+    # once their jobs had run.
+    assert outbox_ids(engine) == []
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines[0].startswith("SQS refused a batch of 2 announcement(s) (EndpointConnection")
+    assert lines[0].endswith("2 outbox row(s) stay for the next round")
+    assert lines[1].endswith("; claiming from the database meanwhile")
 
 
 # ---------------------------------------------------------------------- the worker

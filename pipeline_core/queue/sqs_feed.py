@@ -6,10 +6,11 @@ Each call of :meth:`SqsFeed.next_jobs`:
 1. relays the outbox (:func:`~pipeline_core.queue.relay.relay_pending`), so the jobs this
    worker queued (next jobs, retries) are announced;
 2. every ``sweep_every`` seconds claims due jobs straight from the database, as the
-   database feed does: a job whose message was lost (moved to SQS's dead letter queue,
-   deleted by a race) still runs;
+   database feed does (again at the next call while a sweep fills its batch): a job whose
+   message was lost (moved to SQS's dead letter queue, deleted by a race) still runs;
 3. otherwise receives up to ten messages (long poll, ``WaitTimeSeconds`` up to 20) and
-   claims their jobs with :func:`~pipeline_core.queue.store.claim_ids`.
+   claims their jobs with :func:`~pipeline_core.queue.store.claim_ids`; while SQS cannot
+   be reached it claims from the database instead.
 
 What happens to a message:
 
@@ -130,24 +131,33 @@ class SqsFeed:
                 self._trouble = True
                 logger.warning("outbox relay: database error (%s)", shorten(str(exc.orig)))
         if self.sweep_every is not None and time.monotonic() - self._last_sweep >= self.sweep_every:
-            self._last_sweep = time.monotonic()
-            try:
-                swept = claim(self.engine, owner, limit, self.settings)
-            except sa.exc.DBAPIError as exc:
-                self._trouble = True
-                logger.warning("database sweep failed (%s)", shorten(str(exc.orig)))
-                swept = []
+            swept = self._sweep(owner, limit)
             if swept:
-                self.counts.swept += len(swept)
                 return swept
         for _ in range(MAX_EMPTY_RECEIVES):
             messages = self._receive(max(1, min(limit, SQS_BATCH)))
+            if messages is None:  # SQS unreachable: claim from the database meanwhile
+                return self._sweep(owner, limit)
             if not messages:
                 return []
             jobs = self._claim(messages, owner)
             if jobs or self._trouble:
                 return jobs
         return []
+
+    def _sweep(self, owner: str, limit: int) -> list[ClaimedJob]:
+        """Claim due jobs straight from the database, as the database feed does."""
+        self._last_sweep = time.monotonic()
+        try:
+            swept = claim(self.engine, owner, limit, self.settings)
+        except sa.exc.DBAPIError as exc:
+            self._trouble = True
+            logger.warning("database sweep failed (%s)", shorten(str(exc.orig)))
+            return []
+        self.counts.swept += len(swept)
+        if len(swept) >= limit:  # a full batch: more may be waiting, sweep again next turn
+            self._last_sweep = -math.inf
+        return swept
 
     def idle(self, stop: threading.Event) -> None:
         """The long poll already waited; wait ``PIPELINE_POLL_INTERVAL`` only after an
@@ -164,7 +174,8 @@ class SqsFeed:
 
     # ------------------------------------------------------------------ SQS calls
 
-    def _receive(self, limit: int) -> list[dict[str, Any]]:
+    def _receive(self, limit: int) -> list[dict[str, Any]] | None:
+        """Up to ``limit`` messages (long poll); None when SQS could not be asked."""
         try:
             response = self.client.receive_message(
                 QueueUrl=self.queue_url,
@@ -174,8 +185,10 @@ class SqsFeed:
             )
         except (BotoCoreError, ClientError) as exc:
             self._trouble = True
-            logger.warning("SQS receive failed: %s", error_code(exc))
-            return []
+            logger.warning(
+                "SQS receive failed: %s; claiming from the database meanwhile", error_code(exc)
+            )
+            return None
         messages: list[dict[str, Any]] = response.get("Messages", [])
         self.counts.received += len(messages)
         return messages
