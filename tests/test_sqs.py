@@ -459,13 +459,14 @@ def test_while_sqs_is_unreachable_the_worker_claims_from_the_database(
     assert counts.completed == 2
     assert [job for job, *_ in queue_jobs.runs(engine)] == ids
     assert jobs_feed.counts.swept == 2
-    # The announcements stayed in the outbox while SQS refused them, and were dropped
-    # once their jobs had run.
-    assert outbox_ids(engine) == []
+    assert outbox_ids(engine) == ids  # the announcements wait for SQS ...
     lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 2  # one warning each, not one per turn of the worker
     assert lines[0].startswith("SQS refused a batch of 2 announcement(s) (EndpointConnection")
     assert lines[0].endswith("2 outbox row(s) stay for the next round")
     assert lines[1].endswith("; claiming from the database meanwhile")
+    counts = relay_pending(engine, sqs_queue.client, settings)  # ... and are dropped once
+    assert (counts.sent, counts.dropped) == (0, 2)  # SQS answers: their jobs ran meanwhile
 
 
 # ---------------------------------------------------------------------- the worker

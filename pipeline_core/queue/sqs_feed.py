@@ -70,6 +70,9 @@ BUSY_DEFER_MAX = 900.0
 VISIBILITY_MARGIN = 60
 #: Receives without a claimed job before :meth:`SqsFeed.next_jobs` gives up for this call.
 MAX_EMPTY_RECEIVES = 10
+#: While SQS cannot be reached: seconds between two tries of the relay, and between two
+#: warnings about it (the worker claims from the database meanwhile).
+SQS_DOWN_RETRY = 30.0
 
 
 @dataclass
@@ -118,13 +121,18 @@ class SqsFeed:
         self._receipts: dict[int, str] = {}
         self._last_sweep = -math.inf
         self._trouble = False
+        self._sqs_failed_at: float | None = None  # last failed receive, while SQS is down
+        self._last_relay = -math.inf
+        self._last_warning = -math.inf
 
     # ------------------------------------------------------------------ JobFeed
 
     def next_jobs(self, owner: str, limit: int) -> list[ClaimedJob]:
         """Relay the outbox, sweep when it is time, else claim the jobs of received messages."""
         self._trouble = False
-        if self.relay:
+        down = self._sqs_failed_at is not None
+        if self.relay and (not down or time.monotonic() - self._last_relay >= SQS_DOWN_RETRY):
+            self._last_relay = time.monotonic()
             try:
                 relay_pending(self.engine, self.client, self.settings)
             except sa.exc.DBAPIError as exc:
@@ -185,10 +193,20 @@ class SqsFeed:
             )
         except (BotoCoreError, ClientError) as exc:
             self._trouble = True
-            logger.warning(
-                "SQS receive failed: %s; claiming from the database meanwhile", error_code(exc)
+            now = time.monotonic()
+            self._sqs_failed_at = now
+            level = logging.WARNING if now - self._last_warning >= SQS_DOWN_RETRY else logging.DEBUG
+            if level == logging.WARNING:
+                self._last_warning = now
+            logger.log(
+                level,
+                "SQS receive failed: %s; claiming from the database meanwhile",
+                error_code(exc),
             )
             return None
+        if self._sqs_failed_at is not None:
+            logger.info("SQS answers again")
+            self._sqs_failed_at = None
         messages: list[dict[str, Any]] = response.get("Messages", [])
         self.counts.received += len(messages)
         return messages
