@@ -183,3 +183,37 @@ def test_worker_concurrency_spawns_processes_that_drain_the_queue(
     text = log.read_text()
     assert text.count("started: job types chain, flaky, noop, record, sleepy") == 2
     assert text.count("stopped: claimed") == 2
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+def test_a_worker_outlives_its_database_connections_being_killed(
+    worker_env: dict[str, str], engine: sa.Engine, tmp_path: Path, db_url: str
+) -> None:
+    env = dict(worker_env, PIPELINE_RETRY_BACKOFF="0.05", PIPELINE_RETRY_BACKOFF_MAX="0.1")
+    settings = make_settings(db_url, tmp_path)
+    queue_jobs.create_runs_table(engine)
+    with write_transaction(engine) as conn:
+        ids = [enqueue(conn, "sleepy", {"seconds": 0.01}, settings=settings) for _ in range(300)]
+    log = tmp_path / "worker.log"
+    proc = start_worker(env, log)
+    kills = 0
+    try:
+        wait_for("the worker to start", lambda: queue_jobs.runs(engine))
+        while set(statuses(engine).values()) != {"completed"} and kills < 15:
+            with engine.connect() as conn:
+                kills += conn.exec_driver_sql(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                ).scalar_one()
+            time.sleep(0.15)
+        wait_for("every job to complete", lambda: set(statuses(engine).values()) == {"completed"})
+        assert proc.poll() is None, log.read_text()
+    finally:
+        _stop([proc], [log])
+    assert kills >= 3
+    assert _completed_attempts(engine) == Counter(dict.fromkeys(ids, 1))
+    with engine.connect() as conn:
+        failed = conn.execute(sa.select(jobs.c.error).where(jobs.c.status == "failed")).scalars()
+        for error in failed:  # the driver's message, never the SQL and its parameters
+            assert error.startswith("OperationalError (") and "[SQL" not in error, error

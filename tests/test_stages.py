@@ -11,7 +11,7 @@ from conftest import run_cli
 from feeds import feed, listing, write_mapping
 
 from pipeline_core.config import load_settings
-from pipeline_core.db.tables import errors, staging
+from pipeline_core.db.tables import SCHEMA_REVISION, errors, staging
 from pipeline_core.hookspecs import hookimpl
 from pipeline_core.items import RawRecord
 from pipeline_core.mapping import CompiledMapping, load_mapping_file
@@ -113,7 +113,7 @@ def test_quickstart_on_a_fresh_home(tmp_path: Path) -> None:
     result = run_cli("quickstart", env=env)
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert "database migrated to revision 0001" in out
+    assert f"database migrated to revision {SCHEMA_REVISION}" in out
     assert "example-city: scraped 7, inserted 7, updated 0, unchanged 0, invalid 0" in out
     inserted = sum(int(n) for n in re.findall(r"^[\w-]+: scraped \d+, inserted (\d+)", out, re.M))
     tables = dict(re.findall(r"^  ([a-z_]+\.[a-z_]+) +(\d+)$", out, re.M))

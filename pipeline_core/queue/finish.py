@@ -164,7 +164,7 @@ def _fail(
         counts.retried += 1
         requeued.append(job.id)
         logger.warning(
-            "job %d (%s) attempt %d of %d failed, retry in %.1f s: %s",
+            "job %d (%s) attempt %d of %d failed, retry in %.3g s: %s",
             job.id,
             job.type,
             job.attempt,

@@ -37,6 +37,16 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
+def error_message(exc: BaseException) -> str:
+    """``Type: message`` of a handler's exception. A database error gives the driver's
+    message only: SQLAlchemy's text adds the SQL and its parameters, which may hold data
+    that does not belong in ``last_error`` or in a notification."""
+    if isinstance(exc, sa.exc.StatementError) and exc.orig is not None:
+        orig = exc.orig
+        return f"{type(exc).__name__} ({type(orig).__name__}): {orig}".strip()
+    return f"{type(exc).__name__}: {exc}"
+
+
 def run_job(
     job: ClaimedJob,
     job_types: Mapping[str, JobType],
@@ -75,7 +85,7 @@ def run_job(
             job,
             started,
             datetime.now(UTC),
-            error=f"{type(exc).__name__}: {exc}",
+            error=error_message(exc),
             traceback=traceback.format_exc(),
         )
     finished = datetime.now(UTC)

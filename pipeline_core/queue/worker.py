@@ -157,8 +157,15 @@ class Worker:
         size = 1
         try:
             while not self.stop.is_set():
-                self._maybe_rescue()
-                batch = self.feed.next_jobs(self.owner, size)
+                try:
+                    self._maybe_rescue()
+                    batch = self.feed.next_jobs(self.owner, size)
+                except sa.exc.DBAPIError as exc:
+                    # The database is away (restart, failover): wait and try again; the
+                    # jobs this worker holds keep their leases or are rescued later.
+                    logger.error("worker %s: the database failed: %s", self.owner, exc.orig)
+                    self.stop.wait(self.settings.poll_interval)
+                    continue
                 if not batch:
                     if self.once:
                         break
@@ -172,7 +179,7 @@ class Worker:
                 elif took > 2.0:
                     size = max(1, size // 2)
         finally:
-            self.flush()
+            self._final_flush()
             self._done.set()
             supervisor.join(5)
         logger.info("worker %s stopped: %s", self.owner, self.counts.summary())
@@ -208,18 +215,51 @@ class Worker:
                 self._pending.append(outcome)
             self.counts.by_type[job.type] = self.counts.by_type.get(job.type, 0) + 1
             if time.monotonic() - self._last_flush >= FLUSH_EVERY:
+                self._try_flush()
+        self._try_flush()
+
+    def _try_flush(self) -> None:
+        try:
+            self.flush()
+        except sa.exc.DBAPIError as exc:
+            logger.error(
+                "worker %s: committing outcomes failed, will try again: %s", self.owner, exc.orig
+            )
+
+    def _final_flush(self) -> None:
+        for attempt in range(3):
+            try:
                 self.flush()
-        self.flush()
+                return
+            except sa.exc.DBAPIError as exc:
+                logger.error("worker %s: committing outcomes failed: %s", self.owner, exc.orig)
+                time.sleep(self.settings.poll_interval * (attempt + 1))
+        with self._lock:
+            lost = [outcome.job.id for outcome in self._pending]
+        if lost:
+            logger.error(
+                "worker %s: outcomes of job(s) %s were not committed; the jobs run again "
+                "when their leases expire",
+                self.owner,
+                ", ".join(map(str, lost)),
+            )
 
     def flush(self) -> None:
-        """Commit the outcomes not committed yet (one transaction)."""
+        """Commit the outcomes not committed yet (one transaction). When the commit fails
+        the outcomes are kept for the next flush (the lease guard makes a late commit
+        safe)."""
         with self._flush_lock:
             with self._lock:
                 outcomes, self._pending = self._pending, []
             self._last_flush = time.monotonic()
             if not outcomes:
                 return
-            counts = finish(self.engine, outcomes, self.settings)
+            try:
+                counts = finish(self.engine, outcomes, self.settings)
+            except BaseException:
+                with self._lock:
+                    self._pending[:0] = outcomes
+                raise
             with self._lock:
                 for outcome in outcomes:
                     self._held.pop(outcome.job.id, None)
