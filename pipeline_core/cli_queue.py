@@ -140,7 +140,7 @@ def add(
 def process(batch_size: int) -> None:
     """Process one batch of due jobs in this process, print the counts, and exit."""
     from pipeline_core.plugins import get_plugin_manager
-    from pipeline_core.queue.runner import process_batch
+    from pipeline_core.queue.worker import process_batch
 
     pm = get_plugin_manager()
     counts = process_batch(_engine(), pm, batch_size=batch_size)

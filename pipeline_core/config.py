@@ -276,8 +276,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "PIPELINE_ALLOWED_HOSTS",
         "",
-        "Comma-separated hosts that fetchers may reach although they resolve to private, "
-        "loopback or link-local addresses (for example 127.0.0.1 in tests).",
+        "Comma-separated hosts that fetchers and the webhook notifier may reach although they "
+        "resolve to private, loopback or link-local addresses (for example 127.0.0.1 in tests).",
         _name_list,
     ),
 )

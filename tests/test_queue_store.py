@@ -31,7 +31,6 @@ from pipeline_core.queue import enqueue
 from pipeline_core.queue.backoff import backoff_cap
 from pipeline_core.queue.finish import finish
 from pipeline_core.queue.job import Outcome, utc
-from pipeline_core.queue.runner import process_batch
 from pipeline_core.queue.store import (
     claim,
     claim_ids,
@@ -40,7 +39,7 @@ from pipeline_core.queue.store import (
     rescue_expired,
     retry_job,
 )
-from pipeline_core.queue.worker import Worker
+from pipeline_core.queue.worker import Worker, process_batch
 
 pytest_plugins = ["queue_fixtures"]
 
@@ -396,7 +395,10 @@ def test_every_path_back_to_queued_writes_an_outbox_row(engine: sa.Engine, tmp_p
     assert rows == [job_id] * 4
 
 
-def test_the_worker_heartbeats_a_long_job(engine: sa.Engine, tmp_path: Path) -> None:
+@pytest.mark.parametrize("how", ["worker", "process_batch"])
+def test_leases_are_heartbeated_while_a_long_job_runs(
+    how: str, engine: sa.Engine, tmp_path: Path
+) -> None:
     settings = make_settings(
         str(engine.url), tmp_path, PIPELINE_LEASE_SECONDS="0.5", PIPELINE_POLL_INTERVAL="0.05"
     )
@@ -415,7 +417,10 @@ def test_the_worker_heartbeats_a_long_job(engine: sa.Engine, tmp_path: Path) -> 
     thread = threading.Thread(target=rescuer)
     thread.start()
     try:
-        counts = Worker(engine, pm, once=True).run()
+        if how == "worker":
+            counts = Worker(engine, pm, once=True).run()
+        else:
+            counts = process_batch(engine, pm, batch_size=10)
     finally:
         stop.set()
         thread.join()

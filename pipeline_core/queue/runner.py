@@ -1,10 +1,5 @@
-"""Running claimed jobs in this process: handler calls, outcomes, hooks, and one batch.
-
-:func:`process_batch` is the one-shot form (``dmo-pipeline queue process`` and the API's
-``POST /api/v1/pipeline/queue/process``): rescue expired leases, claim a batch, run it,
-finish it, fire ``job_failed`` for the dead-lettered. The long-running worker
-(:mod:`pipeline_core.queue.worker`) uses the same pieces.
-"""
+"""Running claimed jobs in this process: handler calls and their outcomes, the
+``job_failed`` hook, and the counts a worker keeps (:mod:`pipeline_core.queue.worker`)."""
 
 from __future__ import annotations
 
@@ -22,9 +17,7 @@ import sqlalchemy as sa
 
 from pipeline_core.config import Settings
 from pipeline_core.jobtypes import JobContext, JobResult, JobType
-from pipeline_core.queue.finish import finish
 from pipeline_core.queue.job import ClaimedJob, DeadLetter, FinishCounts, Outcome
-from pipeline_core.queue.store import claim, rescue_expired
 
 if TYPE_CHECKING:
     from pipeline_core.plugins import PipelineManager
@@ -152,36 +145,3 @@ class BatchCounts:
             f"{self.released}; rescued {self.rescued} expired lease(s); "
             f"{self.next_jobs} next job(s) queued"
         )
-
-
-def process_batch(
-    engine: sa.Engine,
-    pm: PipelineManager,
-    *,
-    batch_size: int = 10,
-    owner: str | None = None,
-) -> BatchCounts:
-    """Process one batch in this process: rescue expired leases, claim up to
-    ``batch_size`` due jobs, run them one after another, finish them in one transaction
-    and fire ``job_failed`` for the dead-lettered. Returns the counts.
-
-    This is what ``dmo-pipeline queue process`` runs, and what the API route ``POST
-    /api/v1/pipeline/queue/process`` is meant to call. Jobs run while the call lasts, so
-    keep ``batch_size`` small for slow job types.
-    """
-    settings = pm.settings
-    owner = owner or worker_name()
-    counts = BatchCounts()
-    rescued = rescue_expired(engine, settings)
-    counts.rescued = rescued.retried + rescued.dead_lettered
-    notify_dead(pm, rescued.dead)
-    claimed = claim(engine, owner, batch_size, settings)
-    counts.claimed = len(claimed)
-    if not claimed:
-        return counts
-    job_types = pm.job_types()
-    outcomes = [run_job(job, job_types, engine, settings) for job in claimed]
-    finished = finish(engine, outcomes, settings)
-    counts.add_finish(finished)
-    notify_dead(pm, finished.dead)
-    return counts

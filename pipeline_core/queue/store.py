@@ -398,28 +398,12 @@ def retry_job(engine: sa.Engine, job_id: int, settings: Settings, extra_attempts
     return updated
 
 
-def queue_counts(engine: sa.Engine) -> dict[str, int]:
-    """Jobs per status, plus ``dead_lettered``."""
-    with engine.connect() as conn:
-        rows = conn.execute(
-            sa.select(queue.c.status, sa.func.count()).group_by(queue.c.status)
-        ).all()
-        dead = conn.execute(
-            sa.select(sa.func.count()).where(queue.c.dead_lettered.is_(True))
-        ).scalar_one()
-    counts = {status: 0 for status in ("queued", "running", "completed", "failed")}
-    counts.update({status: int(n) for status, n in rows})
-    counts["dead_lettered"] = int(dead)
-    return counts
-
-
 __all__ = [
     "ClaimByIds",
     "claim",
     "claim_ids",
     "heartbeat",
     "list_jobs",
-    "queue_counts",
     "release",
     "rescue_expired",
     "retry_job",

@@ -26,7 +26,8 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from types import FrameType
 from typing import TYPE_CHECKING, Protocol
 
@@ -50,6 +51,8 @@ FLUSH_EVERY = 1.0
 #: ... and as soon as the job now running has run this long (so a worker killed during a
 #: slow job does not take the quick jobs before it down with it).
 FLUSH_WHEN_SLOW = 0.2
+#: Seconds between two log lines of a running worker's counts (when they changed).
+REPORT_EVERY = 60.0
 #: Largest batch a worker claims at once.
 MAX_BATCH = 100
 
@@ -149,13 +152,11 @@ class Worker:
     def run(self) -> BatchCounts:
         """Process jobs until stopped (or, with ``once``, until no job is due)."""
         self._install_signals()
-        supervisor = threading.Thread(target=self._supervise, name="queue-supervisor", daemon=True)
-        supervisor.start()
         logger.info(
             "worker %s started: job types %s", self.owner, ", ".join(sorted(self.job_types))
         )
         size = 1
-        try:
+        with self._supervised():
             while not self.stop.is_set():
                 try:
                     self._maybe_rescue()
@@ -178,12 +179,32 @@ class Worker:
                     size = min(self.max_batch, size * 2)
                 elif took > 2.0:
                     size = max(1, size // 2)
+        logger.info("worker %s stopped: %s", self.owner, self.counts.summary())
+        return self.counts
+
+    def process_once(self, batch_size: int) -> BatchCounts:
+        """Rescue expired leases, claim one batch of up to ``batch_size`` jobs, run it
+        (leases heartbeated) and commit it; no signal handlers are installed."""
+        with self._supervised():
+            self._last_rescue = 0.0
+            self._maybe_rescue()
+            batch = self.feed.next_jobs(self.owner, batch_size)
+            if batch:
+                self._run_batch(batch)
+        return self.counts
+
+    @contextmanager
+    def _supervised(self) -> Iterator[None]:
+        """Run the supervisor thread around a block; commit what is pending at its end."""
+        self._done.clear()
+        supervisor = threading.Thread(target=self._supervise, name="queue-supervisor", daemon=True)
+        supervisor.start()
+        try:
+            yield
         finally:
             self._final_flush()
             self._done.set()
             supervisor.join(5)
-        logger.info("worker %s stopped: %s", self.owner, self.counts.summary())
-        return self.counts
 
     def _maybe_rescue(self) -> None:
         if time.monotonic() - self._last_rescue < self.settings.lease_seconds / 2:
@@ -296,10 +317,17 @@ class Worker:
     def _supervise(self) -> None:
         """Heartbeat held jobs, commit outcomes early during a slow job, enforce grace."""
         every = max(0.05, self.settings.lease_seconds / 3)
-        last_beat = time.monotonic()
+        last_beat = last_report = time.monotonic()
+        reported = self.counts.summary()
         while not self._done.wait(0.05):
             try:
                 now = time.monotonic()
+                if now - last_report >= REPORT_EVERY:
+                    last_report = now
+                    summary = self.counts.summary()
+                    if summary != reported:
+                        reported = summary
+                        logger.info("worker %s so far: %s", self.owner, summary)
                 with self._lock:
                     current = self._current
                     pending = bool(self._pending)
@@ -331,6 +359,25 @@ class Worker:
         logger.info("worker %s stopped: %s", self.owner, self.counts.summary())
         logging.shutdown()
         os._exit(0)
+
+
+def process_batch(
+    engine: sa.Engine,
+    pm: PipelineManager,
+    *,
+    batch_size: int = 10,
+    owner: str | None = None,
+) -> BatchCounts:
+    """Process one batch in this process: rescue expired leases, claim up to
+    ``batch_size`` due jobs, run them one after another (their leases heartbeated),
+    commit their outcomes and fire ``job_failed`` for the dead-lettered. Returns the
+    counts.
+
+    This is what ``dmo-pipeline queue process`` runs, and what the API route ``POST
+    /api/v1/pipeline/queue/process`` is meant to call. Jobs run while the call lasts, so
+    keep ``batch_size`` small for slow job types.
+    """
+    return Worker(engine, pm, owner=owner).process_once(batch_size)
 
 
 # ---------------------------------------------------------------------- processes
