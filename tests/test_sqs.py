@@ -33,7 +33,7 @@ from pipeline_core.queue.relay import relay_once, relay_pending
 from pipeline_core.queue.sqs import MAX_VISIBILITY_SECONDS, parse_body
 from pipeline_core.queue.sqs_feed import SqsFeed
 from pipeline_core.queue.store import claim
-from pipeline_core.queue.worker import DatabaseFeed, Worker
+from pipeline_core.queue.worker import DatabaseFeed, Worker, process_batch
 
 pytest_plugins = ["queue_fixtures", "sqs_fixtures"]
 
@@ -541,6 +541,22 @@ def test_three_worker_processes_through_sqs_run_every_job_once(
     assert set(statuses(engine).values()) == {"completed"}
     assert outbox_ids(engine) == []
     assert sqs_queue.attribute("ApproximateNumberOfMessages") == 0
+
+
+def test_process_batch_claims_from_the_database_without_polling_sqs(
+    runs_table: sa.Engine, tmp_path: Path, sqs_queue: SqsQueue
+) -> None:
+    engine = runs_table
+    settings = sqs_settings(engine, tmp_path, sqs_queue)
+    (parent,) = add(engine, settings, "chain", payload={"next": 2})
+    sqs_queue.send(json.dumps({"job_id": 999_999, "type": "record"}))  # left alone
+    counts = process_batch(engine, make_pm(settings), batch_size=5)
+    assert (counts.claimed, counts.completed, counts.next_jobs) == (1, 1, 2)
+    assert [job for job, *_ in queue_jobs.runs(engine)] == [parent]
+    children = [i for i in statuses(engine) if i != parent]
+    assert outbox_ids(engine) == [parent, *children]  # for the workers' relay
+    assert sqs_queue.attribute("ApproximateNumberOfMessages") == 1
+    assert relay_pending(engine, sqs_queue.client, settings).sent == 2
 
 
 def test_queue_relay_needs_pipeline_enable_queues(db_url: str, tmp_path: Path) -> None:

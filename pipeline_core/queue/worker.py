@@ -376,8 +376,13 @@ def process_batch(
     This is what ``dmo-pipeline queue process`` runs, and what the API route ``POST
     /api/v1/pipeline/queue/process`` is meant to call. Jobs run while the call lasts, so
     keep ``batch_size`` small for slow job types.
+
+    It claims from the database even with ``PIPELINE_ENABLE_QUEUES=true``: no long poll
+    inside a request. The outbox rows it writes (next jobs, retries) are announced by the
+    workers' relay or ``dmo-pipeline queue relay``.
     """
-    return Worker(engine, pm, owner=owner).process_once(batch_size)
+    feed = DatabaseFeed(engine, pm.settings)
+    return Worker(engine, pm, feed=feed, owner=owner).process_once(batch_size)
 
 
 # ---------------------------------------------------------------------- processes
