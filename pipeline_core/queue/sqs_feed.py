@@ -6,8 +6,8 @@ Each call of :meth:`SqsFeed.next_jobs`:
 1. relays the outbox (:func:`~pipeline_core.queue.relay.relay_pending`), so the jobs this
    worker queued (next jobs, retries) are announced;
 2. every ``sweep_every`` seconds claims due jobs straight from the database, as the
-   database feed does (again at the next call while a sweep fills its batch): a job whose
-   message was lost (moved to SQS's dead letter queue, deleted by a race) still runs;
+   database feed does: a job whose message was lost (moved to SQS's dead letter queue,
+   deleted by a race) still runs;
 3. otherwise receives up to ten messages (long poll, ``WaitTimeSeconds`` up to 20) and
    claims their jobs with :func:`~pipeline_core.queue.store.claim_ids`; while SQS cannot
    be reached it claims from the database instead.
@@ -163,8 +163,6 @@ class SqsFeed:
             logger.warning("database sweep failed (%s)", shorten(str(exc.orig)))
             return []
         self.counts.swept += len(swept)
-        if len(swept) >= limit:  # a full batch: more may be waiting, sweep again next turn
-            self._last_sweep = -math.inf
         return swept
 
     def idle(self, stop: threading.Event) -> None:
