@@ -17,7 +17,8 @@ from pipeline_core.queue.worker import SHUTDOWN_GRACE
 
 def _engine() -> sa.Engine:
     """The database engine, at the newest schema (SQLite is migrated on the spot)."""
-    from pipeline_core.db.engine import ensure_schema, make_engine
+    from pipeline_core.db.engine import make_engine
+    from pipeline_core.db.ensure import ensure_schema
 
     engine = make_engine(load_settings().database_url)
     ensure_schema(engine)

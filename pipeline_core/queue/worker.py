@@ -399,7 +399,8 @@ def configure_logging(level: str) -> None:
 
 def run_worker(once: bool = False, grace: float = SHUTDOWN_GRACE) -> BatchCounts:
     """Run one worker in this process with the settings and plugins of the environment."""
-    from pipeline_core.db.engine import ensure_schema, make_engine
+    from pipeline_core.db.engine import make_engine
+    from pipeline_core.db.ensure import ensure_schema
     from pipeline_core.plugins import get_plugin_manager
 
     pm = get_plugin_manager()
