@@ -17,7 +17,8 @@ from pipeline_core.queue.worker import SHUTDOWN_GRACE
 
 def _engine() -> sa.Engine:
     """The database engine, at the newest schema (SQLite is migrated on the spot)."""
-    from pipeline_core.db.engine import ensure_schema, make_engine
+    from pipeline_core.db.engine import make_engine
+    from pipeline_core.db.ensure import ensure_schema
 
     engine = make_engine(load_settings().database_url)
     ensure_schema(engine)
@@ -145,6 +146,30 @@ def process(batch_size: int) -> None:
     pm = get_plugin_manager()
     counts = process_batch(_engine(), pm, batch_size=batch_size)
     click.echo(counts.summary())
+
+
+@queue.command("relay")
+def relay() -> None:
+    """Announce on SQS the jobs waiting in the outbox (pipeline.outbox), then exit.
+
+    Workers relay the outbox themselves while PIPELINE_ENABLE_QUEUES=true; run this where
+    jobs are queued but no worker runs (or from cron). Several relays at once are safe.
+    """
+    from pipeline_core.queue.relay import relay_pending
+    from pipeline_core.queue.sqs import sqs_client
+
+    settings = load_settings()
+    if not settings.enable_queues:
+        raise click.UsageError(
+            "PIPELINE_ENABLE_QUEUES is false: jobs are not announced on SQS, nothing to relay"
+        )
+    counts = relay_pending(_engine(), sqs_client(settings), settings, max_rounds=None)
+    click.echo(
+        f"relayed {counts.sent} job announcement(s) to SQS; {counts.failed} refused (kept in "
+        f"the outbox), {counts.dropped} dropped (their jobs were no longer queued)"
+    )
+    if counts.failed:
+        sys.exit(1)
 
 
 def _when(value: datetime | None) -> str:

@@ -238,6 +238,7 @@ def test_the_queue_subcommands_are_found() -> None:
         "queue add",
         "queue list",
         "queue process",
+        "queue relay",
         "queue retry",
     ]
 

@@ -181,7 +181,12 @@ def test_worker_concurrency_spawns_processes_that_drain_the_queue(
     assert set(statuses(engine).values()) == {"completed"}
     assert len(queue_jobs.runs(engine)) == 200
     text = log.read_text()
-    assert text.count("started: job types chain, flaky, noop, record, sleepy") == 2
+    assert (
+        text.count(
+            "started: job types chain, flaky, ingest, noop, record, scrape, sleepy, transform"
+        )
+        == 2
+    )
     assert text.count("stopped: claimed") == 2
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,7 +26,10 @@ def announce(conn: sa.Connection, job_id: int | Iterable[int], *, settings: Sett
         return 0
     ids = [job_id] if isinstance(job_id, int) else list(job_id)
     if ids:
-        conn.execute(sa.insert(outbox), [{"queue_id": i} for i in ids])
+        # A time to the microsecond: with the row id it names this announcement (the
+        # FIFO deduplication id), even where SQLite reuses the id of a deleted row.
+        now = datetime.now(UTC)
+        conn.execute(sa.insert(outbox), [{"queue_id": i, "created_at": now} for i in ids])
     return len(ids)
 
 

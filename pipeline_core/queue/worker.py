@@ -1,8 +1,9 @@
 """The worker: claims jobs in batches, runs them in this process, finishes them in batches.
 
 One :class:`Worker` per process. Its loop asks a :class:`JobFeed` for claimed jobs (the
-default, :class:`DatabaseFeed`, claims due jobs from ``pipeline.queue``; a feed of job ids
-from another transport would call :func:`~pipeline_core.queue.store.claim_ids`), runs each
+default, :class:`DatabaseFeed`, claims due jobs from ``pipeline.queue``; with
+``PIPELINE_ENABLE_QUEUES=true`` the :class:`~pipeline_core.queue.sqs_feed.SqsFeed`
+relays the outbox, long-polls SQS and claims the announced jobs by id), runs each
 handler with a :class:`~pipeline_core.jobtypes.JobContext`, and commits the outcomes of
 several jobs in one transaction. A supervisor thread heartbeats the leases of every job
 the worker holds, commits finished outcomes early when a job runs long, and enforces the
@@ -59,11 +60,14 @@ MAX_BATCH = 100
 class JobFeed(Protocol):
     """Where a worker's jobs come from. ``next_jobs`` claims up to ``limit`` jobs for
     ``owner`` and returns them (possibly none); ``idle`` waits before the next try (it
-    returns early when ``stop`` is set)."""
+    returns early when ``stop`` is set); ``done`` is told of the jobs the worker no longer
+    holds (outcome committed, or released), e.g. to delete their messages."""
 
     def next_jobs(self, owner: str, limit: int) -> list[ClaimedJob]: ...
 
     def idle(self, stop: threading.Event) -> None: ...
+
+    def done(self, jobs: Sequence[ClaimedJob]) -> None: ...
 
 
 class DatabaseFeed:
@@ -78,6 +82,20 @@ class DatabaseFeed:
 
     def idle(self, stop: threading.Event) -> None:
         stop.wait(self.settings.poll_interval)
+
+    def done(self, jobs: Sequence[ClaimedJob]) -> None:
+        pass
+
+
+def make_feed(engine: sa.Engine, settings: Settings, once: bool = False) -> JobFeed:
+    """The feed a worker uses: SQS (:class:`~pipeline_core.queue.sqs_feed.SqsFeed`, which
+    also relays the outbox) when ``PIPELINE_ENABLE_QUEUES`` is on, else the database. With
+    ``once`` the SQS long poll is one second, so the worker exits soon when nothing is due."""
+    if settings.enable_queues:
+        from pipeline_core.queue.sqs_feed import SqsFeed
+
+        return SqsFeed(engine, settings, wait_seconds=1) if once else SqsFeed(engine, settings)
+    return DatabaseFeed(engine, settings)
 
 
 class Worker:
@@ -97,7 +115,7 @@ class Worker:
         self.engine = engine
         self.pm = pm
         self.settings: Settings = pm.settings
-        self.feed = feed or DatabaseFeed(engine, self.settings)
+        self.feed = feed or make_feed(engine, self.settings, once)
         self.once = once
         self.max_batch = max(1, max_batch)
         self.grace = grace
@@ -267,6 +285,7 @@ class Worker:
                 for outcome in outcomes:
                     self._held.pop(outcome.job.id, None)
             self.counts.add_finish(counts)
+            self.feed.done([outcome.job for outcome in outcomes])
         notify_dead(self.pm, counts.dead)
 
     def _release(self, jobs: Sequence[ClaimedJob], reason: str) -> None:
@@ -277,6 +296,7 @@ class Worker:
         with self._lock:
             for job in jobs:
                 self._held.pop(job.id, None)
+        self.feed.done(jobs)
         logger.info("worker %s released %d job(s): %s", self.owner, released, reason)
 
     def _heartbeat(self, jobs: Sequence[ClaimedJob]) -> None:
@@ -356,8 +376,13 @@ def process_batch(
     This is what ``dmo-pipeline queue process`` runs, and what the API route ``POST
     /api/v1/pipeline/queue/process`` is meant to call. Jobs run while the call lasts, so
     keep ``batch_size`` small for slow job types.
+
+    It claims from the database even with ``PIPELINE_ENABLE_QUEUES=true``: no long poll
+    inside a request. The outbox rows it writes (next jobs, retries) are announced by the
+    workers' relay or ``dmo-pipeline queue relay``.
     """
-    return Worker(engine, pm, owner=owner).process_once(batch_size)
+    feed = DatabaseFeed(engine, pm.settings)
+    return Worker(engine, pm, feed=feed, owner=owner).process_once(batch_size)
 
 
 # ---------------------------------------------------------------------- processes
@@ -374,7 +399,8 @@ def configure_logging(level: str) -> None:
 
 def run_worker(once: bool = False, grace: float = SHUTDOWN_GRACE) -> BatchCounts:
     """Run one worker in this process with the settings and plugins of the environment."""
-    from pipeline_core.db.engine import ensure_schema, make_engine
+    from pipeline_core.db.engine import make_engine
+    from pipeline_core.db.ensure import ensure_schema
     from pipeline_core.plugins import get_plugin_manager
 
     pm = get_plugin_manager()

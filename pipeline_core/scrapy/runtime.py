@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from pipeline_core.config import Settings, load_settings
 from pipeline_core.db import make_engine
-from pipeline_core.db.engine import ensure_schema
+from pipeline_core.db.ensure import ensure_schema
 from pipeline_core.mapping import CompiledMapping
 from pipeline_core.plugins import PipelineManager, get_plugin_manager
 from pipeline_core.project import project_root
