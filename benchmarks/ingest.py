@@ -20,11 +20,9 @@ See ``benchmarks/README.md``.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import multiprocessing
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -36,8 +34,23 @@ from typing import Any
 import sqlalchemy as sa
 
 from benchmarks import datagen
+from benchmarks._harness import (
+    ROOT,
+    Check,
+    add_database_arguments,
+    check_database_name,
+    clean_up,
+    code_version,
+    mark,
+    peak_mb,
+    prepare_database,
+    print_checks,
+    psycopg_url,
+)
+from benchmarks._harness import (
+    child_env as harness_env,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/dmo_bench"
 DEFAULT_SEED = 2025
 
@@ -76,7 +89,7 @@ class CrawlResult:
 
     @property
     def peak_rss_mb(self) -> float:
-        return self.max_rss_kib * 1024 / 1e6
+        return peak_mb(self.max_rss_kib)
 
     @property
     def scrapy_seconds(self) -> float | None:
@@ -85,67 +98,6 @@ class CrawlResult:
 
     def rate(self, listings: int) -> float:
         return listings / self.seconds if self.seconds > 0 else 0.0
-
-
-@dataclass
-class Check:
-    """One correctness check: what was expected and what was found."""
-
-    what: str
-    expected: Any
-    found: Any
-
-    @property
-    def ok(self) -> bool:
-        return bool(self.expected == self.found)
-
-
-def _psycopg_url(url: str) -> str:
-    """``url`` with the psycopg 3 driver named (as pipeline_core.config does); PostgreSQL only."""
-    scheme, sep, rest = url.partition("://")
-    if not sep or not scheme.startswith("postgres"):
-        raise SystemExit(f"--database-url must be a postgresql:// URL, not {url!r}")
-    return "postgresql+psycopg://" + rest
-
-
-def check_database_name(url: str) -> None:
-    """Refuse a database whose name does not say it is a benchmark's (it will be dropped)."""
-    name = sa.make_url(url).database or ""
-    if "bench" not in name:
-        raise SystemExit(
-            f"refusing to drop and recreate database {name!r}: the benchmark's database "
-            "name must contain 'bench' (e.g. dmo_bench)"
-        )
-
-
-def prepare_database(url: str) -> None:
-    """Drop (if it exists), create and migrate the benchmark database named in ``url``."""
-    from pipeline_core.db.migrate import upgrade
-
-    check_database_name(url)
-    parsed = sa.make_url(url)
-    name = parsed.database or ""
-    admin = sa.create_engine(
-        parsed.set(database="postgres"), isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool
-    )
-    quoted = admin.dialect.identifier_preparer.quote(name)
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")
-        conn.exec_driver_sql(f"CREATE DATABASE {quoted}")
-    admin.dispose()
-    upgrade(url)
-
-
-def drop_database(url: str) -> None:
-    """Drop the benchmark database."""
-    parsed = sa.make_url(url)
-    admin = sa.create_engine(
-        parsed.set(database="postgres"), isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool
-    )
-    quoted = admin.dialect.identifier_preparer.quote(parsed.database or "")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")
-    admin.dispose()
 
 
 def staged_count(url: str, source: str) -> int:
@@ -164,17 +116,12 @@ def staged_count(url: str, source: str) -> int:
 
 def child_env(database_url: str, work: Path) -> dict[str, str]:
     """Environment of the crawl children: this benchmark's database, mapping folder, hosts."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PIPELINE_")}
+    env = harness_env(database_url, work, "INFO")
     if "PIPELINE_BATCH_SIZE" in os.environ:
         env["PIPELINE_BATCH_SIZE"] = os.environ["PIPELINE_BATCH_SIZE"]
     env.update(
-        PIPELINE_DATABASE_URL=database_url,
         PIPELINE_SOURCES_PATH=str(work / "sources"),
         PIPELINE_ALLOWED_HOSTS="127.0.0.1",
-        PIPELINE_HOME=str(work / "home"),
-        PIPELINE_STORAGE_URL=str(work / "files"),
-        LOG_LEVEL=os.environ.get("LOG_LEVEL", "INFO"),
-        PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p),
     )
     return env
 
@@ -259,10 +206,6 @@ def stop_server(process: Any, pipe: Any) -> None:
         process.join(5)
 
 
-def _mark(ok: bool) -> str:
-    return "ok" if ok else "MISSED"
-
-
 def print_table(results: list[CrawlResult], listings: int) -> None:
     """The figures of the three crawls beside the targets."""
     ceiling = results[0].rate(listings)
@@ -279,12 +222,12 @@ def print_table(results: list[CrawlResult], listings: int) -> None:
         rate = result.rate(listings)
         ratio = rate / ceiling if ceiling else 0.0
         target = targets.get(result.label)
-        ratio_target = "-" if target is None else f">= {target:.2f} {_mark(ratio >= target)}"
+        ratio_target = "-" if target is None else f">= {target:.2f} {mark(ratio >= target)}"
         rss_ok = result.peak_rss_mb < TARGET_RSS_MB
         scrapy_s = result.scrapy_seconds
         print(
             f"{result.label:<10} {rate:>10,.0f} {ratio:>10.2f} {ratio_target:>14} "
-            f"{result.peak_rss_mb:>11.1f} {f'< {TARGET_RSS_MB:.0f} {_mark(rss_ok)}':>14} "
+            f"{result.peak_rss_mb:>11.1f} {f'< {TARGET_RSS_MB:.0f} {mark(rss_ok)}':>14} "
             f"{result.seconds:>8.2f} {'-' if scrapy_s is None else f'{scrapy_s:.2f}':>8} "
             f"{result.cpu_seconds:>7.2f} "
             f"{result.crawl_cpu_seconds * 1e6 / listings:>12.0f} "
@@ -381,15 +324,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--listings", type=int, default=100_000, help="feed size (100000)")
     parser.add_argument("--per-page", type=int, default=100, help="records per page (100)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="generator seed")
-    parser.add_argument(
-        "--database-url",
-        default=DEFAULT_DATABASE_URL,
-        help="PostgreSQL database to DROP, create and migrate; its name must contain "
-        f"'bench' (default {DEFAULT_DATABASE_URL})",
-    )
-    parser.add_argument(
-        "--keep", action="store_true", help="keep the database and the work folder afterwards"
-    )
+    add_database_arguments(parser, DEFAULT_DATABASE_URL)
     parser.add_argument(
         "--profile",
         action="store_true",
@@ -405,7 +340,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; exit 1 when a crawl failed or a count check did not hold."""
     args = parse_args(argv)
-    url = _psycopg_url(args.database_url)
+    url = psycopg_url(args.database_url)
     check_database_name(url)
     n = args.listings
     work = Path(tempfile.mkdtemp(prefix="dmo-bench-"))
@@ -464,11 +399,7 @@ def main(argv: list[str] | None = None) -> int:
         print_table(list(results.values()), n)
         print(f"\n{TIMING_NOTE}\n")
         checks = checks_for(results, n, info["invalid"], staged)
-        for check in checks:
-            line = f"  {_mark(check.ok) if check.ok else 'FAILED':<6} {check.what}: {check.found}"
-            if not check.ok:
-                line += f" (expected {check.expected})"
-            print(line)
+        print_checks(checks)
         print(f"\nstaging.listings after the full crawl: {staged:,} rows")
         if args.profile:
             for label in ("ceiling", "full", "unchanged"):
@@ -480,49 +411,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if server is not None:
             stop_server(server, pipe)
-        if args.keep:
-            print(f"\nkept: database {args.database_url}, work folder {work}")
-        else:
-            if created:
-                try:
-                    drop_database(url)
-                except sa.exc.SQLAlchemyError as exc:
-                    print(f"could not drop the benchmark database: {exc}")
-            shutil.rmtree(work, ignore_errors=True)
-
-
-def code_version() -> str:
-    """The checkout's commit, and whether pipeline_core/ has uncommitted changes."""
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "pipeline_core", "migrations"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown (not a git checkout)"
-    if not dirty:
-        return f"git {commit}"
-    digest = subprocess.run(
-        ["git", "diff", "HEAD", "--", "pipeline_core", "migrations"],
-        cwd=ROOT,
-        capture_output=True,
-        check=False,
-    ).stdout
-    return f"git {commit} + uncommitted changes in pipeline_core/ ({_short_hash(digest)})"
-
-
-def _short_hash(data: bytes) -> str:
-    return "diff " + hashlib.sha256(data).hexdigest()[:8]
+        clean_up(args, url, created, work)
 
 
 def _tail(path: Path | None, lines: int = 30) -> str:

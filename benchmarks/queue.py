@@ -23,7 +23,6 @@ import argparse
 import asyncio
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -34,17 +33,23 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from benchmarks._queue_worker import PROCRASTINATE_SCHEMA, procrastinate_app
-from benchmarks.ingest import (
+from benchmarks._harness import (
     ROOT,
     Check,
-    _mark,
-    _psycopg_url,
+    add_database_arguments,
     check_database_name,
+    clean_up,
     code_version,
-    drop_database,
+    mark,
+    peak_mb,
     prepare_database,
+    print_checks,
+    psycopg_url,
 )
+from benchmarks._harness import (
+    child_env as harness_env,
+)
+from benchmarks._queue_worker import PROCRASTINATE_SCHEMA, procrastinate_app
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/dmo_bench_queue"
 #: dmo-pipeline's rate divided by procrastinate's, at least.
@@ -77,7 +82,7 @@ class Run:
 
     @property
     def peak_rss_mb(self) -> float:
-        return self.max_rss_kib * 1024 / 1e6
+        return peak_mb(self.max_rss_kib)
 
     def rate(self, jobs: int) -> float:
         return jobs / self.seconds if self.seconds > 0 else 0.0
@@ -85,15 +90,7 @@ class Run:
 
 def child_env(database_url: str, work: Path) -> dict[str, str]:
     """Environment of the worker processes: the benchmark database, quiet logs."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PIPELINE_")}
-    env.update(
-        PIPELINE_DATABASE_URL=database_url,
-        PIPELINE_HOME=str(work / "home"),
-        PIPELINE_STORAGE_URL=str(work / "files"),
-        LOG_LEVEL=os.environ.get("LOG_LEVEL", "WARNING"),
-        PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p),
-    )
-    return env
+    return harness_env(database_url, work, "WARNING")
 
 
 def queue_dmo_jobs(url: str, jobs: int) -> None:
@@ -229,7 +226,7 @@ def print_table(runs: list[Run], jobs: int) -> None:
         ratio = rate / base if base else 0.0
         target = "-"
         if run is ours:
-            target = f">= {TARGET_RATIO:.0f} {_mark(ratio >= TARGET_RATIO)}"
+            target = f">= {TARGET_RATIO:.0f} {mark(ratio >= TARGET_RATIO)}"
         print(
             f"{run.label:<14} {rate:>8,.0f} {ratio:>16.2f} {target:>11} "
             f"{run.seconds:>7.2f} {run.peak_rss_mb:>11.1f} {run.cpu_seconds:>7.2f}"
@@ -243,15 +240,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--jobs", type=int, default=10_000, help="jobs per queue (10000)")
     parser.add_argument("--workers", type=int, default=2, help="worker processes (2)")
-    parser.add_argument(
-        "--database-url",
-        default=DEFAULT_DATABASE_URL,
-        help="PostgreSQL database to DROP, create and migrate; its name must contain "
-        f"'bench' (default {DEFAULT_DATABASE_URL})",
-    )
-    parser.add_argument(
-        "--keep", action="store_true", help="keep the database and the work folder afterwards"
-    )
+    add_database_arguments(parser, DEFAULT_DATABASE_URL)
     args = parser.parse_args(argv)
     if args.jobs < 1 or args.workers < 1:
         parser.error("--jobs and --workers must be at least 1")
@@ -261,7 +250,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; exit 1 when a worker failed or a job did not run exactly once."""
     args = parse_args(argv)
-    url = _psycopg_url(args.database_url)
+    url = psycopg_url(args.database_url)
     check_database_name(url)
     try:
         import procrastinate  # noqa: F401
@@ -318,25 +307,13 @@ def main(argv: list[str] | None = None) -> int:
             Check("dmo-pipeline: claims by the workers", n, claimed),
             Check("procrastinate: jobs succeeded", {"succeeded": n}, theirs),
         ]
-        for check in checks:
-            line = f"  {_mark(check.ok) if check.ok else 'FAILED':<6} {check.what}: {check.found}"
-            if not check.ok:
-                line += f" (expected {check.expected})"
-            print(line)
+        print_checks(checks)
         ok = all(check.ok for check in checks)
         if not ok:
             args.keep = True
         return 0 if ok else 1
     finally:
-        if args.keep:
-            print(f"\nkept: database {args.database_url}, work folder {work}")
-        else:
-            if created:
-                try:
-                    drop_database(url)
-                except sa.exc.SQLAlchemyError as exc:
-                    print(f"could not drop the benchmark database: {exc}")
-            shutil.rmtree(work, ignore_errors=True)
+        clean_up(args, url, created, work)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""moto's server over HTTP on 127.0.0.1 (a random port), for S3 and SQS tests.
+"""moto's server over HTTP on 127.0.0.1 (a random port), for the S3, SQS and job tests.
 
 ``moto_server()`` runs one; the ``moto_endpoint`` fixture runs one per test session with
 dummy AWS credentials in the environment (boto3 needs some; moto accepts any). A test
@@ -9,6 +9,7 @@ module imports the fixture (a test that takes it as an argument adds ``# noqa: F
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -26,6 +27,7 @@ CREDENTIALS = {
 @contextmanager
 def moto_server() -> Iterator[str]:
     """Run moto's server on 127.0.0.1; yield its endpoint URL (``http://127.0.0.1:PORT``)."""
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
@@ -41,5 +43,6 @@ def moto_endpoint() -> Iterator[str]:
     with pytest.MonkeyPatch.context() as patch:
         for name, value in CREDENTIALS.items():
             patch.setenv(name, value)
+        patch.delenv("AWS_PROFILE", raising=False)  # a profile could point boto3 elsewhere
         with moto_server() as url:
             yield url

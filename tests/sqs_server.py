@@ -1,5 +1,5 @@
 """Helpers of the SQS tests: queues on moto's server and a client to look into them (the
-fixtures that start the server are in ``sqs_fixtures``)."""
+fixtures that start the server are in ``moto_server`` and ``sqs_fixtures``)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
-
-#: Dummy credentials: moto accepts any; set so boto3 never looks further (no real AWS).
-AWS_ENV = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-}
 
 
 @dataclass

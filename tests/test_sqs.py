@@ -20,8 +20,9 @@ import queue_jobs
 import sqlalchemy as sa
 from click.testing import CliRunner
 from conftest import ROOT, run_cli
+from moto_server import CREDENTIALS
 from queue_helpers import make_pm, make_settings, start_worker, statuses
-from sqs_server import AWS_ENV, SqsQueue, create_queue, make_client
+from sqs_server import SqsQueue, create_queue, make_client
 
 from pipeline_core.cli import main
 from pipeline_core.config import Settings
@@ -493,7 +494,7 @@ def test_commands_queue_add_relay_and_worker_through_sqs(
     queue_jobs.create_runs_table(engine)
     env = dict(
         worker_env,
-        **AWS_ENV,
+        **CREDENTIALS,
         PIPELINE_ENABLE_QUEUES="true",
         PIPELINE_JOBS_QUEUE_URL=sqs_queue.url,
         PIPELINE_SQS_ENDPOINT_URL=sqs_queue.endpoint,
@@ -522,7 +523,7 @@ def test_three_worker_processes_through_sqs_run_every_job_once(
     queue_jobs.create_runs_table(engine)
     env = dict(
         worker_env,
-        **AWS_ENV,
+        **CREDENTIALS,
         PIPELINE_ENABLE_QUEUES="true",
         PIPELINE_JOBS_QUEUE_URL=sqs_queue.url,
         PIPELINE_SQS_ENDPOINT_URL=sqs_queue.endpoint,

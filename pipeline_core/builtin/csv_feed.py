@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import codecs
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
-import scrapy
 from scrapy.http import Response
 
 from pipeline_core.builtin.csv_read import (
@@ -24,13 +23,12 @@ from pipeline_core.builtin.csv_read import (
     sniff_delimiter,
 )
 from pipeline_core.hookspecs import hookimpl
-from pipeline_core.scrapy.fetcher import FetcherSpider
-from pipeline_core.scrapy.pagination import URL_TYPES, PageState, Pagination
+from pipeline_core.scrapy.pagination import URL_TYPES, PagedSpider, PageState
 
 logger = logging.getLogger(__name__)
 
 
-class CsvFeedSpider(FetcherSpider):
+class CsvFeedSpider(PagedSpider):
     """Fetch CSV files: each row after the header is a record."""
 
     fetcher_name = "csv_feed"
@@ -66,21 +64,6 @@ class CsvFeedSpider(FetcherSpider):
         self.quotechar: str = options.get("quotechar", '"')
         self.columns: list[str] | None = options.get("columns")
         self.skip_lines: int = options.get("skip_lines", 0)
-        self.pages = Pagination(self.options.get("pagination"), self.start_url)
-        self.headers = self.request_headers()
-
-    def _request(self, url: str, state: PageState) -> scrapy.Request:
-        return scrapy.Request(
-            url,
-            headers=self.headers,
-            callback=self.parse,
-            errback=self.on_request_error,
-            cb_kwargs={"state": state},
-        )
-
-    async def start(self) -> AsyncIterator[Any]:
-        url, state = self.pages.first()
-        yield self._request(url, state)
 
     def _text(self, response: Response) -> Any:
         body = response.body
@@ -135,13 +118,7 @@ class CsvFeedSpider(FetcherSpider):
                 url,
             )
             return
-        following = self.pages.after(response, state, count)
-        if following is None:
-            return
-        if self.pages.capped(state):
-            self.report_cut_short(f"max_pages {self.pages.max_pages} reached")
-            return
-        yield self._request(*following)
+        yield from self.follow(self.pages.after(response, state, count), state)
 
 
 @hookimpl

@@ -7,21 +7,19 @@ of them. Request headers take secrets from the environment (``${NAME}``).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import orjson
-import scrapy
 from scrapy.http import Response
 
 from pipeline_core.hookspecs import hookimpl
 from pipeline_core.mapping import make_getter
-from pipeline_core.scrapy.fetcher import FetcherSpider
-from pipeline_core.scrapy.pagination import ALL_TYPES, PageState, Pagination
+from pipeline_core.scrapy.pagination import ALL_TYPES, PagedSpider, PageState
 from pipeline_core.scrapy.pagination import next_from_link_header as next_from_link_header
 
 
-class JsonApiSpider(FetcherSpider):
+class JsonApiSpider(PagedSpider):
     """Fetch a JSON API: records at ``records``, pages by ``pagination``."""
 
     fetcher_name = "json_api"
@@ -39,24 +37,9 @@ class JsonApiSpider(FetcherSpider):
         super().__init__(*args, **kwargs)
         self.records_path: str = self.options.get("records", "$")
         self.records_at = make_getter(self.records_path)
-        self.pages = Pagination(self.options.get("pagination"), self.start_url)
-        self.headers = self.request_headers()
         self.value_at = make_getter(self.pages.path) if self.pages.path else None
         total = self.pages.total_pages_path
         self.total_pages_at = make_getter(total) if total else None
-
-    def _request(self, url: str, state: PageState) -> scrapy.Request:
-        return scrapy.Request(
-            url,
-            headers=self.headers,
-            callback=self.parse,
-            errback=self.on_request_error,
-            cb_kwargs={"state": state},
-        )
-
-    async def start(self) -> AsyncIterator[Any]:
-        url, state = self.pages.first()
-        yield self._request(url, state)
 
     def parse(self, response: Response, state: PageState | None = None) -> Iterator[Any]:
         state = state or PageState(1, None)
@@ -85,18 +68,10 @@ class JsonApiSpider(FetcherSpider):
             self.value_at(data) if self.value_at else None,
             self.total_pages_at(data) if self.total_pages_at else None,
         )
-        yield from self._follow(following, state)
+        yield from self.follow(following, state)
 
     def _past_broken(self, state: PageState) -> Iterator[Any]:
-        yield from self._follow(self.pages.after_broken(state), state)
-
-    def _follow(self, following: tuple[str, PageState] | None, state: PageState) -> Iterator[Any]:
-        if following is None:
-            return
-        if self.pages.capped(state):
-            self.report_cut_short(f"max_pages {self.pages.max_pages} reached")
-            return
-        yield self._request(*following)
+        yield from self.follow(self.pages.after_broken(state), state)
 
 
 @hookimpl

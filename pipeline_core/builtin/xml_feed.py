@@ -9,17 +9,15 @@ error and nothing of it is read.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
-import scrapy
 from lxml import etree
 from scrapy.http import Response
 
 from pipeline_core.builtin.xml_read import Namer, UnsafeXML, iter_records
 from pipeline_core.hookspecs import hookimpl
-from pipeline_core.scrapy.fetcher import FetcherSpider
-from pipeline_core.scrapy.pagination import ALL_TYPES, PageState, Pagination
+from pipeline_core.scrapy.pagination import ALL_TYPES, PagedSpider, PageState
 
 
 def element_path(text: str) -> list[str]:
@@ -27,7 +25,7 @@ def element_path(text: str) -> list[str]:
     return [part for part in text.strip("/").split("/") if part]
 
 
-class XmlFeedSpider(FetcherSpider):
+class XmlFeedSpider(PagedSpider):
     """Fetch XML feeds: every element at ``records`` is a record."""
 
     fetcher_name = "xml_feed"
@@ -51,22 +49,7 @@ class XmlFeedSpider(FetcherSpider):
         super().__init__(*args, **kwargs)
         self.record_path = element_path(self.options["records"])
         self.namer = Namer(self.fetch_options.get("namespaces"))
-        self.pages = Pagination(self.options.get("pagination"), self.start_url)
         self.value_path = element_path(self.pages.path) if self.pages.path else None
-        self.headers = self.request_headers()
-
-    def _request(self, url: str, state: PageState) -> scrapy.Request:
-        return scrapy.Request(
-            url,
-            headers=self.headers,
-            callback=self.parse,
-            errback=self.on_request_error,
-            cb_kwargs={"state": state},
-        )
-
-    async def start(self) -> AsyncIterator[Any]:
-        url, state = self.pages.first()
-        yield self._request(url, state)
 
     def parse(self, response: Response, state: PageState | None = None) -> Iterator[Any]:
         state = state or PageState(1, None)
@@ -86,13 +69,7 @@ class XmlFeedSpider(FetcherSpider):
         except etree.XMLSyntaxError as exc:
             self.report_page_error(f"not well-formed XML after {count} records: {exc}", url)
             return
-        following = self.pages.after(response, state, count, found.get("value"))
-        if following is None:
-            return
-        if self.pages.capped(state):
-            self.report_cut_short(f"max_pages {self.pages.max_pages} reached")
-            return
-        yield self._request(*following)
+        yield from self.follow(self.pages.after(response, state, count, found.get("value")), state)
 
 
 @hookimpl

@@ -21,8 +21,8 @@ from pipeline_core.db.tables import errors, jobs, queue
 from pipeline_core.queue.backoff import retry_delay
 from pipeline_core.queue.enqueue import announce, enqueue
 from pipeline_core.queue.failures import error_row
-from pipeline_core.queue.job import DeadLetter, FinishCounts, Outcome
-from pipeline_core.queue.store import held_by, later_expr, now_expr
+from pipeline_core.queue.job import FinishCounts, Outcome
+from pipeline_core.queue.store import count_released, held_by, later_expr, now_expr, release_held
 
 logger = logging.getLogger(__name__)
 
@@ -130,28 +130,12 @@ def _fail(
     job = outcome.job
     message = (outcome.error or "")[:ERROR_CHARS]
     dead = outcome.permanent or job.attempt >= job.max_attempts
-    values: dict[str, Any] = {
-        "lease_owner": None,
-        "lease_expires_at": None,
-        "last_error": message,
-        "updated_at": now_expr(conn),
-    }
-    if dead:
-        values.update(status="failed", dead_lettered=True, finished_at=now_expr(conn))
-    else:
-        delay = retry_delay(job.attempt, settings)
-        values.update(status="queued", run_after=later_expr(conn, delay))
-    updated = conn.execute(
-        sa.update(queue)
-        .where(held_by(job.owner, [(job.id, job.attempt)]))
-        .values(**values)
-        .returning(queue.c.id)
-    ).scalar()
-    if updated is None:
+    delay = 0.0 if dead else retry_delay(job.attempt, settings)
+    run_after = None if dead else later_expr(conn, delay)
+    if not release_held(conn, job, message, dead=dead, run_after=run_after):
         return False
+    count_released(job, message, dead, counts, requeued)
     if dead:
-        counts.dead_lettered += 1
-        counts.dead.append(DeadLetter(job.describe(), message))
         logger.error(
             "job %d (%s) dead-lettered after attempt %d of %d: %s",
             job.id,
@@ -161,8 +145,6 @@ def _fail(
             message,
         )
     else:
-        counts.retried += 1
-        requeued.append(job.id)
         logger.warning(
             "job %d (%s) attempt %d of %d failed, retry in %.3g s: %s",
             job.id,

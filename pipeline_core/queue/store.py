@@ -270,6 +270,44 @@ def release(
     return len(released)
 
 
+def release_held(
+    conn: sa.Connection, job: ClaimedJob, message: str, *, dead: bool, run_after: Any
+) -> bool:
+    """Free one attempt's lease: dead-letter the job (``failed``) or queue it again from
+    ``run_after``, with ``message`` as its last error. False when the worker no longer
+    holds it (its lease was rescued), and then nothing is changed."""
+    values: dict[str, Any] = {
+        "lease_owner": None,
+        "lease_expires_at": None,
+        "last_error": message,
+        "updated_at": now_expr(conn),
+    }
+    if dead:
+        values.update(status="failed", dead_lettered=True, finished_at=now_expr(conn))
+    else:
+        values.update(status="queued", run_after=run_after)
+    updated = conn.execute(
+        sa.update(queue)
+        .where(held_by(job.owner, [(job.id, job.attempt)]))
+        .values(**values)
+        .returning(queue.c.id)
+    ).scalar()
+    return updated is not None
+
+
+def count_released(
+    job: ClaimedJob, message: str, dead: bool, counts: FinishCounts, requeued: list[int]
+) -> None:
+    """Count a job :func:`release_held` freed: dead-lettered, or retried (its id is added to
+    ``requeued``, the ids to announce)."""
+    if dead:
+        counts.dead_lettered += 1
+        counts.dead.append(DeadLetter(job.describe(), message))
+    else:
+        counts.retried += 1
+        requeued.append(job.id)
+
+
 def rescue_expired(engine: sa.Engine, settings: Settings) -> FinishCounts:
     """Queue again every ``running`` job whose lease expired (its worker died or hung), or
     dead-letter it when it has no attempt left. Each rescued attempt gets a
@@ -285,28 +323,14 @@ def rescue_expired(engine: sa.Engine, settings: Settings) -> FinishCounts:
         if not rows:
             return counts
         now = datetime.now(UTC)
-        job_rows, error_rows, requeued = [], [], []
+        job_rows: list[dict[str, Any]] = []
+        error_rows: list[dict[str, Any]] = []
+        requeued: list[int] = []
         for row in rows:
             job = ClaimedJob.from_row(row, row.lease_owner or "")
             message = f"lease expired: worker {row.lease_owner} stopped heartbeating"
             dead = row.attempts >= row.max_attempts
-            values: dict[str, Any] = {
-                "lease_owner": None,
-                "lease_expires_at": None,
-                "last_error": message,
-                "updated_at": now_expr(conn),
-            }
-            if dead:
-                values.update(status="failed", dead_lettered=True, finished_at=now_expr(conn))
-            else:
-                values.update(status="queued", run_after=now_expr(conn))
-            updated = conn.execute(
-                sa.update(queue)
-                .where(held_by(job.owner, [(job.id, job.attempt)]))
-                .values(**values)
-                .returning(queue.c.id)
-            ).scalar()
-            if updated is None:
+            if not release_held(conn, job, message, dead=dead, run_after=now_expr(conn)):
                 continue
             job_rows.append(
                 {
@@ -321,12 +345,7 @@ def rescue_expired(engine: sa.Engine, settings: Settings) -> FinishCounts:
                 }
             )
             error_rows.append(error_row(job, message, None))
-            if dead:
-                counts.dead_lettered += 1
-                counts.dead.append(DeadLetter(job.describe(), message))
-            else:
-                counts.retried += 1
-                requeued.append(job.id)
+            count_released(job, message, dead, counts, requeued)
         if job_rows:
             conn.execute(sa.insert(jobs), job_rows)
             conn.execute(sa.insert(errors), error_rows)

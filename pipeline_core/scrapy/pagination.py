@@ -20,11 +20,15 @@ response (for ``Link`` headers and relative URLs). Types (the mapping's ``pagina
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import scrapy
 from scrapy.http import Response
 from w3lib.url import add_or_replace_parameters
+
+from pipeline_core.scrapy.fetcher import FetcherSpider
 
 _LINK = re.compile(r"<([^>]*)>\s*((?:;\s*[^;,]+)*)")
 _REL_NEXT = re.compile(r"""rel\s*=\s*"?([^";]*)"?""", re.IGNORECASE)
@@ -145,3 +149,42 @@ class Pagination:
     def capped(self, state: PageState) -> bool:
         """True when ``max_pages`` forbids fetching a page after ``state``."""
         return self.max_pages is not None and state.page >= self.max_pages
+
+
+class PagedSpider(FetcherSpider):
+    """A fetcher reading one URL page after page, as the mapping's ``pagination`` says.
+
+    Sets :attr:`pages` and :attr:`headers`; :meth:`start` requests the first page with
+    ``state`` as the callback's keyword argument, and a subclass's ``parse`` hands what
+    :meth:`Pagination.after` returns to :meth:`follow`.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.pages = Pagination(self.options.get("pagination"), self.start_url)
+        self.headers = self.request_headers()
+
+    def page_request(self, url: str, state: PageState) -> scrapy.Request:
+        """The request for one page, parsed by ``parse(response, state=state)``."""
+        return scrapy.Request(
+            url,
+            headers=self.headers,
+            callback=self.parse,
+            errback=self.on_request_error,
+            cb_kwargs={"state": state},
+        )
+
+    async def start(self) -> AsyncIterator[Any]:
+        """The first page's request."""
+        url, state = self.pages.first()
+        yield self.page_request(url, state)
+
+    def follow(self, following: tuple[str, PageState] | None, state: PageState) -> Iterator[Any]:
+        """The next page's request, if there is one and ``max_pages`` is not reached (then
+        the crawl is reported as cut short)."""
+        if following is None:
+            return
+        if self.pages.capped(state):
+            self.report_cut_short(f"max_pages {self.pages.max_pages} reached")
+            return
+        yield self.page_request(*following)
