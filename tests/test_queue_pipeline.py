@@ -6,11 +6,13 @@ worker."""
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import threading
 import time
 import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -297,3 +299,107 @@ def test_an_ingest_job_whose_connection_is_killed_is_retried_by_the_worker(
     assert (stats["duplicates"], stats["complete"]) == (1, True)
     assert staging_counts(observer) == expected_rows(records)
     observer.dispose()
+
+
+class StalledFeed:
+    """An HTTP server on 127.0.0.1 that answers nothing for a minute: a crawl that hangs."""
+
+    def __init__(self) -> None:
+        self.requested = threading.Event()
+        feed_server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                feed_server.requested.set()
+                time.sleep(60)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/listings?page=1"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _children(pid: int) -> list[int]:
+    """Ids of the live processes whose parent is ``pid`` (Linux's /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_sigterm_to_a_worker_running_a_scrape_stops_the_crawl_and_releases_the_job(
+    db_url: str, engine: sa.Engine, pipeline_env: dict[str, str], tmp_path: Path
+) -> None:
+    if not Path("/proc/self/stat").exists():
+        pytest.skip("reads processes from /proc")
+    stalled = StalledFeed()
+    try:
+        write_mapping(tmp_path / "mappings", SOURCE, stalled.url())
+        env = dict(
+            pipeline_env,
+            PIPELINE_SOURCES_PATH=str(tmp_path / "mappings"),
+            PIPELINE_POLL_INTERVAL="0.1",
+        )
+        assert _ok(
+            run_cli("queue", "add", "scrape", "--payload", f'{{"source": "{SOURCE}"}}', env=env)
+        ) == ("queued job 1 (scrape)\n")
+        log = tmp_path / "worker.log"
+        with log.open("wb") as out:
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "pipeline_core.cli", "worker", "--grace", "1"],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            assert stalled.requested.wait(120), log.read_text("utf-8")  # the crawl is fetching
+            crawl_processes = _children(worker.pid)
+            assert len(crawl_processes) == 1
+            worker.send_signal(signal.SIGTERM)
+            assert worker.wait(60) == 0
+        finally:
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait()
+    finally:
+        stalled.close()
+    output = log.read_text("utf-8")
+    assert not _alive(crawl_processes[0]), output  # no crawl outlives its worker
+    assert "did not finish within 1 s of the stop signal; cancelling it" in output
+    assert "claimed 1: completed 0, retried 0, dead-lettered 0, stale 0, released 1" in output
+
+    rows = _queue_rows(engine)  # back in the queue, as if never tried
+    assert [(r["type"], r["status"], r["attempts"], r["lease_owner"]) for r in rows] == [
+        ("scrape", "queued", 0, None)
+    ]
+    with engine.connect() as conn:
+        attempts = conn.execute(sa.select(jobs.c.attempt, jobs.c.status, jobs.c.error)).all()
+        crawl = conn.execute(sa.select(crawls)).mappings().one()
+        assert conn.execute(sa.select(sa.func.count()).select_from(files)).scalar_one() == 0
+    assert [tuple(a) for a in attempts] == [
+        (1, "released", "worker stopped: not finished within 1 s grace")
+    ]
+    assert crawl["finished_at"] is not None and crawl["complete"] is False
+    assert crawl["finish_reason"] == "crawl process was stopped: the worker shut down"
