@@ -27,6 +27,8 @@ from moto_server import CREDENTIALS, moto_endpoint  # noqa: F401  (a fixture)
 from pipeline_core.config import Settings, load_settings
 from pipeline_core.db import make_engine
 from pipeline_core.db.tables import configs, crawls, errors, files, jobs, queue
+from pipeline_core.hookspecs import hookimpl
+from pipeline_core.jobtypes import JobResult, JobType, NextJob
 from pipeline_core.mapping import load_mapping_file
 from pipeline_core.plugins import get_plugin_manager
 from pipeline_core.queue import enqueue
@@ -403,3 +405,36 @@ def test_sigterm_to_a_worker_running_a_scrape_stops_the_crawl_and_releases_the_j
     ]
     assert crawl["finished_at"] is not None and crawl["complete"] is False
     assert crawl["finish_reason"] == "crawl process was stopped: the worker shut down"
+
+
+class _ChainTypes:
+    """Two job types: ``first`` names ``second`` as its next job; ``second`` has 2 attempts."""
+
+    @hookimpl
+    def register_job_types(self) -> list[JobType]:
+        return [
+            JobType("first", lambda _p, _c: JobResult({}, [NextJob("second", {})]), "First."),
+            JobType("second", lambda _p, _c: {"ran": True}, "Second.", max_attempts=2),
+        ]
+
+
+def test_a_next_job_gets_the_attempts_of_its_type(
+    db_url: str, engine: sa.Engine, tmp_path: Path
+) -> None:
+    settings = job_settings(db_url, str(tmp_path / "files"), PIPELINE_DMO_CONCURRENCY="0")
+    pm = get_plugin_manager(settings)
+    pm.register(_ChainTypes(), name="chain-types")
+    with engine.begin() as conn:
+        enqueue(conn, "first", {}, settings=settings)
+    counts: dict[str, Any] = {}
+    thread = threading.Thread(
+        target=lambda: counts.update(Worker(engine, pm, once=True).run().as_dict())
+    )
+    thread.start()
+    thread.join(60)
+    assert (counts["completed"], counts["next_jobs"]) == (2, 1)
+    rows = _queue_rows(engine)
+    assert [(r["type"], r["status"], r["attempts"], r["max_attempts"]) for r in rows] == [
+        ("first", "completed", 1, 5),
+        ("second", "completed", 1, 2),
+    ]

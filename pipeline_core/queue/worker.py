@@ -273,7 +273,7 @@ class Worker:
             if not outcomes:
                 return
             try:
-                counts = finish(self.engine, outcomes, self.settings)
+                counts = finish(self.engine, outcomes, self.settings, self.job_types)
             except BaseException:
                 with self._lock:
                     self._pending[:0] = outcomes
