@@ -224,9 +224,20 @@ class Worker:
                 cancelled=self._cancel,
             )
             if self._cancel.is_set() and not outcome.ok:  # cancelled: the job goes back
-                self._release([job], f"worker stopped: not finished within {self.grace:g} s grace")
                 with self._lock:
                     self._current = None
+                try:
+                    self._release(
+                        [job], f"worker stopped: not finished within {self.grace:g} s grace"
+                    )
+                except sa.exc.DBAPIError as exc:
+                    logger.error(
+                        "worker %s: releasing job %d failed; it is rescued when its lease "
+                        "expires: %s",
+                        self.owner,
+                        job.id,
+                        exc.orig,
+                    )
                 continue
             with self._lock:
                 self._current = None
