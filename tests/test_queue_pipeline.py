@@ -117,10 +117,15 @@ def test_a_source_scraped_end_to_end_through_the_queue(
         # Another worker's rescue pass, again and again while the scrape runs: a live
         # worker's heartbeats keep its lease, so nothing is ever rescued.
         rescued = 0
-        while worker.poll() is None:
+        deadline = time.monotonic() + 300
+        while worker.poll() is None and time.monotonic() < deadline:
             counts = rescue_expired(engine, settings)
             rescued += counts.retried + counts.dead_lettered
             time.sleep(0.2)
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+            pytest.fail(f"the worker did not finish\n{log.read_text('utf-8')}")
         output = log.read_text("utf-8")
     assert worker.returncode == 0, output
     assert rescued == 0, output
