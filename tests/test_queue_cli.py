@@ -67,8 +67,9 @@ def test_queue_commands(worker_env: dict[str, str], engine: sa.Engine, tmp_path:
     assert "Invalid value for --payload: must be a JSON object ({...})" in bad.stderr
     unknown = run_cli("queue", "add", "nope", env=env)
     assert unknown.returncode == 2
-    assert "Invalid value for TYPE: no job type 'nope'; registered: chain, flaky, noop, " in (
-        unknown.stderr
+    assert (
+        "Invalid value for TYPE: no job type 'nope'; registered: chain, flaky, ingest, noop, "
+        in (unknown.stderr)
     )
     with engine.connect() as conn:
         rows = conn.execute(
