@@ -58,13 +58,14 @@ def _run_after(text: str | None) -> datetime | None:
     type=click.FloatRange(min=0),
     default=SHUTDOWN_GRACE,
     show_default=True,
-    help="Seconds the running job may take to finish after SIGTERM before it is released.",
+    help="Seconds the running job may take to finish after SIGTERM before it is cancelled "
+    "(a scrape stops its crawl) and released.",
 )
 def worker(concurrency: int, once: bool, grace: float) -> None:
     """Process the job queue: claim due jobs in batches and run them until stopped.
 
     SIGTERM or Ctrl-C stops claiming; the running job may finish within the grace period,
-    else it is released back to the queue.
+    else it is cancelled (a scrape stops its crawl process) and released back to the queue.
     """
     from pipeline_core.queue.worker import run_workers
 

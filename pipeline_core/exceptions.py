@@ -69,6 +69,11 @@ class JobError(PipelineError):
     """A job could not do its work: names the job type, its payload's subject and the cause."""
 
 
+class JobCancelled(JobError):
+    """The worker gave up on a running job (its shutdown grace period is over); the handler
+    stopped its work and the worker releases the job."""
+
+
 class QueueError(PipelineError):
     """A queue operation is not possible: names the job and why (e.g. retry of a job that
     did not fail)."""

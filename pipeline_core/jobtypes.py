@@ -9,6 +9,7 @@ attempt; the queue retries it with backoff.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -53,6 +54,10 @@ class JobContext:
     #: Extends the job's lease; long handlers call it now and then (the worker also
     #: heartbeats on its own while the handler runs).
     heartbeat: Callable[[], None] = lambda: None
+    #: Set when the worker gives up on this job (its shutdown grace period is over): a
+    #: handler that waits on something, such as a child process, stops it and raises; the
+    #: worker then releases the job. A handler that ignores it ends with the process.
+    cancelled: threading.Event = field(default_factory=threading.Event)
 
 
 JobHandler = Callable[[Mapping[str, Any], JobContext], "JobResult | Mapping[str, Any] | None"]

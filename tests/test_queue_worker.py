@@ -25,6 +25,9 @@ from pipeline_core.queue import enqueue
 
 pytest_plugins = ["queue_fixtures"]
 
+#: A worker's start line: the built-in job types and the test plugin's.
+JOB_TYPES_LINE = "started: job types chain, flaky, ingest, noop, record, scrape, sleepy, transform"
+
 
 def _completed_attempts(engine: sa.Engine) -> Counter[int]:
     with engine.connect() as conn:
@@ -181,12 +184,7 @@ def test_worker_concurrency_spawns_processes_that_drain_the_queue(
     assert set(statuses(engine).values()) == {"completed"}
     assert len(queue_jobs.runs(engine)) == 200
     text = log.read_text()
-    assert (
-        text.count(
-            "started: job types chain, flaky, ingest, noop, record, scrape, sleepy, transform"
-        )
-        == 2
-    )
+    assert text.count(JOB_TYPES_LINE) == 2
     assert text.count("stopped: claimed") == 2
 
 

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,7 +28,7 @@ import orjson
 import sqlalchemy as sa
 
 from pipeline_core.db.tables import crawls, errors
-from pipeline_core.exceptions import JobError
+from pipeline_core.exceptions import JobCancelled, JobError
 from pipeline_core.jobs.files import digest_file, record_file
 from pipeline_core.jobs.payload import payload_text
 from pipeline_core.jobtypes import JobContext, JobResult, NextJob
@@ -40,6 +41,10 @@ logger = logging.getLogger(__name__)
 
 #: Lines of the crawl's output kept for the error message of a crawl that died.
 TAIL_LINES = 30
+#: Seconds between two looks at the crawl process (and at the job's cancellation).
+WAIT_STEP = 0.2
+#: Seconds a stopped crawl process gets to exit after SIGTERM before it is killed.
+STOP_WAIT = 5.0
 
 
 def _relay(stream: IO[bytes], source: str, tail: collections.deque[str]) -> None:
@@ -60,12 +65,24 @@ def _death(returncode: int) -> str:
     return f"exited with code {returncode}"
 
 
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """End the crawl process: SIGTERM (Scrapy closes its spider), SIGKILL after
+    :data:`STOP_WAIT` seconds; wait for it, so no crawl outlives its job."""
+    process.terminate()
+    try:
+        process.wait(timeout=STOP_WAIT)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def run_archive_crawl(name: str, path: Path, context: JobContext) -> dict[str, Any]:
     """Crawl ``name`` into ``path`` in a child process; return the archive's summary.
 
     The child's output is relayed to this process's log, line by line. The job's lease is
     extended while the crawl runs. Raises :class:`JobError` when the child died before
-    closing its crawl.
+    closing its crawl, and :class:`JobCancelled` (after stopping the child and closing its
+    crawl row) when the worker cancels the job.
     """
     command = [
         sys.executable,
@@ -82,29 +99,51 @@ def run_archive_crawl(name: str, path: Path, context: JobContext) -> dict[str, A
     tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
     beat = max(1.0, min(30.0, context.settings.lease_seconds / 3))
     logger.info("scrape of %s: crawling in a child process", name)
+    # A session of its own: a Ctrl-C or signal meant for the worker does not reach the
+    # crawl; the worker decides (it waits for the crawl, or stops it on cancellation).
     process = subprocess.Popen(
-        command, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        command,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     assert process.stdout is not None
     relay = threading.Thread(
         target=_relay, args=(process.stdout, name, tail), name=f"crawl-{name}", daemon=True
     )
     relay.start()
+    cancelled = False
     try:
+        last_beat = time.monotonic()
         while True:
             try:
-                returncode = process.wait(timeout=beat)
+                process.wait(timeout=WAIT_STEP)
                 break
             except subprocess.TimeoutExpired:
-                context.heartbeat()
+                if context.cancelled.is_set():
+                    cancelled = True
+                    break
+                if time.monotonic() - last_beat >= beat:
+                    last_beat = time.monotonic()
+                    context.heartbeat()
     finally:
-        if process.poll() is None:  # this job was interrupted: the crawl goes with it
-            process.kill()
-            process.wait()
+        if process.poll() is None:  # this job was cancelled or interrupted: so is the crawl
+            _stop(process)
+        returncode = process.returncode
         relay.join(timeout=10)
         process.stdout.close()
     summary_file = summary_path(path)
     summary = orjson.loads(summary_file.read_bytes()) if summary_file.exists() else {}
+    if cancelled:
+        crawl_id = summary.get("crawl_id")
+        if crawl_id is not None:
+            _close_dead_crawl(context, crawl_id, "was stopped: the worker shut down")
+        raise JobCancelled(
+            f"scrape of {name}: the worker shut down before the crawl finished; the crawl "
+            f"process (crawl {crawl_id or '?'}) was stopped and nothing was archived"
+        )
     if summary.get("state") != "finished" or returncode not in (0, 1):
         crawl_id = summary.get("crawl_id")
         if crawl_id is not None:

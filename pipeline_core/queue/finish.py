@@ -10,7 +10,7 @@ attempt gets a ``pipeline.jobs`` row; every failed attempt a ``pipeline.errors``
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,10 +18,12 @@ import sqlalchemy as sa
 from pipeline_core.config import Settings
 from pipeline_core.db.engine import write_transaction
 from pipeline_core.db.tables import errors, jobs, queue
+from pipeline_core.jobtypes import JobType
 from pipeline_core.queue.backoff import retry_delay
 from pipeline_core.queue.enqueue import announce, enqueue
 from pipeline_core.queue.failures import error_row
 from pipeline_core.queue.job import FinishCounts, Outcome
+from pipeline_core.queue.runner import max_attempts_of
 from pipeline_core.queue.store import count_released, held_by, later_expr, now_expr, release_held
 
 logger = logging.getLogger(__name__)
@@ -45,8 +47,16 @@ def _attempt_row(outcome: Outcome) -> dict[str, Any]:
     }
 
 
-def finish(engine: sa.Engine, outcomes: Sequence[Outcome], settings: Settings) -> FinishCounts:
+def finish(
+    engine: sa.Engine,
+    outcomes: Sequence[Outcome],
+    settings: Settings,
+    job_types: Mapping[str, JobType] | None = None,
+) -> FinishCounts:
     """Record ``outcomes`` in one transaction and return what happened.
+
+    A next job gets the attempts of its type in ``job_types`` (its ``max_attempts``, else
+    ``PIPELINE_MAX_RETRIES``), as ``queue add`` gives them.
 
     A failed attempt with attempts left is queued again after :func:`retry_delay`; the
     last attempt (or a permanent failure) is dead-lettered: status ``failed``,
@@ -80,7 +90,7 @@ def finish(engine: sa.Engine, outcomes: Sequence[Outcome], settings: Settings) -
                 if outcome.job.id in owned:
                     kept.append(outcome)
                     counts.completed += 1
-                    counts.next_jobs += _enqueue_next(conn, outcome, settings)
+                    counts.next_jobs += _enqueue_next(conn, outcome, settings, job_types or {})
         error_rows: list[dict[str, Any]] = []
         requeued: list[int] = []
         for outcome in outcomes:
@@ -102,7 +112,12 @@ def finish(engine: sa.Engine, outcomes: Sequence[Outcome], settings: Settings) -
     return counts
 
 
-def _enqueue_next(conn: sa.Connection, outcome: Outcome, settings: Settings) -> int:
+def _enqueue_next(
+    conn: sa.Connection,
+    outcome: Outcome,
+    settings: Settings,
+    job_types: Mapping[str, JobType],
+) -> int:
     job, queued = outcome.job, 0
     for nxt in outcome.next_jobs:
         job_id = enqueue(
@@ -113,6 +128,7 @@ def _enqueue_next(conn: sa.Connection, outcome: Outcome, settings: Settings) -> 
             dmo=nxt.dmo if nxt.dmo is not None else job.dmo,
             dedup_key=nxt.dedup_key,
             priority=nxt.priority,
+            max_attempts=max_attempts_of(job_types, nxt.type, settings),
             correlation_id=job.correlation_id,
         )
         queued += job_id is not None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import traceback
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -46,8 +47,10 @@ def run_job(
     engine: sa.Engine,
     settings: Settings,
     heartbeat: Callable[[], None] = lambda: None,
+    cancelled: threading.Event | None = None,
 ) -> Outcome:
-    """Run one claimed job's handler and return its outcome; never raises."""
+    """Run one claimed job's handler and return its outcome; never raises. ``cancelled``
+    is the job's :attr:`JobContext.cancelled` event."""
     started = datetime.now(UTC)
     job_type = job_types.get(job.type)
     if job_type is None:
@@ -70,6 +73,7 @@ def run_job(
         settings=settings,
         engine=engine,
         heartbeat=heartbeat,
+        cancelled=cancelled or threading.Event(),
     )
     try:
         result = job_type.handler(job.payload, context)

@@ -14,7 +14,10 @@ jobs are quick (up to ``max_batch``) and shrinks when they are slow, so a slow j
 not sit on many claimed ones.
 
 SIGTERM (or SIGINT): stop claiming, release the claimed jobs not started yet, let the
-running job finish within ``grace`` seconds, else release it too and exit.
+running job finish within ``grace`` seconds, else cancel it (its handler sees
+:attr:`~pipeline_core.jobtypes.JobContext.cancelled`; a scrape stops its crawl process),
+release it and exit. A handler that does not stop within ``CANCEL_WAIT`` seconds ends with
+the process, its job released all the same.
 """
 
 from __future__ import annotations
@@ -44,8 +47,11 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-#: Seconds a running job may take to finish after SIGTERM before it is released.
+#: Seconds a running job may take to finish after SIGTERM before it is cancelled.
 SHUTDOWN_GRACE = 25.0
+#: Seconds a cancelled job's handler gets to stop (a scrape stops its crawl process)
+#: before the worker releases the job and exits regardless.
+CANCEL_WAIT = 10.0
 #: Outcomes are committed at the latest this many seconds after the previous commit ...
 FLUSH_EVERY = 1.0
 #: ... and as soon as the job now running has run this long (so a worker killed during a
@@ -132,6 +138,9 @@ class Worker:
         self._last_flush = time.monotonic()
         self._last_rescue = 0.0
         self._done = threading.Event()
+        #: The running job's cancellation (set when the grace period is over).
+        self._cancel = threading.Event()
+        self._cancelled_at: float | None = None
 
     # ------------------------------------------------------------------ control
 
@@ -230,7 +239,24 @@ class Worker:
                 self.engine,
                 self.settings,
                 heartbeat=lambda job=job: self._heartbeat([job]),  # type: ignore[misc]
+                cancelled=self._cancel,
             )
+            if self._cancel.is_set() and not outcome.ok:  # cancelled: the job goes back
+                with self._lock:
+                    self._current = None
+                try:
+                    self._release(
+                        [job], f"worker stopped: not finished within {self.grace:g} s grace"
+                    )
+                except sa.exc.DBAPIError as exc:
+                    logger.error(
+                        "worker %s: releasing job %d failed; it is rescued when its lease "
+                        "expires: %s",
+                        self.owner,
+                        job.id,
+                        exc.orig,
+                    )
+                continue
             with self._lock:
                 self._current = None
                 self._pending.append(outcome)
@@ -276,7 +302,7 @@ class Worker:
             if not outcomes:
                 return
             try:
-                counts = finish(self.engine, outcomes, self.settings)
+                counts = finish(self.engine, outcomes, self.settings, self.job_types)
             except BaseException:
                 with self._lock:
                     self._pending[:0] = outcomes
@@ -339,18 +365,35 @@ class Worker:
                     self._heartbeat(held)
                 started = self.stop_requested_at
                 if current is not None and started is not None and now - started > self.grace:
-                    self._give_up(current[0])
+                    self._cancel_or_give_up(current[0], now)
             except Exception:
                 logger.exception("worker %s supervisor: a database call failed", self.owner)
 
+    def _cancel_or_give_up(self, running: ClaimedJob, now: float) -> None:
+        """The grace period is over: cancel the running job; when its handler has not
+        stopped ``CANCEL_WAIT`` seconds later, give up on it."""
+        if self._cancelled_at is None:
+            logger.warning(
+                "worker %s: job %d (%s) did not finish within %g s of the stop signal; "
+                "cancelling it",
+                self.owner,
+                running.id,
+                running.type,
+                self.grace,
+            )
+            self._cancelled_at = now
+            self._cancel.set()
+        elif now - self._cancelled_at > CANCEL_WAIT:
+            self._give_up(running)
+
     def _give_up(self, running: ClaimedJob) -> None:
-        """The grace period is over: release everything held and end the process."""
+        """The cancelled job did not stop: release everything held and end the process."""
         logger.warning(
-            "worker %s: job %d (%s) did not finish within %g s of the stop signal; releasing it",
+            "worker %s: job %d (%s) did not stop within %g s of its cancellation; releasing it",
             self.owner,
             running.id,
             running.type,
-            self.grace,
+            CANCEL_WAIT,
         )
         self.flush()
         with self._lock:
