@@ -38,7 +38,7 @@ url: {url}
 records: data
 id: id
 pagination: {pagination}
-headers: {{Authorization: "Bearer ${{TEST_FEED_TOKEN}}", Accept: application/json}}
+headers: {{Authorization: "Bearer ${{DMO_SECRET_TEST_FEED_TOKEN}}", Accept: application/json}}
 fields:
   name: title
   category: {{const: attraction}}
@@ -48,7 +48,7 @@ fields:
 def test_cursor_pagination_secret_headers_and_a_truncated_page(
     pipeline_env: dict[str, str], engine: sa.Engine, tmp_path: Path
 ) -> None:
-    env = dict(pipeline_env, TEST_FEED_TOKEN=TOKEN, LOG_LEVEL="DEBUG")
+    env = dict(pipeline_env, DMO_SECRET_TEST_FEED_TOKEN=TOKEN, LOG_LEVEL="DEBUG")
     with FeedServer(PAGES) as server:
         result = crawl(
             env,
@@ -84,3 +84,21 @@ def test_cursor_pagination_secret_headers_and_a_truncated_page(
     complete, stats = crawl_state(engine, "truncated")
     assert complete is False
     assert stats["inserted"] == 4
+
+
+def test_a_header_naming_a_pipeline_setting_is_refused_and_nothing_is_sent(
+    pipeline_env: dict[str, str], tmp_path: Path
+) -> None:
+    with FeedServer(PAGES) as server:
+        leak = MAPPING.format(name="leak", url=server.url("/c"), pagination="{type: none}")
+        leak = leak.replace("DMO_SECRET_TEST_FEED_TOKEN", "PIPELINE_DATABASE_URL")
+        result = crawl(pipeline_env, tmp_path / "mappings", {"leak": leak})
+        sent = list(server.requests)
+    assert result.returncode != 0
+    assert sent == []
+    path = tmp_path / "mappings" / "leak.yaml"
+    assert (
+        f"{path}:8: at headers.Authorization: header Authorization references "
+        "${PIPELINE_DATABASE_URL}; headers may only use environment variables named DMO_SECRET_*"
+    ) in result.stderr
+    assert pipeline_env["PIPELINE_DATABASE_URL"] not in result.stderr + result.stdout
