@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 import sqlalchemy as sa
 from feeds import expected_rows, feed, write_mapping
@@ -181,3 +182,39 @@ def test_withdrawal_follows_the_scrape(db_url: str, engine: sa.Engine, tmp_path:
             sa.select(listings.c.external_id).where(listings.c.status == "withdrawn")
         ).scalars()
         assert sorted(withdrawn) == ["L00011", "L00012"]
+
+
+def _rewrite_normalised(tmp_path: Path, edit: Any) -> Path:
+    """Rewrite the one normalised file line by line (as a file from an older version, or
+    written by hand, may be)."""
+    [path] = (tmp_path / "files" / "normalised").rglob("*.jsonl")
+    lines = path.read_text("utf-8").splitlines()
+    path.write_text("".join(line + "\n" for line in edit(lines)), "utf-8")
+    return path
+
+
+def test_a_nul_in_a_normalised_record_is_invalid_and_the_rest_is_staged(
+    db_url: str, engine: sa.Engine, tmp_path: Path
+) -> None:
+    with FeedServer(paginate_json(feed(10), per_page=10)) as server:
+        settings = _settings(db_url, tmp_path, server.url("/listings?page=1"))
+        transformed = _scrape_and_transform(engine, settings)
+    payload = transformed.result.next_jobs[0].payload
+
+    def poison(lines: list[str]) -> list[str]:
+        entry = orjson.loads(lines[4])
+        entry["record"]["name"]["en"] = "Listing\x005"
+        return [*lines[:4], orjson.dumps(entry).decode(), *lines[5:]]
+
+    _rewrite_normalised(tmp_path, poison)
+    ingested = run_job(engine, settings, "ingest", payload, transformed.next_ids[0])
+    stats = ingested.result.stats
+    assert (stats["inserted"], stats["invalid"], stats["errors"]) == (9, 1, 1)
+    listings = staging["listings"]
+    with engine.connect() as conn:
+        staged = conn.execute(sa.select(listings.c.external_id)).scalars().all()
+        row = conn.execute(
+            sa.select(errors.c.source, errors.c.stage, errors.c.external_id, errors.c.field)
+        ).one()
+    assert "L00005" not in staged and len(staged) == 9
+    assert tuple(row) == (SOURCE, "validate", "L00005", "name.en")

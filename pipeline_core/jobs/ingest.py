@@ -88,8 +88,7 @@ def ingest(payload: Mapping[str, Any], context: JobContext) -> JobResult:
         with storage.open(storage.key_of(normalised.url)) as handle:
             for number, line in enumerate(handle, 1):
                 item = _item(session, orjson.loads(line))
-                if item is not None:
-                    session.hash(item)
+                if item is not None and session.validate(session.hash(item)):
                     session.stage(item)
                     batches += item.state == "changed" and not session.pending
                 if number % PROGRESS_EVERY == 0:
