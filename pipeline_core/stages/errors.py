@@ -39,9 +39,10 @@ class ErrorSink:
         database cannot store it, and the error row must not fail its batch).
         """
         self.count += 1
-        external_id, field, message, url = (
+        message = message.replace("\x00", "\\x00")
+        external_id, field, url = (
             None if text is None else text.replace("\x00", "\\x00")
-            for text in (external_id, field, message, url)
+            for text in (external_id, field, url)
         )
         logger.warning(
             "%s record %s: %s: %s", self.source, external_id or "?", field or stage, message
