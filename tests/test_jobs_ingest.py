@@ -16,7 +16,7 @@ from jobs_kit import Ran, job_settings, run_job, staging_counts, staging_rows
 
 from pipeline_core.config import Settings
 from pipeline_core.db import make_engine
-from pipeline_core.db.tables import crawls, errors, sources, staging
+from pipeline_core.db.tables import crawls, errors, files, sources, staging
 from pipeline_core.exceptions import JobError
 from pipeline_core.testing import FeedServer, paginate_json
 
@@ -218,3 +218,25 @@ def test_a_nul_in_a_normalised_record_is_invalid_and_the_rest_is_staged(
         ).one()
     assert "L00005" not in staged and len(staged) == 9
     assert tuple(row) == (SOURCE, "validate", "L00005", "name.en")
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [("[1, 2]", "is a JSON array, not an object"), ('{"external_id": "L', "is not JSON: ")],
+)
+def test_a_line_that_is_not_a_json_object_names_the_file_and_line(
+    db_url: str, engine: sa.Engine, tmp_path: Path, line: str, problem: str
+) -> None:
+    with FeedServer(paginate_json(feed(8), per_page=8)) as server:
+        settings = _settings(db_url, tmp_path, server.url("/listings?page=1"))
+        transformed = _scrape_and_transform(engine, settings)
+    payload = transformed.result.next_jobs[0].payload
+    _rewrite_normalised(tmp_path, lambda lines: [*lines[:2], line, *lines[3:]])
+    with engine.connect() as conn:
+        url = conn.execute(sa.select(files.c.url).where(files.c.id == payload["file_id"]))
+        file_url = url.scalar_one()
+    with pytest.raises(JobError) as raised:
+        run_job(engine, settings, "ingest", payload, transformed.next_ids[0])
+    assert str(raised.value).startswith(
+        f"ingest of file {payload['file_id']} ({SOURCE}): {file_url} line 3 {problem}"
+    )
