@@ -9,11 +9,12 @@ accepts. Secrets are masked by :meth:`Settings.masked`.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 from pipeline_core.exceptions import ConfigError
 
@@ -342,16 +343,33 @@ _FIELD_OF = {
 }
 
 
+#: Query parameters of a URL whose values are secrets (libpq's ``password`` and
+#: ``sslpassword``, and the usual names of keys and tokens); ``sslkey`` is a file path.
+_SECRET_PARAM = re.compile(
+    r"pass|pwd|secret|token|api[-_]?key|access[-_]?key|credential|signature|auth",
+    re.IGNORECASE,
+)
+
+
 def mask_url(value: str) -> str:
-    """Replace the password of a URL by ``***``; other text is returned as it is."""
+    """Replace the password of a URL by ``***``, in ``user:pass@`` and in the query string
+    (``?password=…``, ``sslpassword``, ``token``…); other text is returned as it is."""
     try:
         parts = urlsplit(value)
     except ValueError:
         return "***"
+    masked = parts
     if parts.password:
         netloc = parts.netloc.replace(":" + parts.password + "@", ":***@", 1)
-        return urlunsplit(parts._replace(netloc=netloc))
-    return value
+        masked = masked._replace(netloc=netloc)
+    if parts.query:
+        params = []
+        for param in parts.query.split("&"):
+            name, equals, _ = param.partition("=")
+            secret = equals and _SECRET_PARAM.search(unquote_plus(name))
+            params.append(f"{name}=***" if secret else param)
+        masked = masked._replace(query="&".join(params))
+    return value if masked == parts else urlunsplit(masked)
 
 
 def mask_url_path(value: str) -> str:

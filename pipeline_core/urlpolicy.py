@@ -3,7 +3,9 @@
 Allowed: ``http``/``https`` URLs whose host resolves only to public addresses, hosts named
 in ``PIPELINE_ALLOWED_HOSTS`` (for example ``127.0.0.1`` for a local fixture server), and
 ``file:`` URLs when the source itself starts from a ``file:`` URL (bundled samples).
-Private, loopback, link-local, multicast and reserved addresses are refused otherwise.
+Private, loopback, link-local, multicast and reserved addresses are refused otherwise, and
+so is an IPv6 address that carries one of them as IPv4 (IPv4-mapped ``::ffff:0:0/96``, 6to4
+``2002::/16``, NAT64 ``64:ff9b::/96``, Teredo ``2001::/32``).
 """
 
 from __future__ import annotations
@@ -30,8 +32,29 @@ def _addresses(host: str) -> tuple[str, ...]:
     return tuple(sorted({str(info[4][0]) for info in infos}))
 
 
+#: NAT64 prefixes (RFC 6052 well-known, RFC 8215 local use): the IPv4 is the last 32 bits.
+_NAT64 = (ipaddress.IPv6Network("64:ff9b::/96"), ipaddress.IPv6Network("64:ff9b:1::/48"))
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address carries (IPv4-mapped, 6to4, NAT64, Teredo), if any."""
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip.teredo is not None:
+        return ip.teredo[1]
+    if any(ip in network for network in _NAT64):
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
+
+
 def _public(address: str) -> bool:
     ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = _embedded_ipv4(ip)
+        if embedded is not None:
+            return _public(str(embedded))
     return ip.is_global and not ip.is_multicast
 
 
@@ -53,7 +76,10 @@ def check_url(url: str, allowed_hosts: Iterable[str] = (), allow_file: bool = Fa
         return
     for address in _addresses(host):
         if not _public(address):
+            ip = ipaddress.ip_address(address.split("%", 1)[0])
+            embedded = _embedded_ipv4(ip) if isinstance(ip, ipaddress.IPv6Address) else None
+            carries = f" (it carries {embedded})" if embedded is not None else ""
             raise URLPolicyError(
-                f"{url}: host {host} resolves to non-public address {address}; "
+                f"{url}: host {host} resolves to non-public address {address}{carries}; "
                 "add it to PIPELINE_ALLOWED_HOSTS to allow it"
             )

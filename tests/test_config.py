@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from conftest import run_cli
 
-from pipeline_core.config import SETTINGS, load_settings
+from pipeline_core.config import SETTINGS, load_settings, mask_url
 from pipeline_core.exceptions import ConfigError
 
 
@@ -74,17 +74,37 @@ def test_password_is_masked_in_errors() -> None:
     assert "hunter2" not in str(info.value)
 
 
+def test_a_password_in_the_query_string_is_masked() -> None:
+    url = (
+        "postgresql://app@127.0.0.1:5432/dmo?sslmode=require&password=hunter2"
+        "&sslkey=/etc/ssl/app.key&sslpassword=k3y-pass"
+    )
+    settings = load_settings({"PIPELINE_DATABASE_URL": url})
+    assert settings.masked()["PIPELINE_DATABASE_URL"] == (
+        "postgresql://app@127.0.0.1:5432/dmo?sslmode=require&password=***"
+        "&sslkey=/etc/ssl/app.key&sslpassword=***"
+    )
+    assert (
+        mask_url("postgresql://a:b@h/d?PassWord=c&x=1") == "postgresql://a:***@h/d?PassWord=***&x=1"
+    )
+    assert mask_url("sqlite:///data/pipeline.db?mode=ro") == "sqlite:///data/pipeline.db?mode=ro"
+    with pytest.raises(ConfigError) as info:
+        load_settings({"PIPELINE_DATABASE_URL": "mysql://user@db/x?password=hunter2"})
+    assert "hunter2" not in str(info.value)
+    assert "password=***" in str(info.value)
+
+
 def test_settings_command_masks_secrets(tmp_path) -> None:
     env = {
         "PIPELINE_HOME": str(tmp_path),
-        "PIPELINE_DATABASE_URL": "postgresql://app:s3cret@127.0.0.1:5432/dmo",
+        "PIPELINE_DATABASE_URL": "postgresql://app:s3cret@127.0.0.1:5432/dmo?sslpassword=s3cret2",
         "PIPELINE_BATCH_SIZE": "250",
         "PATH": "/usr/bin:/bin",
     }
     result = run_cli("settings", env=env)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert "PIPELINE_DATABASE_URL=postgresql://app:***@127.0.0.1:5432/dmo" in lines
+    assert "PIPELINE_DATABASE_URL=postgresql://app:***@127.0.0.1:5432/dmo?sslpassword=***" in lines
     assert "PIPELINE_BATCH_SIZE=250" in lines
     assert "s3cret" not in result.stdout
     assert [line.split("=", 1)[0] for line in lines] == [s.name for s in SETTINGS]

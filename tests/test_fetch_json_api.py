@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import http.server
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +40,7 @@ url: {url}
 records: data
 id: id
 pagination: {pagination}
-headers: {{Authorization: "Bearer ${{TEST_FEED_TOKEN}}", Accept: application/json}}
+headers: {{Authorization: "Bearer ${{DMO_SECRET_TEST_FEED_TOKEN}}", Accept: application/json}}
 fields:
   name: title
   category: {{const: attraction}}
@@ -48,7 +50,7 @@ fields:
 def test_cursor_pagination_secret_headers_and_a_truncated_page(
     pipeline_env: dict[str, str], engine: sa.Engine, tmp_path: Path
 ) -> None:
-    env = dict(pipeline_env, TEST_FEED_TOKEN=TOKEN, LOG_LEVEL="DEBUG")
+    env = dict(pipeline_env, DMO_SECRET_TEST_FEED_TOKEN=TOKEN, LOG_LEVEL="DEBUG")
     with FeedServer(PAGES) as server:
         result = crawl(
             env,
@@ -84,3 +86,65 @@ def test_cursor_pagination_secret_headers_and_a_truncated_page(
     complete, stats = crawl_state(engine, "truncated")
     assert complete is False
     assert stats["inserted"] == 4
+
+
+def test_a_header_naming_a_pipeline_setting_is_refused_and_nothing_is_sent(
+    pipeline_env: dict[str, str], tmp_path: Path
+) -> None:
+    with FeedServer(PAGES) as server:
+        leak = MAPPING.format(name="leak", url=server.url("/c"), pagination="{type: none}")
+        leak = leak.replace("DMO_SECRET_TEST_FEED_TOKEN", "PIPELINE_DATABASE_URL")
+        result = crawl(pipeline_env, tmp_path / "mappings", {"leak": leak})
+        sent = list(server.requests)
+    assert result.returncode != 0
+    assert sent == []
+    path = tmp_path / "mappings" / "leak.yaml"
+    assert (
+        f"{path}:8: at headers.Authorization: header Authorization references "
+        "${PIPELINE_DATABASE_URL}; headers may only use environment variables named DMO_SECRET_*"
+    ) in result.stderr
+    assert pipeline_env["PIPELINE_DATABASE_URL"] not in result.stderr + result.stdout
+
+
+class _Oversized(http.server.BaseHTTPRequestHandler):
+    """Page 1 is a normal page; page 2 announces a body of 300 MiB (and sends none)."""
+
+    def do_GET(self) -> None:
+        if self.path.endswith("page=1"):
+            body = orjson.dumps({"data": items(1, 2), "pages": 2})
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(300 * 1024 * 1024))
+        self.end_headers()
+        self.wfile.flush()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_a_response_over_256_mib_is_a_page_error(
+    pipeline_env: dict[str, str], engine: sa.Engine, tmp_path: Path
+) -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Oversized)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_port}/big?page=1"
+    try:
+        mapping = MAPPING.format(
+            name="big", url=url, pagination="{type: page, total_pages_path: pages}"
+        ).replace('Authorization: "Bearer ${DMO_SECRET_TEST_FEED_TOKEN}", ', "")
+        result = crawl(pipeline_env, tmp_path / "mappings", {"big": mapping})
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.returncode == 1, result.stderr  # not complete
+    assert sorted(staged(engine, "big")) == ["c1", "c2"]
+    [error] = error_rows(engine, "big")
+    assert error["stage"] == "fetch"
+    assert error["url"] == url.replace("page=1", "page=2")
+    assert "larger than download max size (268435456)" in result.stdout + result.stderr

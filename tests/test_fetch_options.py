@@ -89,8 +89,8 @@ def load(tmp_path: Path, text: str) -> dict[str, object]:
             'headers:\n  Authorization: "Bearer abcdef0123456789"\n',
             6,
             "at headers.Authorization: header Authorization holds a literal secret; put it in an "
-            'environment variable and write "${NAME}" (for example "Bearer ${API_TOKEN}"): '
-            "secrets never live in mapping files",
+            'environment variable named DMO_SECRET_* and write "${DMO_SECRET_NAME}" (for example '
+            '"Bearer ${DMO_SECRET_API_TOKEN}"): secrets never live in mapping files',
         ),
         (
             "json_api",
@@ -103,6 +103,26 @@ def load(tmp_path: Path, text: str) -> dict[str, object]:
             "headers: {X-Auth: Bearer abcdef0123456789}\n",
             5,
             "at headers.X-Auth: header X-Auth holds a literal secret",
+        ),
+        (
+            "json_api",
+            'headers:\n  Accept: text/csv\n  X-Trace: "${PIPELINE_DATABASE_URL}"\n',
+            7,
+            "at headers.X-Trace: header X-Trace references ${PIPELINE_DATABASE_URL}; headers "
+            "may only use environment variables named DMO_SECRET_*, so the pipeline's own "
+            "settings never reach a source",
+        ),
+        (
+            "csv_feed",
+            'headers: {Authorization: "Bearer ${AWS_SECRET_ACCESS_KEY}"}\n',
+            5,
+            "at headers.Authorization: header Authorization references ${AWS_SECRET_ACCESS_KEY}",
+        ),
+        (
+            "json_api",
+            'headers: {X-A: "${DMO_SECRET_A}${lower}"}\n',
+            5,
+            "at headers.X-A: header X-A references ${lower}",
         ),
     ],
 )
@@ -117,7 +137,8 @@ def test_option_errors_name_file_line_and_key(
 
 def test_valid_options_and_headers_load(tmp_path: Path) -> None:
     text = HEAD.format(fetcher="json_api") + (
-        'headers: {Authorization: "Bearer ${API_TOKEN}", X-Api-Key: "${KEY}", Accept: text/csv}\n'
+        'headers: {Authorization: "Bearer ${DMO_SECRET_API_TOKEN}", '
+        'X-Api-Key: "${DMO_SECRET_KEY}", Accept: text/csv}\n'
         "pagination: {type: cursor, path: meta.next}\n"
     )
     assert "checked" in load(tmp_path, text + FIELDS)
@@ -142,7 +163,8 @@ def test_a_stored_config_with_a_literal_secret_is_left_out(
     with engine.begin() as conn:
         for name, headers in (
             ("leaky", {"Authorization": "Bearer abcdef0123456789"}),
-            ("sealed", {"Authorization": "Bearer ${SEALED_TOKEN}"}),
+            ("sealed", {"Authorization": "Bearer ${DMO_SECRET_SEALED_TOKEN}"}),
+            ("snooping", {"X-Trace": "${PIPELINE_DATABASE_URL}"}),
         ):
             conn.execute(
                 sa.insert(configs).values(
@@ -157,7 +179,12 @@ def test_a_stored_config_with_a_literal_secret_is_left_out(
     result = run_cli("sources", env=pipeline_env)
     assert result.returncode == 0, result.stderr  # the other sources are still listed
     listed = {line.split()[0] for line in result.stdout.splitlines()}
-    assert "sealed" in listed and "leaky" not in listed
+    assert "sealed" in listed and "leaky" not in listed and "snooping" not in listed
+    assert (
+        "stored configuration left out: pipeline.configs[snooping]: at headers.X-Trace: header "
+        "X-Trace references ${PIPELINE_DATABASE_URL}"
+    ) in result.stderr
+    assert pipeline_env["PIPELINE_DATABASE_URL"] not in result.stderr
     assert result.stderr.startswith(
         "stored configuration left out: pipeline.configs[leaky]: at headers.Authorization: "
         "header Authorization holds a literal secret"

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 import sqlalchemy as sa
 from feeds import expected_rows, feed, write_mapping
@@ -15,7 +16,7 @@ from jobs_kit import Ran, job_settings, run_job, staging_counts, staging_rows
 
 from pipeline_core.config import Settings
 from pipeline_core.db import make_engine
-from pipeline_core.db.tables import crawls, errors, sources, staging
+from pipeline_core.db.tables import crawls, errors, files, sources, staging
 from pipeline_core.exceptions import JobError
 from pipeline_core.testing import FeedServer, paginate_json
 
@@ -181,3 +182,61 @@ def test_withdrawal_follows_the_scrape(db_url: str, engine: sa.Engine, tmp_path:
             sa.select(listings.c.external_id).where(listings.c.status == "withdrawn")
         ).scalars()
         assert sorted(withdrawn) == ["L00011", "L00012"]
+
+
+def _rewrite_normalised(tmp_path: Path, edit: Any) -> Path:
+    """Rewrite the one normalised file line by line (as a file from an older version, or
+    written by hand, may be)."""
+    [path] = (tmp_path / "files" / "normalised").rglob("*.jsonl")
+    lines = path.read_text("utf-8").splitlines()
+    path.write_text("".join(line + "\n" for line in edit(lines)), "utf-8")
+    return path
+
+
+def test_a_nul_in_a_normalised_record_is_invalid_and_the_rest_is_staged(
+    db_url: str, engine: sa.Engine, tmp_path: Path
+) -> None:
+    with FeedServer(paginate_json(feed(10), per_page=10)) as server:
+        settings = _settings(db_url, tmp_path, server.url("/listings?page=1"))
+        transformed = _scrape_and_transform(engine, settings)
+    payload = transformed.result.next_jobs[0].payload
+
+    def poison(lines: list[str]) -> list[str]:
+        entry = orjson.loads(lines[4])
+        entry["record"]["name"]["en"] = "Listing\x005"
+        return [*lines[:4], orjson.dumps(entry).decode(), *lines[5:]]
+
+    _rewrite_normalised(tmp_path, poison)
+    ingested = run_job(engine, settings, "ingest", payload, transformed.next_ids[0])
+    stats = ingested.result.stats
+    assert (stats["inserted"], stats["invalid"], stats["errors"]) == (9, 1, 1)
+    listings = staging["listings"]
+    with engine.connect() as conn:
+        staged = conn.execute(sa.select(listings.c.external_id)).scalars().all()
+        row = conn.execute(
+            sa.select(errors.c.source, errors.c.stage, errors.c.external_id, errors.c.field)
+        ).one()
+    assert "L00005" not in staged and len(staged) == 9
+    assert tuple(row) == (SOURCE, "validate", "L00005", "name.en")
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [("[1, 2]", "is a JSON array, not an object"), ('{"external_id": "L', "is not JSON: ")],
+)
+def test_a_line_that_is_not_a_json_object_names_the_file_and_line(
+    db_url: str, engine: sa.Engine, tmp_path: Path, line: str, problem: str
+) -> None:
+    with FeedServer(paginate_json(feed(8), per_page=8)) as server:
+        settings = _settings(db_url, tmp_path, server.url("/listings?page=1"))
+        transformed = _scrape_and_transform(engine, settings)
+    payload = transformed.result.next_jobs[0].payload
+    _rewrite_normalised(tmp_path, lambda lines: [*lines[:2], line, *lines[3:]])
+    with engine.connect() as conn:
+        url = conn.execute(sa.select(files.c.url).where(files.c.id == payload["file_id"]))
+        file_url = url.scalar_one()
+    with pytest.raises(JobError) as raised:
+        run_job(engine, settings, "ingest", payload, transformed.next_ids[0])
+    assert str(raised.value).startswith(
+        f"ingest of file {payload['file_id']} ({SOURCE}): {file_url} line 3 {problem}"
+    )

@@ -36,6 +36,25 @@ def test_issues_name_the_field() -> None:
     assert "castle" in issues[0][1]
 
 
+def test_a_nul_in_any_text_value_or_key_is_an_issue() -> None:
+    bad = dict(
+        RECORD,
+        name={"en": "Cli\x00ffs"},
+        subcategories=["sea", "cl\x00iff"],
+        location={**RECORD["location"], "street": "\x00"},
+    )
+    message = (
+        "text holds a NUL character (\\x00), which the database cannot store; "
+        "the record is left out"
+    )
+    assert [(i.field, i.message) for i in validate_record(bad)] == [
+        ("location.street", message),
+        ("name.en", message),
+        ("subcategories.1", message),
+    ]
+    assert validate_record(dict(RECORD, name={"en": "a \\u0000 stays text"})) == []
+
+
 def test_hash_ignores_identity_and_key_order() -> None:
     other = {
         "location": {"country": "IE", "longitude": -9.4, "latitude": 52.9},

@@ -220,3 +220,31 @@ def test_the_writer_process_outlives_ctrl_c(engine: sa.Engine, tmp_path: Path) -
     stats = s.close("finished")
     assert (stats["inserted"], stats["complete"], stats["errors"]) == (12, True, 0)
     assert [p for p in multiprocessing.active_children() if p.name == "stage-write-plain"] == []
+
+
+def test_a_nul_in_a_text_value_is_invalid_and_the_batch_is_staged(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
+    records = feed(10)
+    records[3]["names"] = {"en": "Bad\x00name"}
+    records[8]["addr"]["street"] = "1 Main\x00Street"
+    stats = run(session(engine, tmp_path, 10, None), records)
+    assert (stats["inserted"], stats["invalid"], stats["complete"]) == (8, 2, True)
+    listings = staging["listings"]
+    with engine.connect() as conn:
+        staged = conn.execute(sa.select(listings.c.external_id)).scalars().all()
+        rows = conn.execute(
+            sa.select(
+                errors.c.source, errors.c.stage, errors.c.external_id, errors.c.field
+            ).order_by(errors.c.external_id)
+        ).all()
+        message = conn.execute(sa.select(errors.c.message)).scalars().first()
+    assert sorted(staged) == [f"L{n:05d}" for n in (1, 2, 3, 5, 6, 7, 8, 10)]
+    assert [tuple(row) for row in rows] == [
+        ("plain", "validate", "L00004", "name.en"),
+        ("plain", "validate", "L00009", "location.street"),
+    ]
+    assert message == (
+        "text holds a NUL character (\\x00), which the database cannot store; "
+        "the record is left out"
+    )

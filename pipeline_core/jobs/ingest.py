@@ -22,7 +22,13 @@ import sqlalchemy as sa
 from pipeline_core.db.tables import configs, crawls, files
 from pipeline_core.exceptions import JobError
 from pipeline_core.items import ListingItem
-from pipeline_core.jobs.files import count_errors, crawl_record, load_crawl, load_file
+from pipeline_core.jobs.files import (
+    ArchivedFile,
+    count_errors,
+    crawl_record,
+    load_crawl,
+    load_file,
+)
 from pipeline_core.jobs.payload import payload_id
 from pipeline_core.jobtypes import JobContext, JobResult
 from pipeline_core.plugins import get_plugin_manager
@@ -87,9 +93,8 @@ def ingest(payload: Mapping[str, Any], context: JobContext) -> JobResult:
     try:
         with storage.open(storage.key_of(normalised.url)) as handle:
             for number, line in enumerate(handle, 1):
-                item = _item(session, orjson.loads(line))
-                if item is not None:
-                    session.hash(item)
+                item = _item(session, _entry(line, number, file_id, normalised))
+                if item is not None and session.validate(session.hash(item)):
                     session.stage(item)
                     batches += item.state == "changed" and not session.pending
                 if number % PROGRESS_EVERY == 0:
@@ -104,11 +109,6 @@ def ingest(payload: Mapping[str, Any], context: JobContext) -> JobResult:
             f"of {session.batch_size} were written); running the job again finishes it: "
             f"{type(exc.orig or exc).__name__}: {first}"
         ) from exc
-    except orjson.JSONDecodeError as exc:
-        raise JobError(
-            f"ingest of file {file_id} ({normalised.source}): {normalised.url} holds a line "
-            f"that is not JSON: {exc}"
-        ) from None
     try:
         stats = session.close(
             "finished",
@@ -135,6 +135,25 @@ def ingest(payload: Mapping[str, Any], context: JobContext) -> JobResult:
             f"back; running the job again finishes it: {type(exc.orig or exc).__name__}"
         ) from exc
     return JobResult({k: v for k, v in stats.items() if k != "scrape"} | {"crawl_id": crawl.id})
+
+
+#: JSON's names of the values a line may hold instead of an object.
+_JSON_KINDS = {list: "array", str: "string", int: "number", float: "number", bool: "boolean"}
+_JSON_KINDS[type(None)] = "null"
+
+
+def _entry(line: bytes, number: int, file_id: int, normalised: ArchivedFile) -> dict[str, Any]:
+    """One line of a normalised file as its JSON object; a :class:`JobError` naming the file
+    and the line number when it is not JSON or not a JSON object."""
+    where = f"ingest of file {file_id} ({normalised.source}): {normalised.url} line {number}"
+    try:
+        entry = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        raise JobError(f"{where} is not JSON: {exc}") from None
+    if not isinstance(entry, dict):
+        kind = _JSON_KINDS.get(type(entry), type(entry).__name__)
+        raise JobError(f"{where} is a JSON {kind}, not an object")
+    return entry
 
 
 def _item(session: StageSession, entry: dict[str, Any]) -> ListingItem | None:

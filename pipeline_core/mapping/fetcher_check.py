@@ -5,7 +5,9 @@ A fetcher class declares what it reads (see :class:`pipeline_core.scrapy.fetcher
 ``pagination_types`` (the ``pagination.type`` values it follows) and ``required_keys``
 (top-level keys it cannot do without). Errors name the file, the line and the key, as
 schema errors do. Request headers are checked for every source: a secret belongs in the
-environment (``${NAME}``), never in a mapping file or a stored configuration.
+environment (``${DMO_SECRET_NAME}``), never in a mapping file or a stored configuration, and
+a header may only name variables that start with :data:`SECRET_PREFIX`, so a mapping cannot
+send the pipeline's own settings (database URL, cloud keys) to a source host.
 """
 
 from __future__ import annotations
@@ -25,6 +27,10 @@ SECRET_HEADER = re.compile(
 SECRET_VALUE = re.compile(r"^\s*(bearer|basic|token|apikey)\s+\S{8,}", re.IGNORECASE)
 AUTH_SCHEME = re.compile(r"^\s*(bearer|basic|token|apikey|digest)\b", re.IGNORECASE)
 ENV_REF = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)\}")
+#: The only environment variables a header may reference (``${DMO_SECRET_API_TOKEN}``).
+SECRET_PREFIX = "DMO_SECRET_"
+#: Any ``${...}`` reference, well-formed or not, to refuse those outside the prefix.
+ANY_REF = re.compile(r"\$\{([^}]*)\}")
 
 
 def _fail(doc: MappingDocument, path: list[Any], message: str) -> MappingError:
@@ -33,8 +39,17 @@ def _fail(doc: MappingDocument, path: list[Any], message: str) -> MappingError:
 
 
 def check_headers(doc: MappingDocument) -> None:
-    """Refuse a header that carries a literal secret: it must come from ``${NAME}``."""
+    """Refuse a literal secret in a header, and a ``${NAME}`` outside :data:`SECRET_PREFIX`."""
     for header, value in doc.doc.get("headers", {}).items():
+        for name in ANY_REF.findall(value):
+            if not (ENV_REF.fullmatch("${" + name + "}") and name.startswith(SECRET_PREFIX)):
+                raise _fail(
+                    doc,
+                    ["headers", header],
+                    f"header {header} references ${{{name}}}; headers may only use environment "
+                    f"variables named {SECRET_PREFIX}*, so the pipeline's own settings never "
+                    "reach a source",
+                )
         literal = ENV_REF.sub("", value)
         if SECRET_HEADER.search(header):
             # what is left once "${NAME}" and an auth scheme ("Bearer ") are taken away
@@ -46,8 +61,8 @@ def check_headers(doc: MappingDocument) -> None:
                 doc,
                 ["headers", header],
                 f"header {header} holds a literal secret; put it in an environment variable "
-                'and write "${NAME}" (for example "Bearer ${API_TOKEN}"): secrets never live '
-                "in mapping files",
+                f'named {SECRET_PREFIX}* and write "${{{SECRET_PREFIX}NAME}}" (for example '
+                f'"Bearer ${{{SECRET_PREFIX}API_TOKEN}}"): secrets never live in mapping files',
             )
 
 

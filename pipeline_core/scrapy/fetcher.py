@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -13,11 +12,10 @@ import scrapy
 from pipeline_core.exceptions import MappingError
 from pipeline_core.items import RawRecord
 from pipeline_core.mapping import CompiledMapping
+from pipeline_core.mapping.fetcher_check import ENV_REF, SECRET_PREFIX
 from pipeline_core.sources import Source
 
 logger = logging.getLogger(__name__)
-
-_ENV_REF = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)\}")
 
 
 class FetcherSpider(scrapy.Spider):
@@ -79,11 +77,21 @@ class FetcherSpider(scrapy.Spider):
         return options
 
     def request_headers(self) -> dict[str, str]:
-        """The mapping's ``headers``, with ``${NAME}`` replaced from the environment."""
+        """The mapping's ``headers``, with ``${DMO_SECRET_*}`` replaced from the environment.
+
+        Only variables named ``DMO_SECRET_*`` are read (the check at load refuses others;
+        this refuses them again for a spider built without that check).
+        """
         headers = {}
         for header, template in self.options.get("headers", {}).items():
             value = template
-            for variable in _ENV_REF.findall(template):
+            for variable in ENV_REF.findall(template):
+                if not variable.startswith(SECRET_PREFIX):
+                    raise MappingError(
+                        f"{self.source.mapping.origin}: header {header} references "
+                        f"${{{variable}}}; headers may only use environment variables "
+                        f"named {SECRET_PREFIX}*"
+                    )
                 if variable not in os.environ:
                     raise MappingError(
                         f"{self.source.mapping.origin}: header {header} needs environment "

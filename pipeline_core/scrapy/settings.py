@@ -54,6 +54,11 @@ USER_AGENT = "dmo-pipeline (+https://github.com/dmo-pipeline)"
 CONCURRENT_REQUESTS = 16
 CONCURRENT_REQUESTS_PER_DOMAIN = 8
 DOWNLOAD_TIMEOUT = 60
+#: A response larger than this (bytes, 256 MiB) is cancelled and becomes a page error, so
+#: a runaway or hostile source cannot exhaust memory; Scrapy's own default is 1 GiB.
+DOWNLOAD_MAXSIZE = 256 * 1024 * 1024
+#: A response larger than this (bytes, 64 MiB) is logged with a warning.
+DOWNLOAD_WARNSIZE = 64 * 1024 * 1024
 RETRY_TIMES = 2
 PIPELINE_PROGRESS_INTERVAL = 10.0
 #: Archive mode: write every raw record to this JSON Lines file instead of staging (the

@@ -33,8 +33,17 @@ class ErrorSink:
         value: Any = None,
         url: str | None = None,
     ) -> None:
-        """Record one error; it is logged at once and written at the next flush."""
+        """Record one error; it is logged at once and written at the next flush.
+
+        A NUL character in the id, field, message or URL is written as ``\\x00`` (the
+        database cannot store it, and the error row must not fail its batch).
+        """
         self.count += 1
+        message = message.replace("\x00", "\\x00")
+        external_id, field, url = (
+            None if text is None else text.replace("\x00", "\\x00")
+            for text in (external_id, field, url)
+        )
         logger.warning(
             "%s record %s: %s: %s", self.source, external_id or "?", field or stage, message
         )
