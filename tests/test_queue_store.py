@@ -428,3 +428,49 @@ def test_leases_are_heartbeated_while_a_long_job_runs(
     assert (counts.completed, counts.stale) == (4, 0)
     assert statuses(engine) == dict.fromkeys([slow, *quick], "completed")
     assert [(r[0], r[1]) for r in queue_jobs.runs(engine)] == [(slow, 1), *((q, 1) for q in quick)]
+
+
+def test_a_job_back_to_queued_gives_up_a_dedup_key_taken_while_it_ran(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
+    """Retry, release and rescue each queue a job again although the scheduler queued the
+    next job with its dedup key meanwhile: the returning job gives up its key, the other
+    jobs of the transaction are recorded, and the key stays unique among queued jobs."""
+    settings = make_settings(
+        str(engine.url), tmp_path, PIPELINE_LEASE_SECONDS="0.3", PIPELINE_DMO_CONCURRENCY="0"
+    )
+    keys = ["scrape:a", "scrape:b", "scrape:c", "scrape:d"]
+    old = {key: add(engine, settings, dedup_key=key)[0] for key in keys}
+    (plain,) = add(engine, settings)
+    held = {job.id: job for job in claim(engine, "w1", 10, settings)}
+    assert sorted(held) == sorted([*old.values(), plain])
+    # While they run, the scheduler queues the next scrape of a, b and c (not d).
+    new = {key: add(engine, settings, dedup_key=key)[0] for key in keys[:3]}
+
+    now = datetime.now(UTC)
+    failed = Outcome(held[old["scrape:a"]], now, now, error="RuntimeError: network down")
+    counts = finish(engine, [failed, ok(held[plain])], settings)
+    assert (counts.completed, counts.retried, counts.stale) == (1, 1, 0)
+    assert release(engine, [held[old["scrape:b"]]], settings, "worker stopped") == 1
+    time.sleep(0.4)  # c's and d's leases expire: both are rescued, c's clash blocks nothing
+    rescued = rescue_expired(engine, settings)
+    assert (rescued.retried, rescued.dead_lettered) == (2, 0)
+
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(queue.c.id, queue.c.status, queue.c.dedup_key, queue.c.attempts)
+        ).all()
+    assert {r.id: (r.status, r.dedup_key, r.attempts) for r in rows} == {
+        old["scrape:a"]: ("queued", None, 1),
+        old["scrape:b"]: ("queued", None, 0),
+        old["scrape:c"]: ("queued", None, 1),
+        old["scrape:d"]: ("queued", "scrape:d", 1),
+        plain: ("completed", None, 1),
+        new["scrape:a"]: ("queued", "scrape:a", 0),
+        new["scrape:b"]: ("queued", "scrape:b", 0),
+        new["scrape:c"]: ("queued", "scrape:c", 0),
+    }
+    assert attempts_of(engine, old["scrape:a"]) == [(1, "failed")]
+    assert attempts_of(engine, old["scrape:b"]) == [(1, "released")]
+    assert attempts_of(engine, old["scrape:c"]) == [(1, "expired")]
+    assert attempts_of(engine, plain) == [(1, "completed")]

@@ -22,7 +22,7 @@ from pipeline_core.queue.backoff import retry_delay
 from pipeline_core.queue.enqueue import announce, enqueue
 from pipeline_core.queue.failures import error_row
 from pipeline_core.queue.job import DeadLetter, FinishCounts, Outcome
-from pipeline_core.queue.store import held_by, later_expr, now_expr
+from pipeline_core.queue.store import held_by, later_expr, now_expr, requeue_held
 
 logger = logging.getLogger(__name__)
 
@@ -138,16 +138,16 @@ def _fail(
     }
     if dead:
         values.update(status="failed", dead_lettered=True, finished_at=now_expr(conn))
+        updated = conn.execute(
+            sa.update(queue)
+            .where(held_by(job.owner, [(job.id, job.attempt)]))
+            .values(**values)
+            .returning(queue.c.id)
+        ).scalar()
     else:
         delay = retry_delay(job.attempt, settings)
-        values.update(status="queued", run_after=later_expr(conn, delay))
-    updated = conn.execute(
-        sa.update(queue)
-        .where(held_by(job.owner, [(job.id, job.attempt)]))
-        .values(**values)
-        .returning(queue.c.id)
-    ).scalar()
-    if updated is None:
+        updated = requeue_held(conn, job, {**values, "run_after": later_expr(conn, delay)})
+    if not updated:
         return False
     if dead:
         counts.dead_lettered += 1
