@@ -8,6 +8,7 @@ import logging
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,8 @@ from pipeline_core.config import Settings
 from pipeline_core.db.engine import write_transaction
 from pipeline_core.db.tables import errors, jobs, outbox, queue
 from pipeline_core.exceptions import QueueError
-from pipeline_core.jobtypes import NextJob
+from pipeline_core.hookspecs import hookimpl
+from pipeline_core.jobtypes import JobContext, JobResult, JobType, NextJob
 from pipeline_core.queue import enqueue
 from pipeline_core.queue.backoff import backoff_cap
 from pipeline_core.queue.finish import finish
@@ -474,3 +476,67 @@ def test_a_job_back_to_queued_gives_up_a_dedup_key_taken_while_it_ran(
     assert attempts_of(engine, old["scrape:b"]) == [(1, "released")]
     assert attempts_of(engine, old["scrape:c"]) == [(1, "expired")]
     assert attempts_of(engine, plain) == [(1, "completed")]
+
+
+class PoisonJobs:
+    """Job types whose results cannot be recorded: a Decimal in the stats, a set in a next
+    job's payload, a next job without a type (the database refuses it)."""
+
+    @hookimpl
+    def register_job_types(self) -> list[JobType]:
+        no_type: Any = None
+
+        def decimal(payload: Any, context: JobContext) -> dict[str, Any]:
+            return {"rows": 2, "amount": Decimal("1.5")}
+
+        def tags(payload: Any, context: JobContext) -> JobResult:
+            return JobResult({}, [NextJob("record", {"source": "a", "tags": [1, {"a"}]})])
+
+        def typeless(payload: Any, context: JobContext) -> JobResult:
+            return JobResult({}, [NextJob(no_type, {})])
+
+        return [
+            JobType("decimal", decimal, "Returns a Decimal."),
+            JobType("tags", tags, "Queues a next job with a set in its payload."),
+            JobType("typeless", typeless, "Queues a next job without a type."),
+        ]
+
+
+def test_results_that_cannot_be_recorded_fail_their_attempt_and_spare_the_batch(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
+    settings = make_settings(str(engine.url), tmp_path, PIPELINE_DMO_CONCURRENCY="0")
+    pm = make_pm(settings)
+    pm.register(PoisonJobs(), name="poison-jobs")
+    queue_jobs.create_runs_table(engine)
+    (first,) = add(engine, settings, "record")
+    (decimal,) = add(engine, settings, "decimal")
+    (tags,) = add(engine, settings, "tags")
+    (typeless,) = add(engine, settings, "typeless")
+    (last,) = add(engine, settings, "record")
+
+    counts = Worker(engine, pm, feed=None, owner="w1").process_once(10)
+    assert (counts.claimed, counts.completed, counts.retried, counts.stale) == (5, 2, 3, 0)
+    assert statuses(engine) == {
+        first: "completed",
+        decimal: "queued",
+        tags: "queued",
+        typeless: "queued",
+        last: "completed",
+    }
+    advice = "use str, int, float, bool, None, lists and dicts with str keys"
+    assert row(engine, decimal).last_error == (
+        f"job {decimal} (decimal) returned a result that cannot be stored as JSON: "
+        f"stats.amount: Decimal('1.5') (Decimal); {advice}"
+    )
+    assert row(engine, tags).last_error == (
+        f"job {tags} (tags) returned a result that cannot be stored as JSON: "
+        f"next_jobs[0].payload.tags[1]: {{'a'}} (set); {advice}"
+    )
+    assert row(engine, typeless).last_error.startswith(
+        f"the outcome of job {typeless} (typeless) could not be recorded: IntegrityError ("
+    )
+    for job_id in (decimal, tags, typeless):
+        assert attempts_of(engine, job_id) == [(1, "failed")]
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(errors)).scalar() == 3

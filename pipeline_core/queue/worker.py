@@ -35,8 +35,15 @@ import sqlalchemy as sa
 
 from pipeline_core.config import Settings
 from pipeline_core.queue.finish import finish
-from pipeline_core.queue.job import ClaimedJob, Outcome
-from pipeline_core.queue.runner import BatchCounts, notify_dead, run_job, worker_name
+from pipeline_core.queue.job import ClaimedJob, FinishCounts, Outcome
+from pipeline_core.queue.runner import (
+    BatchCounts,
+    database_away,
+    error_message,
+    notify_dead,
+    run_job,
+    worker_name,
+)
 from pipeline_core.queue.store import claim, heartbeat, release, rescue_expired
 
 if TYPE_CHECKING:
@@ -246,6 +253,8 @@ class Worker:
             logger.error(
                 "worker %s: committing outcomes failed, will try again: %s", self.owner, exc.orig
             )
+        except Exception:
+            logger.exception("worker %s: committing outcomes failed", self.owner)
 
     def _final_flush(self) -> None:
         for attempt in range(3):
@@ -254,7 +263,9 @@ class Worker:
                 return
             except sa.exc.DBAPIError as exc:
                 logger.error("worker %s: committing outcomes failed: %s", self.owner, exc.orig)
-                time.sleep(self.settings.poll_interval * (attempt + 1))
+            except Exception:
+                logger.exception("worker %s: committing outcomes failed", self.owner)
+            time.sleep(self.settings.poll_interval * (attempt + 1))
         with self._lock:
             lost = [outcome.job.id for outcome in self._pending]
         if lost:
@@ -266,9 +277,10 @@ class Worker:
             )
 
     def flush(self) -> None:
-        """Commit the outcomes not committed yet (one transaction). When the commit fails
-        the outcomes are kept for the next flush (the lease guard makes a late commit
-        safe)."""
+        """Commit the outcomes not committed yet (one transaction). When the database is
+        away the outcomes are kept for the next flush (the lease guard makes a late commit
+        safe); any other error is narrowed down to the outcomes that cause it
+        (:meth:`_finish_apart`), so the others are committed."""
         with self._flush_lock:
             with self._lock:
                 outcomes, self._pending = self._pending, []
@@ -276,7 +288,12 @@ class Worker:
             if not outcomes:
                 return
             try:
-                counts = finish(self.engine, outcomes, self.settings)
+                try:
+                    counts = finish(self.engine, outcomes, self.settings)
+                except Exception as exc:
+                    if database_away(exc):
+                        raise
+                    counts = self._finish_apart(outcomes)
             except BaseException:
                 with self._lock:
                     self._pending[:0] = outcomes
@@ -287,6 +304,38 @@ class Worker:
             self.counts.add_finish(counts)
             self.feed.done([outcome.job for outcome in outcomes])
         notify_dead(self.pm, counts.dead)
+
+    def _finish_apart(self, outcomes: Sequence[Outcome]) -> FinishCounts:
+        """Finish ``outcomes`` one transaction each, after their batch failed for a reason
+        other than the database being away. An outcome that cannot be recorded becomes a
+        failed attempt naming the error; if even that cannot be recorded, it is given up
+        (logged) and its job runs again once its lease expires."""
+        counts = FinishCounts()
+        for outcome in outcomes:
+            try:
+                counts.add(finish(self.engine, [outcome], self.settings))
+                continue
+            except Exception as exc:
+                if database_away(exc):
+                    raise
+                error = (
+                    f"the outcome of job {outcome.job.id} ({outcome.job.type}) could not be "
+                    f"recorded: {error_message(exc)}"
+                )
+            logger.error("worker %s: %s", self.owner, error)
+            failed = Outcome(outcome.job, outcome.started_at, outcome.finished_at, error=error)
+            try:
+                counts.add(finish(self.engine, [failed], self.settings))
+            except Exception as exc:
+                if database_away(exc):
+                    raise
+                logger.exception(
+                    "worker %s: job %d: not even its failure could be recorded; it runs again "
+                    "when its lease expires",
+                    self.owner,
+                    outcome.job.id,
+                )
+        return counts
 
     def _release(self, jobs: Sequence[ClaimedJob], reason: str) -> None:
         if not jobs:
