@@ -51,7 +51,9 @@ class JobContext:
     settings: Settings
     engine: sa.Engine
     #: Extends the job's lease; long handlers call it now and then (the worker also
-    #: heartbeats on its own while the handler runs).
+    #: heartbeats on its own while the handler runs). Raises
+    #: :class:`~pipeline_core.exceptions.LeaseLost` once the worker no longer holds the job
+    #: (its lease expired and it was rescued): the handler should stop.
     heartbeat: Callable[[], None] = lambda: None
 
 

@@ -26,7 +26,7 @@ from queue_helpers import (
 from pipeline_core.config import Settings
 from pipeline_core.db.engine import write_transaction
 from pipeline_core.db.tables import errors, jobs, outbox, queue
-from pipeline_core.exceptions import QueueError
+from pipeline_core.exceptions import LeaseLost, QueueError
 from pipeline_core.hookspecs import hookimpl
 from pipeline_core.jobtypes import JobContext, JobResult, JobType, NextJob
 from pipeline_core.queue import enqueue
@@ -540,3 +540,67 @@ def test_results_that_cannot_be_recorded_fail_their_attempt_and_spare_the_batch(
         assert attempts_of(engine, job_id) == [(1, "failed")]
     with engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(errors)).scalar() == 3
+
+
+def test_a_handler_whose_lease_was_lost_is_stopped_by_its_next_heartbeat(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
+    settings = make_settings(str(engine.url), tmp_path, PIPELINE_DMO_CONCURRENCY="0")
+    most = 200
+    seen: list[tuple[int, str]] = []
+
+    def beating(payload: Any, context: JobContext) -> dict[str, Any]:
+        beats = 0
+        try:
+            while beats < most:  # a long crawl that heartbeats while its child runs
+                context.heartbeat()
+                beats += 1
+                time.sleep(0.05)
+        except LeaseLost as exc:
+            seen.append((beats, str(exc)))
+            raise
+        return {"beats": beats}
+
+    class Beating:
+        @hookimpl
+        def register_job_types(self) -> list[JobType]:
+            return [JobType("beating", beating, "Heartbeats in a loop.")]
+
+    pm = make_pm(settings)
+    pm.register(Beating(), name="beating-jobs")
+    (job_id,) = add(engine, settings, "beating")
+    claimed: list[Any] = []
+
+    def other_worker() -> None:
+        wait_for("the job to run", lambda: statuses(engine)[job_id] == "running", 10)
+
+        def expire_and_rescue() -> bool:  # the first worker seemed to hang: rescue its job
+            with write_transaction(engine) as conn:
+                conn.execute(
+                    sa.update(queue)
+                    .where(queue.c.id == job_id)
+                    .values(lease_expires_at=datetime.now(UTC) - timedelta(seconds=5))
+                )
+            return rescue_expired(engine, settings).retried == 1
+
+        wait_for("the rescue", expire_and_rescue, 10)
+        claimed.extend(claim(engine, "w2", 1, settings))
+
+    thread = threading.Thread(target=other_worker)
+    thread.start()
+    try:
+        counts = Worker(engine, pm, owner="w1").process_once(1)
+    finally:
+        thread.join()
+
+    assert [(job.id, job.attempt) for job in claimed] == [(job_id, 2)]
+    ((beats, message),) = seen
+    assert 0 < beats < most
+    assert message == (
+        f"job {job_id} (beating), attempt 1: worker w1 lost its lease (it expired and the "
+        "job was rescued, to run again); stop: the outcome of this attempt will be dropped"
+    )
+    assert (counts.claimed, counts.completed, counts.retried, counts.stale) == (1, 0, 0, 1)
+    current = row(engine, job_id)
+    assert (current.status, current.lease_owner, current.attempts) == ("running", "w2", 2)
+    assert attempts_of(engine, job_id) == [(1, "expired")]

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Protocol
 import sqlalchemy as sa
 
 from pipeline_core.config import Settings
+from pipeline_core.exceptions import LeaseLost
 from pipeline_core.queue.finish import finish
 from pipeline_core.queue.job import ClaimedJob, FinishCounts, Outcome
 from pipeline_core.queue.runner import (
@@ -134,6 +135,8 @@ class Worker:
         self._lock = threading.Lock()  # guards held, pending and current
         self._flush_lock = threading.Lock()  # one finish transaction at a time
         self._held: dict[int, ClaimedJob] = {}
+        #: (id, attempt) of held jobs whose lease a heartbeat found lost (rescued).
+        self._lost: set[tuple[int, int]] = set()
         self._pending: list[Outcome] = []
         self._current: tuple[ClaimedJob, float] | None = None
         self._last_flush = time.monotonic()
@@ -236,7 +239,7 @@ class Worker:
                 self.job_types,
                 self.engine,
                 self.settings,
-                heartbeat=lambda job=job: self._heartbeat([job]),  # type: ignore[misc]
+                heartbeat=lambda job=job: self._handler_heartbeat(job),  # type: ignore[misc]
             )
             with self._lock:
                 self._current = None
@@ -301,6 +304,7 @@ class Worker:
             with self._lock:
                 for outcome in outcomes:
                     self._held.pop(outcome.job.id, None)
+                    self._lost.discard((outcome.job.id, outcome.job.attempt))
             self.counts.add_finish(counts)
             self.feed.done([outcome.job for outcome in outcomes])
         notify_dead(self.pm, counts.dead)
@@ -353,12 +357,31 @@ class Worker:
             return
         kept = heartbeat(self.engine, jobs, self.settings)
         lost = [job.id for job in jobs if job.id not in kept]
+        with self._lock:
+            self._lost.update((job.id, job.attempt) for job in jobs if job.id not in kept)
         if lost:
             logger.warning(
                 "worker %s lost the lease of job(s) %s: they were rescued and will not be "
                 "finished by this worker",
                 self.owner,
                 ", ".join(map(str, lost)),
+            )
+
+    def _handler_heartbeat(self, job: ClaimedJob) -> None:
+        """``context.heartbeat()`` of the running ``job``: extend its lease, or raise
+        :class:`LeaseLost` in the handler's thread once this worker no longer holds it."""
+        key = (job.id, job.attempt)
+        with self._lock:
+            lost = key in self._lost
+        if not lost:
+            self._heartbeat([job])
+            with self._lock:
+                lost = key in self._lost
+        if lost:
+            raise LeaseLost(
+                f"job {job.id} ({job.type}), attempt {job.attempt}: worker {self.owner} lost "
+                "its lease (it expired and the job was rescued, to run again); stop: the "
+                "outcome of this attempt will be dropped"
             )
 
     # ------------------------------------------------------------------ supervisor
