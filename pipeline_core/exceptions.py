@@ -77,3 +77,10 @@ class JobCancelled(JobError):
 class QueueError(PipelineError):
     """A queue operation is not possible: names the job and why (e.g. retry of a job that
     did not fail)."""
+
+
+class LeaseLost(PipelineError):
+    """Raised by ``context.heartbeat()`` in a job's handler when the worker no longer holds
+    the job: its lease expired and another worker rescued it (and may run it again). The
+    handler should stop (let it propagate; clean up in ``finally``); its outcome would be
+    dropped anyway."""

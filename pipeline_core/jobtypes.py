@@ -52,7 +52,9 @@ class JobContext:
     settings: Settings
     engine: sa.Engine
     #: Extends the job's lease; long handlers call it now and then (the worker also
-    #: heartbeats on its own while the handler runs).
+    #: heartbeats on its own while the handler runs). Raises
+    #: :class:`~pipeline_core.exceptions.LeaseLost` once the worker no longer holds the job
+    #: (its lease expired and it was rescued): the handler should stop.
     heartbeat: Callable[[], None] = lambda: None
     #: Set when the worker gives up on this job (its shutdown grace period is over): a
     #: handler that waits on something, such as a child process, stops it and raises; the

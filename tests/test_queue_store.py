@@ -8,6 +8,7 @@ import logging
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +26,9 @@ from queue_helpers import (
 from pipeline_core.config import Settings
 from pipeline_core.db.engine import write_transaction
 from pipeline_core.db.tables import errors, jobs, outbox, queue
-from pipeline_core.exceptions import QueueError
-from pipeline_core.jobtypes import NextJob
+from pipeline_core.exceptions import LeaseLost, QueueError
+from pipeline_core.hookspecs import hookimpl
+from pipeline_core.jobtypes import JobContext, JobResult, JobType, NextJob
 from pipeline_core.queue import enqueue
 from pipeline_core.queue.backoff import backoff_cap
 from pipeline_core.queue.finish import finish
@@ -428,3 +430,177 @@ def test_leases_are_heartbeated_while_a_long_job_runs(
     assert (counts.completed, counts.stale) == (4, 0)
     assert statuses(engine) == dict.fromkeys([slow, *quick], "completed")
     assert [(r[0], r[1]) for r in queue_jobs.runs(engine)] == [(slow, 1), *((q, 1) for q in quick)]
+
+
+def test_a_job_back_to_queued_gives_up_a_dedup_key_taken_while_it_ran(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
+    """Retry, release and rescue each queue a job again although the scheduler queued the
+    next job with its dedup key meanwhile: the returning job gives up its key, the other
+    jobs of the transaction are recorded, and the key stays unique among queued jobs."""
+    settings = make_settings(
+        str(engine.url), tmp_path, PIPELINE_LEASE_SECONDS="0.3", PIPELINE_DMO_CONCURRENCY="0"
+    )
+    keys = ["scrape:a", "scrape:b", "scrape:c", "scrape:d"]
+    old = {key: add(engine, settings, dedup_key=key)[0] for key in keys}
+    (plain,) = add(engine, settings)
+    held = {job.id: job for job in claim(engine, "w1", 10, settings)}
+    assert sorted(held) == sorted([*old.values(), plain])
+    # While they run, the scheduler queues the next scrape of a, b and c (not d).
+    new = {key: add(engine, settings, dedup_key=key)[0] for key in keys[:3]}
+
+    now = datetime.now(UTC)
+    failed = Outcome(held[old["scrape:a"]], now, now, error="RuntimeError: network down")
+    counts = finish(engine, [failed, ok(held[plain])], settings)
+    assert (counts.completed, counts.retried, counts.stale) == (1, 1, 0)
+    assert release(engine, [held[old["scrape:b"]]], settings, "worker stopped") == 1
+    time.sleep(0.4)  # c's and d's leases expire: both are rescued, c's clash blocks nothing
+    rescued = rescue_expired(engine, settings)
+    assert (rescued.retried, rescued.dead_lettered) == (2, 0)
+
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(queue.c.id, queue.c.status, queue.c.dedup_key, queue.c.attempts)
+        ).all()
+    assert {r.id: (r.status, r.dedup_key, r.attempts) for r in rows} == {
+        old["scrape:a"]: ("queued", None, 1),
+        old["scrape:b"]: ("queued", None, 0),
+        old["scrape:c"]: ("queued", None, 1),
+        old["scrape:d"]: ("queued", "scrape:d", 1),
+        plain: ("completed", None, 1),
+        new["scrape:a"]: ("queued", "scrape:a", 0),
+        new["scrape:b"]: ("queued", "scrape:b", 0),
+        new["scrape:c"]: ("queued", "scrape:c", 0),
+    }
+    assert attempts_of(engine, old["scrape:a"]) == [(1, "failed")]
+    assert attempts_of(engine, old["scrape:b"]) == [(1, "released")]
+    assert attempts_of(engine, old["scrape:c"]) == [(1, "expired")]
+    assert attempts_of(engine, plain) == [(1, "completed")]
+
+
+class PoisonJobs:
+    """Job types whose results cannot be recorded: a Decimal in the stats, a set in a next
+    job's payload, a next job without a type (the database refuses it)."""
+
+    @hookimpl
+    def register_job_types(self) -> list[JobType]:
+        no_type: Any = None
+
+        def decimal(payload: Any, context: JobContext) -> dict[str, Any]:
+            return {"rows": 2, "amount": Decimal("1.5")}
+
+        def tags(payload: Any, context: JobContext) -> JobResult:
+            return JobResult({}, [NextJob("record", {"source": "a", "tags": [1, {"a"}]})])
+
+        def typeless(payload: Any, context: JobContext) -> JobResult:
+            return JobResult({}, [NextJob(no_type, {})])
+
+        return [
+            JobType("decimal", decimal, "Returns a Decimal."),
+            JobType("tags", tags, "Queues a next job with a set in its payload."),
+            JobType("typeless", typeless, "Queues a next job without a type."),
+        ]
+
+
+def test_results_that_cannot_be_recorded_fail_their_attempt_and_spare_the_batch(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
+    settings = make_settings(str(engine.url), tmp_path, PIPELINE_DMO_CONCURRENCY="0")
+    pm = make_pm(settings)
+    pm.register(PoisonJobs(), name="poison-jobs")
+    queue_jobs.create_runs_table(engine)
+    (first,) = add(engine, settings, "record")
+    (decimal,) = add(engine, settings, "decimal")
+    (tags,) = add(engine, settings, "tags")
+    (typeless,) = add(engine, settings, "typeless")
+    (last,) = add(engine, settings, "record")
+
+    counts = Worker(engine, pm, feed=None, owner="w1").process_once(10)
+    assert (counts.claimed, counts.completed, counts.retried, counts.stale) == (5, 2, 3, 0)
+    assert statuses(engine) == {
+        first: "completed",
+        decimal: "queued",
+        tags: "queued",
+        typeless: "queued",
+        last: "completed",
+    }
+    advice = "use str, int, float, bool, None, lists and dicts with str keys"
+    assert row(engine, decimal).last_error == (
+        f"job {decimal} (decimal) returned a result that cannot be stored as JSON: "
+        f"stats.amount: Decimal('1.5') (Decimal); {advice}"
+    )
+    assert row(engine, tags).last_error == (
+        f"job {tags} (tags) returned a result that cannot be stored as JSON: "
+        f"next_jobs[0].payload.tags[1]: {{'a'}} (set); {advice}"
+    )
+    assert row(engine, typeless).last_error.startswith(
+        f"the outcome of job {typeless} (typeless) could not be recorded: IntegrityError ("
+    )
+    for job_id in (decimal, tags, typeless):
+        assert attempts_of(engine, job_id) == [(1, "failed")]
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(errors)).scalar() == 3
+
+
+def test_a_handler_whose_lease_was_lost_is_stopped_by_its_next_heartbeat(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
+    settings = make_settings(str(engine.url), tmp_path, PIPELINE_DMO_CONCURRENCY="0")
+    most = 200
+    seen: list[tuple[int, str]] = []
+
+    def beating(payload: Any, context: JobContext) -> dict[str, Any]:
+        beats = 0
+        try:
+            while beats < most:  # a long crawl that heartbeats while its child runs
+                context.heartbeat()
+                beats += 1
+                time.sleep(0.05)
+        except LeaseLost as exc:
+            seen.append((beats, str(exc)))
+            raise
+        return {"beats": beats}
+
+    class Beating:
+        @hookimpl
+        def register_job_types(self) -> list[JobType]:
+            return [JobType("beating", beating, "Heartbeats in a loop.")]
+
+    pm = make_pm(settings)
+    pm.register(Beating(), name="beating-jobs")
+    (job_id,) = add(engine, settings, "beating")
+    claimed: list[Any] = []
+
+    def other_worker() -> None:
+        wait_for("the job to run", lambda: statuses(engine)[job_id] == "running", 10)
+
+        def expire_and_rescue() -> bool:  # the first worker seemed to hang: rescue its job
+            with write_transaction(engine) as conn:
+                conn.execute(
+                    sa.update(queue)
+                    .where(queue.c.id == job_id)
+                    .values(lease_expires_at=datetime.now(UTC) - timedelta(seconds=5))
+                )
+            return rescue_expired(engine, settings).retried == 1
+
+        wait_for("the rescue", expire_and_rescue, 10)
+        claimed.extend(claim(engine, "w2", 1, settings))
+
+    thread = threading.Thread(target=other_worker)
+    thread.start()
+    try:
+        counts = Worker(engine, pm, owner="w1").process_once(1)
+    finally:
+        thread.join()
+
+    assert [(job.id, job.attempt) for job in claimed] == [(job_id, 2)]
+    ((beats, message),) = seen
+    assert 0 < beats < most
+    assert message == (
+        f"job {job_id} (beating), attempt 1: worker w1 lost its lease (it expired and the "
+        "job was rescued, to run again); stop: the outcome of this attempt will be dropped"
+    )
+    assert (counts.claimed, counts.completed, counts.retried, counts.stale) == (1, 0, 0, 1)
+    current = row(engine, job_id)
+    assert (current.status, current.lease_owner, current.attempts) == ("running", "w2", 2)
+    assert attempts_of(engine, job_id) == [(1, "expired")]

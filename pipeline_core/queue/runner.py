@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+import orjson
 import sqlalchemy as sa
 
 from pipeline_core.config import Settings
@@ -39,6 +40,14 @@ def error_message(exc: BaseException) -> str:
         orig = exc.orig
         return f"{type(exc).__name__} ({type(orig).__name__}): {orig}".strip()
     return f"{type(exc).__name__}: {exc}"
+
+
+def database_away(exc: BaseException) -> bool:
+    """True when ``exc`` says the database cannot be reached or its connection broke (try
+    the same work again later), not that the statement or its data were refused."""
+    if not isinstance(exc, sa.exc.DBAPIError):
+        return False
+    return exc.connection_invalidated or isinstance(exc, sa.exc.OperationalError)
 
 
 def run_job(
@@ -86,9 +95,70 @@ def run_job(
             traceback=traceback.format_exc(),
         )
     finished = datetime.now(UTC)
-    if isinstance(result, JobResult):
-        return Outcome(job, started, finished, dict(result.stats), list(result.next_jobs))
-    return Outcome(job, started, finished, dict(result or {}))
+    try:
+        if isinstance(result, JobResult):
+            outcome = Outcome(job, started, finished, dict(result.stats), list(result.next_jobs))
+        else:
+            outcome = Outcome(job, started, finished, dict(result or {}))
+    except (TypeError, ValueError) as exc:
+        return Outcome(
+            job,
+            started,
+            finished,
+            error=f"job {job.id} ({job.type}) returned {type(result).__name__}, not stats "
+            f"(a dict) or a JobResult: {exc}",
+        )
+    problem = unstorable(outcome)
+    if problem is not None:
+        return Outcome(
+            job,
+            started,
+            finished,
+            error=f"job {job.id} ({job.type}) returned a result that cannot be stored as "
+            f"JSON: {problem}; use str, int, float, bool, None, lists and dicts with str keys",
+        )
+    return outcome
+
+
+def unstorable(outcome: Outcome) -> str | None:
+    """Where a successful outcome's stats or next jobs' payloads cannot be stored in a JSON
+    column (serialised with orjson, as the engine's JSON columns are): the path and the
+    value (``stats.amount: Decimal('1.5')``), or None when everything can be."""
+    problem = json_problem(outcome.stats, "stats")
+    for index, nxt in enumerate(outcome.next_jobs):
+        if problem is not None:
+            break
+        try:
+            payload: Any = dict(nxt.payload)
+        except (TypeError, ValueError):
+            payload = nxt.payload
+        problem = json_problem(payload, f"next_jobs[{index}].payload")
+    return problem
+
+
+def json_problem(value: Any, path: str) -> str | None:
+    """The first value under ``value`` that orjson cannot serialise, as ``path: repr``."""
+    try:
+        orjson.dumps(value)
+        return None
+    except TypeError:  # orjson.JSONEncodeError
+        pass
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                return f"{path}: key {key!r} ({type(key).__name__}) is not a str"
+            found = json_problem(item, f"{path}.{key}")
+            if found is not None:
+                return found
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            found = json_problem(item, f"{path}[{index}]")
+            if found is not None:
+                return found
+    shown = repr(value)
+    if len(shown) > 200:
+        shown = shown[:200] + "…"
+    return f"{path}: {shown} ({type(value).__name__})"
 
 
 def notify_dead(pm: PipelineManager, dead: Sequence[DeadLetter]) -> None:

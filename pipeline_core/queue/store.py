@@ -59,6 +59,39 @@ def held_by(owner: str, pairs: Iterable[tuple[int, int]]) -> sa.ColumnElement[bo
     )
 
 
+def requeue_held(conn: sa.Connection, job: ClaimedJob, values: dict[str, Any]) -> bool:
+    """Set the held ``job`` back to ``queued`` with ``values``, in a savepoint of ``conn``'s
+    transaction; False when the job is no longer held (the lease guard matched nothing).
+
+    At most one queued job may hold a dedup key (``uq_queue_dedup_key_queued``). When
+    another job with this job's key was queued while it ran (the scheduler's next scrape of
+    the same source), this job gives up its key (``dedup_key`` set NULL) and is queued
+    all the same: its retry is kept, and the index, the transaction and the other jobs of
+    the batch are unharmed.
+    """
+    stmt = (
+        sa.update(queue)
+        .where(held_by(job.owner, [(job.id, job.attempt)]))
+        .values(status="queued", **values)
+        .returning(queue.c.id)
+    )
+    try:
+        with conn.begin_nested():
+            return conn.execute(stmt).scalar() is not None
+    except sa.exc.IntegrityError:
+        pass  # the dedup key is taken by a queued job; the savepoint was rolled back
+    key = conn.execute(sa.select(queue.c.dedup_key).where(queue.c.id == job.id)).scalar()
+    updated = conn.execute(stmt.values(dedup_key=None)).scalar() is not None
+    if updated:
+        logger.warning(
+            "job %d (%s) gave up its dedup key %r: another job with that key is queued",
+            job.id,
+            job.type,
+            key,
+        )
+    return updated
+
+
 def _pick(
     conn: sa.Connection, limit: int, settings: Settings, ids: Sequence[int] | None
 ) -> sa.Select[Any]:
@@ -231,22 +264,20 @@ def release(
     """
     released: list[int] = []
     with write_transaction(engine) as conn:
-        for owner in {job.owner for job in held}:
-            group = [j for j in held if j.owner == owner]
-            rows = conn.execute(
-                sa.update(queue)
-                .where(held_by(owner, ((j.id, j.attempt) for j in group)))
-                .values(
-                    status="queued",
-                    attempts=queue.c.attempts - 1,
-                    lease_owner=None,
-                    lease_expires_at=None,
-                    run_after=now_expr(conn),
-                    updated_at=now_expr(conn),
-                )
-                .returning(queue.c.id)
-            ).scalars()
-            released.extend(rows)
+        for job in held:  # one at a time: a job whose dedup key is taken harms no other
+            back = requeue_held(
+                conn,
+                job,
+                {
+                    "attempts": queue.c.attempts - 1,
+                    "lease_owner": None,
+                    "lease_expires_at": None,
+                    "run_after": now_expr(conn),
+                    "updated_at": now_expr(conn),
+                },
+            )
+            if back:
+                released.append(job.id)
         if released:
             now = datetime.now(UTC)
             conn.execute(
@@ -282,10 +313,9 @@ def release_held(
         "last_error": message,
         "updated_at": now_expr(conn),
     }
-    if dead:
-        values.update(status="failed", dead_lettered=True, finished_at=now_expr(conn))
-    else:
-        values.update(status="queued", run_after=run_after)
+    if not dead:  # back to queued: a dedup key taken meanwhile is given up
+        return requeue_held(conn, job, {**values, "run_after": run_after})
+    values.update(status="failed", dead_lettered=True, finished_at=now_expr(conn))
     updated = conn.execute(
         sa.update(queue)
         .where(held_by(job.owner, [(job.id, job.attempt)]))
@@ -424,6 +454,7 @@ __all__ = [
     "heartbeat",
     "list_jobs",
     "release",
+    "requeue_held",
     "rescue_expired",
     "retry_job",
 ]

@@ -37,9 +37,17 @@ from typing import TYPE_CHECKING, Protocol
 import sqlalchemy as sa
 
 from pipeline_core.config import Settings
+from pipeline_core.exceptions import LeaseLost
 from pipeline_core.queue.finish import finish
-from pipeline_core.queue.job import ClaimedJob, Outcome
-from pipeline_core.queue.runner import BatchCounts, notify_dead, run_job, worker_name
+from pipeline_core.queue.job import ClaimedJob, FinishCounts, Outcome
+from pipeline_core.queue.runner import (
+    BatchCounts,
+    database_away,
+    error_message,
+    notify_dead,
+    run_job,
+    worker_name,
+)
 from pipeline_core.queue.store import claim, heartbeat, release, rescue_expired
 
 if TYPE_CHECKING:
@@ -133,6 +141,8 @@ class Worker:
         self._lock = threading.Lock()  # guards held, pending and current
         self._flush_lock = threading.Lock()  # one finish transaction at a time
         self._held: dict[int, ClaimedJob] = {}
+        #: (id, attempt) of held jobs whose lease a heartbeat found lost (rescued).
+        self._lost: set[tuple[int, int]] = set()
         self._pending: list[Outcome] = []
         self._current: tuple[ClaimedJob, float] | None = None
         self._last_flush = time.monotonic()
@@ -238,7 +248,7 @@ class Worker:
                 self.job_types,
                 self.engine,
                 self.settings,
-                heartbeat=lambda job=job: self._heartbeat([job]),  # type: ignore[misc]
+                heartbeat=lambda job=job: self._handler_heartbeat(job),  # type: ignore[misc]
                 cancelled=self._cancel,
             )
             if self._cancel.is_set() and not outcome.ok:  # cancelled: the job goes back
@@ -272,6 +282,8 @@ class Worker:
             logger.error(
                 "worker %s: committing outcomes failed, will try again: %s", self.owner, exc.orig
             )
+        except Exception:
+            logger.exception("worker %s: committing outcomes failed", self.owner)
 
     def _final_flush(self) -> None:
         for attempt in range(3):
@@ -280,7 +292,9 @@ class Worker:
                 return
             except sa.exc.DBAPIError as exc:
                 logger.error("worker %s: committing outcomes failed: %s", self.owner, exc.orig)
-                time.sleep(self.settings.poll_interval * (attempt + 1))
+            except Exception:
+                logger.exception("worker %s: committing outcomes failed", self.owner)
+            time.sleep(self.settings.poll_interval * (attempt + 1))
         with self._lock:
             lost = [outcome.job.id for outcome in self._pending]
         if lost:
@@ -292,9 +306,10 @@ class Worker:
             )
 
     def flush(self) -> None:
-        """Commit the outcomes not committed yet (one transaction). When the commit fails
-        the outcomes are kept for the next flush (the lease guard makes a late commit
-        safe)."""
+        """Commit the outcomes not committed yet (one transaction). When the database is
+        away the outcomes are kept for the next flush (the lease guard makes a late commit
+        safe); any other error is narrowed down to the outcomes that cause it
+        (:meth:`_finish_apart`), so the others are committed."""
         with self._flush_lock:
             with self._lock:
                 outcomes, self._pending = self._pending, []
@@ -302,7 +317,12 @@ class Worker:
             if not outcomes:
                 return
             try:
-                counts = finish(self.engine, outcomes, self.settings, self.job_types)
+                try:
+                    counts = finish(self.engine, outcomes, self.settings, self.job_types)
+                except Exception as exc:
+                    if database_away(exc):
+                        raise
+                    counts = self._finish_apart(outcomes)
             except BaseException:
                 with self._lock:
                     self._pending[:0] = outcomes
@@ -310,9 +330,42 @@ class Worker:
             with self._lock:
                 for outcome in outcomes:
                     self._held.pop(outcome.job.id, None)
+                    self._lost.discard((outcome.job.id, outcome.job.attempt))
             self.counts.add_finish(counts)
             self.feed.done([outcome.job for outcome in outcomes])
         notify_dead(self.pm, counts.dead)
+
+    def _finish_apart(self, outcomes: Sequence[Outcome]) -> FinishCounts:
+        """Finish ``outcomes`` one transaction each, after their batch failed for a reason
+        other than the database being away. An outcome that cannot be recorded becomes a
+        failed attempt naming the error; if even that cannot be recorded, it is given up
+        (logged) and its job runs again once its lease expires."""
+        counts = FinishCounts()
+        for outcome in outcomes:
+            try:
+                counts.add(finish(self.engine, [outcome], self.settings, self.job_types))
+                continue
+            except Exception as exc:
+                if database_away(exc):
+                    raise
+                error = (
+                    f"the outcome of job {outcome.job.id} ({outcome.job.type}) could not be "
+                    f"recorded: {error_message(exc)}"
+                )
+            logger.error("worker %s: %s", self.owner, error)
+            failed = Outcome(outcome.job, outcome.started_at, outcome.finished_at, error=error)
+            try:
+                counts.add(finish(self.engine, [failed], self.settings))
+            except Exception as exc:
+                if database_away(exc):
+                    raise
+                logger.exception(
+                    "worker %s: job %d: not even its failure could be recorded; it runs again "
+                    "when its lease expires",
+                    self.owner,
+                    outcome.job.id,
+                )
+        return counts
 
     def _release(self, jobs: Sequence[ClaimedJob], reason: str) -> None:
         if not jobs:
@@ -330,12 +383,31 @@ class Worker:
             return
         kept = heartbeat(self.engine, jobs, self.settings)
         lost = [job.id for job in jobs if job.id not in kept]
+        with self._lock:
+            self._lost.update((job.id, job.attempt) for job in jobs if job.id not in kept)
         if lost:
             logger.warning(
                 "worker %s lost the lease of job(s) %s: they were rescued and will not be "
                 "finished by this worker",
                 self.owner,
                 ", ".join(map(str, lost)),
+            )
+
+    def _handler_heartbeat(self, job: ClaimedJob) -> None:
+        """``context.heartbeat()`` of the running ``job``: extend its lease, or raise
+        :class:`LeaseLost` in the handler's thread once this worker no longer holds it."""
+        key = (job.id, job.attempt)
+        with self._lock:
+            lost = key in self._lost
+        if not lost:
+            self._heartbeat([job])
+            with self._lock:
+                lost = key in self._lost
+        if lost:
+            raise LeaseLost(
+                f"job {job.id} ({job.type}), attempt {job.attempt}: worker {self.owner} lost "
+                "its lease (it expired and the job was rescued, to run again); stop: the "
+                "outcome of this attempt will be dropped"
             )
 
     # ------------------------------------------------------------------ supervisor
