@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -112,3 +113,37 @@ def staging_rows(engine: sa.Engine) -> dict[str, list[tuple[Any, ...]]]:
             name: sorted(tuple(str(v) for v in row) for row in conn.execute(sa.select(table)).all())
             for name, table in staging.items()
         }
+
+
+def kill_second_batch(observer: sa.Engine) -> tuple[Any, dict[str, Any]]:
+    """A ``before_cursor_execute`` listener that kills the PostgreSQL connection of a
+    stage write in the middle of its second batch (listings and child rows written, not
+    committed), and the dict it fills: ``before`` (staging as committed just before),
+    ``listings_in_batch`` (what the dying transaction saw) and ``pid``. ``observer`` is
+    another engine, which sees only what was committed."""
+    merges = 0
+    seen: dict[str, Any] = {}
+
+    def listener(conn: sa.Connection, cursor: Any, statement: str, *_: Any) -> None:
+        nonlocal merges
+        if "pid" in seen:
+            return
+        if statement.lstrip().startswith("INSERT INTO staging.listings"):
+            merges += 1
+        elif merges == 2:  # batch 2's listings and child rows are written, not committed
+            seen["before"] = staging_rows(observer)
+            driver = conn.connection.driver_connection  # no event: straight to psycopg
+            seen["listings_in_batch"] = driver.execute(  # type: ignore[union-attr]
+                "SELECT count(*) FROM staging.listings"
+            ).fetchone()[0]
+            pid = driver.info.backend_pid  # type: ignore[union-attr]
+            with observer.connect() as admin:
+                admin.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+                while admin.execute(
+                    sa.text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}
+                ).scalar_one():
+                    admin.commit()  # pg_stat_activity is a snapshot per transaction
+                    time.sleep(0.01)
+            seen["pid"] = pid
+
+    return listener, seen

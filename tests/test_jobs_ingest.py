@@ -4,7 +4,6 @@ retry finishes the work; ingest run again changes nothing; withdrawal follows th
 from __future__ import annotations
 
 import copy
-import time
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +11,7 @@ import orjson
 import pytest
 import sqlalchemy as sa
 from feeds import expected_rows, feed, write_mapping
-from jobs_kit import Ran, job_settings, run_job, staging_counts, staging_rows
+from jobs_kit import Ran, job_settings, kill_second_batch, run_job, staging_counts, staging_rows
 
 from pipeline_core.config import Settings
 from pipeline_core.db import make_engine
@@ -78,30 +77,7 @@ def test_a_connection_killed_midway_loses_only_its_batch_and_a_retry_finishes(
         settings = _settings(db_url, tmp_path, server.url("/listings?page=1"))
         transformed = _scrape_and_transform(engine, settings)
     observer = make_engine(db_url)  # another session: sees only what was committed
-    merges = 0
-    seen: dict[str, Any] = {}
-
-    def kill_in_second_batch(conn: sa.Connection, cursor: Any, statement: str, *_: Any) -> None:
-        nonlocal merges
-        if "pid" in seen:
-            return
-        if statement.lstrip().startswith("INSERT INTO staging.listings"):
-            merges += 1
-        elif merges == 2:  # batch 2's listings and child rows are written, not committed
-            seen["before"] = staging_rows(observer)
-            driver = conn.connection.driver_connection  # no event: straight to psycopg
-            seen["listings_in_batch"] = driver.execute(  # type: ignore[union-attr]
-                "SELECT count(*) FROM staging.listings"
-            ).fetchone()[0]
-            pid = driver.info.backend_pid  # type: ignore[union-attr]
-            with observer.connect() as admin:
-                admin.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
-                while admin.execute(
-                    sa.text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}
-                ).scalar_one():
-                    admin.commit()  # pg_stat_activity is a snapshot per transaction
-                    time.sleep(0.01)
-            seen["pid"] = pid
+    kill_in_second_batch, seen = kill_second_batch(observer)
 
     payload = transformed.result.next_jobs[0].payload
     job_id = transformed.next_ids[0]

@@ -21,7 +21,14 @@ import pytest
 import sqlalchemy as sa
 from conftest import run_cli
 from feeds import expected_rows, feed, write_mapping
-from jobs_kit import check_file_row, job_settings, staging_counts, staging_rows, stored_bytes
+from jobs_kit import (
+    check_file_row,
+    job_settings,
+    kill_second_batch,
+    staging_counts,
+    staging_rows,
+    stored_bytes,
+)
 from moto_server import CREDENTIALS, moto_endpoint  # noqa: F401  (a fixture)
 
 from pipeline_core.config import Settings, load_settings
@@ -222,30 +229,7 @@ def test_an_ingest_job_whose_connection_is_killed_is_retried_by_the_worker(
         pytest.skip("pg_terminate_backend is PostgreSQL's")
     records = feed(120)  # batches of 50: 50, 50, 20
     observer = make_engine(db_url)  # another session: sees only what was committed
-    merges = 0
-    seen: dict[str, Any] = {}
-
-    def kill_in_second_batch(conn: sa.Connection, cursor: Any, statement: str, *_: Any) -> None:
-        nonlocal merges
-        if "pid" in seen:
-            return
-        if statement.lstrip().startswith("INSERT INTO staging.listings"):
-            merges += 1
-        elif merges == 2:  # batch 2's listings and child rows are written, not committed
-            seen["before"] = staging_rows(observer)
-            driver = conn.connection.driver_connection  # no event: straight to psycopg
-            seen["listings_in_batch"] = driver.execute(  # type: ignore[union-attr]
-                "SELECT count(*) FROM staging.listings"
-            ).fetchone()[0]
-            pid = driver.info.backend_pid  # type: ignore[union-attr]
-            with observer.connect() as admin:
-                admin.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
-                while admin.execute(
-                    sa.text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}
-                ).scalar_one():
-                    admin.commit()  # pg_stat_activity is a snapshot per transaction
-                    time.sleep(0.01)
-            seen["pid"] = pid
+    kill_in_second_batch, seen = kill_second_batch(observer)
 
     with FeedServer(paginate_json(records, per_page=60)) as server:
         settings = _worker_settings(db_url, tmp_path, server.url("/listings?page=1"))
