@@ -24,11 +24,16 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-import sqlalchemy as sa
 
-from pipeline_core.testing.source_crawl import SourceCrawler
+# The plugin loads in every pytest session where dmo-pipeline is installed: SQLAlchemy and
+# the crawler are imported when a fixture is used, not at start-up.
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+
+    from pipeline_core.testing.source_crawl import SourceCrawler
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -43,6 +48,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def _admin_engine(url: str) -> sa.Engine:
+    import sqlalchemy as sa
+
     return sa.create_engine(
         sa.make_url(url).set(drivername="postgresql+psycopg"),
         isolation_level="AUTOCOMMIT",
@@ -58,6 +65,8 @@ def dmo_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator
     if not server:
         yield f"sqlite:///{tmp_path / 'dmo-db' / 'pipeline.db'}"
         return
+    import sqlalchemy as sa
+
     name = f"dmo_kit_{uuid.uuid4().hex[:12]}"
     admin = _admin_engine(server)
     with admin.connect() as conn:
@@ -76,6 +85,8 @@ def dmo_crawl(
     request: pytest.FixtureRequest, tmp_path: Path, dmo_database_url: str
 ) -> Iterator[SourceCrawler]:
     """Crawl a source from fixture files into the test's database; see the module doc."""
+    from pipeline_core.testing.source_crawl import SourceCrawler
+
     crawler = SourceCrawler(tmp_path / "dmo-crawl", dmo_database_url, cwd=request.config.rootpath)
     try:
         yield crawler
