@@ -55,12 +55,6 @@ class JsonApiSpider(PagedSpider):
             self.report_page_error(f"no list of records at {self.records_path!r}", response.url)
             yield from self._past_broken(state)
             return
-        make = self.record
-        url = response.url
-        for payload in records:
-            item = make(payload, url)
-            if item is not None:
-                yield item
         following = self.pages.after(
             response,
             state,
@@ -68,7 +62,15 @@ class JsonApiSpider(PagedSpider):
             self.value_at(data) if self.value_at else None,
             self.total_pages_at(data) if self.total_pages_at else None,
         )
+        # The next page first: it downloads while this page's records go through the
+        # item pipelines.
         yield from self.follow(following, state)
+        make = self.record
+        url = response.url
+        for payload in records:
+            item = make(payload, url)
+            if item is not None:
+                yield item
 
     def _past_broken(self, state: PageState) -> Iterator[Any]:
         yield from self.follow(self.pages.after_broken(state), state)
