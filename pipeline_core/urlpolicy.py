@@ -6,6 +6,10 @@ in ``PIPELINE_ALLOWED_HOSTS`` (for example ``127.0.0.1`` for a local fixture ser
 Private, loopback, link-local, multicast and reserved addresses are refused otherwise, and
 so is an IPv6 address that carries one of them as IPv4 (IPv4-mapped ``::ffff:0:0/96``, 6to4
 ``2002::/16``, NAT64 ``64:ff9b::/96``, Teredo ``2001::/32``).
+
+A URL is checked before its request is sent (:func:`check_url`), and each address a name
+resolves to is checked again when the connection is made (:func:`check_address`, called by
+the crawler's name resolver), so a name that changes its answer in between is refused too.
 """
 
 from __future__ import annotations
@@ -75,11 +79,27 @@ def check_url(url: str, allowed_hosts: Iterable[str] = (), allow_file: bool = Fa
     if host in allowed:
         return
     for address in _addresses(host):
-        if not _public(address):
-            ip = ipaddress.ip_address(address.split("%", 1)[0])
-            embedded = _embedded_ipv4(ip) if isinstance(ip, ipaddress.IPv6Address) else None
-            carries = f" (it carries {embedded})" if embedded is not None else ""
-            raise URLPolicyError(
-                f"{url}: host {host} resolves to non-public address {address}{carries}; "
-                "add it to PIPELINE_ALLOWED_HOSTS to allow it"
-            )
+        check_address(host, address, allowed, url)
+
+
+def check_address(
+    host: str, address: str, allowed_hosts: Iterable[str] = (), url: str = ""
+) -> None:
+    """Raise :class:`URLPolicyError` unless a connection to ``host`` may go to ``address``.
+
+    This is the check made again when a connection is opened (the crawler's name resolver
+    calls it with each answer), so a name that resolved to a public address when the URL
+    was checked and to a private one a moment later (DNS rebinding) is still refused. Only
+    the host's own name in ``allowed_hosts`` lets a name reach a non-public address.
+    """
+    if host.lower() in {h.lower() for h in allowed_hosts}:
+        return
+    if _public(address):
+        return
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    embedded = _embedded_ipv4(ip) if isinstance(ip, ipaddress.IPv6Address) else None
+    carries = f" (it carries {embedded})" if embedded is not None else ""
+    raise URLPolicyError(
+        f"{url + ': ' if url else ''}host {host} resolves to non-public address {address}"
+        f"{carries}; add it to PIPELINE_ALLOWED_HOSTS to allow it"
+    )

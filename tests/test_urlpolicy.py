@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
+import orjson
 import pytest
+import sqlalchemy as sa
+from conftest import run_scrapy
+from fetch_helpers import crawl_state, error_rows, staged
 
 from pipeline_core.exceptions import URLPolicyError
+from pipeline_core.testing import FeedServer
 from pipeline_core.urlpolicy import check_url
 
 
@@ -49,3 +55,58 @@ def test_allowed_hosts_and_file_sources() -> None:
         "http://[2606:4700::1111]/",
     ):
         check_url(url)
+
+
+def test_each_address_is_checked_again_at_connection(
+    pipeline_env: dict[str, str], engine: sa.Engine, tmp_path: Path
+) -> None:
+    """DNS rebinding: the name's answer when the connection is made is what counts.
+
+    The URL policy middleware is switched off here, as if the name had resolved to a public
+    address when the URL was checked; the crawler's resolver then gets 127.0.0.1 for
+    ``localhost``, which only the literal ``127.0.0.1`` is allowed to reach, so the page
+    fails without a request. Naming ``localhost`` itself lets the same crawl through.
+    """
+    mapping = (
+        "source: {name}\ndmo: test-dmo\nfetcher: json_api\nurl: {url}\nrecords: data\n"
+        "id: id\nfields:\n  name: title\n  category: {{const: attraction}}\n"
+    )
+    no_policy = '{"pipeline_core.scrapy.middlewares.URLPolicyMiddleware": null}'
+    with FeedServer() as server:
+        server.set_pages({"/feed": orjson.dumps({"data": [{"id": "x1", "title": "Hut"}]})})
+        folder = tmp_path / "mappings"
+        folder.mkdir()
+        url = f"http://localhost:{server.port}/feed"
+        for name in ("rebound", "named"):
+            (folder / f"{name}.yaml").write_text(mapping.format(name=name, url=url), "utf-8")
+        env = dict(pipeline_env, PIPELINE_SOURCES_PATH=str(folder))
+        refused = run_scrapy(
+            "crawl",
+            "rebound",
+            "-s",
+            f"DOWNLOADER_MIDDLEWARES={no_policy}",
+            env=dict(env, PIPELINE_ALLOWED_HOSTS="127.0.0.1"),
+        )
+        requested_after_refused = list(server.requests)
+        allowed = run_scrapy(
+            "crawl",
+            "named",
+            "-s",
+            f"DOWNLOADER_MIDDLEWARES={no_policy}",
+            env=dict(env, PIPELINE_ALLOWED_HOSTS="localhost"),
+        )
+        requested = list(server.requests)
+    assert refused.returncode == 0, refused.stderr
+    assert allowed.returncode == 0, allowed.stderr
+    assert requested_after_refused == []
+    assert requested == ["/feed"]
+    assert staged(engine, "rebound") == {}
+    assert sorted(staged(engine, "named")) == ["x1"]
+    messages = [row["message"] for row in error_rows(engine, "rebound")]
+    assert len(messages) == 1
+    assert messages[0] == (
+        "refused by the URL policy when connecting: host localhost resolves to non-public "
+        "address 127.0.0.1; add it to PIPELINE_ALLOWED_HOSTS to allow it"
+    )
+    assert crawl_state(engine, "rebound")[0] is False
+    assert crawl_state(engine, "named")[0] is True

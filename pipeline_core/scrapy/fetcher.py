@@ -13,6 +13,7 @@ from pipeline_core.exceptions import MappingError
 from pipeline_core.items import RawRecord
 from pipeline_core.mapping import CompiledMapping
 from pipeline_core.mapping.fetcher_check import ENV_REF, SECRET_PREFIX
+from pipeline_core.scrapy.resolver import refusal
 from pipeline_core.sources import Source
 
 logger = logging.getLogger(__name__)
@@ -154,8 +155,11 @@ class FetcherSpider(scrapy.Spider):
         """Errback: a request failed (network, HTTP status, refused URL)."""
         request = failure.request
         response = getattr(failure.value, "response", None)
+        refused = refusal(urlsplit(request.url).hostname)
         if response is not None:
             message = f"HTTP {response.status} from {request.url}"
+        elif refused is not None:
+            message = f"refused by the URL policy when connecting: {refused}"
         else:
             message = f"{failure.type.__name__}: {failure.value}"
         self.report_page_error(message, request.url)

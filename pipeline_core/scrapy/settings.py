@@ -32,6 +32,9 @@ DOWNLOADER_MIDDLEWARES = {
     "pipeline_core.scrapy.middlewares.URLPolicyMiddleware": 55,
 }
 
+#: Name lookups check each answer against the URL policy again (DNS rebinding).
+TWISTED_DNS_RESOLVER = "pipeline_core.scrapy.resolver.PolicyResolver"
+
 EXTENSIONS = {
     "pipeline_core.scrapy.progress.ProgressLog": 600,
 }

@@ -1,0 +1,65 @@
+"""The crawler's name resolver: Scrapy's caching resolver, with the URL policy on each answer.
+
+:class:`URLPolicyMiddleware` checks a URL before its request is sent, resolving its host.
+The connection resolves the host again; an attacker's name server can answer a public
+address the first time and a private one the second (DNS rebinding). This resolver checks
+every answer it hands to a connection with :func:`pipeline_core.urlpolicy.check_address`,
+so the address actually connected to obeys the policy. Literal IP addresses in URLs are
+not resolved (the middleware's check is final for them).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from scrapy.resolver import CachingThreadedResolver
+from twisted.internet.defer import Deferred
+from twisted.internet.error import DNSLookupError
+
+from pipeline_core.exceptions import URLPolicyError
+from pipeline_core.urlpolicy import check_address
+
+logger = logging.getLogger(__name__)
+
+
+#: Why the policy refused a host's answer, by host name: Twisted reports a refused lookup
+#: only as "no results", so fetchers look the reason up here for their page error.
+refusals: dict[str, str] = {}
+
+
+def refusal(host: str | None) -> str | None:
+    """The URL policy's reason for refusing ``host``'s last answer in this process, if any."""
+    return refusals.get((host or "").lower())
+
+
+class PolicyResolver(CachingThreadedResolver):
+    """Scrapy's ``CachingThreadedResolver``; an answer the URL policy refuses fails the
+    lookup (``DNSLookupError`` naming host, address and the setting to change), so the
+    request fails as a page error before any connection is made."""
+
+    allowed_hosts: tuple[str, ...] = ()
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, reactor: Any) -> PolicyResolver:
+        from pipeline_core.scrapy.runtime import get_runtime
+
+        resolver = super().from_crawler(crawler, reactor)
+        resolver.allowed_hosts = tuple(get_runtime().settings.allowed_hosts)
+        return resolver
+
+    def getHostByName(self, name: str, timeout: Sequence[int] = ()) -> Deferred[str]:
+        deferred = super().getHostByName(name, timeout)
+        deferred.addCallback(self._checked, name)
+        return deferred
+
+    def _checked(self, address: str, name: str) -> str:
+        try:
+            check_address(name, address, self.allowed_hosts)
+        except URLPolicyError as exc:
+            refusals[name.lower()] = str(exc)
+            logger.warning("refused a connection: %s", exc)
+            raise DNSLookupError(str(exc)) from None
+        refusals.pop(name.lower(), None)
+        return address
