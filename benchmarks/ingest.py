@@ -59,6 +59,14 @@ TARGET_FULL = 0.6
 TARGET_UNCHANGED = 0.85
 TARGET_RSS_MB = 200.0
 
+#: The reference crawl "stock": the ceiling's spider with Scrapy's own logging defaults, as
+#: a new Scrapy project runs (LOG_LEVEL DEBUG: a log record, with the item, per item).
+STOCK_SCRAPY: dict[str, Any] = {
+    "ITEM_PIPELINES": {},
+    "LOG_LEVEL": "DEBUG",
+    "LOG_FORMATTER": "scrapy.logformatter.LogFormatter",
+}
+
 TIMING_NOTE = (
     "crawl s = the crawl's own duration, timed in the child from the first item pipeline "
     "opening (before the stage session opens and loads the staged hashes) to Scrapy's "
@@ -70,7 +78,9 @@ TIMING_NOTE = (
     "time of the crawl's own process (not its children) over crawl s, per listing: it "
     "depends little on what else runs on the machine. CPU vs ceiling = the ceiling's crawl "
     "CPU µs / this crawl's. peak RSS = ru_maxrss of the crawl's "
-    "child process (os.wait4), in MB of 10^6 bytes."
+    "child process (os.wait4), in MB of 10^6 bytes. stock = the ceiling's crawl with "
+    "Scrapy's logging defaults (LOG_LEVEL DEBUG, Scrapy's LogFormatter: a log record with "
+    "the item for every item, as a new Scrapy project logs); a reference, with no target."
 )
 
 
@@ -210,7 +220,7 @@ def print_table(results: list[CrawlResult], listings: int) -> None:
     """The figures of the three crawls beside the targets."""
     ceiling = results[0].rate(listings)
     ceiling_cpu = results[0].crawl_cpu_seconds
-    targets = {"ceiling": None, "full": TARGET_FULL, "unchanged": TARGET_UNCHANGED}
+    targets = {"ceiling": None, "stock": None, "full": TARGET_FULL, "unchanged": TARGET_UNCHANGED}
     header = (
         f"{'crawl':<10} {'listings/s':>10} {'vs ceiling':>10} {'target':>14} "
         f"{'peak RSS MB':>11} {'target':>14} {'crawl s':>8} {'scrapy s':>8} {'CPU s':>7} "
@@ -235,6 +245,18 @@ def print_table(results: list[CrawlResult], listings: int) -> None:
         )
 
 
+def print_stock_comparison(results: dict[str, CrawlResult], listings: int) -> None:
+    """The full and unchanged crawls' rates against the stock Scrapy crawl's."""
+    stock = results["stock"].rate(listings)
+    if not stock:
+        return
+    print(
+        f"against stock Scrapy with no item pipelines ({stock:,.0f} listings/s): "
+        f"full crawl {results['full'].rate(listings) / stock:.2f}x, "
+        f"unchanged crawl {results['unchanged'].rate(listings) / stock:.2f}x"
+    )
+
+
 def checks_for(
     results: dict[str, CrawlResult], listings: int, invalid: int, staged: int | None
 ) -> list[Check]:
@@ -250,6 +272,7 @@ def checks_for(
     checks += [
         Check("ceiling: items scraped (no pipelines)", listings, ceiling.get("item_scraped_count")),
         Check("ceiling: no stage session ran", None, ceiling.get("dmo/scraped")),
+        Check("stock: items scraped", listings, results["stock"].stats.get("item_scraped_count")),
         Check("full: dmo/scraped", listings, full.get("dmo/scraped")),
         Check("full: dmo/inserted", good, full.get("dmo/inserted")),
         Check("full: dmo/invalid (deliberate)", invalid, full.get("dmo/invalid")),
@@ -367,6 +390,7 @@ def main(argv: list[str] | None = None) -> int:
         staged: int | None = None
         plan: list[tuple[str, dict[str, Any]]] = [
             ("ceiling", {"ITEM_PIPELINES": {}}),
+            ("stock", STOCK_SCRAPY),
             ("full", {}),
             ("unchanged", {}),
         ]
@@ -397,12 +421,13 @@ def main(argv: list[str] | None = None) -> int:
         if len(versions) > 1:
             print("WARNING: the code changed while the benchmark ran; the figures are mixed")
         print_table(list(results.values()), n)
+        print_stock_comparison(results, n)
         print(f"\n{TIMING_NOTE}\n")
         checks = checks_for(results, n, info["invalid"], staged)
         print_checks(checks)
         print(f"\nstaging.listings after the full crawl: {staged:,} rows")
         if args.profile:
-            for label in ("ceiling", "full", "unchanged"):
+            for label in results:
                 print_profile(work / f"{label}.prof", n)
         ok = all(check.ok for check in checks)
         if not ok:

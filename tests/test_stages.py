@@ -222,6 +222,38 @@ def test_the_writer_process_outlives_ctrl_c(engine: sa.Engine, tmp_path: Path) -
     assert [p for p in multiprocessing.active_children() if p.name == "stage-write-plain"] == []
 
 
+def test_a_killed_writer_process_loses_its_batch_only(engine: sa.Engine, tmp_path: Path) -> None:
+    # The writer process is SIGKILLed after its first batch: the batch sent to it next fails
+    # as a whole (an error row, the crawl not complete), a new writer process writes the
+    # batches after it, and the session itself goes on.
+    s = session(engine, tmp_path, 5, None, "process")
+    s.open()
+    for n, payload in enumerate(feed(15)):
+        item = s.map(RawRecord("plain", None, payload))
+        assert item is not None
+        s.stage(s.hash(item))
+        if n == 4:
+            s.drain()
+            (writer,) = [
+                p for p in multiprocessing.active_children() if p.name == "stage-write-plain"
+            ]
+            assert writer.pid is not None
+            os.kill(writer.pid, signal.SIGKILL)
+            writer.join(10)
+    stats = s.close("finished")
+    assert (stats["inserted"], stats["complete"], stats["errors"]) == (10, False, 1)
+    listings = staging["listings"]
+    with engine.connect() as conn:
+        staged = conn.execute(sa.select(listings.c.external_id)).scalars().all()
+        (row,) = conn.execute(sa.select(errors.c.stage, errors.c.message)).all()
+    assert sorted(staged) == [f"L{n:05d}" for n in (*range(1, 6), *range(11, 16))]
+    assert row.stage == "stage-write"
+    assert row.message.startswith(
+        "a batch was rolled back, its records are not staged: WriterProcessGone: "
+    )
+    assert [p for p in multiprocessing.active_children() if p.name == "stage-write-plain"] == []
+
+
 def test_a_nul_in_a_text_value_is_invalid_and_the_batch_is_staged(
     engine: sa.Engine, tmp_path: Path
 ) -> None:

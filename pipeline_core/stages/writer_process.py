@@ -14,6 +14,7 @@ import logging
 import multiprocessing
 import pickle
 import signal
+from concurrent.futures import Future, ThreadPoolExecutor
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -105,24 +106,33 @@ class WriterProcess:
         self._process.start()
         child.close()
         self._batch: list[ListingItem] | None = None
+        self._sender = ThreadPoolExecutor(1, thread_name_prefix=f"stage-send-{source}")
+        self._sent: Future[None] | None = None
 
     def submit(
         self, batch: list[ListingItem], error_rows: list[dict[str, Any]], crawl_id: int | None
     ) -> None:
-        """Send a batch to be written; :meth:`result` waits for it."""
+        """Send a batch to be written; :meth:`result` waits for it.
+
+        The batch is serialised here and sent by a thread: writing a few megabytes into
+        the pipe, while the writer process reads them, waits on the kernel with the GIL
+        released, so the crawl goes on meanwhile.
+        """
         assert self._batch is None, "one batch at a time"
         encoding, payload = _encode(batch)
         self._batch = batch
-        try:
-            self._conn.send((crawl_id, error_rows, encoding, payload))
-        except (OSError, ValueError) as exc:
-            self._batch = None
-            raise WriteFailed("WriterProcessGone", f"the writer process is gone: {exc}") from None
+        self._sent = self._sender.submit(self._conn.send, (crawl_id, error_rows, encoding, payload))
 
     def result(self) -> WriteResult:
         """Wait for the batch in flight; raise :class:`WriteFailed` when it was rolled back."""
         batch, self._batch = self._batch, None
         assert batch is not None, "no batch in flight"
+        sent, self._sent = self._sent, None
+        try:
+            if sent is not None:
+                sent.result()
+        except (OSError, ValueError) as exc:
+            raise WriteFailed("WriterProcessGone", f"the writer process is gone: {exc}") from None
         try:
             reply = self._conn.recv()
         except (EOFError, OSError) as exc:
@@ -161,6 +171,7 @@ class WriterProcess:
 
     def close(self) -> None:
         """Ask the child to stop and wait for it (a stuck child is terminated)."""
+        self._sender.shutdown(wait=True)
         try:
             self._conn.send(None)
         except (OSError, ValueError):
