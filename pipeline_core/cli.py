@@ -155,6 +155,8 @@ def _print_stats(results: dict[str, dict[str, Any]]) -> None:
     keys = ("scraped", "inserted", "updated", "unchanged", "invalid", "duplicates", "withdrawn")
     for name, stats in results.items():
         counts = ", ".join(f"{k} {stats.get(k, 0)}" for k in keys)
+        if stats.get("repeated"):
+            counts += f", repeated {stats['repeated']}"
         if "archived" in stats:  # archive mode: nothing was staged
             counts = f"archived {stats['archived']} raw records"
         state = "complete" if stats.get("complete") else "INCOMPLETE"

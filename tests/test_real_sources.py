@@ -207,9 +207,13 @@ def check_failte_ireland(engine: sa.Engine) -> None:
     complete, stats = crawl_state(engine, "failte-ireland-attractions")
     assert complete is True
     # every row is read and valid; 59 rows repeat the attraction (name, town, county) of
-    # an earlier row, with the same values or others (the later row wins): one listing
+    # an earlier row, with the same values or others (the later row wins): one listing.
+    # A repeat with other values in the same batch replaces the earlier row there
+    # ("repeated"), so each row is counted once
     assert (stats["scraped"], stats["invalid"]) == (3324, 0)
     assert (stats["inserted"], stats["updated"], stats["unchanged"]) == (3265, 23, 32)
+    assert stats["repeated"] == 4
+    assert sum(stats[k] for k in ("inserted", "updated", "unchanged", "repeated")) == 3324
     attractions = staged(engine, "failte-ireland-attractions")
     assert len(attractions) == 3265
     kinvara = attractions["Kinvara Visitor Information Point|Kinvara|Galway"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import multiprocessing
 import os
 import re
@@ -220,6 +221,34 @@ def test_the_writer_process_outlives_ctrl_c(engine: sa.Engine, tmp_path: Path) -
     stats = s.close("finished")
     assert (stats["inserted"], stats["complete"], stats["errors"]) == (12, True, 0)
     assert [p for p in multiprocessing.active_children() if p.name == "stage-write-plain"] == []
+
+
+def test_an_id_repeated_in_a_crawl_counts_every_record_once(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
+    # Batches of 5. L00002 comes again in its own batch with another name (it replaces the
+    # earlier record there: repeated) and a third time, unchanged, in the next batch
+    # (unchanged). L00004 comes again in the next batch with another name (updated).
+    records = feed(8)
+    renamed = copy.deepcopy(records[1])
+    renamed["names"] = {"en": "Renamed"}
+    moved = copy.deepcopy(records[3])
+    moved["names"] = {"en": "Moved"}
+    crawl = [*records[:4], renamed, records[4], copy.deepcopy(renamed), moved, *records[5:]]
+    stats = run(session(engine, tmp_path, 5, None), crawl)
+    counts = {k: stats[k] for k in ("scraped", "inserted", "updated", "unchanged", "repeated")}
+    assert counts == {"scraped": 11, "inserted": 8, "updated": 1, "unchanged": 1, "repeated": 1}
+    assert stats["scraped"] == sum(v for k, v in counts.items() if k != "scraped")
+    names = staging["listing_info"]
+    listings = staging["listings"]
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(listings.c.external_id, names.c.name)
+            .join(names, names.c.listing_id == listings.c.id)
+            .where(listings.c.external_id.in_(["L00002", "L00004"]))
+            .order_by(listings.c.external_id)
+        ).all()
+    assert [tuple(row) for row in rows] == [("L00002", "Renamed"), ("L00004", "Moved")]
 
 
 def test_a_killed_writer_process_loses_its_batch_only(engine: sa.Engine, tmp_path: Path) -> None:

@@ -42,6 +42,7 @@ STAT_KEYS = (
     "duplicates",
     "withdrawn",
     "rows_written",
+    "repeated",
 )
 
 
@@ -84,6 +85,8 @@ class StageSession:
         #: the end of a complete crawl).
         self.unseen: set[str] = set()
         self.pending: list[ListingItem] = []
+        #: Position in :attr:`pending` by external id (one record per listing in a batch).
+        self.pending_at: dict[str, int] = {}
         self.page_errors = 0
         self.idless = 0
         self.unreadable = 0
@@ -198,11 +201,14 @@ class StageSession:
                     conn, self.crawl, finish_reason, complete, stats, update_source=update_source
                 )
         logger.info(
-            "%s: crawl finished (%s): scraped %d, inserted %d, updated %d, unchanged %d, "
-            "invalid %d, duplicates %d, withdrawn %d",
+            "%s: crawl finished (%s): %s",
             self.source,
             finish_reason,
-            *(stats[k] for k in STAT_KEYS[:-1]),
+            ", ".join(
+                f"{key} {stats[key]}"
+                for key in STAT_KEYS
+                if key != "rows_written" and (key != "repeated" or stats[key])
+            ),
         )
         if self.hook is not None:
             self.hook.crawl_finished(
@@ -308,6 +314,14 @@ class StageSession:
         if item.state != "changed":
             return
         self.queued[item.external_id] = item.record_hash
+        at = self.pending_at.get(item.external_id)
+        if at is not None:
+            # The id came earlier in this batch with other values: the later record replaces
+            # it, as a later crawl would, and the earlier one is counted as ``repeated``.
+            self.pending[at] = item
+            self.stats["repeated"] += 1
+            return
+        self.pending_at[item.external_id] = len(self.pending)
         self.pending.append(item)
         if len(self.pending) >= self.batch_size:
             self.flush(start_process=True)
@@ -352,6 +366,7 @@ class StageSession:
         (``start_process``); a crawl whose records fit one batch writes them here.
         """
         batch, self.pending = self.pending, []
+        self.pending_at = {}
         error_rows = self.errors.take()
         if not batch and not error_rows:
             return
