@@ -103,3 +103,30 @@ def check_address(
         f"{url + ': ' if url else ''}host {host} resolves to non-public address {address}"
         f"{carries}; add it to PIPELINE_ALLOWED_HOSTS to allow it"
     )
+
+
+def connect_checked(
+    host: str, port: int, timeout: float | None, allowed_hosts: Iterable[str] = ()
+) -> socket.socket:
+    """A TCP connection to ``host``:``port`` whose address obeys the policy.
+
+    The name is resolved once here and every answer is checked with :func:`check_address`
+    before any is connected to, so the address connected to is the address checked (no
+    second lookup for a rebinding name server to answer differently). For clients that
+    open their own sockets (the webhook notifier); Scrapy's are checked by its resolver.
+    """
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    for *_, sockaddr in infos:
+        check_address(host, str(sockaddr[0]), allowed_hosts)
+    error: OSError | None = None
+    for family, kind, proto, _, sockaddr in infos:
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.settimeout(timeout)
+            sock.connect(sockaddr)
+        except OSError as exc:
+            sock.close()
+            error = exc
+            continue
+        return sock
+    raise error or OSError(f"no address to connect to for {host}")

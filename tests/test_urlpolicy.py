@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import socket
 from pathlib import Path
 
 import orjson
@@ -13,7 +14,7 @@ from fetch_helpers import crawl_state, error_rows, staged
 
 from pipeline_core.exceptions import URLPolicyError
 from pipeline_core.testing import FeedServer
-from pipeline_core.urlpolicy import check_url
+from pipeline_core.urlpolicy import check_url, connect_checked
 
 
 @pytest.mark.parametrize(
@@ -110,3 +111,22 @@ def test_each_address_is_checked_again_at_connection(
     )
     assert crawl_state(engine, "rebound")[0] is False
     assert crawl_state(engine, "named")[0] is True
+
+
+def test_a_checked_connection_goes_only_to_an_allowed_address() -> None:
+    """``connect_checked`` (the webhook's connections): the address it connects to is the
+    address it checked; a name needs its own entry in the allowed hosts."""
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = server.getsockname()[1]
+        with pytest.raises(URLPolicyError) as refused:
+            connect_checked("localhost", port, 2.0, ["127.0.0.1"])
+        assert str(refused.value) == (
+            "host localhost resolves to non-public address 127.0.0.1; "
+            "add it to PIPELINE_ALLOWED_HOSTS to allow it"
+        )
+        with connect_checked("localhost", port, 2.0, ["localhost"]) as client:
+            accepted, _ = server.accept()
+            with accepted:
+                client.sendall(b"ping")
+                assert accepted.recv(4) == b"ping"
+                assert client.getpeername() == ("127.0.0.1", port)

@@ -4,15 +4,20 @@ The body is ``{"event": "job_failed", "job": {...}, "error": "..."}`` where ``jo
 ``id``, ``type``, ``attempts``, ``max_attempts``, ``dmo``, ``correlation_id`` and the
 payload's ``source`` (the rest of the payload is left out: it may hold what a webhook
 should not see). The URL is checked with the fetch policy before every POST (a loopback
-or private host needs ``PIPELINE_ALLOWED_HOSTS``), redirects are not followed, the timeout
-is short, and the URL is only ever logged masked (it often carries a token).
+or private host needs ``PIPELINE_ALLOWED_HOSTS``), and the connection goes only to an
+address checked against it (a name that resolves elsewhere the second time is refused);
+redirects are not followed, proxies from the environment are not used, the timeout is
+short, and the URL is only ever logged masked (it often carries a token).
 """
 
 from __future__ import annotations
 
+import http.client
 import logging
+import ssl
 import urllib.error
 import urllib.request
+from functools import partial
 from typing import Any
 
 import orjson
@@ -20,7 +25,7 @@ import orjson
 from pipeline_core.config import SETTINGS_BY_NAME, Settings
 from pipeline_core.exceptions import URLPolicyError
 from pipeline_core.hookspecs import hookimpl
-from pipeline_core.urlpolicy import check_url
+from pipeline_core.urlpolicy import check_url, connect_checked
 
 logger = logging.getLogger("pipeline_core.notify")
 
@@ -33,7 +38,61 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None  # a redirect is an answer, not a new URL to post to
 
 
-_opener = urllib.request.build_opener(_NoRedirect)
+class _CheckedHTTPConnection(http.client.HTTPConnection):
+    """Connects only to an address the URL policy allows (see ``connect_checked``)."""
+
+    def __init__(self, *args: Any, allowed_hosts: tuple[str, ...] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.allowed_hosts = allowed_hosts
+
+    def connect(self) -> None:
+        self.sock = connect_checked(self.host, self.port, self.timeout, self.allowed_hosts)
+
+
+class _CheckedHTTPSConnection(http.client.HTTPSConnection):
+    """TLS over a connection the URL policy allows; the certificate is checked for the
+    URL's host name."""
+
+    def __init__(self, *args: Any, allowed_hosts: tuple[str, ...] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.allowed_hosts = allowed_hosts
+
+    def connect(self) -> None:
+        sock = connect_checked(self.host, self.port, self.timeout, self.allowed_hosts)
+        context: ssl.SSLContext = self._context  # type: ignore[attr-defined]
+        self.sock = context.wrap_socket(sock, server_hostname=self.host)
+
+
+class _CheckedHTTPHandler(urllib.request.HTTPHandler):
+    def __init__(self, allowed_hosts: tuple[str, ...]) -> None:
+        super().__init__()
+        self.allowed_hosts = allowed_hosts
+
+    def http_open(self, req: urllib.request.Request) -> Any:
+        connection = partial(_CheckedHTTPConnection, allowed_hosts=self.allowed_hosts)
+        return self.do_open(connection, req)  # type: ignore[arg-type]
+
+
+class _CheckedHTTPSHandler(urllib.request.HTTPSHandler):
+    def __init__(self, allowed_hosts: tuple[str, ...]) -> None:
+        super().__init__()
+        self.allowed_hosts = allowed_hosts
+
+    def https_open(self, req: urllib.request.Request) -> Any:
+        connection = partial(_CheckedHTTPSConnection, allowed_hosts=self.allowed_hosts)
+        context = self._context  # type: ignore[attr-defined]
+        return self.do_open(connection, req, context=context)  # type: ignore[arg-type]
+
+
+def _opener(allowed_hosts: tuple[str, ...]) -> urllib.request.OpenerDirector:
+    """An opener that follows no redirect, uses no proxy from the environment, and connects
+    only where the URL policy allows (the address connected to is the one checked)."""
+    return urllib.request.build_opener(
+        urllib.request.ProxyHandler({}),
+        _NoRedirect,
+        _CheckedHTTPHandler(allowed_hosts),
+        _CheckedHTTPSHandler(allowed_hosts),
+    )
 
 
 def webhook_body(job: dict[str, Any], error: str) -> dict[str, Any]:
@@ -72,10 +131,19 @@ def job_failed(job: dict[str, Any], error: str, settings: Settings) -> None:
         method="POST",
     )
     try:
-        with _opener.open(request, timeout=TIMEOUT) as response:
+        with _opener(tuple(settings.allowed_hosts)).open(request, timeout=TIMEOUT) as response:
             status = response.status
     except urllib.error.HTTPError as exc:
         status = exc.code
+    except urllib.error.URLError as exc:
+        reason = exc.reason
+        if isinstance(reason, URLPolicyError):
+            logger.error("webhook %s refused: %s", shown, str(reason).replace(url, shown))
+        else:
+            logger.error(
+                "webhook %s for job %s failed: %s", shown, job["id"], type(reason).__name__
+            )
+        return
     except (OSError, ValueError) as exc:
         logger.error("webhook %s for job %s failed: %s", shown, job["id"], type(exc).__name__)
         return
