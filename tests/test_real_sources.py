@@ -172,7 +172,24 @@ def check_the_abbey(engine: sa.Engine) -> None:
     assert abbey["external_id"] == ABBEY
     assert abbey["contact"]["phone"] == "+33233605898"
     assert abbey["subcategories"] == ["religious_site", "heritage_site"]
+    # its one picture, from the ebucore representation: file, caption, credit and licence
+    picture = (
+        "https://upload.wikimedia.org/wikipedia/commons/c/c9/"
+        "France_Manche_abbaye_lucerne_de_loin.jpg",
+        "France Manche abbaye lucerne de loin",
+        "Pinpin (https://commons.wikimedia.org/wiki/User:Pinpin)",
+        "CC BY 2.5",
+    )
     listings, hours = staging["listings"], staging["opening_hours"]
+    images = staging["listing_images"]
+    with engine.connect() as conn:
+        pictures = conn.execute(
+            sa.select(images.c.position, images.c.url, images.c.caption, images.c.credit,
+                      images.c.licence)
+            .join(listings, listings.c.id == images.c.listing_id)
+            .where(listings.c.external_id == ABBEY)
+        ).all()  # fmt: skip
+    assert [tuple(row) for row in pictures] == [(0, *picture)]
     with engine.connect() as conn:
         rows = conn.execute(
             sa.select(hours.c.weekday, hours.c.opens, hours.c.closes, hours.c.closed,
