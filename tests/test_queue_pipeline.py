@@ -1,8 +1,9 @@
 """A source scraped end to end through the queue by the real worker: ``queue add scrape``
 then ``dmo-pipeline worker --once`` as a child process runs
 scrape → transform → ingest, with the files in a local folder and in S3 (moto over HTTP);
-and an ingest job whose database connection is killed midway, failed and retried by the
-worker."""
+an ingest job whose database connection is killed midway, failed and retried by the
+worker; and the crawl process of a scrape stopped when its worker shuts down or its lease
+is lost, its crawl row closed."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import sys
 import threading
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -30,9 +32,11 @@ from jobs_kit import (
     stored_bytes,
 )
 from moto_server import CREDENTIALS, moto_endpoint  # noqa: F401  (a fixture)
+from queue_helpers import wait_for
 
 from pipeline_core.config import Settings, load_settings
 from pipeline_core.db import make_engine
+from pipeline_core.db.engine import write_transaction
 from pipeline_core.db.tables import configs, crawls, errors, files, jobs, queue
 from pipeline_core.hookspecs import hookimpl
 from pipeline_core.jobtypes import JobResult, JobType, NextJob
@@ -193,7 +197,7 @@ def test_a_source_scraped_end_to_end_through_the_queue(
     ]
 
 
-def _worker_settings(db_url: str, tmp_path: Path, url: str) -> Settings:
+def _worker_settings(db_url: str, tmp_path: Path, url: str, **extra: str) -> Settings:
     write_mapping(tmp_path / "mappings", SOURCE, url)
     return job_settings(
         db_url,
@@ -203,6 +207,7 @@ def _worker_settings(db_url: str, tmp_path: Path, url: str) -> Settings:
         PIPELINE_RETRY_BACKOFF_MAX="0.5",
         PIPELINE_POLL_INTERVAL="0.1",
         PIPELINE_DMO_CONCURRENCY="0",
+        **extra,
     )
 
 
@@ -394,6 +399,51 @@ def test_sigterm_to_a_worker_running_a_scrape_stops_the_crawl_and_releases_the_j
     ]
     assert crawl["finished_at"] is not None and crawl["complete"] is False
     assert crawl["finish_reason"] == "crawl process was stopped: the worker shut down"
+
+
+def test_a_scrape_whose_lease_is_lost_stops_its_crawl_and_closes_its_crawl_row(
+    db_url: str, engine: sa.Engine, tmp_path: Path
+) -> None:
+    stalled = StalledFeed()
+    try:
+        settings = _worker_settings(db_url, tmp_path, stalled.url(), PIPELINE_LEASE_SECONDS="3")
+        with engine.begin() as conn:
+            job_id = enqueue(conn, "scrape", {"source": SOURCE}, settings=settings)
+
+        def expire_and_rescue() -> bool:  # the worker seemed to hang: another rescues its job
+            with write_transaction(engine) as conn:
+                conn.execute(
+                    sa.update(queue)
+                    .where(queue.c.id == job_id)
+                    .values(lease_expires_at=datetime.now(UTC) - timedelta(seconds=5))
+                )
+            return rescue_expired(engine, settings).retried == 1
+
+        def other_worker() -> None:
+            if stalled.requested.wait(120):  # the crawl is fetching
+                wait_for("the rescue", expire_and_rescue, 30)
+
+        thread = threading.Thread(target=other_worker)
+        thread.start()
+        try:
+            counts = Worker(engine, get_plugin_manager(settings), owner="w1").process_once(1)
+        finally:
+            thread.join()
+    finally:
+        stalled.close()
+
+    assert (counts.claimed, counts.completed, counts.retried, counts.stale) == (1, 0, 0, 1)
+    with engine.connect() as conn:
+        crawl = conn.execute(sa.select(crawls)).mappings().one()
+        assert conn.execute(sa.select(sa.func.count()).select_from(files)).scalar_one() == 0
+    assert crawl["finished_at"] is not None
+    assert (crawl["finish_reason"], crawl["complete"]) == (
+        "crawl process was stopped: the job's lease was lost",
+        False,
+    )
+    rows = _queue_rows(engine)
+    assert [(r["status"], r["attempts"], r["lease_owner"]) for r in rows] == [("queued", 1, None)]
+    assert _attempts(engine) == [(job_id, 1, "expired")]
 
 
 class _ChainTypes:
