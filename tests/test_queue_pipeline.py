@@ -2,11 +2,12 @@
 then ``dmo-pipeline worker --once`` as a child process runs
 scrape → transform → ingest, with the files in a local folder and in S3 (moto over HTTP);
 an ingest job whose database connection is killed midway, failed and retried by the
-worker; and the crawl process of a scrape stopped when its worker shuts down or its lease
-is lost, its crawl row closed."""
+worker; and the crawl process of a scrape stopped when its worker shuts down, dies or
+loses its lease, its crawl row closed."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -17,12 +18,14 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import boto3
+import orjson
 import pytest
 import sqlalchemy as sa
 from conftest import run_cli
-from feeds import expected_rows, feed, write_mapping
+from feeds import expected_rows, feed, listing, write_mapping
 from jobs_kit import (
     check_file_row,
     job_settings,
@@ -399,6 +402,109 @@ def test_sigterm_to_a_worker_running_a_scrape_stops_the_crawl_and_releases_the_j
     ]
     assert crawl["finished_at"] is not None and crawl["complete"] is False
     assert crawl["finish_reason"] == "crawl process was stopped: the worker shut down"
+
+
+class EndlessFeed:
+    """A JSON feed on 127.0.0.1 that never ends: page N holds listing N and links to page
+    N + 1, each answered ``delay`` seconds after it is asked for. A crawl of it runs until
+    it is stopped."""
+
+    def __init__(self, delay: float) -> None:
+        self.requests = 0
+        feed_server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                feed_server.requests += 1
+                number = int(parse_qs(urlsplit(self.path).query)["page"][0])
+                time.sleep(delay)  # a slow server
+                body = orjson.dumps(
+                    {"data": [listing(number)], "next": f"/listings?page={number + 1}"}
+                )
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/listings?page=1"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize(
+    ("delay", "pages"),
+    [pytest.param(0.2, 3, id="slow-feed"), pytest.param(60, 1, id="hung-download")],
+)
+def test_a_worker_killed_with_sigkill_takes_its_crawl_process_with_it(
+    db_url: str,
+    engine: sa.Engine,
+    pipeline_env: dict[str, str],
+    tmp_path: Path,
+    delay: float,
+    pages: int,
+) -> None:
+    if not Path("/proc/self/stat").exists():
+        pytest.skip("reads processes from /proc")
+    slow = EndlessFeed(delay)
+    crawl_process: int | None = None
+    try:
+        write_mapping(tmp_path / "mappings", SOURCE, slow.url())
+        env = dict(
+            pipeline_env,
+            PIPELINE_SOURCES_PATH=str(tmp_path / "mappings"),
+            PIPELINE_POLL_INTERVAL="0.1",
+        )
+        assert _ok(
+            run_cli("queue", "add", "scrape", "--payload", f'{{"source": "{SOURCE}"}}', env=env)
+        ) == ("queued job 1 (scrape)\n")
+        log = tmp_path / "worker.log"
+        with log.open("wb") as out:
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "pipeline_core.cli", "worker"],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            wait_for(f"the crawl to ask for page {pages}", lambda: slow.requests >= pages, 120)
+            (crawl_process,) = _children(worker.pid)
+            worker.kill()
+            assert worker.wait(10) == -signal.SIGKILL
+            wait_for("the crawl process to stop", lambda: not _alive(crawl_process), 10)
+        finally:
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait()
+            if crawl_process is not None and _alive(crawl_process):  # outlived its worker
+                os.kill(crawl_process, signal.SIGKILL)
+    finally:
+        slow.close()
+
+    with engine.connect() as conn:
+        crawl = conn.execute(sa.select(crawls)).mappings().one()
+        assert conn.execute(sa.select(sa.func.count()).select_from(files)).scalar_one() == 0
+    # The crawl saw its worker die and closed its crawl row, as not complete: by closing its
+    # spider (the slow feed), or 5 s later, its download hanging, just before it ended.
+    assert crawl["finished_at"] is not None
+    assert (crawl["finish_reason"], crawl["complete"]) == ("worker died", False)
+    if delay < 1:
+        assert crawl["stats"]["scraped"] >= pages - 1
+    else:
+        assert crawl["stats"] is None
+    # The job waits for its lease to expire, to be rescued.
+    rows = _queue_rows(engine)
+    assert [(r["type"], r["status"], r["attempts"]) for r in rows] == [("scrape", "running", 1)]
 
 
 def test_a_scrape_whose_lease_is_lost_stops_its_crawl_and_closes_its_crawl_row(

@@ -1,8 +1,10 @@
 """The ``scrape`` job: crawl a source in a child process and archive its raw records.
 
 Payload ``{"source": NAME}``. The crawl runs as ``python -m pipeline_core.cli crawl NAME
--s PIPELINE_ARCHIVE_PATH=FILE`` (the same runtime as ``dmo-pipeline crawl``), in a child
-process: whatever the crawl does, even dying, cannot take the worker down. The child
+-s PIPELINE_ARCHIVE_PATH=FILE -s PIPELINE_WORKER_PID=PID`` (the same runtime as
+``dmo-pipeline crawl``), in a child process: whatever the crawl does, even dying, cannot
+take the worker down, and the crawl stops when the worker dies (a worker killed with
+SIGKILL leaves no crawl running: :mod:`pipeline_core.scrapy.worker_watch`). The child
 opens and closes the ``pipeline.crawls`` row and records page errors; this job uploads the
 file to storage, records it in ``pipeline.files`` (kind ``raw``) and names ``transform`` of
 that file as the next job. A crawl this job stops (the worker shuts down, the job's lease
@@ -100,6 +102,10 @@ def run_archive_crawl(name: str, path: Path, context: JobContext) -> dict[str, A
         "--no-progress",
         "-s",
         f"PIPELINE_ARCHIVE_PATH={path}",
+        # The crawl watches this process and stops when it dies (killed outright, this
+        # worker could not stop it): pipeline_core.scrapy.worker_watch.
+        "-s",
+        f"PIPELINE_WORKER_PID={os.getpid()}",
     ]
     # The child reads the same settings as this job, whatever the worker's environment.
     env = {**os.environ, **context.settings.raw}
