@@ -66,7 +66,24 @@ class StorageError(PipelineError):
 
 
 class JobError(PipelineError):
-    """A job could not do its work: names the job type, its payload's subject and the cause."""
+    """A job could not do its work: names the job type, its payload's subject and the cause.
+
+    ``source``, ``external_id`` and ``field``, when given, name the source, record and
+    field at fault in the ``pipeline.errors`` row of the failed attempt.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        source: str | None = None,
+        external_id: str | None = None,
+        field: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.source = source
+        self.external_id = external_id
+        self.field = field
 
 
 class JobCancelled(JobError):

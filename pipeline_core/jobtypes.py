@@ -60,6 +60,10 @@ class JobContext:
     #: handler that waits on something, such as a child process, stops it and raises; the
     #: worker then releases the job. A handler that ignores it ends with the process.
     cancelled: threading.Event = field(default_factory=threading.Event)
+    #: The source the job works on, for the ``pipeline.errors`` row of a failed attempt: a
+    #: handler whose payload does not name it sets it as soon as it knows it (the built-in
+    #: ``transform`` and ``ingest`` set their file's source).
+    source: str | None = None
 
 
 JobHandler = Callable[[Mapping[str, Any], JobContext], "JobResult | Mapping[str, Any] | None"]

@@ -1,26 +1,31 @@
 """A source scraped end to end through the queue by the real worker: ``queue add scrape``
 then ``dmo-pipeline worker --once`` as a child process runs
 scrape → transform → ingest, with the files in a local folder and in S3 (moto over HTTP);
-and an ingest job whose database connection is killed midway, failed and retried by the
-worker."""
+an ingest job whose database connection is killed midway, failed and retried by the
+worker; and the crawl process of a scrape stopped when its worker shuts down, dies or
+loses its lease, its crawl row closed."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
 import threading
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import boto3
+import orjson
 import pytest
 import sqlalchemy as sa
 from conftest import run_cli
-from feeds import expected_rows, feed, write_mapping
+from feeds import expected_rows, feed, listing, write_mapping
 from jobs_kit import (
     check_file_row,
     job_settings,
@@ -30,9 +35,11 @@ from jobs_kit import (
     stored_bytes,
 )
 from moto_server import CREDENTIALS, moto_endpoint  # noqa: F401  (a fixture)
+from queue_helpers import wait_for
 
 from pipeline_core.config import Settings, load_settings
 from pipeline_core.db import make_engine
+from pipeline_core.db.engine import write_transaction
 from pipeline_core.db.tables import configs, crawls, errors, files, jobs, queue
 from pipeline_core.hookspecs import hookimpl
 from pipeline_core.jobtypes import JobResult, JobType, NextJob
@@ -193,7 +200,7 @@ def test_a_source_scraped_end_to_end_through_the_queue(
     ]
 
 
-def _worker_settings(db_url: str, tmp_path: Path, url: str) -> Settings:
+def _worker_settings(db_url: str, tmp_path: Path, url: str, **extra: str) -> Settings:
     write_mapping(tmp_path / "mappings", SOURCE, url)
     return job_settings(
         db_url,
@@ -203,6 +210,7 @@ def _worker_settings(db_url: str, tmp_path: Path, url: str) -> Settings:
         PIPELINE_RETRY_BACKOFF_MAX="0.5",
         PIPELINE_POLL_INTERVAL="0.1",
         PIPELINE_DMO_CONCURRENCY="0",
+        **extra,
     )
 
 
@@ -394,6 +402,154 @@ def test_sigterm_to_a_worker_running_a_scrape_stops_the_crawl_and_releases_the_j
     ]
     assert crawl["finished_at"] is not None and crawl["complete"] is False
     assert crawl["finish_reason"] == "crawl process was stopped: the worker shut down"
+
+
+class EndlessFeed:
+    """A JSON feed on 127.0.0.1 that never ends: page N holds listing N and links to page
+    N + 1, each answered ``delay`` seconds after it is asked for. A crawl of it runs until
+    it is stopped."""
+
+    def __init__(self, delay: float) -> None:
+        self.requests = 0
+        feed_server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                feed_server.requests += 1
+                number = int(parse_qs(urlsplit(self.path).query)["page"][0])
+                time.sleep(delay)  # a slow server
+                body = orjson.dumps(
+                    {"data": [listing(number)], "next": f"/listings?page={number + 1}"}
+                )
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/listings?page=1"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize(
+    ("delay", "pages"),
+    [pytest.param(0.2, 3, id="slow-feed"), pytest.param(60, 1, id="hung-download")],
+)
+def test_a_worker_killed_with_sigkill_takes_its_crawl_process_with_it(
+    db_url: str,
+    engine: sa.Engine,
+    pipeline_env: dict[str, str],
+    tmp_path: Path,
+    delay: float,
+    pages: int,
+) -> None:
+    if not Path("/proc/self/stat").exists():
+        pytest.skip("reads processes from /proc")
+    slow = EndlessFeed(delay)
+    crawl_process: int | None = None
+    try:
+        write_mapping(tmp_path / "mappings", SOURCE, slow.url())
+        env = dict(
+            pipeline_env,
+            PIPELINE_SOURCES_PATH=str(tmp_path / "mappings"),
+            PIPELINE_POLL_INTERVAL="0.1",
+        )
+        assert _ok(
+            run_cli("queue", "add", "scrape", "--payload", f'{{"source": "{SOURCE}"}}', env=env)
+        ) == ("queued job 1 (scrape)\n")
+        log = tmp_path / "worker.log"
+        with log.open("wb") as out:
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "pipeline_core.cli", "worker"],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            wait_for(f"the crawl to ask for page {pages}", lambda: slow.requests >= pages, 120)
+            (crawl_process,) = _children(worker.pid)
+            worker.kill()
+            assert worker.wait(10) == -signal.SIGKILL
+            wait_for("the crawl process to stop", lambda: not _alive(crawl_process), 10)
+        finally:
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait()
+            if crawl_process is not None and _alive(crawl_process):  # outlived its worker
+                os.kill(crawl_process, signal.SIGKILL)
+    finally:
+        slow.close()
+
+    with engine.connect() as conn:
+        crawl = conn.execute(sa.select(crawls)).mappings().one()
+        assert conn.execute(sa.select(sa.func.count()).select_from(files)).scalar_one() == 0
+    # The crawl saw its worker die and closed its crawl row, as not complete: by closing its
+    # spider (the slow feed), or 5 s later, its download hanging, just before it ended.
+    assert crawl["finished_at"] is not None
+    assert (crawl["finish_reason"], crawl["complete"]) == ("worker died", False)
+    if delay < 1:
+        assert crawl["stats"]["scraped"] >= pages - 1
+    else:
+        assert crawl["stats"] is None
+    # The job waits for its lease to expire, to be rescued.
+    rows = _queue_rows(engine)
+    assert [(r["type"], r["status"], r["attempts"]) for r in rows] == [("scrape", "running", 1)]
+
+
+def test_a_scrape_whose_lease_is_lost_stops_its_crawl_and_closes_its_crawl_row(
+    db_url: str, engine: sa.Engine, tmp_path: Path
+) -> None:
+    stalled = StalledFeed()
+    try:
+        settings = _worker_settings(db_url, tmp_path, stalled.url(), PIPELINE_LEASE_SECONDS="3")
+        with engine.begin() as conn:
+            job_id = enqueue(conn, "scrape", {"source": SOURCE}, settings=settings)
+
+        def expire_and_rescue() -> bool:  # the worker seemed to hang: another rescues its job
+            with write_transaction(engine) as conn:
+                conn.execute(
+                    sa.update(queue)
+                    .where(queue.c.id == job_id)
+                    .values(lease_expires_at=datetime.now(UTC) - timedelta(seconds=5))
+                )
+            return rescue_expired(engine, settings).retried == 1
+
+        def other_worker() -> None:
+            if stalled.requested.wait(120):  # the crawl is fetching
+                wait_for("the rescue", expire_and_rescue, 30)
+
+        thread = threading.Thread(target=other_worker)
+        thread.start()
+        try:
+            counts = Worker(engine, get_plugin_manager(settings), owner="w1").process_once(1)
+        finally:
+            thread.join()
+    finally:
+        stalled.close()
+
+    assert (counts.claimed, counts.completed, counts.retried, counts.stale) == (1, 0, 0, 1)
+    with engine.connect() as conn:
+        crawl = conn.execute(sa.select(crawls)).mappings().one()
+        assert conn.execute(sa.select(sa.func.count()).select_from(files)).scalar_one() == 0
+    assert crawl["finished_at"] is not None
+    assert (crawl["finish_reason"], crawl["complete"]) == (
+        "crawl process was stopped: the job's lease was lost",
+        False,
+    )
+    rows = _queue_rows(engine)
+    assert [(r["status"], r["attempts"], r["lease_owner"]) for r in rows] == [("queued", 1, None)]
+    assert _attempts(engine) == [(job_id, 1, "expired")]
 
 
 class _ChainTypes:

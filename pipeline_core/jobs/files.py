@@ -61,7 +61,8 @@ def load_file(conn: sa.Connection, file_id: int, kind: str, job_type: str) -> Ar
     if row["kind"] != kind:
         raise JobError(
             f"{job_type} job: file {file_id} ({row['source']}) is a {row['kind']} file, "
-            f"not a {kind} one"
+            f"not a {kind} one",
+            source=row["source"],
         )
     return ArchivedFile(**{k: row[k] for k in ArchivedFile.__dataclass_fields__})
 

@@ -47,6 +47,7 @@ def ingest(payload: Mapping[str, Any], context: JobContext) -> JobResult:
     engine = context.engine
     with engine.connect() as conn:
         normalised = load_file(conn, file_id, "normalised", "ingest")
+        context.source = normalised.source  # named in the error row if this attempt fails
         crawl_row = load_crawl(conn, normalised.crawl_id, "ingest")
         newest = conn.execute(
             sa.select(sa.func.max(crawls.c.id)).where(crawls.c.source == normalised.source)

@@ -1,11 +1,14 @@
 """The ``scrape`` job: crawl a source in a child process and archive its raw records.
 
 Payload ``{"source": NAME}``. The crawl runs as ``python -m pipeline_core.cli crawl NAME
--s PIPELINE_ARCHIVE_PATH=FILE`` (the same runtime as ``dmo-pipeline crawl``), in a child
-process: whatever the crawl does, even dying, cannot take the worker down. The child
+-s PIPELINE_ARCHIVE_PATH=FILE -s PIPELINE_WORKER_PID=PID`` (the same runtime as
+``dmo-pipeline crawl``), in a child process: whatever the crawl does, even dying, cannot
+take the worker down, and the crawl stops when the worker dies (a worker killed with
+SIGKILL leaves no crawl running: :mod:`pipeline_core.scrapy.worker_watch`). The child
 opens and closes the ``pipeline.crawls`` row and records page errors; this job uploads the
 file to storage, records it in ``pipeline.files`` (kind ``raw``) and names ``transform`` of
-that file as the next job.
+that file as the next job. A crawl this job stops (the worker shuts down, the job's lease
+was lost) has its crawl row closed as not complete.
 """
 
 from __future__ import annotations
@@ -27,14 +30,15 @@ from typing import IO, Any
 import orjson
 import sqlalchemy as sa
 
-from pipeline_core.db.tables import crawls, errors
-from pipeline_core.exceptions import JobCancelled, JobError
+from pipeline_core.db.tables import errors
+from pipeline_core.exceptions import JobCancelled, JobError, LeaseLost
 from pipeline_core.jobs.files import digest_file, record_file
 from pipeline_core.jobs.payload import payload_text
 from pipeline_core.jobtypes import JobContext, JobResult, NextJob
 from pipeline_core.plugins import get_plugin_manager
 from pipeline_core.sources import get_source
 from pipeline_core.stages.archive import summary_path
+from pipeline_core.stages.crawl import close_unfinished_crawl
 from pipeline_core.storage import JSONL, archive_key, get_storage
 
 logger = logging.getLogger(__name__)
@@ -45,6 +49,9 @@ TAIL_LINES = 30
 WAIT_STEP = 0.2
 #: Seconds a stopped crawl process gets to exit after SIGTERM before it is killed.
 STOP_WAIT = 5.0
+#: Why this job stopped its crawl, as the crawl row's finish reason says it.
+SHUT_DOWN = "the worker shut down"
+LEASE_LOST = "the job's lease was lost"
 
 
 def _relay(stream: IO[bytes], source: str, tail: collections.deque[str]) -> None:
@@ -82,7 +89,9 @@ def run_archive_crawl(name: str, path: Path, context: JobContext) -> dict[str, A
     The child's output is relayed to this process's log, line by line. The job's lease is
     extended while the crawl runs. Raises :class:`JobError` when the child died before
     closing its crawl, and :class:`JobCancelled` (after stopping the child and closing its
-    crawl row) when the worker cancels the job.
+    crawl row) when the worker cancels the job. When the job stops the crawl for another
+    reason (a heartbeat raised :class:`LeaseLost`, the handler was interrupted) the child
+    is stopped, its crawl row closed as not complete, and the exception propagates.
     """
     command = [
         sys.executable,
@@ -93,6 +102,10 @@ def run_archive_crawl(name: str, path: Path, context: JobContext) -> dict[str, A
         "--no-progress",
         "-s",
         f"PIPELINE_ARCHIVE_PATH={path}",
+        # The crawl watches this process and stops when it dies (killed outright, this
+        # worker could not stop it): pipeline_core.scrapy.worker_watch.
+        "-s",
+        f"PIPELINE_WORKER_PID={os.getpid()}",
     ]
     # The child reads the same settings as this job, whatever the worker's environment.
     env = {**os.environ, **context.settings.raw}
@@ -114,7 +127,7 @@ def run_archive_crawl(name: str, path: Path, context: JobContext) -> dict[str, A
         target=_relay, args=(process.stdout, name, tail), name=f"crawl-{name}", daemon=True
     )
     relay.start()
-    cancelled = False
+    stopped: str | None = None  # why this job stops the crawl before it ends, if it does
     try:
         last_beat = time.monotonic()
         while True:
@@ -123,29 +136,33 @@ def run_archive_crawl(name: str, path: Path, context: JobContext) -> dict[str, A
                 break
             except subprocess.TimeoutExpired:
                 if context.cancelled.is_set():
-                    cancelled = True
+                    stopped = SHUT_DOWN
                     break
                 if time.monotonic() - last_beat >= beat:
                     last_beat = time.monotonic()
                     context.heartbeat()
+    except LeaseLost:
+        stopped = LEASE_LOST
+        raise
+    except BaseException as exc:
+        stopped = f"its job raised {type(exc).__name__}"
+        raise
     finally:
         if process.poll() is None:  # this job was cancelled or interrupted: so is the crawl
             _stop(process)
         returncode = process.returncode
         relay.join(timeout=10)
         process.stdout.close()
-    summary_file = summary_path(path)
-    summary = orjson.loads(summary_file.read_bytes()) if summary_file.exists() else {}
-    if cancelled:
-        crawl_id = summary.get("crawl_id")
-        if crawl_id is not None:
-            _close_dead_crawl(context, crawl_id, "was stopped: the worker shut down")
+        summary = _summary(path)
+        if stopped is not None:
+            _close_stopped_crawl(context, summary.get("crawl_id"), f"was stopped: {stopped}")
+    crawl_id = summary.get("crawl_id")
+    if stopped == SHUT_DOWN:
         raise JobCancelled(
             f"scrape of {name}: the worker shut down before the crawl finished; the crawl "
             f"process (crawl {crawl_id or '?'}) was stopped and nothing was archived"
         )
     if summary.get("state") != "finished" or returncode not in (0, 1):
-        crawl_id = summary.get("crawl_id")
         if crawl_id is not None:
             _close_dead_crawl(context, crawl_id, _death(returncode))
         last = "\n".join(tail) or "(no output)"
@@ -156,17 +173,31 @@ def run_archive_crawl(name: str, path: Path, context: JobContext) -> dict[str, A
     return summary
 
 
+def _summary(path: Path) -> dict[str, Any]:
+    """The summary the crawl wrote beside ``path`` (it names its crawl row), or ``{}``."""
+    try:
+        summary: dict[str, Any] = orjson.loads(summary_path(path).read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return {}
+    return summary
+
+
+def _close_stopped_crawl(context: JobContext, crawl_id: int | None, how: str) -> None:
+    """Close the row of a crawl this job stopped, as not complete; a failure is logged, so
+    it never hides why the job stopped (the database may be what failed)."""
+    if crawl_id is None:  # stopped before it opened its crawl row
+        return
+    try:
+        _close_dead_crawl(context, crawl_id, how)
+    except Exception:
+        logger.exception("scrape: closing crawl %s (crawl process %s) failed", crawl_id, how)
+
+
 def _close_dead_crawl(context: JobContext, crawl_id: int, how: str) -> None:
+    """Close the row of a crawl whose process ended without closing it: not complete, the
+    reason ``crawl process HOW``. Nothing is withdrawn (that is the ingest's work)."""
     with context.engine.begin() as conn:
-        conn.execute(
-            sa.update(crawls)
-            .where(crawls.c.id == crawl_id, crawls.c.finished_at.is_(None))
-            .values(
-                finished_at=datetime.now(UTC),
-                finish_reason=f"crawl process {how}"[:100],
-                complete=False,
-            )
-        )
+        close_unfinished_crawl(conn, crawl_id, f"crawl process {how}")
 
 
 def scrape(payload: Mapping[str, Any], context: JobContext) -> JobResult:

@@ -56,6 +56,7 @@ def transform(payload: Mapping[str, Any], context: JobContext) -> JobResult:
     file_id = payload_id(payload, "file_id", "transform")
     with context.engine.connect() as conn:
         raw_file = load_file(conn, file_id, "raw", "transform")
+        context.source = raw_file.source  # named in the error row if this attempt fails
         crawl = crawl_record(load_crawl(conn, raw_file.crawl_id, "transform"))
     pm = get_plugin_manager(context.settings)
     source = get_source(pm.sources(), raw_file.source)
@@ -74,11 +75,9 @@ def transform(payload: Mapping[str, Any], context: JobContext) -> JobResult:
                 try:
                     entry = orjson.loads(line)
                     record_payload = entry["payload"]
-                except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
-                    raise JobError(
-                        f"transform of file {file_id} ({source.name}): line {number} of "
-                        f"{raw_file.url} is not an archived record: {exc}"
-                    ) from None
+                except (orjson.JSONDecodeError, KeyError, TypeError):
+                    where = f"transform of file {file_id} ({source.name}): line {number}"
+                    raise _not_archived(line, f"{where} of {raw_file.url}") from None
                 out.write(_normalise(session, record_payload, entry.get("url") or "", salt, counts))
                 if number % PROGRESS_EVERY == 0:
                     context.heartbeat()
@@ -131,6 +130,23 @@ def transform(payload: Mapping[str, Any], context: JobContext) -> JobResult:
         normalised_id,
     )
     return JobResult(stats, [NextJob("ingest", {"file_id": normalised_id}, dmo=source.dmo)])
+
+
+def _not_archived(line: bytes, where: str) -> JobError:
+    """The error for a line of a raw file (at ``where``) that is not an archived record: it
+    names the record when its id can be read, and the ``payload`` it lacks."""
+    try:
+        entry = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        return JobError(f"{where} is not an archived record: {exc}")
+    if not isinstance(entry, dict):
+        return JobError(f"{where} is not an archived record: it is not a JSON object")
+    external_id = entry.get("external_id")
+    return JobError(
+        f'{where} is not an archived record: it has no "payload"',
+        external_id=external_id if isinstance(external_id, str) else None,
+        field="payload",
+    )
 
 
 def _normalise(

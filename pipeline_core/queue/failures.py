@@ -20,20 +20,31 @@ def traceback_digest(text: str) -> str:
     return hashlib.sha256(normalised.encode()).hexdigest()
 
 
-def error_row(job: ClaimedJob, message: str, traceback: str | None) -> dict[str, Any]:
+def error_row(
+    job: ClaimedJob,
+    message: str,
+    traceback: str | None,
+    *,
+    source: str | None = None,
+    external_id: str | None = None,
+    field: str | None = None,
+) -> dict[str, Any]:
     """A ``pipeline.errors`` row (stage ``job``) for a failed attempt of ``job``.
 
-    ``source``, ``external_id`` and ``url`` come from the payload's ``source``, ``record``
-    (or ``external_id``) and ``url`` when it has them; ``source`` is empty otherwise.
+    ``source``, ``external_id`` and ``field`` are the ones the failure names (the
+    handler's, see :class:`~pipeline_core.queue.job.Outcome`); else ``source``,
+    ``external_id`` and ``url`` come from the payload's ``source``, ``record`` (or
+    ``external_id``) and ``url`` when it has them. ``source`` is empty when neither names
+    one.
     """
     payload = job.payload
-    record = payload.get("record", payload.get("external_id"))
+    record = external_id or payload.get("record", payload.get("external_id"))
     return {
         "created_at": datetime.now(UTC),
-        "source": str(payload.get("source") or ""),
+        "source": source or str(payload.get("source") or ""),
         "external_id": None if record is None else str(record),
         "stage": "job",
-        "field": None,
+        "field": field,
         "message": f"{job.type} job {job.id}, attempt {job.attempt} of {job.max_attempts}: "
         + message,
         "value": None,

@@ -96,7 +96,16 @@ def finish(
         for outcome in outcomes:
             if not outcome.ok and _fail(conn, outcome, settings, counts, requeued):
                 kept.append(outcome)
-                error_rows.append(error_row(outcome.job, outcome.error or "", outcome.traceback))
+                error_rows.append(
+                    error_row(
+                        outcome.job,
+                        outcome.error or "",
+                        outcome.traceback,
+                        source=outcome.source,
+                        external_id=outcome.external_id,
+                        field=outcome.field,
+                    )
+                )
         counts.stale = len(outcomes) - len(kept)
         if kept:
             conn.execute(sa.insert(jobs), [_attempt_row(o) for o in kept])

@@ -71,6 +71,12 @@ class Outcome:
     traceback: str | None = None
     #: No retry can help (an unknown job type): dead-letter at once.
     permanent: bool = False
+    #: What the error row of a failed attempt names beyond the payload: the source the
+    #: handler set on its context or named in its :class:`~pipeline_core.exceptions.JobError`,
+    #: and the record and field the error names.
+    source: str | None = None
+    external_id: str | None = None
+    field: str | None = None
 
     @property
     def ok(self) -> bool:

@@ -18,6 +18,7 @@ import orjson
 import sqlalchemy as sa
 
 from pipeline_core.config import Settings
+from pipeline_core.exceptions import JobError
 from pipeline_core.jobtypes import JobContext, JobResult, JobType
 from pipeline_core.queue.job import ClaimedJob, DeadLetter, FinishCounts, Outcome
 
@@ -87,12 +88,16 @@ def run_job(
     try:
         result = job_type.handler(job.payload, context)
     except Exception as exc:
+        named = exc if isinstance(exc, JobError) else None
         return Outcome(
             job,
             started,
             datetime.now(UTC),
             error=error_message(exc),
             traceback=traceback.format_exc(),
+            source=(named.source if named else None) or context.source,
+            external_id=named.external_id if named else None,
+            field=named.field if named else None,
         )
     finished = datetime.now(UTC)
     try:

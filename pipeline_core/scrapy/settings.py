@@ -37,6 +37,7 @@ TWISTED_DNS_RESOLVER = "pipeline_core.scrapy.resolver.PolicyResolver"
 
 EXTENSIONS = {
     "pipeline_core.scrapy.progress.ProgressLog": 600,
+    "pipeline_core.scrapy.worker_watch.WorkerWatch": 610,
 }
 
 #: Invalid records are reported by the stage session (source, record, field); Scrapy's own
@@ -67,6 +68,9 @@ PIPELINE_PROGRESS_INTERVAL = 10.0
 #: Archive mode: write every raw record to this JSON Lines file instead of staging (the
 #: ``scrape`` job sets it; unset, the archive pipeline is off).
 PIPELINE_ARCHIVE_PATH = None
+#: The worker whose ``scrape`` job runs this crawl: the crawl stops when that process dies
+#: (the job sets it; unset, the watch is off).
+PIPELINE_WORKER_PID = None
 #: Skip records whose raw hash is staged before they become items (off with FEEDS set).
 PIPELINE_EARLY_SKIP = True
 FEED_EXPORT_ENCODING = "utf-8"

@@ -167,6 +167,19 @@ def finish_crawl(
         mark_source_crawled(conn, crawl, complete, now)
 
 
+def close_unfinished_crawl(conn: sa.Connection, crawl_id: int, finish_reason: str) -> bool:
+    """Close a crawl row its crawl could not close (its process was stopped or died): not
+    complete, with ``finish_reason`` (cut to 100 characters). Nothing is withdrawn and the
+    source's last-crawl times stay. A row closed already is left as it is; returns whether
+    this call closed it."""
+    closed = conn.execute(
+        sa.update(crawls)
+        .where(crawls.c.id == crawl_id, crawls.c.finished_at.is_(None))
+        .values(finished_at=datetime.now(UTC), finish_reason=finish_reason[:100], complete=False)
+    )
+    return bool(closed.rowcount)
+
+
 def mark_source_crawled(
     conn: sa.Connection, crawl: CrawlRecord, complete: bool, when: datetime
 ) -> None:
