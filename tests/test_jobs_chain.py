@@ -74,7 +74,9 @@ def test_scrape_transform_ingest(
     # scrape: the raw file, its files row, the crawl row, the next job
     stats = scraped.result.stats
     raw_id = stats["file_id"]
-    assert scraped.result.next_jobs == [NextJob("transform", {"file_id": raw_id}, dmo="test-dmo")]
+    assert scraped.result.next_jobs == [
+        NextJob("transform", {"file_id": raw_id, "source": SOURCE}, dmo="test-dmo")
+    ]
     assert (stats["records"], stats["complete"], stats["page_errors"]) == (COUNT, True, 0)
     raw = file_row(engine, raw_id)
     crawl_id = raw["crawl_id"]
@@ -106,7 +108,7 @@ def test_scrape_transform_ingest(
     stats = transformed.result.stats
     normalised_id = stats["file_id"]
     assert transformed.result.next_jobs == [
-        NextJob("ingest", {"file_id": normalised_id}, dmo="test-dmo")
+        NextJob("ingest", {"file_id": normalised_id, "source": SOURCE}, dmo="test-dmo")
     ]
     assert (stats["records"], stats["valid"], stats["invalid"]) == (COUNT, COUNT - 1, 1)
     normalised = file_row(engine, normalised_id)

@@ -4,6 +4,7 @@ only a file), and the record and field where the failure has them."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from pipeline_core.config import Settings
 from pipeline_core.db.tables import errors, files, queue
 from pipeline_core.plugins import get_plugin_manager
 from pipeline_core.queue import enqueue
+from pipeline_core.queue.store import claim, rescue_expired
 from pipeline_core.queue.worker import process_batch
 from pipeline_core.testing import FeedServer, paginate_json
 
@@ -150,3 +152,24 @@ def test_an_ingest_whose_batch_fails_names_its_source(
         "before that batch (0 batches of 50 were written); running the job again finishes "
         f"it: {refused}: refused by a test trigger"
     )
+
+
+def test_a_transform_rescued_after_its_lease_expired_names_its_source(
+    db_url: str, engine: sa.Engine, tmp_path: Path
+) -> None:
+    # The worker running the transform is gone: another worker's rescue pass fails the
+    # attempt, knowing only the job's row. The payload the scrape queued names the source.
+    with FeedServer(paginate_json(feed(8), per_page=8)) as server:
+        settings = _settings(db_url, tmp_path, server.url("/listings?page=1"))
+        with engine.begin() as conn:
+            enqueue(conn, "scrape", {"source": SOURCE}, settings=settings)
+        assert _run_next(engine, settings, "scrape")["status"] == "completed"
+    short = job_settings(db_url, str(tmp_path / "files"), PIPELINE_LEASE_SECONDS="0.1")
+    (claimed,) = claim(engine, "gone-worker", 1, short)
+    assert claimed.type == "transform"
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and rescue_expired(engine, short).retried == 0:
+        time.sleep(0.1)
+    ((source, external_id, field, stage, job_id, message),) = _error_rows(engine)
+    assert (source, external_id, field, stage, job_id) == (SOURCE, None, None, "job", claimed.id)
+    assert message.startswith(f"transform job {claimed.id}, attempt 1 of 5: ")

@@ -1,6 +1,7 @@
 """The ``ingest`` job: stage-write a normalised file in batches.
 
-Payload ``{"file_id": ID}`` of a ``normalised`` file. Records are compared with what is
+Payload ``{"file_id": ID}`` of a ``normalised`` file (``"source"`` as for ``transform``).
+Records are compared with what is
 staged by record hash (unchanged ones cost no write) and written in batches of
 ``PIPELINE_BATCH_SIZE``, each batch one transaction. A failed batch is rolled back whole
 and fails the job; running it again ends in the same staging state, since the batches

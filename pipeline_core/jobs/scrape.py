@@ -250,4 +250,6 @@ def scrape(payload: Mapping[str, Any], context: JobContext) -> JobResult:
         url,
         file_id,
     )
-    return JobResult(stats, [NextJob("transform", {"file_id": file_id}, dmo=source.dmo)])
+    return JobResult(
+        stats, [NextJob("transform", {"file_id": file_id, "source": source.name}, dmo=source.dmo)]
+    )

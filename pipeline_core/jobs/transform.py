@@ -1,6 +1,8 @@
 """The ``transform`` job: map, hash and validate an archived raw file with the current mapping.
 
-Payload ``{"file_id": ID}`` of a ``raw`` file. Every raw record gives one line of the
+Payload ``{"file_id": ID}`` of a ``raw`` file (the ``scrape`` job adds ``"source"``, which only
+names the source in error rows and notifications: the file's row is what counts).
+Every raw record gives one line of the
 normalised file (JSON Lines, kind ``normalised``)::
 
     {"external_id": "L1", "url": ..., "raw_hash": ..., "record_hash": ..., "record": {...}}
@@ -129,7 +131,10 @@ def transform(payload: Mapping[str, Any], context: JobContext) -> JobResult:
         counts["without_id"],
         normalised_id,
     )
-    return JobResult(stats, [NextJob("ingest", {"file_id": normalised_id}, dmo=source.dmo)])
+    return JobResult(
+        stats,
+        [NextJob("ingest", {"file_id": normalised_id, "source": source.name}, dmo=source.dmo)],
+    )
 
 
 def _not_archived(line: bytes, where: str) -> JobError:
