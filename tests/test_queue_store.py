@@ -584,7 +584,13 @@ def test_a_handler_whose_lease_was_lost_is_stopped_by_its_next_heartbeat(
             return rescue_expired(engine, settings).retried == 1
 
         wait_for("the rescue", expire_and_rescue, 10)
-        claimed.extend(claim(engine, "w2", 1, settings))
+        # a claim skips rows another transaction has locked (SKIP LOCKED): the first
+        # worker's heartbeat may hold the row for a moment, so poll as a worker does
+        wait_for(
+            "w2's claim",
+            lambda: bool(claimed.extend(claim(engine, "w2", 1, settings)) or claimed),
+            10,
+        )
 
     thread = threading.Thread(target=other_worker)
     thread.start()
