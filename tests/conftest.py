@@ -27,6 +27,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN_URL = os.environ.get(
     "PIPELINE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
+#: One template per process: each pytest-xdist worker (and each concurrent session on the
+#: server, another checkout's say) migrates and drops its own.
 TEMPLATE_DB = f"dmo_test_template_{os.getpid()}"
 
 

@@ -200,7 +200,8 @@ def _run(args: list[str | Path], cwd: Path, env: dict[str, str]) -> str:
 @pytest.fixture(scope="module")
 def fresh_venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, str]]]:
     """A new virtualenv with dmo-pipeline installed from the checkout, offline: its
-    dependencies come from wheels repacked from this environment."""
+    dependencies come from wheels repacked from this environment. Built once per run: the
+    suite's ``--dist loadfile`` runs this module's tests on one xdist worker."""
     base = tmp_path_factory.mktemp("fresh")
     requires = [r for r in distribution("dmo-pipeline").requires or [] if "extra ==" not in r]
     wheels = base / "wheels"

@@ -92,7 +92,11 @@ def test_a_worker_killed_mid_job_loses_nothing_and_runs_nothing_twice(
     first = start_worker(env, first_log)
     try:
         wait_for("the slow job to start", lambda: slow in {r[0] for r in queue_jobs.runs(engine)})
-        time.sleep(0.8)  # the quick jobs before it are committed while it runs
+        # The quick jobs before it are committed while it runs (FLUSH_WHEN_SLOW).
+        wait_for(
+            "the quick jobs to be committed",
+            lambda: {statuses(engine)[q] for q in quick} == {"completed"},
+        )
         first.kill()
         first.wait(10)
         assert statuses(engine)[slow] == "running"

@@ -7,6 +7,7 @@ import multiprocessing
 import os
 import re
 import signal
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -16,11 +17,13 @@ from conftest import run_cli
 from feeds import feed, listing, write_mapping
 
 from pipeline_core.config import load_settings
-from pipeline_core.db.tables import errors, staging
+from pipeline_core.db.engine import make_engine
+from pipeline_core.db.tables import crawls, errors, sources, staging
 from pipeline_core.hookspecs import hookimpl
 from pipeline_core.items import RawRecord
 from pipeline_core.mapping import CompiledMapping, load_mapping_file
 from pipeline_core.plugins import get_plugin_manager
+from pipeline_core.stages.archive import ArchiveSession
 from pipeline_core.stages.session import StageSession
 
 
@@ -309,3 +312,54 @@ def test_a_nul_in_a_text_value_is_invalid_and_the_batch_is_staged(
         "text holds a NUL character (\\x00), which the database cannot store; "
         "the record is left out"
     )
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("kind", ["stage", "archive"])
+def test_opening_a_crawl_is_not_failed_by_a_commit_between_its_read_and_its_write(
+    db_url: str, engine: sa.Engine, tmp_path: Path, kind: str
+) -> None:
+    """start_crawl reads ``pipeline.sources``, then writes. On SQLite a transaction that has
+    read cannot take the write lock once another connection has committed since (it fails
+    at once, whatever the busy timeout), so the write lock must be taken first. Here
+    another connection (a worker's heartbeat, say) tries to commit just before the write."""
+    other = make_engine(db_url)
+    other_commits: list[bool] = []
+    now = datetime.now(UTC)
+
+    @sa.event.listens_for(engine, "before_cursor_execute")
+    def _commit_elsewhere(*args: Any) -> None:
+        if args[2].startswith("INSERT INTO pipeline.sources") and not other_commits:
+            try:
+                with other.begin() as conn:
+                    conn.exec_driver_sql("PRAGMA busy_timeout=200")
+                    conn.execute(
+                        sa.insert(sources).values(
+                            name="other", dmo="d", fetcher="f", origin="o", created_at=now
+                        )
+                    )
+            except sa.exc.OperationalError as exc:
+                assert "database is locked" in str(exc.orig)
+                other_commits.append(False)
+            else:
+                other_commits.append(True)
+
+    if kind == "stage":
+        opened = session(engine, tmp_path, 10, None)
+        opened.open()
+        crawl = opened.crawl
+        opened.close("finished")
+    else:
+        archive = ArchiveSession(
+            engine, "plain", "plain-dmo", "json_api", "test", tmp_path / "raw.jsonl"
+        )
+        archive.open()
+        crawl = archive.crawl
+        archive.close("finished")
+    other.dispose()
+
+    assert other_commits == [False]  # it waited for the write lock held by the open
+    assert crawl is not None
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sources.c.name)).scalars().all() == ["plain"]
+        assert conn.execute(sa.select(crawls.c.id, crawls.c.source)).all() == [(crawl.id, "plain")]

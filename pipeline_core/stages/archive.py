@@ -24,6 +24,7 @@ from typing import IO, Any
 import orjson
 import sqlalchemy as sa
 
+from pipeline_core.db.engine import write_transaction
 from pipeline_core.db.tables import crawls
 from pipeline_core.items import RawRecord
 from pipeline_core.model import raw_hash
@@ -59,7 +60,8 @@ class ArchiveSession:
 
     def open(self) -> None:
         """Open the crawl row and the file."""
-        with self.engine.begin() as conn:
+        # start_crawl reads, then writes: on SQLite the write lock is taken first.
+        with write_transaction(self.engine) as conn:
             self.crawl = start_crawl(conn, self.source, self.dmo, self.fetcher, self.origin)
         self.errors.crawl_id = self.crawl.id
         self.path.parent.mkdir(parents=True, exist_ok=True)

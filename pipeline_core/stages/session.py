@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 import sqlalchemy as sa
 
+from pipeline_core.db.engine import write_transaction
 from pipeline_core.exceptions import RecordError
 from pipeline_core.items import ListingItem, RawRecord
 from pipeline_core.mapping import CompiledMapping
@@ -125,12 +126,15 @@ class StageSession:
     def open(self, crawl: CrawlRecord | None = None) -> None:
         """Open the crawl row (or continue ``crawl``, opened earlier, e.g. by a scrape job)
         and load the hashes of what is staged."""
-        with self.engine.begin() as conn:
-            if crawl is None:
-                if self.mapping is None:
-                    raise ValueError("a stage session without a mapping needs its crawl")
+        if crawl is None:
+            if self.mapping is None:
+                raise ValueError("a stage session without a mapping needs its crawl")
+            # start_crawl reads, then writes: on SQLite the write lock is taken first, or a
+            # commit by another connection in between (a worker's heartbeat) fails it.
+            with write_transaction(self.engine) as conn:
                 crawl = start_crawl(conn, self.source, self.mapping.dmo, self.fetcher, self.origin)
-            self.crawl = crawl
+        self.crawl = crawl
+        with self.engine.connect() as conn:
             self.known = load_known(conn, self.source)
         self.unseen = self.known.active_ids()
         self.active_at_open = len(self.unseen)
