@@ -43,6 +43,7 @@ def test_mapping_file_crawled_from_fixtures(dmo_crawl: SourceCrawler) -> None:
         "duplicates": 0,
         "withdrawn": 0,
         "rows_written": 28,
+        "repeated": 0,
         "errors": 0,
         "finish_reason": "finished",
         "complete": True,
