@@ -11,7 +11,13 @@ import sqlalchemy as sa
 from conftest import ROOT
 from fetch_helpers import crawl, crawl_state, error_rows, staged
 
-from pipeline_core.builtin.schema_org import normalise, schema_category, schema_hours, schema_text
+from pipeline_core.builtin.schema_org import (
+    normalise,
+    schema_category,
+    schema_hours,
+    schema_special_hours,
+    schema_text,
+)
 from pipeline_core.testing import FeedServer
 
 POI = ROOT / "mappings/samples/datatourisme-poi/30-0075b425-3bee-3e37-ae93-5f5a5535d1b2.json"
@@ -55,6 +61,22 @@ HOTEL = {
                 "opens": "07:00:00",
                 "closes": "23:00:00",
             },
+            "specialOpeningHoursSpecification": [
+                {
+                    "@type": "OpeningHoursSpecification",
+                    "opens": "00:00",
+                    "closes": "00:00",
+                    "validFrom": "2024-12-24",
+                    "validThrough": "2024-12-26",
+                },
+                {
+                    "@type": "OpeningHoursSpecification",
+                    "opens": "10:00:00",
+                    "closes": "14:00:00",
+                    "validFrom": "2024-12-31",
+                    "validThrough": "2024-12-31",
+                },
+            ],
         },
     ],
 }
@@ -140,6 +162,14 @@ def test_schema_text_category_and_hours() -> None:
             {"opens": "09:00", "closes": "10:00", "validFrom": "2024-12-25"},
         ]
     ) == [{"weekday": 6, "closed": True}]
+    assert schema_special_hours(
+        [
+            {"validFrom": "2025-01-01T00:00:00", "validThrough": "2024-12-01"},  # ends earlier
+            {"opens": "09:00", "closes": "12:00"},  # no date: left out
+            "not a specification",
+        ]
+    ) == [{"date": "2025-01-01", "closed": True}]
+    assert schema_special_hours({"validFrom": "Christmas"}) is None
     assert normalise({"schema:geo": {"@type": "schema:GeoCoordinates"}}) == {
         "geo": {"@type": "GeoCoordinates"}
     }
@@ -229,6 +259,11 @@ def check_pages_list_to_detail_with_json_ld_and_microdata(engine: sa.Engine, bas
     assert hotel["opening_hours"] == [
         {"weekday": 0, "opens": "07:00", "closes": "23:00"},
         {"weekday": 1, "opens": "07:00", "closes": "23:00"},
+    ]
+    # special dates: closed over Christmas, short hours on New Year's Eve
+    assert hotel["opening_dates"] == [
+        {"date": "2024-12-24", "end_date": "2024-12-26", "closed": True},
+        {"date": "2024-12-31", "opens": "10:00", "closes": "14:00"},
     ]
     grill = listings[grill_url]
     assert grill["name"] == {"en": "Harbour Grill"}

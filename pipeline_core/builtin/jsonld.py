@@ -133,5 +133,5 @@ def register_fetchers() -> list[type]:
 @hookimpl
 def register_transforms() -> list[Transform]:
     """The transforms of the jsonld fetcher's default mapping: schema_text,
-    schema_category, schema_hours."""
+    schema_category, schema_hours, schema_special_hours."""
     return list(TRANSFORMS)

@@ -5,8 +5,10 @@ JSON-LD and microdata write one schema.org term several ways (``name``, ``schema
 default mapping reads them all. Text may come as a string, a list, a language-tagged
 value or a language map: ``schema_text`` makes canonical text of it. ``@type`` lists
 become a canonical category with ``schema_category``. ``schema_hours`` turns
-``OpeningHoursSpecification`` into ``opening_hours`` rows; it is deliberately small and
-isolated, so a richer opening-hours transform can replace it in the default mapping.
+``OpeningHoursSpecification`` into ``opening_hours`` rows and ``schema_special_hours``
+``specialOpeningHoursSpecification`` into ``opening_dates`` rows; they are deliberately
+small and isolated, so a richer opening-hours transform can replace them in the default
+mapping.
 """
 
 from __future__ import annotations
@@ -197,10 +199,40 @@ def schema_hours(value: Any) -> list[dict[str, Any]] | None:
     return rows or None
 
 
+def schema_special_hours(value: Any) -> list[dict[str, Any]] | None:
+    """``specialOpeningHoursSpecification`` (one or a list) → ``opening_dates`` rows: ``date``
+    from ``validFrom`` (``end_date`` from a later ``validThrough``), ``opens``/``closes``
+    (``HH:MM``), and ``closed: true`` when opens and closes are both 00:00 or both missing.
+    Specifications without a ``validFrom`` date are left out."""
+    specs = value if isinstance(value, list) else [value]
+    rows: list[dict[str, Any]] = []
+    for spec in specs:
+        if not isinstance(spec, dict):
+            continue
+        start = str(spec.get("validFrom") or "")[:10]
+        if not re.match(r"^\d{4}-\d{2}-\d{2}$", start):
+            continue
+        row: dict[str, Any] = {"date": start}
+        end = str(spec.get("validThrough") or "")[:10]
+        if re.match(r"^\d{4}-\d{2}-\d{2}$", end) and end > start:
+            row["end_date"] = end
+        opens, closes = _time(spec.get("opens")), _time(spec.get("closes"))
+        if opens == closes and opens in (None, "00:00"):
+            row["closed"] = True
+        else:
+            if opens:
+                row["opens"] = opens
+            if closes:
+                row["closes"] = closes
+        rows.append(row)
+    return rows or None
+
+
 TRANSFORMS = [
     Transform("schema_text", schema_text, schema_text.__doc__ or "", cacheable=False),
     Transform("schema_category", schema_category, schema_category.__doc__ or ""),
     Transform("schema_hours", schema_hours, schema_hours.__doc__ or ""),
+    Transform("schema_special_hours", schema_special_hours, schema_special_hours.__doc__ or ""),
 ]
 
 _ADDRESS = ("address", "isLocatedAt.0.address", "location.address")
@@ -258,6 +290,13 @@ DEFAULT_MAPPING: dict[str, Any] = {
         "opening_hours": {
             "from": ["openingHoursSpecification", "isLocatedAt.0.openingHoursSpecification"],
             "transform": "schema_hours",
+        },
+        "opening_dates": {
+            "from": [
+                "specialOpeningHoursSpecification",
+                "isLocatedAt.0.specialOpeningHoursSpecification",
+            ],
+            "transform": "schema_special_hours",
         },
         "opening_hours_text": {"from": "openingHours", "transform": {"join": "; "}},
     },
