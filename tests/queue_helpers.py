@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,10 @@ import sqlalchemy as sa
 from conftest import ROOT
 
 from pipeline_core.config import Settings, load_settings
+from pipeline_core.db.engine import write_transaction
 from pipeline_core.db.tables import queue
 from pipeline_core.plugins import PipelineManager, get_plugin_manager
+from pipeline_core.queue.store import rescue_expired
 
 TESTS = Path(__file__).resolve().parent
 
@@ -94,3 +97,15 @@ class WebhookServer:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+
+def expire_and_rescue(engine: sa.Engine, settings: Settings, job_id: int) -> bool:
+    """Expire ``job_id``'s lease (its worker seems to hang) and run another worker's rescue
+    pass; True when that pass queued the job again."""
+    with write_transaction(engine) as conn:
+        conn.execute(
+            sa.update(queue)
+            .where(queue.c.id == job_id)
+            .values(lease_expires_at=datetime.now(UTC) - timedelta(seconds=5))
+        )
+    return rescue_expired(engine, settings).retried == 1

@@ -14,7 +14,6 @@ import sys
 import threading
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -35,11 +34,10 @@ from jobs_kit import (
     stored_bytes,
 )
 from moto_server import CREDENTIALS, moto_endpoint  # noqa: F401  (a fixture)
-from queue_helpers import wait_for
+from queue_helpers import expire_and_rescue, wait_for
 
 from pipeline_core.config import Settings, load_settings
 from pipeline_core.db import make_engine
-from pipeline_core.db.engine import write_transaction
 from pipeline_core.db.tables import configs, crawls, errors, files, jobs, queue
 from pipeline_core.hookspecs import hookimpl
 from pipeline_core.jobtypes import JobResult, JobType, NextJob
@@ -300,6 +298,23 @@ def test_an_ingest_job_whose_connection_is_killed_is_retried_by_the_worker(
     observer.dispose()
 
 
+def _serve(handler: type[BaseHTTPRequestHandler]) -> ThreadingHTTPServer:
+    """``handler`` served on a free port of 127.0.0.1, in a daemon thread."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def _feed_url(server: ThreadingHTTPServer) -> str:
+    return f"http://127.0.0.1:{server.server_address[1]}/listings?page=1"
+
+
+def _stop(server: ThreadingHTTPServer) -> None:
+    server.shutdown()
+    server.server_close()
+
+
 class StalledFeed:
     """An HTTP server on 127.0.0.1 that answers nothing for a minute: a crawl that hangs."""
 
@@ -315,16 +330,13 @@ class StalledFeed:
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server = _serve(Handler)
 
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/listings?page=1"
+        return _feed_url(self.server)
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        _stop(self.server)
 
 
 def _children(pid: int) -> list[int]:
@@ -430,16 +442,13 @@ class EndlessFeed:
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server = _serve(Handler)
 
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/listings?page=1"
+        return _feed_url(self.server)
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        _stop(self.server)
 
 
 @pytest.mark.parametrize(
@@ -516,18 +525,9 @@ def test_a_scrape_whose_lease_is_lost_stops_its_crawl_and_closes_its_crawl_row(
         with engine.begin() as conn:
             job_id = enqueue(conn, "scrape", {"source": SOURCE}, settings=settings)
 
-        def expire_and_rescue() -> bool:  # the worker seemed to hang: another rescues its job
-            with write_transaction(engine) as conn:
-                conn.execute(
-                    sa.update(queue)
-                    .where(queue.c.id == job_id)
-                    .values(lease_expires_at=datetime.now(UTC) - timedelta(seconds=5))
-                )
-            return rescue_expired(engine, settings).retried == 1
-
         def other_worker() -> None:
             if stalled.requested.wait(120):  # the crawl is fetching
-                wait_for("the rescue", expire_and_rescue, 30)
+                wait_for("the rescue", lambda: expire_and_rescue(engine, settings, job_id), 30)
 
         thread = threading.Thread(target=other_worker)
         thread.start()

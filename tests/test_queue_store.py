@@ -17,6 +17,7 @@ import queue_jobs
 import sqlalchemy as sa
 from queue_helpers import (
     WebhookServer,
+    expire_and_rescue,
     make_pm,
     make_settings,
     statuses,
@@ -574,16 +575,7 @@ def test_a_handler_whose_lease_was_lost_is_stopped_by_its_next_heartbeat(
     def other_worker() -> None:
         wait_for("the job to run", lambda: statuses(engine)[job_id] == "running", 10)
 
-        def expire_and_rescue() -> bool:  # the first worker seemed to hang: rescue its job
-            with write_transaction(engine) as conn:
-                conn.execute(
-                    sa.update(queue)
-                    .where(queue.c.id == job_id)
-                    .values(lease_expires_at=datetime.now(UTC) - timedelta(seconds=5))
-                )
-            return rescue_expired(engine, settings).retried == 1
-
-        wait_for("the rescue", expire_and_rescue, 10)
+        wait_for("the rescue", lambda: expire_and_rescue(engine, settings, job_id), 10)
         # a claim skips rows another transaction has locked (SKIP LOCKED): the first
         # worker's heartbeat may hold the row for a moment, so poll as a worker does
         wait_for(

@@ -165,6 +165,21 @@ def _day(value: Any) -> int | None:
     return _DAYS.index(name) if name in _DAYS else None
 
 
+def _date(value: Any) -> str | None:
+    """The ``YYYY-MM-DD`` a ``validFrom``/``validThrough`` starts with, or None."""
+    text = str(value or "")[:10]
+    return text if re.match(r"^\d{4}-\d{2}-\d{2}$", text) else None
+
+
+def _opening_times(spec: dict[str, Any], *, missing_is_closed: bool) -> dict[str, Any]:
+    """``opens``/``closes`` of a specification as ``HH:MM``, or ``closed: true`` when both
+    are 00:00 (or, with ``missing_is_closed``, both missing)."""
+    opens, closes = _time(spec.get("opens")), _time(spec.get("closes"))
+    if opens == closes and (opens == "00:00" or (missing_is_closed and opens is None)):
+        return {"closed": True}
+    return {key: value for key, value in (("opens", opens), ("closes", closes)) if value}
+
+
 def schema_hours(value: Any) -> list[dict[str, Any]] | None:
     """``OpeningHoursSpecification`` (one or a list) → ``opening_hours`` rows: one per day of
     week, with ``opens``/``closes`` (``HH:MM``), ``valid_from``/``valid_to`` from
@@ -177,25 +192,16 @@ def schema_hours(value: Any) -> list[dict[str, Any]] | None:
             continue
         days = spec.get("dayOfWeek")
         days = days if isinstance(days, list) else [days] if days is not None else []
-        opens, closes = _time(spec.get("opens")), _time(spec.get("closes"))
+        times = _opening_times(spec, missing_is_closed=False)
         period: dict[str, Any] = {}
         for key, target in (("validFrom", "valid_from"), ("validThrough", "valid_to")):
-            text = str(spec.get(key) or "")[:10]
-            if re.match(r"^\d{4}-\d{2}-\d{2}$", text):
-                period[target] = text
+            day_text = _date(spec.get(key))
+            if day_text:
+                period[target] = day_text
         for day in days:
             weekday = _day(day)
-            if weekday is None:
-                continue
-            row: dict[str, Any] = {"weekday": weekday}
-            if opens == closes == "00:00":
-                row["closed"] = True
-            else:
-                if opens:
-                    row["opens"] = opens
-                if closes:
-                    row["closes"] = closes
-            rows.append({**row, **period})
+            if weekday is not None:
+                rows.append({"weekday": weekday, **times, **period})
     return rows or None
 
 
@@ -209,22 +215,14 @@ def schema_special_hours(value: Any) -> list[dict[str, Any]] | None:
     for spec in specs:
         if not isinstance(spec, dict):
             continue
-        start = str(spec.get("validFrom") or "")[:10]
-        if not re.match(r"^\d{4}-\d{2}-\d{2}$", start):
+        start = _date(spec.get("validFrom"))
+        if start is None:
             continue
         row: dict[str, Any] = {"date": start}
-        end = str(spec.get("validThrough") or "")[:10]
-        if re.match(r"^\d{4}-\d{2}-\d{2}$", end) and end > start:
+        end = _date(spec.get("validThrough"))
+        if end is not None and end > start:
             row["end_date"] = end
-        opens, closes = _time(spec.get("opens")), _time(spec.get("closes"))
-        if opens == closes and opens in (None, "00:00"):
-            row["closed"] = True
-        else:
-            if opens:
-                row["opens"] = opens
-            if closes:
-                row["closes"] = closes
-        rows.append(row)
+        rows.append({**row, **_opening_times(spec, missing_is_closed=True)})
     return rows or None
 
 
