@@ -34,6 +34,16 @@ def _settings(db_url: str, tmp_path: Path, url: str) -> Settings:
     )
 
 
+def _scraped(db_url: str, engine: sa.Engine, tmp_path: Path, url: str) -> Settings:
+    """The source's settings, after a ``scrape`` job of ``url`` completed (its ``transform``
+    is queued)."""
+    settings = _settings(db_url, tmp_path, url)
+    with engine.begin() as conn:
+        enqueue(conn, "scrape", {"source": SOURCE}, settings=settings)
+    assert _run_next(engine, settings, "scrape")["status"] == "completed"
+    return settings
+
+
 def _run_next(engine: sa.Engine, settings: Settings, job_type: str) -> dict[str, Any]:
     """Run the one due job, which must be of ``job_type``, through the worker's
     ``process_batch``; return its queue row afterwards."""
@@ -69,10 +79,7 @@ def test_a_transform_that_fails_on_a_bad_record_names_its_source_record_and_fiel
     db_url: str, engine: sa.Engine, tmp_path: Path
 ) -> None:
     with FeedServer(paginate_json(feed(8), per_page=8)) as server:
-        settings = _settings(db_url, tmp_path, server.url("/listings?page=1"))
-        with engine.begin() as conn:
-            enqueue(conn, "scrape", {"source": SOURCE}, settings=settings)
-        assert _run_next(engine, settings, "scrape")["status"] == "completed"
+        settings = _scraped(db_url, engine, tmp_path, server.url("/listings?page=1"))
     with engine.connect() as conn:
         raw_id, raw_url = conn.execute(sa.select(files.c.id, files.c.url)).one()
     path = Path(raw_url.removeprefix("file://"))
@@ -125,10 +132,7 @@ def test_an_ingest_whose_batch_fails_names_its_source(
     records = feed(8)
     records[1]["lat"] = 123.5  # L00002: invalid, a validate error of the transform
     with FeedServer(paginate_json(records, per_page=8)) as server:
-        settings = _settings(db_url, tmp_path, server.url("/listings?page=1"))
-        with engine.begin() as conn:
-            enqueue(conn, "scrape", {"source": SOURCE}, settings=settings)
-        assert _run_next(engine, settings, "scrape")["status"] == "completed"
+        settings = _scraped(db_url, engine, tmp_path, server.url("/listings?page=1"))
     transform = _run_next(engine, settings, "transform")
     assert transform["status"] == "completed"
     _refuse_listing(engine, "L00005")
@@ -160,10 +164,7 @@ def test_a_transform_rescued_after_its_lease_expired_names_its_source(
     # The worker running the transform is gone: another worker's rescue pass fails the
     # attempt, knowing only the job's row. The payload the scrape queued names the source.
     with FeedServer(paginate_json(feed(8), per_page=8)) as server:
-        settings = _settings(db_url, tmp_path, server.url("/listings?page=1"))
-        with engine.begin() as conn:
-            enqueue(conn, "scrape", {"source": SOURCE}, settings=settings)
-        assert _run_next(engine, settings, "scrape")["status"] == "completed"
+        _scraped(db_url, engine, tmp_path, server.url("/listings?page=1"))
     short = job_settings(db_url, str(tmp_path / "files"), PIPELINE_LEASE_SECONDS="0.1")
     (claimed,) = claim(engine, "gone-worker", 1, short)
     assert claimed.type == "transform"

@@ -315,6 +315,20 @@ def _stop(server: ThreadingHTTPServer) -> None:
     server.server_close()
 
 
+def _queue_scrape(pipeline_env: dict[str, str], tmp_path: Path, url: str) -> dict[str, str]:
+    """Queue a scrape of the source at ``url`` with ``queue add`` (job 1); return the
+    environment for the worker."""
+    write_mapping(tmp_path / "mappings", SOURCE, url)
+    env = dict(
+        pipeline_env,
+        PIPELINE_SOURCES_PATH=str(tmp_path / "mappings"),
+        PIPELINE_POLL_INTERVAL="0.1",
+    )
+    add = run_cli("queue", "add", "scrape", "--payload", f'{{"source": "{SOURCE}"}}', env=env)
+    assert _ok(add) == "queued job 1 (scrape)\n"
+    return env
+
+
 class StalledFeed:
     """An HTTP server on 127.0.0.1 that answers nothing for a minute: a crawl that hangs."""
 
@@ -367,15 +381,7 @@ def test_sigterm_to_a_worker_running_a_scrape_stops_the_crawl_and_releases_the_j
         pytest.skip("reads processes from /proc")
     stalled = StalledFeed()
     try:
-        write_mapping(tmp_path / "mappings", SOURCE, stalled.url())
-        env = dict(
-            pipeline_env,
-            PIPELINE_SOURCES_PATH=str(tmp_path / "mappings"),
-            PIPELINE_POLL_INTERVAL="0.1",
-        )
-        assert _ok(
-            run_cli("queue", "add", "scrape", "--payload", f'{{"source": "{SOURCE}"}}', env=env)
-        ) == ("queued job 1 (scrape)\n")
+        env = _queue_scrape(pipeline_env, tmp_path, stalled.url())
         log = tmp_path / "worker.log"
         with log.open("wb") as out:
             worker = subprocess.Popen(
@@ -468,15 +474,7 @@ def test_a_worker_killed_with_sigkill_takes_its_crawl_process_with_it(
     slow = EndlessFeed(delay)
     crawl_process: int | None = None
     try:
-        write_mapping(tmp_path / "mappings", SOURCE, slow.url())
-        env = dict(
-            pipeline_env,
-            PIPELINE_SOURCES_PATH=str(tmp_path / "mappings"),
-            PIPELINE_POLL_INTERVAL="0.1",
-        )
-        assert _ok(
-            run_cli("queue", "add", "scrape", "--payload", f'{{"source": "{SOURCE}"}}', env=env)
-        ) == ("queued job 1 (scrape)\n")
+        env = _queue_scrape(pipeline_env, tmp_path, slow.url())
         log = tmp_path / "worker.log"
         with log.open("wb") as out:
             worker = subprocess.Popen(
