@@ -298,21 +298,33 @@ def test_an_ingest_job_whose_connection_is_killed_is_retried_by_the_worker(
     observer.dispose()
 
 
-def _serve(handler: type[BaseHTTPRequestHandler]) -> ThreadingHTTPServer:
-    """``handler`` served on a free port of 127.0.0.1, in a daemon thread."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
+class LoopbackFeed:
+    """A feed server on 127.0.0.1 (a daemon thread per request) whose every GET is answered
+    by :meth:`answer`; subclasses say how."""
 
+    def __init__(self) -> None:
+        feed = self
 
-def _feed_url(server: ThreadingHTTPServer) -> str:
-    return f"http://127.0.0.1:{server.server_address[1]}/listings?page=1"
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                feed.answer(self)
 
+            def log_message(self, format: str, *args: Any) -> None:
+                return
 
-def _stop(server: ThreadingHTTPServer) -> None:
-    server.shutdown()
-    server.server_close()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def answer(self, request: BaseHTTPRequestHandler) -> None:
+        raise NotImplementedError
+
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/listings?page=1"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
 
 
 def _queue_scrape(pipeline_env: dict[str, str], tmp_path: Path, url: str) -> dict[str, str]:
@@ -329,28 +341,16 @@ def _queue_scrape(pipeline_env: dict[str, str], tmp_path: Path, url: str) -> dic
     return env
 
 
-class StalledFeed:
+class StalledFeed(LoopbackFeed):
     """An HTTP server on 127.0.0.1 that answers nothing for a minute: a crawl that hangs."""
 
     def __init__(self) -> None:
         self.requested = threading.Event()
-        feed_server = self
+        super().__init__()
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                feed_server.requested.set()
-                time.sleep(60)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-        self.server = _serve(Handler)
-
-    def url(self) -> str:
-        return _feed_url(self.server)
-
-    def close(self) -> None:
-        _stop(self.server)
+    def answer(self, request: BaseHTTPRequestHandler) -> None:
+        self.requested.set()
+        time.sleep(60)
 
 
 def _children(pid: int) -> list[int]:
@@ -422,39 +422,26 @@ def test_sigterm_to_a_worker_running_a_scrape_stops_the_crawl_and_releases_the_j
     assert crawl["finish_reason"] == "crawl process was stopped: the worker shut down"
 
 
-class EndlessFeed:
+class EndlessFeed(LoopbackFeed):
     """A JSON feed on 127.0.0.1 that never ends: page N holds listing N and links to page
     N + 1, each answered ``delay`` seconds after it is asked for. A crawl of it runs until
     it is stopped."""
 
     def __init__(self, delay: float) -> None:
         self.requests = 0
-        feed_server = self
+        self.delay = delay
+        super().__init__()
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                feed_server.requests += 1
-                number = int(parse_qs(urlsplit(self.path).query)["page"][0])
-                time.sleep(delay)  # a slow server
-                body = orjson.dumps(
-                    {"data": [listing(number)], "next": f"/listings?page={number + 1}"}
-                )
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-        self.server = _serve(Handler)
-
-    def url(self) -> str:
-        return _feed_url(self.server)
-
-    def close(self) -> None:
-        _stop(self.server)
+    def answer(self, request: BaseHTTPRequestHandler) -> None:
+        self.requests += 1
+        number = int(parse_qs(urlsplit(request.path).query)["page"][0])
+        time.sleep(self.delay)  # a slow server
+        body = orjson.dumps({"data": [listing(number)], "next": f"/listings?page={number + 1}"})
+        request.send_response(200)
+        request.send_header("Content-Type", "application/json")
+        request.send_header("Content-Length", str(len(body)))
+        request.end_headers()
+        request.wfile.write(body)
 
 
 @pytest.mark.parametrize(
