@@ -85,9 +85,9 @@ class StageSession:
         #: Active staged listings not seen yet in this crawl (withdrawn if still unseen at
         #: the end of a complete crawl).
         self.unseen: set[str] = set()
-        self.pending: list[ListingItem] = []
-        #: Position in :attr:`pending` by external id (one record per listing in a batch).
-        self.pending_at: dict[str, int] = {}
+        #: The next batch, by external id (one record per listing; a later record of an id
+        #: takes the earlier one's place).
+        self.pending: dict[str, ListingItem] = {}
         self.page_errors = 0
         self.idless = 0
         self.unreadable = 0
@@ -318,15 +318,13 @@ class StageSession:
         if item.state != "changed":
             return
         self.queued[item.external_id] = item.record_hash
-        at = self.pending_at.get(item.external_id)
-        if at is not None:
+        if item.external_id in self.pending:
             # The id came earlier in this batch with other values: the later record replaces
             # it, as a later crawl would, and the earlier one is counted as ``repeated``.
-            self.pending[at] = item
+            self.pending[item.external_id] = item
             self.stats["repeated"] += 1
             return
-        self.pending_at[item.external_id] = len(self.pending)
-        self.pending.append(item)
+        self.pending[item.external_id] = item
         if len(self.pending) >= self.batch_size:
             self.flush(start_process=True)
 
@@ -369,8 +367,7 @@ class StageSession:
         close. The writer process is started by the first flush of a full batch
         (``start_process``); a crawl whose records fit one batch writes them here.
         """
-        batch, self.pending = self.pending, []
-        self.pending_at = {}
+        batch, self.pending = list(self.pending.values()), {}
         error_rows = self.errors.take()
         if not batch and not error_rows:
             return
