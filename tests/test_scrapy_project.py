@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+from typing import Any
 
 import orjson
+import pytest
 import sqlalchemy as sa
+from scrapy.settings import Settings
+from scrapy.utils.misc import build_from_crawler, load_object
+from scrapy.utils.test import get_crawler
 from conftest import run_scrapy
 
 from pipeline_core.db.tables import staging
@@ -34,6 +40,7 @@ def test_scrapy_crawl_in_repo_spider_with_feed_export(
     assert "'dmo/inserted': 3" in result.stderr
     assert "Remote control" not in result.stderr
     assert "Telnet" not in result.stderr
+    assert "Scraped from" not in result.stderr  # LOG_LEVEL INFO: no per-item record
     exported = sorted(
         (orjson.loads(line) for line in out.read_text().splitlines()),
         key=lambda item: item["external_id"],
@@ -53,6 +60,38 @@ def test_scrapy_crawl_in_repo_spider_with_feed_export(
             .order_by(listings.c.external_id)
         ).all()
     assert staged == [("ferry-1", "tour"), ("tour-2", "tour"), ("tour-3", "tour")]
+
+
+@pytest.mark.parametrize(
+    ("settings", "logged"),
+    [
+        ({"LOG_LEVEL": "DEBUG"}, True),
+        ({"LOG_LEVEL": "INFO"}, False),
+        ({"LOG_LEVEL": logging.WARNING}, False),
+        ({"LOG_LEVEL": "DEBUG", "LOG_ENABLED": False}, False),
+    ],
+)
+def test_scraped_line_is_built_only_when_debug_is_logged(
+    settings: dict[str, Any], logged: bool
+) -> None:
+    crawler = get_crawler(settings_dict={**project_settings(), **settings})
+    formatter = build_from_crawler(load_object(crawler.settings["LOG_FORMATTER"]), crawler)
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.NOTSET)  # as Scrapy's log set-up leaves it: handlers filter
+    try:
+        line = formatter.scraped({"a": 1}, None, None)
+    finally:
+        root.setLevel(level)
+    assert (line is not None) is logged
+    if logged:
+        assert line is not None and line["level"] == logging.DEBUG
+
+
+def project_settings() -> dict[str, Any]:
+    settings = Settings()
+    settings.setmodule("pipeline_core.scrapy.settings")
+    return {key: settings[key] for key in ("LOG_FORMATTER",)}
 
 
 def test_unchanged_records_are_not_even_yielded(
