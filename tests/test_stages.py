@@ -18,13 +18,15 @@ from feeds import feed, listing, write_mapping
 
 from pipeline_core.config import load_settings
 from pipeline_core.db.engine import make_engine
-from pipeline_core.db.tables import crawls, errors, sources, staging
+from pipeline_core.db.tables import CHILD_TABLES, crawls, errors, sources, staging
 from pipeline_core.hookspecs import hookimpl
-from pipeline_core.items import RawRecord
+from pipeline_core.items import ListingItem, RawRecord
 from pipeline_core.mapping import CompiledMapping, load_mapping_file
+from pipeline_core.model import record_hash
 from pipeline_core.plugins import get_plugin_manager
 from pipeline_core.stages.archive import ArchiveSession
 from pipeline_core.stages.session import StageSession
+from pipeline_core.stages.writer import StageWriter, child_rows
 
 
 class Recorder:
@@ -363,3 +365,110 @@ def test_opening_a_crawl_is_not_failed_by_a_commit_between_its_read_and_its_writ
     with engine.connect() as conn:
         assert conn.execute(sa.select(sources.c.name)).scalars().all() == ["plain"]
         assert conn.execute(sa.select(crawls.c.id, crawls.c.source)).all() == [(crawl.id, "plain")]
+
+
+def rich_record(n: int, **changes: Any) -> dict[str, Any]:
+    """A canonical record that fills every child table, with every kind of value."""
+    record: dict[str, Any] = {
+        "source": "plain",
+        "external_id": f"R{n}",
+        "dmo": "test-dmo",
+        "category": "museum",
+        "name": {"en": f"Museum {n}", "de": f"Museum {n} (de)"},
+        "description": {"en": 'Line one\nline "two" \\ three', "fr": "Musée — été"},
+        "short_description": {"it": "Breve"},
+        "location": {
+            "street": "1 Quay St",
+            "postal_code": "H91",
+            "locality": "Galway",
+            "country": "IE",
+            "latitude": 53.2707 + n / 1e4,
+            "longitude": -9.0568,
+        },
+        "contact": {"phone": "+35391000000", "email": "info@example.org", "fax": ""},
+        "images": [
+            {"url": f"https://img.example.org/{n}.jpg", "caption": "Front", "licence": "CC0"},
+            {"url": f"https://img.example.org/{n}b.jpg", "credit": "A. Photographer"},
+        ],
+        "attributes": {
+            "wheelchair": True,
+            "dogs": False,
+            "stars": 4,
+            "rating": 4.5,
+            "tags": ["family", "indoor", 3],
+            "price": "€€",
+        },
+        "opening_hours": [
+            {
+                "weekday": 1,
+                "opens": "09:00",
+                "closes": "17:30",
+                "valid_from": "2026-04-01",
+                "valid_to": "2026-09-30",
+            },
+            {"weekday": 7, "closed": True},
+        ],
+        "opening_dates": [
+            {"date": "2026-12-25", "closed": True, "note": "Christmas"},
+            {"date": "2026-12-31", "end_date": "2027-01-01", "opens": "10:00", "closes": "14:00"},
+        ],
+        "licence": {"name": "CC-BY-4.0", "attribution": "Test DMO"},
+    }
+    record.update(changes)
+    return record
+
+
+def child_table_rows(engine: sa.Engine) -> dict[str, list[tuple[Any, ...]]]:
+    """Every staged child row, as (external id, columns but ids), sorted, per table."""
+    listings = staging["listings"]
+    with engine.connect() as conn:
+        ids = dict(conn.execute(sa.select(listings.c.id, listings.c.external_id)).all())
+        tables = {}
+        for name in CHILD_TABLES:
+            table = staging[name]
+            columns = [c for c in table.columns if c.name not in ("id", "listing_id")]
+            rows = conn.execute(sa.select(table.c.listing_id, *columns)).all()
+            tables[name] = sorted((ids[row[0]], *row[1:]) for row in rows)
+    return tables
+
+
+def test_each_backend_stages_the_same_child_rows(engine: sa.Engine) -> None:
+    # The rows child_rows() builds come back from each backend value for value: COPY text
+    # on PostgreSQL, bound parameters on SQLite (floats, dates, booleans, lists of values).
+    writer = StageWriter(engine.dialect.name)
+    records = [rich_record(1), rich_record(2, attributes={}, images=[], location={})]
+    items = [ListingItem("plain", r["external_id"], r, record_hash=record_hash(r)) for r in records]
+    with engine.begin() as conn:
+        first = writer.write(conn, items)
+    assert (first.inserted, first.updated) == (2, 0)
+
+    def expected(listing_records: list[dict[str, Any]]) -> dict[str, list[tuple[Any, ...]]]:
+        tables: dict[str, list[tuple[Any, ...]]] = {name: [] for name in CHILD_TABLES}
+        for record in listing_records:
+            for name, rows in child_rows(0, record).items():
+                for row in rows:
+                    columns = [c.name for c in staging[name].columns]
+                    values = [row[c] for c in columns if c not in ("id", "listing_id")]
+                    tables[name].append((record["external_id"], *values))
+        return {name: sorted(rows) for name, rows in tables.items()}
+
+    staged = child_table_rows(engine)
+    assert staged == expected(records)
+    assert len(staged["attributes"]) == 8  # 5 scalars and a list of 3, for R1 only
+    assert ("R1", "tags", "3") in staged["attributes"]
+    assert ("R1", "wheelchair", "true") in staged["attributes"]
+    assert ("R1", "rating", "4.5") in staged["attributes"]
+    assert staged["locations"] == expected(records)["locations"] != []
+    assert [row[0] for row in staged["locations"]] == ["R1"]  # an empty location: no row
+
+    # R2 changes (its old child rows go), R1 is unchanged (nothing written for it)
+    changed = rich_record(2, contact={"website": "https://example.org"}, opening_dates=[])
+    items = [
+        ListingItem("plain", "R1", records[0], record_hash=record_hash(records[0])),
+        ListingItem("plain", "R2", changed, record_hash=record_hash(changed)),
+    ]
+    with engine.begin() as conn:
+        second = writer.write(conn, items)
+    assert (second.inserted, second.updated) == (0, 1)
+    assert [row["external_id"] for row in second.staged] == ["R2"]
+    assert child_table_rows(engine) == expected([records[0], changed])
