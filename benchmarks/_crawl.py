@@ -8,6 +8,9 @@ first item pipeline opening (:class:`CrawlTimer`, opened before the stage pipeli
 stage session's open and its load of the staged hashes count) to Scrapy's
 ``engine_stopped`` signal (after the last flush and the session's close). Interpreter
 start-up, imports, plugin loading and Scrapy's engine set-up are left out.
+``machine_cpu_seconds`` is the busy CPU time of the whole machine over the same span (every
+process: this one, its stage-writer process, PostgreSQL, the feed server), from
+``/proc/stat`` (absent where that cannot be read).
 ``crawl_cpu_seconds`` is the CPU time of this process (all its threads, not its child
 processes) over the same span. ``wall_seconds`` is the whole ``CrawlerProcess.crawl()`` +
 ``start()``, for reference.
@@ -17,10 +20,25 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
+
+
+def machine_busy_seconds() -> float | None:
+    """CPU seconds the whole machine has spent busy since boot (Linux ``/proc/stat``: user,
+    nice, system, irq, softirq and steal of all CPUs), or None where it cannot be read."""
+    try:
+        with open("/proc/stat", encoding="ascii") as stat:
+            fields = stat.readline().split()
+    except OSError:
+        return None
+    if not fields or fields[0] != "cpu" or len(fields) < 9:
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in fields[1:9])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
 class CrawlTimer:
@@ -44,10 +62,12 @@ class CrawlTimer:
     def open_spider(self) -> None:
         self.crawler.bench_opened = time.perf_counter()
         self.crawler.bench_cpu_opened = time.process_time()
+        self.crawler.bench_machine_opened = machine_busy_seconds()
 
     def engine_stopped(self) -> None:
         self.crawler.bench_stopped = time.perf_counter()
         self.crawler.bench_cpu_stopped = time.process_time()
+        self.crawler.bench_machine_stopped = machine_busy_seconds()
 
 
 def crawl(
@@ -90,6 +110,10 @@ def crawl(
     if opened is not None and stopped is not None:
         timings["crawl_seconds"] = stopped - opened
         timings["crawl_cpu_seconds"] = crawler.bench_cpu_stopped - crawler.bench_cpu_opened
+        if crawler.bench_machine_opened is not None and crawler.bench_machine_stopped is not None:
+            timings["machine_cpu_seconds"] = (
+                crawler.bench_machine_stopped - crawler.bench_machine_opened
+            )
     return stats, timings
 
 

@@ -86,7 +86,12 @@ TIMING_NOTE = (
     "whole child process (with the stage-writer process it starts). crawl CPU µs = CPU "
     "time of the crawl's own process (not its children) over crawl s, per listing: it "
     "depends little on what else runs on the machine. CPU vs ceiling = the ceiling's crawl "
-    "CPU µs / this crawl's. peak RSS = ru_maxrss of the crawl's "
+    "CPU µs / this crawl's. machine CPU µs = busy CPU time of the whole machine (every "
+    "process: the crawl, its stage-writer process, PostgreSQL, the feed server; /proc/stat) "
+    "over crawl s, per listing. N-CPU bound = the rate the machine's N CPUs could give for "
+    "that work if all were busy with nothing else (N / machine CPU per listing), as a share "
+    "of the ceiling's listings/s: no scheduling of the same work does better, so a target "
+    "above it needs less work, not more overlap. peak RSS = ru_maxrss of the crawl's "
     "child process (os.wait4), in MB of 10^6 bytes. stock = the ceiling's crawl with "
     "Scrapy's logging defaults (LOG_LEVEL DEBUG, Scrapy's LogFormatter: a log record with "
     "the item for every item, as a new Scrapy project logs); a reference, with no target. "
@@ -105,6 +110,7 @@ class CrawlResult:
     max_rss_kib: int = 0
     cpu_seconds: float = 0.0
     crawl_cpu_seconds: float = 0.0
+    machine_cpu_seconds: float | None = None
     stats: dict[str, Any] = field(default_factory=dict)
     log: Path | None = None
 
@@ -119,6 +125,13 @@ class CrawlResult:
 
     def rate(self, listings: int) -> float:
         return listings / self.seconds if self.seconds > 0 else 0.0
+
+    def cpu_bound(self, listings: int, cpus: int) -> float | None:
+        """The most listings/s this machine's CPUs could give for this crawl's work: all of
+        them busy with nothing else, whatever the scheduling."""
+        if not self.machine_cpu_seconds:
+            return None
+        return cpus * listings / self.machine_cpu_seconds
 
 
 def staged_count(url: str, source: str) -> int:
@@ -184,6 +197,8 @@ def run_crawl(
         data = json.loads(stats_file.read_text("utf-8"))
         result.seconds = float(data.get("crawl_seconds", 0.0))
         result.crawl_cpu_seconds = float(data.get("crawl_cpu_seconds", 0.0))
+        machine = data.get("machine_cpu_seconds")
+        result.machine_cpu_seconds = None if machine is None else float(machine)
         result.stats = data["stats"]
     return result
 
@@ -231,11 +246,13 @@ def print_table(results: list[CrawlResult], listings: int) -> None:
     """The figures of the three crawls beside the targets."""
     ceiling = results[0].rate(listings)
     ceiling_cpu = results[0].crawl_cpu_seconds
+    cpus = os.cpu_count() or 1
     targets = {"full": TARGET_FULL, "unchanged": TARGET_UNCHANGED}
     header = (
         f"{'crawl':<10} {'listings/s':>10} {'vs ceiling':>10} {'target':>14} "
         f"{'peak RSS MB':>11} {'target':>14} {'crawl s':>8} {'scrapy s':>8} {'CPU s':>7} "
-        f"{'crawl CPU µs':>12} {'CPU vs ceiling':>14}"
+        f"{'crawl CPU µs':>12} {'CPU vs ceiling':>14} {'machine CPU µs':>14} "
+        f"{f'{cpus}-CPU bound':>12}"
     )
     print(header)
     print("-" * len(header))
@@ -252,8 +269,18 @@ def print_table(results: list[CrawlResult], listings: int) -> None:
             f"{result.seconds:>8.2f} {'-' if scrapy_s is None else f'{scrapy_s:.2f}':>8} "
             f"{result.cpu_seconds:>7.2f} "
             f"{result.crawl_cpu_seconds * 1e6 / listings:>12.0f} "
-            f"{ceiling_cpu / result.crawl_cpu_seconds if result.crawl_cpu_seconds else 0.0:>14.2f}"
+            f"{ceiling_cpu / result.crawl_cpu_seconds if result.crawl_cpu_seconds else 0.0:>14.2f} "
+            f"{_per_listing(result.machine_cpu_seconds, listings):>14} "
+            f"{_bound(result.cpu_bound(listings, cpus), ceiling):>12}"
         )
+
+
+def _per_listing(seconds: float | None, listings: int) -> str:
+    return "-" if seconds is None else f"{seconds * 1e6 / listings:.0f}"
+
+
+def _bound(rate: float | None, ceiling: float) -> str:
+    return "-" if rate is None or not ceiling else f"{rate / ceiling:.2f}"
 
 
 def print_stock_comparison(results: dict[str, CrawlResult], listings: int) -> None:
