@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,7 @@ from jobs_kit import job_settings, run_job
 from pipeline_core.config import load_settings
 from pipeline_core.db.tables import crawls, files, queue
 from pipeline_core.exceptions import JobError, UnknownSourceError
+from pipeline_core.jobs.scrape import FOLDER_PREFIX, ORPHAN_AGE, sweep_orphaned_folders
 from pipeline_core.plugins import get_plugin_manager
 from pipeline_core.testing import FeedServer, paginate_json
 
@@ -128,3 +131,28 @@ def test_the_builtin_job_types_are_plugins(tmp_path: Path) -> None:
     assert "next: transform" in types["scrape"].help
     blocked = load_settings(env | {"PIPELINE_DISABLE_PLUGINS": "builtin-pipeline-jobs"})
     assert not {"scrape", "transform", "ingest"} & set(get_plugin_manager(blocked).job_types())
+
+
+def test_a_dead_workers_scrape_folder_is_swept(tmp_path: Path) -> None:
+    # A worker killed outright leaves its dmo-scrape-PID-… folder; the next scrape removes
+    # it once it has been untouched for ORPHAN_AGE, and nothing else.
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    now = time.time()
+
+    def folder(name: str, age: float) -> Path:
+        path = tmp_path / name
+        path.mkdir()
+        (path / "raw.jsonl").write_text("{}\n")
+        for item in (path / "raw.jsonl", path):
+            os.utime(item, (now - age, now - age))
+        return path
+
+    orphan = folder(f"{FOLDER_PREFIX}{gone.pid}-abc", ORPHAN_AGE + 5)
+    recent = folder(f"{FOLDER_PREFIX}{gone.pid}-def", ORPHAN_AGE - 60)
+    mine = folder(f"{FOLDER_PREFIX}{os.getpid()}-ghi", ORPHAN_AGE + 5)
+    other = folder(f"{FOLDER_PREFIX}x{gone.pid}-jkl", ORPHAN_AGE + 5)
+    assert sweep_orphaned_folders(tmp_path, now) == [orphan]
+    assert not orphan.exists()
+    assert recent.is_dir() and mine.is_dir() and other.is_dir()
+    assert sweep_orphaned_folders(tmp_path, now) == []

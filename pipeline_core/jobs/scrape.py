@@ -16,6 +16,7 @@ from __future__ import annotations
 import collections
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -52,6 +53,61 @@ STOP_WAIT = 5.0
 #: Why this job stopped its crawl, as the crawl row's finish reason says it.
 SHUT_DOWN = "the worker shut down"
 LEASE_LOST = "the job's lease was lost"
+#: Name of a scrape's temporary folder: ``dmo-scrape-PID-…``, PID the worker's process.
+FOLDER_PREFIX = "dmo-scrape-"
+#: Seconds a dead worker's folder must have been left untouched before it is removed.
+ORPHAN_AGE = 600.0
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # somebody else's process
+        return True
+    return True
+
+
+def _last_touched(folder: Path) -> float:
+    times = [folder.stat().st_mtime]
+    for entry in folder.iterdir():
+        try:
+            times.append(entry.stat().st_mtime)
+        except OSError:
+            pass
+    return max(times)
+
+
+def sweep_orphaned_folders(parent: Path | None = None, now: float | None = None) -> list[Path]:
+    """Remove the temporary folders of scrapes whose worker is gone (killed outright, so it
+    could not clean up), untouched for :data:`ORPHAN_AGE` seconds; return them.
+
+    A folder is named after its worker's process id; the age check keeps a folder whose
+    worker only looks dead from here (another PID namespace sharing the folder).
+    """
+    parent = Path(tempfile.gettempdir()) if parent is None else parent
+    now = time.time() if now is None else now
+    removed = []
+    for folder in parent.glob(f"{FOLDER_PREFIX}*-*"):
+        pid_text = folder.name.removeprefix(FOLDER_PREFIX).split("-", 1)[0]
+        if not pid_text.isdigit() or not folder.is_dir() or _alive(int(pid_text)):
+            continue
+        try:
+            if now - _last_touched(folder) < ORPHAN_AGE:
+                continue
+            shutil.rmtree(folder)
+        except OSError as exc:
+            logger.warning("could not remove the orphaned scrape folder %s: %s", folder, exc)
+            continue
+        removed.append(folder)
+    if removed:
+        logger.info(
+            "removed %d temporary scrape folder(s) of workers that are gone: %s",
+            len(removed),
+            ", ".join(folder.name for folder in removed),
+        )
+    return removed
 
 
 def _relay(stream: IO[bytes], source: str, tail: collections.deque[str]) -> None:
@@ -206,7 +262,8 @@ def scrape(payload: Mapping[str, Any], context: JobContext) -> JobResult:
     pm = get_plugin_manager(context.settings)
     source = get_source(pm.sources(), name)
     storage = get_storage(context.settings)
-    with tempfile.TemporaryDirectory(prefix="dmo-scrape-") as folder:
+    sweep_orphaned_folders()
+    with tempfile.TemporaryDirectory(prefix=f"{FOLDER_PREFIX}{os.getpid()}-") as folder:
         path = Path(folder) / "raw.jsonl"
         summary = run_archive_crawl(name, path, context)
         digest = digest_file(path)
