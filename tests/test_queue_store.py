@@ -360,6 +360,27 @@ def test_rescue_dead_letters_a_job_out_of_attempts(engine: sa.Engine, tmp_path: 
     assert attempts_of(engine, job_id) == [(1, "expired")]
 
 
+def test_a_payload_source_too_long_for_its_column_is_cut_and_rescue_goes_on(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
+    # The error row of a rescued attempt takes the payload's source; one longer than
+    # pipeline.errors.source (100 characters, enforced by PostgreSQL) failed the whole
+    # rescue pass, every pass, so no expired job was ever queued again.
+    settings = make_settings(str(engine.url), tmp_path, PIPELINE_LEASE_SECONDS="0.1")
+    (long_source,) = add(engine, settings, payload={"source": "s" * 150})
+    (other,) = add(engine, settings)
+    claim(engine, "gone", 2, settings)
+    time.sleep(0.25)
+    counts = rescue_expired(engine, settings)
+    assert (counts.retried, counts.dead_lettered) == (2, 0)
+    assert statuses(engine) == {long_source: "queued", other: "queued"}
+    with engine.connect() as conn:
+        sources = conn.execute(
+            sa.select(errors.c.job_id, errors.c.source).order_by(errors.c.job_id)
+        ).all()
+    assert sources == [(long_source, "s" * 99 + "…"), (other, "")]
+
+
 def test_release_gives_jobs_back_without_counting_an_attempt(
     engine: sa.Engine, tmp_path: Path
 ) -> None:

@@ -35,6 +35,16 @@ JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 Timestamp = sa.DateTime(timezone=True)
 
 
+def fit_text(column: sa.Column[str], value: str | None) -> str | None:
+    """``value`` cut to the length of ``column`` (a ``String(n)``), ending with "…" when cut:
+    for text that comes from outside (a job's payload) into a column of limited length,
+    which PostgreSQL enforces and SQLite does not."""
+    length = getattr(column.type, "length", None)
+    if value is None or length is None or len(value) <= length:
+        return value
+    return value[: length - 1] + "…"
+
+
 def _now() -> sa.TextClause:
     return sa.text("CURRENT_TIMESTAMP")
 

@@ -7,6 +7,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from pipeline_core.db.tables import errors, fit_text
 from pipeline_core.queue.job import ClaimedJob
 
 _LINE = re.compile(r"line \d+")
@@ -35,13 +36,14 @@ def error_row(
     handler's, see :class:`~pipeline_core.queue.job.Outcome`); else ``source``,
     ``external_id`` and ``url`` come from the payload's ``source``, ``record`` (or
     ``external_id``) and ``url`` when it has them. ``source`` is empty when neither names
-    one.
+    one. Text from the payload is cut to its column's length, so an odd payload cannot stop
+    its own error row (and with it the finishing or rescue of other jobs) from being written.
     """
-    payload = job.payload
+    payload = job.payload if isinstance(job.payload, dict) else {}
     record = external_id or payload.get("record", payload.get("external_id"))
     return {
         "created_at": datetime.now(UTC),
-        "source": source or str(payload.get("source") or ""),
+        "source": fit_text(errors.c.source, source or str(payload.get("source") or "")),
         "external_id": None if record is None else str(record),
         "stage": "job",
         "field": field,
