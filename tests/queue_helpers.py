@@ -75,9 +75,10 @@ def statuses(engine: sa.Engine) -> dict[int, str]:
 
 
 class WebhookServer:
-    """An HTTP server on 127.0.0.1 that records the JSON bodies POSTed to it."""
+    """An HTTP server on 127.0.0.1 that records the JSON bodies POSTed to it (and answers
+    each ``delay`` seconds later)."""
 
-    def __init__(self) -> None:
+    def __init__(self, delay: float = 0.0) -> None:
         received: list[tuple[str, dict[str, Any]]] = []
         self.received = received
 
@@ -85,6 +86,7 @@ class WebhookServer:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", 0))
                 received.append((self.path, json.loads(self.rfile.read(length))))
+                time.sleep(delay)  # a slow receiver
                 self.send_response(204)
                 self.end_headers()
 

@@ -7,10 +7,12 @@ process id), committed before the handler returns: a job that ran twice has two 
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import sqlalchemy as sa
 
@@ -77,11 +79,31 @@ def chain(payload: Mapping[str, Any], context: JobContext) -> JobResult:
     )
 
 
+def exits(payload: Mapping[str, Any], context: JobContext) -> dict[str, Any]:
+    """Calls ``sys.exit(3)``, as a careless handler might."""
+    sys.exit(3)
+
+
+def beats_while_away(payload: Mapping[str, Any], context: JobContext) -> dict[str, Any]:
+    """Heartbeats while the database refuses every statement, then returns."""
+    engine = context.engine
+    with patch.object(engine, "connect", side_effect=_database_away):
+        with patch.object(engine, "begin", side_effect=_database_away):
+            context.heartbeat()
+    return {"beat": True}
+
+
+def _database_away(*_args: Any, **_kwargs: Any) -> Any:
+    raise sa.exc.OperationalError("SELECT 1", {}, Exception("server closed the connection"))
+
+
 JOB_TYPES = [
     JobType("record", record, "Records that it ran."),
     JobType("sleepy", sleepy, "Records that it ran, then sleeps payload['seconds']."),
     JobType("flaky", flaky, "Fails while a file exists.", max_attempts=3),
     JobType("chain", chain, "Records that it ran and queues payload['next'] record jobs."),
+    JobType("exits", exits, "Calls sys.exit(3)."),
+    JobType("beats-while-away", beats_while_away, "Heartbeats while the database is away."),
 ]
 
 

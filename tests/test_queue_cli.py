@@ -68,8 +68,8 @@ def test_queue_commands(worker_env: dict[str, str], engine: sa.Engine, tmp_path:
     unknown = run_cli("queue", "add", "nope", env=env)
     assert unknown.returncode == 2
     assert (
-        "Invalid value for TYPE: no job type 'nope'; registered: chain, flaky, ingest, noop, "
-        "record, scrape, " in unknown.stderr
+        "Invalid value for TYPE: no job type 'nope'; registered: beats-while-away, chain, "
+        "exits, flaky, ingest, noop, record, scrape, " in unknown.stderr
     )
     with engine.connect() as conn:
         rows = conn.execute(

@@ -454,6 +454,62 @@ def test_leases_are_heartbeated_while_a_long_job_runs(
     assert [(r[0], r[1]) for r in queue_jobs.runs(engine)] == [(slow, 1), *((q, 1) for q in quick)]
 
 
+def test_a_slow_webhook_does_not_hold_up_the_heartbeats(engine: sa.Engine, tmp_path: Path) -> None:
+    # Two jobs are dead-lettered while a third runs for a while: their outcomes are
+    # committed early and the webhook told, 1.5 s an answer. The running job's lease (1 s)
+    # must be extended meanwhile, or another worker rescues it and it runs twice.
+    webhook = WebhookServer(delay=1.5)
+    webhook.thread.start()
+    settings = make_settings(
+        str(engine.url),
+        tmp_path,
+        PIPELINE_LEASE_SECONDS="1",
+        PIPELINE_WEBHOOK_URL=f"{webhook.url}/hook",
+    )
+    pm = make_pm(settings)
+    queue_jobs.create_runs_table(engine)
+    dead = add(engine, settings, "no-such-type", n=2, priority=1)
+    (slow,) = add(engine, settings, "sleepy", payload={"seconds": 3.5})
+    stop = threading.Event()
+    rescued = []
+
+    def rescuer() -> None:  # another worker, rescuing every expired lease it sees
+        while not stop.is_set():
+            rescued.append(rescue_expired(engine, settings).retried)
+            time.sleep(0.05)
+
+    thread = threading.Thread(target=rescuer)
+    thread.start()
+    try:
+        counts = process_batch(engine, pm, batch_size=3)
+    finally:
+        stop.set()
+        thread.join()
+        webhook.server.shutdown()
+        webhook.server.server_close()
+    assert sum(rescued) == 0
+    assert (counts.completed, counts.dead_lettered, counts.stale) == (1, 2, 0)
+    assert len(webhook.received) == 2
+    assert statuses(engine) == {**dict.fromkeys(dead, "failed"), slow: "completed"}
+    assert [(r[0], r[1]) for r in queue_jobs.runs(engine)] == [(slow, 1)]
+
+
+def test_a_handler_that_exits_or_beats_while_the_database_is_away_fails_nothing_else(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
+    # sys.exit() in a handler fails that attempt only; a heartbeat that meets a database
+    # error (a failover) is logged and the handler goes on to complete.
+    settings = make_settings(str(engine.url), tmp_path, PIPELINE_RETRY_BACKOFF="60")
+    pm = make_pm(settings)
+    (exits,) = add(engine, settings, "exits", priority=2)
+    (beats,) = add(engine, settings, "beats-while-away", priority=1)
+    (after,) = add(engine, settings, "noop")
+    counts = process_batch(engine, pm, batch_size=3)
+    assert (counts.completed, counts.retried, counts.dead_lettered) == (2, 1, 0)
+    assert statuses(engine) == {exits: "queued", beats: "completed", after: "completed"}
+    assert row(engine, exits).last_error == "SystemExit: 3"
+
+
 def test_a_job_back_to_queued_gives_up_a_dedup_key_taken_while_it_ran(
     engine: sa.Engine, tmp_path: Path
 ) -> None:

@@ -9,10 +9,10 @@ from typing import Any
 import orjson
 import pytest
 import sqlalchemy as sa
+from conftest import run_scrapy
 from scrapy.settings import Settings
 from scrapy.utils.misc import build_from_crawler, load_object
 from scrapy.utils.test import get_crawler
-from conftest import run_scrapy
 
 from pipeline_core.db.tables import staging
 

@@ -87,7 +87,7 @@ def run_job(
     )
     try:
         result = job_type.handler(job.payload, context)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # sys.exit() in a handler fails the job only
         named = exc if isinstance(exc, JobError) else None
         return Outcome(
             job,

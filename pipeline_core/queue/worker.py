@@ -144,6 +144,8 @@ class Worker:
         #: (id, attempt) of held jobs whose lease a heartbeat found lost (rescued).
         self._lost: set[tuple[int, int]] = set()
         self._pending: list[Outcome] = []
+        #: Ids of the jobs whose outcomes a flush is committing right now.
+        self._finishing: set[int] = set()
         self._current: tuple[ClaimedJob, float] | None = None
         self._last_flush = time.monotonic()
         self._last_rescue = 0.0
@@ -186,13 +188,21 @@ class Worker:
                     logger.error("worker %s: the database failed: %s", self.owner, exc.orig)
                     self.stop.wait(self.settings.poll_interval)
                     continue
+                except Exception:  # a full connection pool, a bad row: the worker goes on
+                    logger.exception("worker %s: claiming jobs failed", self.owner)
+                    self.stop.wait(self.settings.poll_interval)
+                    continue
                 if not batch:
                     if self.once:
                         break
                     self.feed.idle(self.stop)
                     continue
                 began = time.monotonic()
-                self._run_batch(batch)
+                try:
+                    self._run_batch(batch)
+                except Exception:
+                    logger.exception("worker %s: running a batch failed", self.owner)
+                    self._give_back_unfinished()
                 took = time.monotonic() - began
                 if took < 0.25 and len(batch) == size:
                     size = min(self.max_batch, size * 2)
@@ -216,14 +226,19 @@ class Worker:
     def _supervised(self) -> Iterator[None]:
         """Run the supervisor thread around a block; commit what is pending at its end."""
         self._done.clear()
-        supervisor = threading.Thread(target=self._supervise, name="queue-supervisor", daemon=True)
-        supervisor.start()
+        threads = [
+            threading.Thread(target=self._supervise, name="queue-supervisor", daemon=True),
+            threading.Thread(target=self._beat, name="queue-heartbeat", daemon=True),
+        ]
+        for thread in threads:
+            thread.start()
         try:
             yield
         finally:
             self._final_flush()
             self._done.set()
-            supervisor.join(5)
+            for thread in threads:
+                thread.join(5)
 
     def _maybe_rescue(self) -> None:
         if time.monotonic() - self._last_rescue < self.settings.lease_seconds / 2:
@@ -313,6 +328,7 @@ class Worker:
         with self._flush_lock:
             with self._lock:
                 outcomes, self._pending = self._pending, []
+                self._finishing.update(outcome.job.id for outcome in outcomes)
             self._last_flush = time.monotonic()
             if not outcomes:
                 return
@@ -326,11 +342,13 @@ class Worker:
             except BaseException:
                 with self._lock:
                     self._pending[:0] = outcomes
+                    self._finishing.difference_update(outcome.job.id for outcome in outcomes)
                 raise
             with self._lock:
                 for outcome in outcomes:
                     self._held.pop(outcome.job.id, None)
                     self._lost.discard((outcome.job.id, outcome.job.attempt))
+                    self._finishing.discard(outcome.job.id)
             self.counts.add_finish(counts)
             self.feed.done([outcome.job for outcome in outcomes])
         notify_dead(self.pm, counts.dead)
@@ -367,6 +385,26 @@ class Worker:
                 )
         return counts
 
+    def _give_back_unfinished(self) -> None:
+        """After a batch broke off: commit what finished, stop holding the jobs that did not
+        run and release them (if even that fails, they are rescued when their leases
+        expire, as nothing extends them any more)."""
+        self._try_flush()
+        with self._lock:
+            settled = self._finishing | {outcome.job.id for outcome in self._pending}
+            unfinished = [job for job in self._held.values() if job.id not in settled]
+            for job in unfinished:
+                self._held.pop(job.id, None)
+            self._current = None
+        try:
+            self._release(unfinished, "the worker's batch broke off before they ran")
+        except Exception:
+            logger.exception(
+                "worker %s: releasing job(s) %s failed; they are rescued when their leases expire",
+                self.owner,
+                ", ".join(str(job.id) for job in unfinished),
+            )
+
     def _release(self, jobs: Sequence[ClaimedJob], reason: str) -> None:
         if not jobs:
             return
@@ -382,9 +420,17 @@ class Worker:
         if not jobs:
             return
         kept = heartbeat(self.engine, jobs, self.settings)
-        lost = [job.id for job in jobs if job.id not in kept]
         with self._lock:
-            self._lost.update((job.id, job.attempt) for job in jobs if job.id not in kept)
+            # A job whose outcome is pending or being committed may have been completed
+            # meanwhile (no longer running, so not extended): it is not lost. A lost lease
+            # of such an outcome is found by its commit (counted stale).
+            settled = self._finishing | {outcome.job.id for outcome in self._pending}
+            lost = [
+                job.id
+                for job in jobs
+                if job.id not in kept and job.id not in settled and self._held.get(job.id) is job
+            ]
+            self._lost.update((job.id, job.attempt) for job in jobs if job.id in lost)
         if lost:
             logger.warning(
                 "worker %s lost the lease of job(s) %s: they were rescued and will not be "
@@ -400,7 +446,14 @@ class Worker:
         with self._lock:
             lost = key in self._lost
         if not lost:
-            self._heartbeat([job])
+            try:
+                self._heartbeat([job])
+            except sa.exc.DBAPIError as exc:
+                # The database is away for a moment: the supervisor's heartbeats keep the
+                # lease (or find it lost); the handler goes on.
+                logger.warning(
+                    "worker %s: heartbeat of job %d failed: %s", self.owner, job.id, exc.orig
+                )
             with self._lock:
                 lost = key in self._lost
         if lost:
@@ -412,10 +465,22 @@ class Worker:
 
     # ------------------------------------------------------------------ supervisor
 
-    def _supervise(self) -> None:
-        """Heartbeat held jobs, commit outcomes early during a slow job, enforce grace."""
+    def _beat(self) -> None:
+        """Extend the leases of the held jobs every third of a lease. This thread does
+        nothing else, so a slow commit, webhook or SQS call elsewhere cannot let a lease
+        expire (and the job run twice)."""
         every = max(0.05, self.settings.lease_seconds / 3)
-        last_beat = last_report = time.monotonic()
+        while not self._done.wait(every):
+            with self._lock:
+                held = list(self._held.values())
+            try:
+                self._heartbeat(held)
+            except Exception:
+                logger.exception("worker %s: a heartbeat failed", self.owner)
+
+    def _supervise(self) -> None:
+        """Commit outcomes early during a slow job, enforce grace, report progress."""
+        last_report = time.monotonic()
         reported = self.counts.summary()
         while not self._done.wait(0.05):
             try:
@@ -429,12 +494,8 @@ class Worker:
                 with self._lock:
                     current = self._current
                     pending = bool(self._pending)
-                    held = list(self._held.values())
                 if current is not None and pending and now - current[1] >= FLUSH_WHEN_SLOW:
                     self.flush()
-                if now - last_beat >= every:
-                    last_beat = now
-                    self._heartbeat(held)
                 started = self.stop_requested_at
                 if current is not None and started is not None and now - started > self.grace:
                     self._cancel_or_give_up(current[0], now)
