@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from pipeline_core.config import load_settings
-from pipeline_core.exceptions import RecordError
+from pipeline_core.exceptions import MappingError, RecordError
 from pipeline_core.mapping import CompiledMapping, load_mapping_text
 from pipeline_core.plugins import get_plugin_manager
 
@@ -113,3 +113,23 @@ def test_an_object_mapped_whole_must_be_an_object(transforms: dict[str, Any]) ->
     with pytest.raises(RecordError) as raised:
         mapping.apply({"id": "1", "n": "A", "l": "x", "t": "Y"})
     assert (raised.value.field, raised.value.message) == ("location", "expected an object, got str")
+
+
+@pytest.mark.parametrize("target", ["external_id", "source", "dmo"])
+def test_identity_fields_cannot_be_mapped(target: str, transforms: dict[str, Any]) -> None:
+    # Mapped, the id the crawl saw and the id staged would differ, and the listing would be
+    # withdrawn by every other crawl.
+    with pytest.raises(MappingError) as raised:
+        compiled(f"  {target}: {{from: id, transform: lower}}\n", transforms)
+    assert f"{target!r} is set by dmo-pipeline" in str(raised.value)
+    assert "demo.yaml" in str(raised.value)
+
+
+def test_a_dollar_object_cannot_change_the_records_identity(transforms: dict[str, Any]) -> None:
+    mapping = compiled("  $: extra\n", transforms)
+    record = mapping.apply(
+        {"id": "A1", "n": "A", "extra": {"external_id": "a1", "dmo": "x", "category": "museum"}},
+        "A1",
+    )
+    assert (record["source"], record["external_id"], record["dmo"]) == ("demo", "A1", "demo-dmo")
+    assert record["category"] == "museum"

@@ -21,7 +21,7 @@ from pipeline_core.exceptions import (
     TransformError,
 )
 from pipeline_core.mapping.document import MappingDocument
-from pipeline_core.model import I18N_FIELDS, listing_schema
+from pipeline_core.model import I18N_FIELDS, IDENTITY_FIELDS, listing_schema
 from pipeline_core.transforms import Transform, TransformContext
 
 Getter = Callable[[Any], Any]
@@ -443,6 +443,12 @@ class MappingCompiler:
                 continue
             path = target.split(".")
             full = f"{where}.{target}" if where else target
+            if not where and path[0] in IDENTITY_FIELDS:
+                raise self.error(
+                    full,
+                    f"{path[0]!r} is set by dmo-pipeline (the source's name, the record's id "
+                    "from the top-level 'id' key, the source's dmo); do not map it",
+                )
             self._check_target(schema or listing_schema(), path, full)
             node = tree
             for part in path[:-1]:
@@ -764,6 +770,8 @@ class CompiledMapping:
         if self._category and "category" not in body:
             record["category"] = self._category
         record.update(body)
+        if body.keys() & IDENTITY_FIELDS:  # a "$" object cannot change who the record is
+            record.update(source=self.source, external_id=external_id, dmo=self.dmo)
         if self._country:
             location = record.setdefault("location", {})
             location.setdefault("country", self._country)
