@@ -22,7 +22,8 @@ class ListingItem:
     """A mapped canonical record on its way to staging.
 
     ``state`` is ``new`` until the hash stage compares it with what is staged:
-    ``changed`` (insert or update) or ``unchanged`` (nothing to write).
+    ``changed`` (insert or update) or ``unchanged`` (nothing to write), or ``invalid``
+    when the record cannot be hashed (it has no canonical JSON form).
     """
 
     source: str

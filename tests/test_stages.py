@@ -21,7 +21,7 @@ from pipeline_core.db.engine import make_engine
 from pipeline_core.db.tables import CHILD_TABLES, crawls, errors, sources, staging
 from pipeline_core.hookspecs import hookimpl
 from pipeline_core.items import ListingItem, RawRecord
-from pipeline_core.mapping import CompiledMapping, load_mapping_file
+from pipeline_core.mapping import CompiledMapping, load_mapping_file, load_mapping_text
 from pipeline_core.model import record_hash
 from pipeline_core.plugins import get_plugin_manager
 from pipeline_core.stages.archive import ArchiveSession
@@ -472,3 +472,67 @@ def test_each_backend_stages_the_same_child_rows(engine: sa.Engine) -> None:
     assert (second.inserted, second.updated) == (0, 1)
     assert [row["external_id"] for row in second.staged] == ["R2"]
     assert child_table_rows(engine) == expected([records[0], changed])
+
+
+ODD_MAPPING = """\
+source: plain
+dmo: test-dmo
+fetcher: json_api
+url: https://example.org/feed
+id: id
+defaults: {language: en, country: AT}
+fields:
+  category: {const: attraction}
+  name.en: name
+  location.latitude: {from: lat, transform: float}
+  $: extra
+"""
+
+
+def odd_session(engine: sa.Engine, batch_size: int = 10) -> StageSession:
+    transforms = get_plugin_manager(load_settings({})).transforms()
+    mapping = CompiledMapping(load_mapping_text(ODD_MAPPING, "plain.yaml"), transforms)
+    return StageSession(
+        engine, mapping, fetcher="json_api", origin="plain.yaml", batch_size=batch_size
+    )
+
+
+def test_a_record_that_breaks_mapping_or_hashing_is_invalid_and_named(engine: sa.Engine) -> None:
+    # Not a RecordError: a location that is text (a "$" object) breaks the mapping's
+    # defaults, and a lone surrogate has no canonical JSON to hash. Each is one invalid
+    # record with an error row, the others are staged and the counts add up.
+    records = [
+        {"id": "A", "name": "Fine"},
+        {"id": "B", "name": "Caf\ud83d"},
+        {"id": "C", "name": "Odd", "extra": {"location": "Galway"}},
+        {"id": "D", "name": "Fine too"},
+    ]
+    stats = run(odd_session(engine), records)
+    counts = {k: stats[k] for k in ("scraped", "inserted", "invalid", "errors", "complete")}
+    assert counts == {"scraped": 4, "inserted": 2, "invalid": 2, "errors": 2, "complete": True}
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(errors.c.external_id, errors.c.stage, errors.c.message).order_by(
+                errors.c.external_id
+            )
+        ).all()
+    assert [(r.external_id, r.stage) for r in rows] == [("B", "hash"), ("C", "map")]
+    assert rows[0].message.startswith("the record has no canonical JSON form: ")
+    assert rows[1].message == (
+        "the record could not be mapped: AttributeError: 'str' object has no attribute 'setdefault'"
+    )
+
+
+def test_error_rows_are_written_a_batch_at_a_time(engine: sa.Engine) -> None:
+    # A crawl of invalid records stages nothing, but its error rows do not wait for the end.
+    s = odd_session(engine, batch_size=5)
+    s.open()
+    for n in range(12):
+        item = s.map(RawRecord("plain", None, {"id": f"R{n}", "name": "x", "lat": 123.0}))
+        assert item is not None
+        assert not s.validate(s.hash(item))
+    with engine.connect() as conn:
+        written = conn.execute(sa.select(sa.func.count()).select_from(errors)).scalar_one()
+    assert (written, len(s.errors.pending)) == (10, 2)
+    stats = s.close("finished")
+    assert (stats["invalid"], stats["errors"]) == (12, 12)

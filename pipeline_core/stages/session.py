@@ -34,6 +34,15 @@ from pipeline_core.stages.writer_process import WriteFailed, WriterProcess, can_
 
 logger = logging.getLogger(__name__)
 
+
+def _safe_id(mapping: CompiledMapping, payload: Any) -> str | None:
+    """The record's id as far as it can be read, for an error row."""
+    try:
+        return mapping.external_id(payload)
+    except Exception:
+        return None
+
+
 STAT_KEYS = (
     "scraped",
     "inserted",
@@ -257,6 +266,18 @@ class StageSession:
             self.errors.add(
                 "map", exc.message, external_id=exc.external_id, field=exc.field, url=raw.url
             )
+            self._flush_errors_when_full()
+            return None
+        except Exception as exc:  # a transform or a mapping that met what it did not expect
+            logger.debug("%s: mapping a record failed", self.source, exc_info=True)
+            self.stats["invalid"] += 1
+            self.errors.add(
+                "map",
+                f"the record could not be mapped: {type(exc).__name__}: {exc}",
+                external_id=raw.external_id or _safe_id(self.mapping, raw.payload),
+                url=raw.url,
+            )
+            self._flush_errors_when_full()
             return None
         for reason in kept:  # values kept as published: reported, the record still staged
             self.errors.add(
@@ -266,13 +287,29 @@ class StageSession:
                 field=reason.field,
                 url=raw.url,
             )
+        if kept:
+            self._flush_errors_when_full()
         return ListingItem(
             self.source, record["external_id"], record, raw.url, raw_hash=raw.raw_hash
         )
 
     def hash(self, item: ListingItem) -> ListingItem:
-        """Hash the record and compare with what is staged: ``changed`` or ``unchanged``."""
-        item.record_hash = record_hash(item.record)
+        """Hash the record and compare with what is staged: ``changed`` or ``unchanged``
+        (or ``invalid``, counted and recorded, when the record has no canonical JSON form:
+        a lone surrogate in a text, an integer beyond 64 bits)."""
+        try:
+            item.record_hash = record_hash(item.record)
+        except (TypeError, ValueError) as exc:
+            item.state = "invalid"
+            self.stats["invalid"] += 1
+            self.errors.add(
+                "hash",
+                f"the record has no canonical JSON form: {exc}",
+                external_id=item.external_id,
+                url=item.url,
+            )
+            self._flush_errors_when_full()
+            return item
         queued = self.queued.get(item.external_id)
         if queued is not None:  # seen earlier in this crawl, its batch not written yet
             same = queued == item.record_hash
@@ -291,6 +328,8 @@ class StageSession:
         """Check a changed record against the schema; record each issue as an error."""
         if item.state == "unchanged":
             return True
+        if item.state == "invalid":  # counted and recorded where it was found
+            return False
         issues = validate_record(item.record)
         if not issues:
             return True
@@ -311,6 +350,7 @@ class StageSession:
                 value=value,
                 url=item.url,
             )
+        self._flush_errors_when_full()
         return False
 
     def stage(self, item: ListingItem) -> None:
@@ -332,6 +372,7 @@ class StageSession:
         """A page could not be fetched or parsed: recorded; the crawl is not complete."""
         self.page_errors += 1
         self.errors.add("fetch", message, url=url)
+        self._flush_errors_when_full()
 
     def record_error(
         self,
@@ -351,6 +392,7 @@ class StageSession:
         self.errors.add(
             "fetch", message, external_id=external_id, field=field, value=value, url=url
         )
+        self._flush_errors_when_full()
 
     def mark_cut_short(self, reason: str) -> None:
         """The fetcher stopped before the end of the source (``max_pages``): the crawl is not
@@ -395,6 +437,12 @@ class StageSession:
         self.drain()
         future = self._executor.submit(self._write, batch, error_rows)
         self._inflight = (future, batch, error_rows)
+
+    def _flush_errors_when_full(self) -> None:
+        """Write the error rows once a batch's worth is pending (with the listings pending
+        then), so a crawl of mostly bad or unchanged records does not hold them all."""
+        if len(self.errors.pending) >= self.batch_size:
+            self.flush()
 
     def _unqueue(self, batch: list[ListingItem]) -> None:
         for item in batch:
