@@ -468,8 +468,11 @@ def scheduler(once: bool, interval: float, dry_run: bool) -> None:
             "worker that has one",
             sched.SCRAPE_JOB,
         )
+    from pipeline_core.queue.runner import max_attempts_of
+
+    attempts = max_attempts_of(runtime.pm.job_types(), sched.SCRAPE_JOB, settings)
     if once:
-        result = sched.tick(engine, runtime.sources, settings=settings)
+        result = sched.tick(engine, runtime.sources, settings=settings, max_attempts=attempts)
         _print_tick(result)
         sys.exit(1 if result.errors else 0)
 
@@ -482,7 +485,14 @@ def scheduler(once: bool, interval: float, dry_run: bool) -> None:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     log.info("scheduler started: a tick at least every %g s", interval)
-    ticks = sched.run(engine, runtime.pm.sources, settings=settings, interval=interval, stop=stop)
+    ticks = sched.run(
+        engine,
+        runtime.pm.sources,
+        settings=settings,
+        interval=interval,
+        stop=stop,
+        max_attempts=attempts,
+    )
     log.info("scheduler stopped after %d ticks", ticks)
 
 

@@ -256,6 +256,29 @@ def test_a_tick_enqueues_every_due_source_once(db_url: str, engine: sa.Engine) -
     assert len(slot_rows(engine)) == 4
 
 
+def test_scheduled_scrapes_get_the_scrape_types_attempts(db_url: str, engine: sa.Engine) -> None:
+    # The scheduler passes the registered scrape type's max_attempts, as `queue add` and
+    # next jobs do; without one, PIPELINE_MAX_RETRIES.
+    settings = settings_for(db_url)
+    tick(engine, four_sources(), settings=settings, now=at(f"{SAT} 15:37"), max_attempts=2)
+    with engine.begin() as conn:  # the scrapes ran: the next slot's scrape can be queued
+        conn.execute(sa.update(queue).values(status="completed", dedup_key=None))
+    tick(engine, four_sources(), settings=settings, now=at(f"{SAT} 16:01"))
+    with engine.connect() as conn:
+        attempts = conn.execute(
+            sa.select(queue.c.payload["source"].as_string(), queue.c.max_attempts).order_by(
+                queue.c.id
+            )
+        ).all()
+    assert [tuple(row) for row in attempts] == [
+        ("s-cron", 2),
+        ("s-daily", 2),
+        ("s-hourly", 2),
+        ("s-weekly", 2),
+        ("s-hourly", settings.max_retries),
+    ]
+
+
 def test_only_the_sources_whose_next_slot_came_are_enqueued(db_url: str, engine: sa.Engine) -> None:
     settings = settings_for(db_url)
     sources = four_sources()

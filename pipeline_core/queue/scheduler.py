@@ -160,9 +160,15 @@ def _claim_slot(conn: sa.Connection, source: str, slot_at: datetime) -> bool:
     return conn.execute(stmt).first() is not None
 
 
-def enqueue_slot(engine: sa.Engine, entry: SourceSchedule, settings: Settings) -> Enqueued | None:
-    """Record ``entry``'s slot and enqueue its scrape in one transaction; None when another
-    scheduler recorded the slot first."""
+def enqueue_slot(
+    engine: sa.Engine,
+    entry: SourceSchedule,
+    settings: Settings,
+    max_attempts: int | None = None,
+) -> Enqueued | None:
+    """Record ``entry``'s slot and enqueue its scrape in one transaction (``max_attempts``:
+    the scrape type's, else ``PIPELINE_MAX_RETRIES``); None when another scheduler
+    recorded the slot first."""
     assert entry.slot_at is not None
     with engine.begin() as conn:
         if not _claim_slot(conn, entry.source, entry.slot_at):
@@ -174,6 +180,7 @@ def enqueue_slot(engine: sa.Engine, entry: SourceSchedule, settings: Settings) -
             settings=settings,
             dmo=entry.dmo,
             dedup_key=scrape_dedup_key(entry.source),
+            max_attempts=max_attempts,
         )
         conn.execute(
             sa.update(schedule_slots)
@@ -192,8 +199,10 @@ def tick(
     *,
     settings: Settings,
     now: datetime | None = None,
+    max_attempts: int | None = None,
 ) -> TickResult:
     """Enqueue a scrape for every due source (one transaction each) and say what was done.
+    ``max_attempts`` is the attempts each scrape gets (the registered scrape type's).
 
     A source whose frequency cannot be read, or whose slot hits a database error, is
     reported in ``errors`` and logged; the other sources are scheduled all the same, and a
@@ -210,7 +219,7 @@ def tick(
             continue
         slot = entry.slot_at.isoformat()
         try:
-            done = enqueue_slot(engine, entry, settings)
+            done = enqueue_slot(engine, entry, settings, max_attempts)
         except sa.exc.SQLAlchemyError as exc:
             message = f"source {entry.source}: slot {slot} not enqueued: {type(exc).__name__}"
             logger.error("%s: %s", message, str(exc).splitlines()[0])
@@ -255,6 +264,7 @@ def run(
     interval: float,
     stop: threading.Event,
     clock: Clock = utc_now,
+    max_attempts: int | None = None,
 ) -> int:
     """Tick until ``stop`` is set; return how many ticks ran.
 
@@ -267,7 +277,9 @@ def run(
     while not stop.is_set():
         wait = interval
         try:
-            result = tick(engine, load_sources(), settings=settings, now=clock())
+            result = tick(
+                engine, load_sources(), settings=settings, now=clock(), max_attempts=max_attempts
+            )
         except PipelineError as exc:
             logger.error("sources could not be loaded; nothing enqueued this tick: %s", exc)
         except sa.exc.SQLAlchemyError as exc:
