@@ -381,6 +381,42 @@ def test_a_payload_source_too_long_for_its_column_is_cut_and_rescue_goes_on(
     assert sources == [(long_source, "s" * 99 + "…"), (other, "")]
 
 
+def test_two_retries_at_once_queue_a_failed_job_once(engine: sa.Engine, tmp_path: Path) -> None:
+    settings = make_settings(
+        str(engine.url),
+        tmp_path,
+        PIPELINE_ENABLE_QUEUES="true",
+        PIPELINE_JOBS_QUEUE_URL="http://127.0.0.1:1/queue/jobs",
+    )
+    pm = make_pm(settings)
+    (job_id,) = add(engine, settings, "no-such-type")
+    process_batch(engine, pm)  # dead-lettered at once
+    with engine.begin() as conn:
+        conn.execute(sa.delete(outbox))
+    start = threading.Barrier(2)
+    results: list[str] = []
+
+    def retry() -> None:
+        start.wait()
+        try:
+            results.append(f"queued {retry_job(engine, job_id, settings, 1).status}")
+        except QueueError as exc:
+            results.append(str(exc))
+
+    threads = [threading.Thread(target=retry) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == [
+        f"job {job_id} is queued, not failed: only failed jobs can be retried",
+        "queued queued",
+    ]
+    assert statuses(engine) == {job_id: "queued"}
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(outbox.c.queue_id)).scalars().all() == [job_id]
+
+
 def test_release_gives_jobs_back_without_counting_an_attempt(
     engine: sa.Engine, tmp_path: Path
 ) -> None:

@@ -412,7 +412,9 @@ def retry_job(engine: sa.Engine, job_id: int, settings: Settings, extra_attempts
     failed, or another job with its dedup key is queued.
     """
     with write_transaction(engine) as conn:
-        row = conn.execute(sa.select(queue).where(queue.c.id == job_id)).first()
+        # Locked (PostgreSQL; SQLite's write transaction holds the whole database): two
+        # retries at once queue the job once, the second one is told it is not failed.
+        row = conn.execute(sa.select(queue).where(queue.c.id == job_id).with_for_update()).first()
         if row is None:
             raise QueueError(f"no job {job_id} in pipeline.queue")
         if row.status != "failed":
@@ -430,19 +432,28 @@ def retry_job(engine: sa.Engine, job_id: int, settings: Settings, extra_attempts
                     f"job {job_id} has dedup key {row.dedup_key!r} and job {other} with that "
                     "key is already queued"
                 )
-        updated = conn.execute(
-            sa.update(queue)
-            .where(queue.c.id == job_id, queue.c.status == "failed")
-            .values(
-                status="queued",
-                dead_lettered=False,
-                max_attempts=row.attempts + extra_attempts,
-                run_after=now_expr(conn),
-                finished_at=None,
-                updated_at=now_expr(conn),
-            )
-            .returning(*queue.c)
-        ).first()
+        try:
+            with conn.begin_nested():
+                updated = conn.execute(
+                    sa.update(queue)
+                    .where(queue.c.id == job_id, queue.c.status == "failed")
+                    .values(
+                        status="queued",
+                        dead_lettered=False,
+                        max_attempts=row.attempts + extra_attempts,
+                        run_after=now_expr(conn),
+                        finished_at=None,
+                        updated_at=now_expr(conn),
+                    )
+                    .returning(*queue.c)
+                ).first()
+        except sa.exc.IntegrityError:  # a job with its dedup key was queued meanwhile
+            raise QueueError(
+                f"job {job_id} has dedup key {row.dedup_key!r} and another job with that key "
+                "was queued meanwhile"
+            ) from None
+        if updated is None:
+            raise QueueError(f"job {job_id} is no longer failed: only failed jobs can be retried")
         announce(conn, job_id, settings=settings)
     return updated
 
