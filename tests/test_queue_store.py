@@ -417,6 +417,59 @@ def test_two_retries_at_once_queue_a_failed_job_once(engine: sa.Engine, tmp_path
         assert conn.execute(sa.select(outbox.c.queue_id)).scalars().all() == [job_id]
 
 
+def test_outcomes_committed_before_the_database_went_away_are_not_committed_again(
+    engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The batch's commit fails for a reason of its own, so the outcomes are committed one
+    # at a time; the database goes away after the first (a dead letter). That one is
+    # counted and notified now, only the second waits for the next flush.
+    from pipeline_core.queue import worker as worker_module
+
+    settings = make_settings(str(engine.url), tmp_path)
+    pm = make_pm(settings)
+    notified: list[int] = []
+
+    class Notified:
+        @hookimpl
+        def job_failed(self, job: dict[str, Any]) -> None:
+            notified.append(job["id"])
+
+    pm.register(Notified())
+    (dead,) = add(engine, settings, max_attempts=1)
+    (done,) = add(engine, settings)
+    worker = Worker(engine, pm, once=True, owner="w1")
+    held = claim(engine, "w1", 2, settings)
+    now = datetime.now(UTC)
+    worker._held = {job.id: job for job in held}
+    by_id = {job.id: job for job in held}
+    worker._pending = [Outcome(by_id[dead], now, now, error="boom"), ok(by_id[done])]
+    real = worker_module.finish
+    calls: list[int] = []
+
+    def failing(*args: Any, **kwargs: Any) -> Any:
+        calls.append(len(args[1]))
+        if len(calls) == 1:
+            raise ValueError("a result that cannot be recorded")
+        if len(calls) == 3:
+            raise sa.exc.OperationalError("COMMIT", {}, Exception("server closed the connection"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(worker_module, "finish", failing)
+    with pytest.raises(sa.exc.OperationalError):
+        worker.flush()
+    assert calls == [2, 1, 1]
+    assert (worker.counts.dead_lettered, worker.counts.completed) == (1, 0)
+    assert notified == [dead]
+    assert [outcome.job.id for outcome in worker._pending] == [done]
+    assert sorted(worker._held) == [done]
+    monkeypatch.setattr(worker_module, "finish", real)
+    worker.flush()
+    counts = worker.counts
+    assert (counts.dead_lettered, counts.completed, counts.stale) == (1, 1, 0)
+    assert notified == [dead]
+    assert statuses(engine) == {dead: "failed", done: "completed"}
+
+
 def test_release_gives_jobs_back_without_counting_an_attempt(
     engine: sa.Engine, tmp_path: Path
 ) -> None:

@@ -26,7 +26,10 @@ from pipeline_core.queue import enqueue
 pytest_plugins = ["queue_fixtures"]
 
 #: A worker's start line: the built-in job types and the test plugin's.
-JOB_TYPES_LINE = "started: job types chain, flaky, ingest, noop, record, scrape, sleepy, transform"
+JOB_TYPES_LINE = (
+    "started: job types beats-while-away, chain, exits, flaky, ingest, noop, record, scrape, "
+    "sleepy, transform"
+)
 
 
 def _completed_attempts(engine: sa.Engine) -> Counter[int]:

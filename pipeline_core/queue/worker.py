@@ -324,44 +324,62 @@ class Worker:
         """Commit the outcomes not committed yet (one transaction). When the database is
         away the outcomes are kept for the next flush (the lease guard makes a late commit
         safe); any other error is narrowed down to the outcomes that cause it
-        (:meth:`_finish_apart`), so the others are committed."""
-        with self._flush_lock:
-            with self._lock:
-                outcomes, self._pending = self._pending, []
-                self._finishing.update(outcome.job.id for outcome in outcomes)
-            self._last_flush = time.monotonic()
-            if not outcomes:
-                return
-            try:
-                try:
-                    counts = finish(self.engine, outcomes, self.settings, self.job_types)
-                except Exception as exc:
-                    if database_away(exc):
-                        raise
-                    counts = self._finish_apart(outcomes)
-            except BaseException:
-                with self._lock:
-                    self._pending[:0] = outcomes
-                    self._finishing.difference_update(outcome.job.id for outcome in outcomes)
-                raise
-            with self._lock:
-                for outcome in outcomes:
-                    self._held.pop(outcome.job.id, None)
-                    self._lost.discard((outcome.job.id, outcome.job.attempt))
-                    self._finishing.discard(outcome.job.id)
-            self.counts.add_finish(counts)
-            self.feed.done([outcome.job for outcome in outcomes])
-        notify_dead(self.pm, counts.dead)
-
-    def _finish_apart(self, outcomes: Sequence[Outcome]) -> FinishCounts:
-        """Finish ``outcomes`` one transaction each, after their batch failed for a reason
-        other than the database being away. An outcome that cannot be recorded becomes a
-        failed attempt naming the error; if even that cannot be recorded, it is given up
-        (logged) and its job runs again once its lease expires."""
+        (:meth:`_finish_apart`), so the others are committed. When the database goes away
+        during that, the outcomes committed by then are counted and notified, and only the
+        others wait for the next flush."""
         counts = FinishCounts()
+        try:
+            with self._flush_lock:
+                with self._lock:
+                    outcomes, self._pending = self._pending, []
+                    self._finishing.update(outcome.job.id for outcome in outcomes)
+                self._last_flush = time.monotonic()
+                if not outcomes:
+                    return
+                settled: list[Outcome] = []
+                try:
+                    try:
+                        counts.add(finish(self.engine, outcomes, self.settings, self.job_types))
+                        settled = list(outcomes)
+                    except Exception as exc:
+                        if database_away(exc):
+                            raise
+                        self._finish_apart(outcomes, counts, settled)
+                finally:
+                    self._settle(outcomes, settled, counts)
+        finally:
+            notify_dead(self.pm, counts.dead)
+
+    def _settle(
+        self, outcomes: Sequence[Outcome], settled: Sequence[Outcome], counts: FinishCounts
+    ) -> None:
+        """Stop holding the jobs of the ``settled`` outcomes (committed, or given up); put
+        the others back for the next flush."""
+        done = {id(outcome) for outcome in settled}
+        unsettled = [outcome for outcome in outcomes if id(outcome) not in done]
+        with self._lock:
+            self._pending[:0] = unsettled
+            for outcome in outcomes:
+                self._finishing.discard(outcome.job.id)
+            for outcome in settled:
+                self._held.pop(outcome.job.id, None)
+                self._lost.discard((outcome.job.id, outcome.job.attempt))
+        self.counts.add_finish(counts)
+        if settled:
+            self.feed.done([outcome.job for outcome in settled])
+
+    def _finish_apart(
+        self, outcomes: Sequence[Outcome], counts: FinishCounts, settled: list[Outcome]
+    ) -> None:
+        """Finish ``outcomes`` one transaction each, after their batch failed for a reason
+        other than the database being away, adding to ``counts`` and ``settled`` as each is
+        done. An outcome that cannot be recorded becomes a failed attempt naming the error;
+        if even that cannot be recorded, it is given up (logged) and its job runs again once
+        its lease expires."""
         for outcome in outcomes:
             try:
                 counts.add(finish(self.engine, [outcome], self.settings, self.job_types))
+                settled.append(outcome)
                 continue
             except Exception as exc:
                 if database_away(exc):
@@ -383,7 +401,7 @@ class Worker:
                     self.owner,
                     outcome.job.id,
                 )
-        return counts
+            settled.append(outcome)
 
     def _give_back_unfinished(self) -> None:
         """After a batch broke off: commit what finished, stop holding the jobs that did not
