@@ -36,12 +36,20 @@ def _addresses(host: str) -> tuple[str, ...]:
     return tuple(sorted({str(info[4][0]) for info in infos}))
 
 
-#: NAT64 prefixes (RFC 6052 well-known, RFC 8215 local use): the IPv4 is the last 32 bits.
-_NAT64 = (ipaddress.IPv6Network("64:ff9b::/96"), ipaddress.IPv6Network("64:ff9b:1::/48"))
+#: Prefixes whose last 32 bits are an IPv4 address: NAT64 (RFC 6052 well-known, RFC 8215
+#: local use), IPv4-compatible (deprecated, ``::a.b.c.d``) and IPv4-translated (SIIT,
+#: ``::ffff:0:a.b.c.d``).
+_NAT64 = (
+    ipaddress.IPv6Network("64:ff9b::/96"),
+    ipaddress.IPv6Network("64:ff9b:1::/48"),
+    ipaddress.IPv6Network("::/96"),
+    ipaddress.IPv6Network("::ffff:0:0:0/96"),
+)
 
 
 def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
-    """The IPv4 address an IPv6 address carries (IPv4-mapped, 6to4, NAT64, Teredo), if any."""
+    """The IPv4 address an IPv6 address carries (IPv4-mapped, 6to4, NAT64, IPv4-compatible,
+    IPv4-translated, Teredo), if any."""
     if ip.ipv4_mapped is not None:
         return ip.ipv4_mapped
     if ip.sixtofour is not None:
@@ -56,6 +64,8 @@ def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
 def _public(address: str) -> bool:
     ip = ipaddress.ip_address(address.split("%", 1)[0])
     if isinstance(ip, ipaddress.IPv6Address):
+        if ip.is_site_local:  # fec0::/10, deprecated but routed on some networks
+            return False
         embedded = _embedded_ipv4(ip)
         if embedded is not None:
             return _public(str(embedded))
