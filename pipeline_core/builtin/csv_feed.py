@@ -128,7 +128,7 @@ class CsvFeedSpider(PagedSpider):
                 url,
             )
             return
-        yield from self.follow(self.pages.after(response, state, count), state)
+        yield from self.follow(self.next_page(response, state, count), state)
 
 
 @hookimpl
