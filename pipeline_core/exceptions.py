@@ -57,6 +57,11 @@ class PartialTransformError(TransformError):
         self.kept = kept
 
 
+class PageError(PipelineError):
+    """A page holds a value its mapping cannot use (a page count that is not a number): a
+    page error of the crawl, naming the value; the crawl is not complete."""
+
+
 class URLPolicyError(PipelineError):
     """A URL was refused by the fetch policy before any request was made."""
 

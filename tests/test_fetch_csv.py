@@ -12,6 +12,7 @@ from conftest import ROOT
 from fetch_helpers import crawl, crawl_state, error_rows, staged
 
 from pipeline_core.builtin.csv_read import detect_encoding, iter_rows, sniff_delimiter
+from pipeline_core.db.tables import staging
 from pipeline_core.testing import FeedServer
 
 FAILTE = ROOT / "mappings/samples/failte-ireland-attractions/attractions.csv"
@@ -188,3 +189,64 @@ def test_csv_feeds_crawl_with_ragged_rows_reported(
         complete, stats = crawl_state(engine, source)
         assert complete is False  # a row that could not be read: nothing is withdrawn
         assert (stats["scraped"], stats["inserted"], stats["invalid"]) == (6, 3, 3)
+
+
+def _rows(count: int, long_row: int | None = None) -> str:
+    """A ';'-separated export of ``count`` rows; row ``long_row``'s description is longer
+    than the csv module's field limit (131,072 characters)."""
+    lines = ["Nr;Name;Beschreibung;Ort;Breite"]
+    for n in range(1, count + 1):
+        text = "x" * 140_000 if n == long_row else f"Beschreibung {n}"
+        lines.append(f"{n};Haus {n};{text};Innsbruck;47.{n:02d}")
+    return "\r\n".join(lines) + "\r\n"
+
+
+def test_an_unreadable_page_is_a_page_error_and_withdraws_nothing(
+    pipeline_env: dict[str, str], engine: sa.Engine, tmp_path: Path
+) -> None:
+    # Staged complete first; then "long" has a field over the csv module's limit in row 16
+    # and "declared" a byte that is not UTF-8 in the 64 KiB read to sniff the delimiter.
+    body = _rows(20).encode()
+    options = {"long": "", "declared": "options: {encoding: utf-8}"}
+    with FeedServer({"/long.csv": body, "/declared.csv": body}) as server:
+        urls = {name: server.url(f"/{name}.csv") for name in options}
+        mappings = {
+            name: LATIN_MAPPING.format(name=name, url=urls[name], options=options[name])
+            for name in options
+        }
+        first = crawl(pipeline_env, tmp_path / "mappings", mappings)
+        assert first.returncode == 0, first.stderr
+        server.set_pages(
+            {
+                "/long.csv": _rows(20, long_row=16).encode(),
+                "/declared.csv": body.replace(b"Beschreibung 16", b"Beschreibung \xff16"),
+            }
+        )
+        second = crawl(pipeline_env, tmp_path / "mappings", mappings)
+    assert second.returncode == 1, second.stderr
+    assert "long: scraped 15, inserted 0, updated 0, unchanged 15, invalid 0" in second.stdout
+    assert "declared: scraped 0, inserted 0, updated 0, unchanged 0, invalid 0" in second.stdout
+    for source, message in (
+        (
+            "long",
+            "not readable as CSV after 15 rows: line 17: field larger than field limit "
+            "(131072); the rest of the page is not read",
+        ),
+        (
+            "declared",
+            "not valid utf-8 after 0 rows (invalid start byte at byte 690 of a block); "
+            "check options.encoding",
+        ),
+    ):
+        assert sorted(staged(engine, source)) == sorted(str(n) for n in range(1, 21))
+        complete, stats = crawl_state(engine, source)
+        assert complete is False, source
+        assert stats["withdrawn"] == 0, source
+        [error] = error_rows(engine, source)
+        assert (error["stage"], error["url"], error["message"]) == ("fetch", urls[source], message)
+        listings = staging["listings"]
+        with engine.connect() as conn:
+            statuses = conn.execute(
+                sa.select(listings.c.status).where(listings.c.source == source).distinct()
+            ).scalars()
+            assert list(statuses) == ["active"], source

@@ -13,7 +13,7 @@ from feeds import feed, write_mapping
 from jobs_kit import job_settings, run_job
 
 from pipeline_core.config import load_settings
-from pipeline_core.db.tables import crawls, files, queue
+from pipeline_core.db.tables import crawls, errors, files, queue
 from pipeline_core.exceptions import JobError, UnknownSourceError
 from pipeline_core.jobs.scrape import FOLDER_PREFIX, ORPHAN_AGE, sweep_orphaned_folders
 from pipeline_core.plugins import get_plugin_manager
@@ -83,6 +83,48 @@ def test_a_crawl_that_dies_fails_the_job_not_the_worker(
     assert f"(crawl {crawl['id']})" in message
     assert crawl["finish_reason"] == "crawl process was killed by signal SIGKILL"
     assert crawl["complete"] is False and crawl["finished_at"] is not None
+
+
+RAGGED_MAPPING = """\
+source: ragged-feed
+dmo: test-dmo
+fetcher: csv_feed
+url: {url}
+id: id
+defaults: {{language: en}}
+fields:
+  name: name
+  category: {{const: attraction}}
+"""
+
+
+def test_a_ragged_row_in_a_scrape_is_an_error_row_and_the_rest_is_archived(
+    db_url: str, engine: sa.Engine, tmp_path: Path
+) -> None:
+    # Row 3 has a field too many: an error row naming it; rows 4 and 5 are still archived,
+    # and the crawl is not complete, so the ingest withdraws nothing.
+    body = b"id,name\n1,One\n2,Two\n3,Three,extra\n4,Four\n5,Five\n"
+    with FeedServer({"/feed.csv": body}) as server:
+        folder = tmp_path / "mappings"
+        folder.mkdir()
+        (folder / "ragged-feed.yaml").write_text(RAGGED_MAPPING.format(url=server.url("/feed.csv")))
+        settings = job_settings(db_url, str(tmp_path / "files"), PIPELINE_SOURCES_PATH=str(folder))
+        scraped = run_job(engine, settings, "scrape", {"source": "ragged-feed"})
+    stats = scraped.result.stats
+    assert (stats["records"], stats["complete"]) == (4, False)
+    with engine.connect() as conn:
+        crawl = conn.execute(sa.select(crawls)).mappings().one()
+        error = conn.execute(sa.select(errors)).mappings().one()
+    assert crawl["complete"] is False
+    assert (crawl["stats"]["scraped"], crawl["stats"]["invalid"]) == (5, 1)
+    assert crawl["stats"]["errors"] == 1
+    assert (error["stage"], error["external_id"], error["field"], error["job_id"]) == (
+        "fetch",
+        "3",
+        "line 4",
+        scraped.job_id,
+    )
+    assert error["message"] == "line 4: 3 fields where the header has 2; the row is not read"
 
 
 def test_an_unknown_source_is_named(db_url: str, engine: sa.Engine, tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""The json_api fetcher: every pagination style, broken pages, hosts outside the source."""
+"""The json_api fetcher: every pagination style, broken pages, hosts outside the source,
+next pages that cannot be followed (a page count that is not a number, a URL too long)."""
 
 from __future__ import annotations
 
@@ -35,7 +36,11 @@ def body(data: Any) -> bytes:
     return orjson.dumps(data)
 
 
-def pages() -> tuple[dict[str, bytes], dict[str, dict[str, str]]]:
+#: A next page's path that makes its URL longer than Scrapy's URLLENGTH_LIMIT.
+LONG_PATH = "/u2?q=" + "x" * 2100
+
+
+def pages() -> tuple[dict[str, bytes], dict[str, dict[str, str | list[str]]]]:
     served = {
         # page numbers with a total: 3 pages of 2
         "/p?page=1&per_page=2": body({"items": items(1, 2), "pages": 3}),
@@ -57,8 +62,13 @@ def pages() -> tuple[dict[str, bytes], dict[str, dict[str, str]]]:
         "/n2": b'{"data": [{"id": "x3", "title": "Item',
         # a next link to another host is never followed
         "/h1": body({"data": items(1, 2), "next": "http://127.0.0.2:9/h2"}),
+        # a page count that is not a number: the page is read, the next one not fetched
+        "/t?page=1": body({"data": items(1, 2), "pages": "n/a"}),
+        # a next link longer than URLLENGTH_LIMIT (2083) is not followed
+        "/u1": body({"data": items(1, 2), "next": LONG_PATH}),
     }
-    headers = {"/l1": {"Link": '</l2>; rel="next", </l1>; rel="first"'}}
+    # two Link headers: rel="next" in the first, rel="first" in the second
+    headers = {"/l1": {"Link": ['</l2>; rel="next"', '</l1>; rel="first"']}}
     return served, headers
 
 
@@ -70,6 +80,8 @@ SOURCES = {
     "pg-broken": ("/n1", "data", "{type: next_link, path: next}"),
     "pg-offsite": ("/h1", "data", "{type: next_link, path: next}"),
     "pg-capped": ("/p", "items", "{type: page, size: 2, total_pages_path: pages, max_pages: 2}"),
+    "pg-total": ("/t", "data", "{type: page, total_pages_path: pages}"),
+    "pg-long": ("/u1", "data", "{type: next_link, path: next}"),
 }
 
 
@@ -93,10 +105,10 @@ def test_pagination_styles(pipeline_env: dict[str, str], engine: sa.Engine, tmp_
         env = dict(pipeline_env, PIPELINE_SOURCES_PATH=str(folder))
         result = run_cli("crawl", *SOURCES, "--no-progress", env=env)
         requested = sorted(set(server.requests))
-    assert result.returncode == 1  # three crawls are not complete
+    assert result.returncode == 1  # five crawls are not complete
     assert result.stderr.splitlines()[-1] == (
         "not complete (a page failed or the crawl was cut short; nothing was withdrawn): "
-        "pg-broken, pg-offsite, pg-capped"
+        "pg-broken, pg-offsite, pg-capped, pg-total, pg-long"
     )
     assert requested == sorted(served)  # nothing past the broken page, nothing offsite
     assert "/p?page=3&per_page=2" in requested  # by pg-page; pg-capped stops after page 2
@@ -111,7 +123,9 @@ def test_pagination_styles(pipeline_env: dict[str, str], engine: sa.Engine, tmp_
             row.source: row
             for row in conn.execute(sa.select(crawls.c.source, crawls.c.stats, crawls.c.complete))
         }
-        error_rows = conn.execute(sa.select(errors.c.source, errors.c.stage, errors.c.url)).all()
+        error_rows = conn.execute(
+            sa.select(errors.c.source, errors.c.stage, errors.c.url, errors.c.message)
+        ).all()
     assert staged == {
         "pg-page": 5,
         "pg-empty": 4,
@@ -120,12 +134,28 @@ def test_pagination_styles(pipeline_env: dict[str, str], engine: sa.Engine, tmp_
         "pg-broken": 2,
         "pg-offsite": 2,
         "pg-capped": 4,
+        "pg-total": 2,
+        "pg-long": 2,
     }
     assert stats["pg-broken"].complete is False
     assert stats["pg-capped"].complete is False
     assert stats["pg-offsite"].complete is False  # its next page was not fetched
     assert stats["pg-page"].complete is True
+    assert stats["pg-link"].complete is True
+    assert stats["pg-total"].complete is False  # the pages after page 1 were not fetched
+    assert stats["pg-long"].complete is False
     assert sorted((e.source, e.stage, e.url.rsplit("/", 1)[1]) for e in error_rows) == [
         ("pg-broken", "fetch", "n2"),
+        ("pg-long", "fetch", LONG_PATH[1:]),
         ("pg-offsite", "fetch", "h2"),
+        ("pg-total", "fetch", "t?page=1"),
     ]
+    messages = {e.source: e.message for e in error_rows}
+    assert messages["pg-total"] == (
+        "total_pages_path 'pages' holds 'n/a', not a number of pages; "
+        "the pages after this one are not fetched"
+    )
+    assert messages["pg-long"] == (
+        f"not followed: the URL is {len(server.url(LONG_PATH))} characters long, more than "
+        "URLLENGTH_LIMIT (2083); raise the setting to follow it"
+    )

@@ -3,12 +3,15 @@
 Encoding and delimiter are declared or detected (:mod:`pipeline_core.builtin.csv_read`);
 quoting follows ``quotechar``. A row with more or fewer fields than the header is an
 error row naming the source, its line and the record as far as it can be read; every
-other row is still read. Files are read as a stream.
+other row is still read. Bytes that do not decode, or text the csv module cannot read (a
+field over its size limit), are a page error: the rows before are kept, the rest of the
+page is not read. Files are read as a stream.
 """
 
 from __future__ import annotations
 
 import codecs
+import csv
 import logging
 from collections.abc import Iterator
 from typing import Any, ClassVar
@@ -78,14 +81,14 @@ class CsvFeedSpider(PagedSpider):
         state = state or PageState(1, None)
         url = response.url
         text, encoding = self._text(response)
-        delimiter = self.delimiter
-        if delimiter is None:
-            sample = text.read(64 * 1024)
-            text.seek(0)
-            delimiter = sniff_delimiter(sample)
-        rows = iter_rows(text, delimiter, self.quotechar, self.skip_lines)
+        delimiter = self.delimiter or ","
         count = 0
         try:
+            if self.delimiter is None:
+                sample = text.read(64 * 1024)
+                text.seek(0)
+                delimiter = sniff_delimiter(sample)
+            rows = iter_rows(text, delimiter, self.quotechar, self.skip_lines)
             header = self.columns
             if header is None:
                 first = next(rows, None)
@@ -112,13 +115,20 @@ class CsvFeedSpider(PagedSpider):
                 if item is not None:
                     yield item
         except UnicodeDecodeError as exc:
+            advice = "check" if self.encoding else "declare"
             self.report_page_error(
                 f"not valid {encoding} after {count} rows ({exc.reason} at byte {exc.start} "
-                "of a block); declare options.encoding",
+                f"of a block); {advice} options.encoding",
                 url,
             )
             return
-        yield from self.follow(self.pages.after(response, state, count), state)
+        except csv.Error as exc:
+            self.report_page_error(
+                f"not readable as CSV after {count} rows: {exc}; the rest of the page is not read",
+                url,
+            )
+            return
+        yield from self.follow(self.next_page(response, state, count), state)
 
 
 @hookimpl

@@ -100,13 +100,23 @@ class Row:
 def iter_rows(
     text: io.TextIOBase, delimiter: str, quotechar: str, skip_lines: int
 ) -> Iterator[Row]:
-    """Rows of ``text`` with the line each starts on; blank lines are skipped."""
+    """Rows of ``text`` with the line each starts on; blank lines are skipped.
+
+    Text the csv module cannot read (a field longer than ``csv.field_size_limit()``) raises
+    :class:`csv.Error` with the line it was found on: ``line 17: field larger than …``.
+    """
     for _ in range(skip_lines):
         if not text.readline():
             return
     reader = csv.reader(text, delimiter=delimiter, quotechar=quotechar, strict=False)
     last = 0
-    for fields in reader:
+    while True:
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise csv.Error(f"line {reader.line_num + skip_lines}: {exc}") from exc
         start, last = last + 1, reader.line_num
         if not fields or (len(fields) == 1 and not fields[0].strip()):
             continue

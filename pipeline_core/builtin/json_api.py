@@ -55,7 +55,7 @@ class JsonApiSpider(PagedSpider):
             self.report_page_error(f"no list of records at {self.records_path!r}", response.url)
             yield from self._past_broken(state)
             return
-        following = self.pages.after(
+        following = self.next_page(
             response,
             state,
             len(records),

@@ -69,7 +69,7 @@ class XmlFeedSpider(PagedSpider):
         except etree.XMLSyntaxError as exc:
             self.report_page_error(f"not well-formed XML after {count} records: {exc}", url)
             return
-        yield from self.follow(self.pages.after(response, state, count, found.get("value")), state)
+        yield from self.follow(self.next_page(response, state, count, found.get("value")), state)
 
 
 @hookimpl

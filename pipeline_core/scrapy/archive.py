@@ -18,6 +18,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
 from pipeline_core.items import RawRecord
+from pipeline_core.scrapy.reporting import attach
 from pipeline_core.scrapy.runtime import get_runtime
 from pipeline_core.stages.archive import ArchiveSession
 
@@ -60,13 +61,14 @@ class ArchivePipeline:
         )
         session.open()
         self.session = session
-        # The fetcher reports page errors and builds records through the crawler's session.
-        self.crawler.dmo_session = session  # type: ignore[attr-defined]
+        # The fetcher reports errors and builds records through the crawler's session, and
+        # Scrapy's error signals reach it.
+        attach(self.crawler, session)
 
         def closed(spider: Spider, reason: str) -> None:
             stats = session.close(reason)
             self.crawler.stats.set_value("dmo/scraped", stats["scraped"])
-            self.crawler.stats.set_value("dmo/archived", stats["scraped"])
+            self.crawler.stats.set_value("dmo/archived", session.archived)
             self.crawler.stats.set_value("dmo/errors", stats["errors"])
             self.crawler.stats.set_value("dmo/complete", stats["complete"])
 

@@ -13,6 +13,7 @@ from pipeline_core.exceptions import MappingError
 from pipeline_core.items import RawRecord
 from pipeline_core.mapping import CompiledMapping
 from pipeline_core.mapping.fetcher_check import ENV_REF, SECRET_PREFIX
+from pipeline_core.scrapy.reporting import session_of
 from pipeline_core.scrapy.resolver import refusal
 from pipeline_core.sources import Source
 
@@ -26,7 +27,9 @@ class FetcherSpider(scrapy.Spider):
     The spider argument ``start_url`` (``-a start_url=URL``) replaces the mapping's ``url``
     for one crawl, as the test kit does to point a source at its fixture server.
     Spiders yield :class:`pipeline_core.items.RawRecord` items; a page that cannot be
-    fetched or parsed is reported with :meth:`report_page_error`, never raised.
+    fetched or parsed is reported with :meth:`report_page_error`, never raised. An
+    exception a callback does not catch is reported the same way (Scrapy's
+    ``spider_error``, :mod:`pipeline_core.scrapy.reporting`), naming its page.
     """
 
     fetcher_name: ClassVar[str] = ""
@@ -111,7 +114,7 @@ class FetcherSpider(scrapy.Spider):
         their items with this method.
         """
         external_id = self.mapping.external_id(payload)
-        session = getattr(self.crawler, "dmo_session", None)
+        session = session_of(self.crawler)
         if session is None:
             return RawRecord(self.source.name, external_id, payload, url)
         raw = session.raw_hash(payload)
@@ -121,7 +124,7 @@ class FetcherSpider(scrapy.Spider):
 
     def report_page_error(self, message: str, url: str) -> None:
         """Record that a page failed; the crawl goes on but is not complete."""
-        session = getattr(self.crawler, "dmo_session", None)
+        session = session_of(self.crawler)
         if session is not None:
             session.page_error(message, url)
         else:
@@ -138,7 +141,7 @@ class FetcherSpider(scrapy.Spider):
     ) -> None:
         """Record that one source record could not be read (a ragged CSV row): an error row
         naming it; the record counts as scraped and invalid, and the rest goes on."""
-        session = getattr(self.crawler, "dmo_session", None)
+        session = session_of(self.crawler)
         if session is not None:
             session.record_error(message, url, external_id=external_id, field=field, value=value)
         else:
@@ -146,7 +149,7 @@ class FetcherSpider(scrapy.Spider):
 
     def report_cut_short(self, reason: str) -> None:
         """Record that the crawl stops before the source's end (not complete: no withdrawal)."""
-        session = getattr(self.crawler, "dmo_session", None)
+        session = session_of(self.crawler)
         if session is not None:
             session.mark_cut_short(reason)
         self.crawler.stats.set_value("dmo/cut_short", reason)

@@ -1,5 +1,6 @@
-"""Downloader middlewares: the URL policy (:mod:`pipeline_core.urlpolicy`) and the
-offsite filter of sources (a request to a host outside the source's hosts is never sent)."""
+"""Middlewares: the URL policy (:mod:`pipeline_core.urlpolicy`), the offsite filter of
+sources (a request to a host outside the source's hosts is never sent) and the URL length
+limit (a request it drops is a page error of a source)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,12 @@ from scrapy import Request, Spider
 from scrapy.crawler import Crawler
 from scrapy.downloadermiddlewares.offsite import OffsiteMiddleware
 from scrapy.exceptions import IgnoreRequest
+from scrapy.http import Response
+from scrapy.spidermiddlewares.urllength import UrlLengthMiddleware
 from scrapy.utils.httpobj import urlparse_cached
 
 from pipeline_core.exceptions import URLPolicyError
+from pipeline_core.scrapy.fetcher import FetcherSpider
 from pipeline_core.scrapy.runtime import get_runtime
 from pipeline_core.urlpolicy import check_url
 
@@ -84,3 +88,25 @@ class SourceOffsiteMiddleware(OffsiteMiddleware):
                     request.url,
                 )
             raise
+
+
+class SourceUrlLengthMiddleware(UrlLengthMiddleware):
+    """Scrapy's URL length limit (``URLLENGTH_LIMIT``), with a dropped request reported.
+
+    Scrapy drops a request whose URL is longer than the limit and logs it at INFO. For a
+    fetcher that request is a page the crawl then misses (a next page whose URL carries a
+    long cursor, a detail page), so it is a page error naming the URL and the setting: the
+    crawl is not complete and nothing is withdrawn. The limit itself is Scrapy's, kept as
+    set; spiders that are not fetchers keep Scrapy's behaviour.
+    """
+
+    def get_processed_request(self, request: Request, response: Response | None) -> Request | None:
+        processed = super().get_processed_request(request, response)
+        spider = self.crawler.spider
+        if processed is None and isinstance(spider, FetcherSpider):
+            spider.report_page_error(
+                f"not followed: the URL is {len(request.url)} characters long, more than "
+                f"URLLENGTH_LIMIT ({self.maxlength}); raise the setting to follow it",
+                request.url,
+            )
+        return processed

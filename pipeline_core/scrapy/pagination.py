@@ -8,10 +8,12 @@ response (for ``Link`` headers and relative URLs). Types (the mapping's ``pagina
 - ``next_link``: the next URL is the value at ``path``; ends when it is missing or empty.
 - ``page``: query parameter ``param`` (default ``page``) counts from ``start`` (default 1);
   ``size_param``/``size`` set the page size; ends at an empty page, or after
-  ``total_pages_path`` pages when given.
+  ``total_pages_path`` pages when given (a value there that is not a number is a page
+  error, and no page follows).
 - ``offset``: query parameter ``param`` (default ``offset``) moves by ``size`` (default 100,
   sent as ``size_param``, default ``limit``); ends at a page with fewer than ``size`` records.
-- ``link_header``: the next URL is the ``Link`` header's ``rel="next"`` (RFC 8288).
+- ``link_header``: the next URL is the ``rel="next"`` link of the ``Link`` headers (RFC
+  8288; one header or several).
 - ``cursor``: the value at ``path`` (default ``next_cursor``) is sent as query parameter
   ``param`` (default ``cursor``) on the first URL; ends when it is missing or empty, or
   repeats the cursor just sent.
@@ -28,6 +30,7 @@ import scrapy
 from scrapy.http import Response
 from w3lib.url import add_or_replace_parameters
 
+from pipeline_core.exceptions import PageError
 from pipeline_core.scrapy.fetcher import FetcherSpider
 
 _LINK = re.compile(r"<([^>]*)>\s*((?:;\s*[^;,]+)*)")
@@ -104,7 +107,8 @@ class Pagination:
         """The URL after a page with ``count`` records, or None at the end.
 
         ``value`` is what the body holds at :attr:`path`; ``total_pages`` what it holds at
-        ``total_pages_path``. ``max_pages`` is not applied here: see :meth:`capped`.
+        ``total_pages_path`` (:class:`PageError` when that is not a number). ``max_pages``
+        is not applied here: see :meth:`capped`.
         """
         nxt = state.page + 1
         if self.kind == "next_link":
@@ -119,15 +123,17 @@ class Pagination:
             param = self.spec.get("param", "cursor")
             return add_or_replace_parameters(self.start_url, {param: value}), PageState(nxt, value)
         if self.kind == "link_header":
-            header = response.headers.get("Link")
-            target = next_from_link_header(header.decode("latin-1")) if header else None
+            # A server may send its links in several Link headers (rel="next" in one,
+            # rel="first" in another): read them all, as one list.
+            header = b", ".join(response.headers.getlist("Link")).decode("latin-1")
+            target = next_from_link_header(header) if header else None
             return (response.urljoin(target), PageState(nxt, None)) if target else None
         if self.kind == "page":
             if not count:
                 return None
             if total_pages is not None:
                 first = int(self.spec.get("start", 1))
-                if state.position - first + 1 >= int(total_pages):
+                if state.position - first + 1 >= self._page_count(total_pages):
                     return None
             return self._page_url(state.position + 1), PageState(nxt, state.position + 1)
         if self.kind == "offset":
@@ -136,6 +142,18 @@ class Pagination:
             position = state.position + self.size
             return self._page_url(position), PageState(nxt, position)
         return None
+
+    def _page_count(self, value: Any) -> int:
+        try:
+            if isinstance(value, bool):  # JSON true is not 1 page
+                raise TypeError
+            return int(value)
+        except (TypeError, ValueError, OverflowError):
+            shown = repr(value) if len(repr(value)) <= 80 else repr(value)[:77] + "..."
+            raise PageError(
+                f"total_pages_path {self.total_pages_path!r} holds {shown}, not a number of "
+                "pages; the pages after this one are not fetched"
+            ) from None
 
     def after_broken(self, state: PageState) -> tuple[str, PageState] | None:
         """The URL after a page that could not be read, when it can be known without the
@@ -156,7 +174,7 @@ class PagedSpider(FetcherSpider):
 
     Sets :attr:`pages` and :attr:`headers`; :meth:`start` requests the first page with
     ``state`` as the callback's keyword argument, and a subclass's ``parse`` hands what
-    :meth:`Pagination.after` returns to :meth:`follow`.
+    :meth:`next_page` returns to :meth:`follow`.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -178,6 +196,23 @@ class PagedSpider(FetcherSpider):
         """The first page's request."""
         url, state = self.pages.first()
         yield self.page_request(url, state)
+
+    def next_page(
+        self,
+        response: Response,
+        state: PageState,
+        count: int,
+        value: Any = None,
+        total_pages: Any = None,
+    ) -> tuple[str, PageState] | None:
+        """The page after this one (:meth:`Pagination.after`), or None; a value the
+        pagination cannot use is a page error (the crawl is not complete) and no page
+        follows."""
+        try:
+            return self.pages.after(response, state, count, value, total_pages)
+        except PageError as exc:
+            self.report_page_error(str(exc), response.url)
+            return None
 
     def follow(self, following: tuple[str, PageState] | None, state: PageState) -> Iterator[Any]:
         """The next page's request, if there is one and ``max_pages`` is not reached (then

@@ -22,6 +22,7 @@ from scrapy.exceptions import DropItem
 
 from pipeline_core.items import ListingItem, RawRecord
 from pipeline_core.scrapy.archive import archive_mode
+from pipeline_core.scrapy.reporting import attach
 from pipeline_core.scrapy.runtime import get_runtime
 from pipeline_core.stages.session import STAT_KEYS, StageSession
 
@@ -49,7 +50,11 @@ def tune_gc() -> Callable[[], None]:
 
 
 def session_for(crawler: Crawler) -> StageSession | None:
-    """The crawl's stage session, made (and opened) on first call; None without a mapping."""
+    """The crawl's stage session, made (and opened) on first call; None without a mapping.
+
+    Scrapy's ``spider_error`` and ``item_error`` signals are reported to it
+    (:func:`pipeline_core.scrapy.reporting.attach`).
+    """
     if archive_mode(crawler):  # the archive pipeline owns the crawl; items pass through
         return None
     session = getattr(crawler, "dmo_session", None)
@@ -78,7 +83,7 @@ def session_for(crawler: Crawler) -> StageSession | None:
         withdraw_limit=runtime.settings.withdraw_limit,
     )
     session.open()
-    crawler.dmo_session = session  # type: ignore[attr-defined]
+    attach(crawler, session)
     restore_gc = tune_gc()
 
     def closed(spider: Spider, reason: str) -> None:

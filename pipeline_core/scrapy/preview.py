@@ -15,14 +15,15 @@ from typing import Any
 from scrapy.crawler import Crawler
 
 from pipeline_core.items import RawRecord
+from pipeline_core.scrapy.reporting import attach
 from pipeline_core.scrapy.runtime import get_runtime
 from pipeline_core.stages.preview import RecordPreview, preview_record
 
 
 @dataclass
 class PreviewSession:
-    """What a spider reports during a preview (it stands in for the stage session: the
-    spider's ``record``, ``report_page_error`` and ``report_cut_short`` call it)."""
+    """What a spider reports during a preview (it stands in for the stage session:
+    :class:`pipeline_core.scrapy.reporting.CrawlSession`)."""
 
     limit: int | None = None
     records: list[RecordPreview] = field(default_factory=list)
@@ -57,6 +58,11 @@ class PreviewSession:
         self.stats["scraped"] += 1
         shown = f"fetch: {message}" + (f" (value {value!r})" if value is not None else "")
         self.records.append(RecordPreview(external_id, url, [], [(field or "(record)", shown)]))
+
+    def item_error(self, message: str, url: str, *, external_id: str | None = None) -> None:
+        """The preview pipeline raised on one record: an invalid record."""
+        if not self.full:
+            self.records.append(RecordPreview(external_id, url, [], [("(record)", message)]))
 
     def mark_cut_short(self, reason: str) -> None:
         """The fetcher stopped early (``max_pages``)."""
@@ -109,7 +115,7 @@ def run_preview(
     process = CrawlerProcess(settings)
     crawler = process.create_crawler(name)
     session = PreviewSession(limit=limit)
-    crawler.dmo_session = session  # type: ignore[attr-defined]
+    attach(crawler, session)
     crawler.dmo_session_checked = True  # type: ignore[attr-defined]
     process.crawl(crawler, **({"start_url": url} if url else {}))
     process.start()

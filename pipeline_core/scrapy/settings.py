@@ -32,6 +32,13 @@ DOWNLOADER_MIDDLEWARES = {
     "pipeline_core.scrapy.middlewares.URLPolicyMiddleware": 55,
 }
 
+#: Scrapy's URL length filter is replaced by one that reports what it drops as a page
+#: error of the source (the limit, URLLENGTH_LIMIT, is Scrapy's: 2083).
+SPIDER_MIDDLEWARES = {
+    "scrapy.spidermiddlewares.urllength.UrlLengthMiddleware": None,
+    "pipeline_core.scrapy.middlewares.SourceUrlLengthMiddleware": 800,
+}
+
 #: Name lookups check each answer against the URL policy again (DNS rebinding).
 TWISTED_DNS_RESOLVER = "pipeline_core.scrapy.resolver.PolicyResolver"
 

@@ -1,8 +1,9 @@
 """Archive mode: a crawl writes every raw record to a JSON Lines file instead of staging.
 
 An :class:`ArchiveSession` stands in for the stage session during a ``scrape`` job's crawl.
-It opens and closes the ``pipeline.crawls`` row, records page errors and whether the
-crawl was complete exactly as a staging crawl does, and writes one line per record::
+It opens and closes the ``pipeline.crawls`` row, records page and record errors and
+whether the crawl was complete exactly as a staging crawl does, and writes one line per
+record::
 
     {"source": ..., "external_id": ..., "url": ..., "payload": {...}, "raw_hash": ...}
 
@@ -51,9 +52,13 @@ class ArchiveSession:
         self.fetcher = fetcher
         self.origin = origin
         self.path = path
-        self.stats: Counter[str] = Counter({"scraped": 0})
+        self.stats: Counter[str] = Counter({"scraped": 0, "invalid": 0})
+        #: Lines written to the file.
+        self.archived = 0
         self.errors = ErrorSink(source)
         self.page_errors = 0
+        #: Records a fetcher could not read or an item pipeline failed on.
+        self.unreadable = 0
         self.cut_short: str | None = None
         self.crawl: CrawlRecord | None = None
         self._file: IO[bytes] | None = None
@@ -81,7 +86,8 @@ class ArchiveSession:
         temporary.write_bytes(orjson.dumps(summary))
         temporary.replace(summary_path(self.path))
 
-    # The fetcher calls these three as it calls a stage session's.
+    # The fetcher and Scrapy's error signals call these as they call a stage session's
+    # (pipeline_core.scrapy.reporting.CrawlSession).
     def raw_hash(self, payload: Any) -> str | None:
         """SHA-256 of the payload as fetched (not salted: no mapping is involved yet)."""
         return raw_hash(payload, b"")
@@ -94,6 +100,33 @@ class ArchiveSession:
         """A page could not be fetched or parsed: recorded; the crawl is not complete."""
         self.page_errors += 1
         self.errors.add("fetch", message, url=url)
+
+    def record_error(
+        self,
+        message: str,
+        url: str,
+        *,
+        external_id: str | None = None,
+        field: str | None = None,
+        value: Any = None,
+    ) -> None:
+        """A fetcher could not read one record (stage ``fetch``): counted scraped and
+        invalid, not archived. ``external_id`` (the id as far as the record could be read)
+        names it in the error row; as that may be wrong, the crawl is not complete, so its
+        ingest withdraws nothing."""
+        self.stats["scraped"] += 1
+        self.stats["invalid"] += 1
+        self.unreadable += 1
+        self.errors.add(
+            "fetch", message, external_id=external_id, field=field, value=value, url=url
+        )
+
+    def item_error(self, message: str, url: str, *, external_id: str | None = None) -> None:
+        """An item pipeline raised on one record (stage ``pipeline``): counted invalid; the
+        record may be missing from the file, so the crawl is not complete."""
+        self.stats["invalid"] += 1
+        self.unreadable += 1
+        self.errors.add("pipeline", message, external_id=external_id, url=url)
 
     def mark_cut_short(self, reason: str) -> None:
         """The crawl stops before the source's end: not complete."""
@@ -113,15 +146,22 @@ class ArchiveSession:
         self._file.write(orjson.dumps(line, default=str, option=orjson.OPT_NON_STR_KEYS))
         self._file.write(b"\n")
         self.stats["scraped"] += 1
+        self.archived += 1
 
     def close(self, finish_reason: str = "finished") -> dict[str, Any]:
-        """Close the file, the crawl row (with page errors) and the summary."""
+        """Close the file, the crawl row (with page and record errors) and the summary."""
         if self._file is not None:
             self._file.close()
             self._file = None
-        complete = finish_reason == "finished" and self.page_errors == 0 and not self.cut_short
+        complete = (
+            finish_reason == "finished"
+            and self.page_errors == 0
+            and self.unreadable == 0
+            and not self.cut_short
+        )
         stats: dict[str, Any] = {
             "scraped": self.stats["scraped"],
+            "invalid": self.stats["invalid"],
             "page_errors": self.page_errors,
             "errors": self.errors.count,
             "finish_reason": finish_reason,
@@ -149,7 +189,7 @@ class ArchiveSession:
             "%s: crawl %s archived %d records (%s, %s)",
             self.source,
             self.crawl.id,
-            stats["scraped"],
+            self.archived,
             finish_reason,
             "complete" if complete else "NOT complete",
         )

@@ -99,6 +99,7 @@ class StageSession:
         self.pending: dict[str, ListingItem] = {}
         self.page_errors = 0
         self.idless = 0
+        #: Records a fetcher could not read or an item pipeline failed on.
         self.unreadable = 0
         self.cut_short: str | None = None
         self.batch_failures = 0
@@ -393,6 +394,14 @@ class StageSession:
             "fetch", message, external_id=external_id, field=field, value=value, url=url
         )
         self._flush_errors_when_full()
+
+    def item_error(self, message: str, url: str, *, external_id: str | None = None) -> None:
+        """An item pipeline raised on one record (stage ``pipeline``; Scrapy's ``item_error``):
+        counted invalid (it was counted as scraped when mapped). The record may be neither
+        staged nor seen, so the crawl is not complete and nothing is withdrawn."""
+        self.stats["invalid"] += 1
+        self.unreadable += 1
+        self.errors.add("pipeline", message, external_id=external_id, url=url)
 
     def mark_cut_short(self, reason: str) -> None:
         """The fetcher stopped before the end of the source (``max_pages``): the crawl is not

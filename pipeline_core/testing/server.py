@@ -54,16 +54,28 @@ def paginate_json(
 
 
 class FeedServer:
-    """Serve ``pages`` (request path with query → body) or the files of ``folder``."""
+    """Serve ``pages`` (request path with query → body) or the files of ``folder``.
+
+    ``headers`` adds response headers by path (header name → value, or a list of values
+    sent as separate header lines, as two ``Link`` headers are).
+    """
 
     def __init__(
         self,
         pages: Mapping[str, bytes] | None = None,
         folder: str | Path | None = None,
-        headers: Mapping[str, Mapping[str, str]] | None = None,
+        headers: Mapping[str, Mapping[str, str | Sequence[str]]] | None = None,
     ) -> None:
         self._pages: dict[str, bytes] = dict(pages or {})
-        self._headers = {k: dict(v) for k, v in (headers or {}).items()}
+        #: Response headers by path; a list of values is sent as one header line each.
+        self._headers = {
+            path: [
+                (name, value)
+                for name, values in named.items()
+                for value in ([values] if isinstance(values, str) else values)
+            ]
+            for path, named in (headers or {}).items()
+        }
         self.folder = Path(folder).resolve() if folder else None
         self.requests: list[str] = []
         #: The headers of each request, in the order of :attr:`requests`.
@@ -87,7 +99,7 @@ class FeedServer:
                 self.send_response(200)
                 self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(body)))
-                for name, value in server._headers.get(self.path, {}).items():
+                for name, value in server._headers.get(self.path, []):
                     self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(body)
