@@ -105,6 +105,13 @@ LIGHTHOUSE = {
     "name": "Harbour Lighthouse",
     "url": "https://visit.example/see/lighthouse",
 }
+TOWER = {  # a day that is not in the calendar: an invalid record, its batch still staged
+    "@context": "https://schema.org",
+    "@type": "TouristAttraction",
+    "@id": "https://visit.example/see/tower",
+    "name": "Clock Tower",
+    "specialOpeningHoursSpecification": {"validFrom": "2024-02-30", "opens": "10:00"},
+}
 
 
 def pages() -> dict[str, bytes]:
@@ -117,7 +124,10 @@ def pages() -> dict[str, bytes]:
             '<a class="card" href="/see/broken.html">Broken</a>'
             '<a rel="next" href="/list-2.html">next</a>'
         ),
-        "/list-2.html": page('<a class="card" href="/see/lighthouse.html">Lighthouse</a>'),
+        "/list-2.html": page(
+            '<a class="card" href="/see/lighthouse.html">Lighthouse</a>'
+            '<a class="card" href="/see/tower.html">Tower</a>'
+        ),
         "/stay/bay-hotel.html": page("<h1>Bay Hotel</h1>", head=script(HOTEL)),
         "/eat/harbour-grill.html": page(MICRODATA),
         "/see/sky-light.html": page("<h1>Sky Light</h1>", head=script(OUT_OF_RANGE)),
@@ -125,6 +135,7 @@ def pages() -> dict[str, bytes]:
             "<h1>Broken</h1>", head='<script type="application/ld+json">{"@type": "Museum",'
         ),
         "/see/lighthouse.html": page("", head=script(LIGHTHOUSE)),
+        "/see/tower.html": page("", head=script(TOWER)),
     }
 
 
@@ -279,6 +290,7 @@ def check_pages_list_to_detail_with_json_ld_and_microdata(engine: sa.Engine, bas
     }
     assert set(found) == {
         ("https://visit.example/see/sky-light", "validate", "location.latitude", "sky-light.html"),
+        ("https://visit.example/see/tower", "validate", "opening_dates.0.date", "tower.html"),
         (None, "fetch", None, "broken.html"),
     }
     assert found[

@@ -181,6 +181,25 @@ def test_a_mapping_needs_id_or_key(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("line", "name", "length", "where"),
+    [
+        ("source: ", "demo", 100, "1: at source"),
+        ("dmo: ", "demo-dmo", 100, "2: at dmo"),
+        ("{name: ", "CC-BY-4.0", 200, "7: at licence.name"),
+    ],
+)
+def test_names_longer_than_their_columns_fail_at_load(
+    line: str, name: str, length: int, where: str
+) -> None:
+    # copied into every record: each record would be invalid (on PostgreSQL every batch
+    # failed), so the mapping is refused when it is loaded
+    text = BASE + "fields:\n  name: n\n"
+    assert load_mapping_text(text.replace(line + name, line + "x" * length), "m")
+    with pytest.raises(MappingError, match=f"^m:{where}: '{'x' * (length + 1)}' is too long"):
+        load_mapping_text(text.replace(line + name, line + "x" * (length + 1)), "m")
+
+
 def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
     path = tmp_path / "broken.yaml"
     path.write_text("source: x\nfields: [unclosed\n")

@@ -536,3 +536,57 @@ def test_error_rows_are_written_a_batch_at_a_time(engine: sa.Engine) -> None:
     assert (written, len(s.errors.pending)) == (10, 2)
     stats = s.close("finished")
     assert (stats["invalid"], stats["errors"]) == (12, 12)
+
+
+def _put(target: dict[str, Any], path: str, value: Any) -> None:
+    """Set the dotted ``path`` of ``target`` (objects on the way are made)."""
+    *parents, last = path.split(".")
+    for part in parents:
+        target = target.setdefault(part, {})
+    target[last] = value
+
+
+_LONG_TAG = "en-abcdefgh-abcdefgh-ab"  # a well-formed language tag, longer than its column
+_VALID_TO = "opening_hours.0.valid_to"
+
+
+@pytest.mark.parametrize(
+    ("where", "path", "value", "field"),
+    [
+        ("record", "opening_dates", [{"date": "2024-02-30"}], "opening_dates.0.date"),
+        ("record", "opening_dates", [{"date": "0000-01-01"}], "opening_dates.0.date"),
+        ("record", "opening_hours", [{"weekday": 0, "valid_to": "2023-02-29"}], _VALID_TO),
+        ("payload", "id", "X" * 301, "external_id"),
+        ("record", "dmo", "d" * 101, "dmo"),
+        ("payload", "addr.zip", "1" * 31, "location.postal_code"),
+        ("payload", "addr.town", "T" * 201, "location.locality"),
+        ("record", "location.region", "R" * 201, "location.region"),
+        ("record", f"name.{_LONG_TAG}", "Name", "name"),
+        ("record", f"attributes.{'a' * 201}", 1, "attributes"),
+        ("record", "licence.name", "L" * 201, "licence.name"),
+    ],
+)
+def test_a_value_its_column_cannot_hold_is_invalid_and_the_batch_is_staged(
+    engine: sa.Engine, tmp_path: Path, where: str, path: str, value: Any, field: str
+) -> None:
+    # An impossible date or a text longer than its column failed the whole batch (SQLite
+    # stored the long text; PostgreSQL refused it): now the one record is invalid.
+    records = feed(10)
+    if where == "payload":
+        _put(records[3], path, value)
+    s = session(engine, tmp_path, 10, None)
+    s.open()
+    for payload in records:
+        item = s.map(RawRecord("plain", None, payload))
+        assert item is not None
+        if where == "record" and payload is records[3]:
+            _put(item.record, path, value)
+        if s.validate(s.hash(item)):
+            s.stage(item)
+    stats = s.close("finished")
+    assert (stats["inserted"], stats["invalid"], stats["complete"]) == (9, 1, True)
+    with engine.connect() as conn:
+        staged = conn.execute(sa.select(staging["listings"].c.external_id)).scalars().all()
+        rows = conn.execute(sa.select(errors.c.stage, errors.c.field)).all()
+    assert sorted(staged) == [f"L{n:05d}" for n in range(1, 11) if n != 4]
+    assert [tuple(row) for row in rows] == [("validate", field)]

@@ -147,3 +147,27 @@ def test_datetime_and_date_errors() -> None:
     assert any_date("07/08/2027", dayfirst=False) == "2027-07-08"
     with pytest.raises(ValueError, match=r"^not a date: 'soon'$"):
         any_date("soon")
+
+
+@pytest.mark.parametrize(
+    ("value", "missing"),
+    [
+        ("July 2027", "day"),
+        ("07/2027", "day"),
+        ("2027-07", "day"),
+        ("16 July", "year"),
+        ("2027", "month and day"),
+        ("Monday", "year, month and day"),
+        ("10:30", "year, month and day"),
+    ],
+)
+def test_a_date_without_its_year_month_or_day_is_refused(value: str, missing: str) -> None:
+    # dateutil fills a missing part from today: the value was wrong and changed every day
+    # (and with it the record hash, so every crawl rewrote the listing)
+    message = rf"^not a date: '{value}' \(no {missing}\)$"
+    with pytest.raises(ValueError, match=message):
+        any_date(value)
+    with pytest.raises(ValueError, match=message):
+        to_datetime(value)
+    assert to_datetime("Tue 16 July 2027, 10:30") == "2027-07-16T10:30:00"
+    assert any_date("29 February 2028") == "2028-02-29"

@@ -86,7 +86,8 @@ def to_str(value: Any) -> str:
 
 
 def to_int(value: Any) -> int:
-    """Whole number from a number or numeric text (``"1 200"``, ``"12.0"``)."""
+    """Whole number from a number or numeric text (``"1 200"``, ``"12.0"``); the text of a
+    whole number is read exactly, however long."""
     if isinstance(value, bool):
         raise ValueError("expected a number, got a boolean")
     if isinstance(value, int):
@@ -96,6 +97,10 @@ def to_int(value: Any) -> int:
             raise ValueError("not a whole number")
         return int(value)
     text = str(value).strip().replace(" ", "").replace("\u00a0", "")
+    try:
+        return int(text)
+    except ValueError:  # "12.0", "12,0", "1e3"; or not a number
+        pass
     try:
         number = float(text.replace(",", "."))
     except ValueError:

@@ -52,7 +52,9 @@ class ValidationIssue:
 
 @cache
 def _validator() -> Any:
-    return jsonschema_rs.validator_for(listing_schema())
+    # Formats are checked: the schema's dates must be days of the calendar (2024-02-30 is
+    # not), which a pattern cannot say and the database refuses.
+    return jsonschema_rs.validator_for(listing_schema(), validate_formats=True)
 
 
 #: The message of a text value that holds a NUL character.
