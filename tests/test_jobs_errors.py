@@ -104,6 +104,26 @@ def test_a_transform_that_fails_on_a_bad_record_names_its_source_record_and_fiel
     )
 
 
+def test_a_transform_keeps_every_error_row_past_a_batch_of_them(
+    db_url: str, engine: sa.Engine, tmp_path: Path
+) -> None:
+    # More invalid records than a batch: the transform holds its error rows and writes
+    # them at the end (in place of an earlier attempt's), so none is written early and
+    # then deleted as an earlier attempt's.
+    records = feed(530)
+    for record in records[:510]:
+        record["lat"] = 123.5
+    with FeedServer(paginate_json(records, per_page=600)) as server:
+        settings = _scraped(db_url, engine, tmp_path, server.url("/listings?page=1"))
+    transform = _run_next(engine, settings, "transform")
+    assert transform["status"] == "completed"
+    with engine.connect() as conn:
+        stages = conn.execute(
+            sa.select(errors.c.stage, sa.func.count()).group_by(errors.c.stage)
+        ).all()
+    assert [tuple(row) for row in stages] == [("validate", 510)]
+
+
 def _refuse_listing(engine: sa.Engine, external_id: str) -> None:
     """A trigger that makes the database refuse to stage ``external_id``: the stage-write
     batch holding it fails."""

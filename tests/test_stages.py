@@ -590,3 +590,35 @@ def test_a_value_its_column_cannot_hold_is_invalid_and_the_batch_is_staged(
         rows = conn.execute(sa.select(errors.c.stage, errors.c.field)).all()
     assert sorted(staged) == [f"L{n:05d}" for n in range(1, 11) if n != 4]
     assert [tuple(row) for row in rows] == [("validate", field)]
+
+
+def test_error_rows_of_a_failed_write_are_kept_for_the_next(
+    engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The database refuses the write a batch of error rows set off: the error propagates
+    # (this session writes in its caller's thread) and the rows are written by the next.
+    s = odd_session(engine, batch_size=3)
+    s.open()
+    real = s._write
+    failures = [sa.exc.OperationalError("INSERT", {}, Exception("database is locked"))]
+
+    def flaky(*args: Any) -> Any:
+        if failures:
+            raise failures.pop()
+        return real(*args)
+
+    monkeypatch.setattr(s, "_write", flaky)
+    for n in range(3):
+        item = s.map(RawRecord("plain", None, {"id": f"R{n}", "name": "x", "lat": 123.0}))
+        assert item is not None
+        if n < 2:
+            assert not s.validate(s.hash(item))
+        else:
+            with pytest.raises(sa.exc.OperationalError):
+                s.validate(s.hash(item))
+    assert len(s.errors.pending) == 3
+    stats = s.close("finished")
+    assert (stats["invalid"], stats["errors"]) == (3, 3)
+    with engine.connect() as conn:
+        ids = conn.execute(sa.select(errors.c.external_id).order_by(errors.c.external_id))
+        assert ids.scalars().all() == ["R0", "R1", "R2"]

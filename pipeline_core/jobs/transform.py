@@ -9,7 +9,7 @@ normalised file (JSON Lines, kind ``normalised``)::
     {"external_id": "L2", "url": ..., "error": "validate"}      # seen, but not valid
     {"external_id": null, "url": ..., "error": "map"}           # no id: crawl not complete
 
-Invalid records become ``pipeline.errors`` rows (stage ``map`` or ``validate``) naming the
+Invalid records become ``pipeline.errors`` rows (stage ``map``, ``hash`` or ``validate``) naming the
 source, record and field, with this job's id. The source's mapping is read afresh, so a
 transform run again over an old raw file after a mapping fix needs no new crawl. The next
 job is ``ingest`` of the normalised file.
@@ -64,7 +64,13 @@ def transform(payload: Mapping[str, Any], context: JobContext) -> JobResult:
     source = get_source(pm.sources(), raw_file.source)
     mapping = CompiledMapping(source.mapping, pm.transforms())
     salt = pm.mapping_fingerprint(source)
-    session = StageSession(context.engine, mapping, fetcher=source.fetcher, origin=source.origin)
+    session = StageSession(
+        context.engine,
+        mapping,
+        fetcher=source.fetcher,
+        origin=source.origin,
+        hold_errors=True,  # written at the end, in place of an earlier attempt's
+    )
     session.errors = ErrorSink(source.name, crawl_id=crawl.id, job_id=context.job_id)
     storage = get_storage(context.settings)
     counts = {"records": 0, "valid": 0, "invalid": 0, "without_id": 0}
@@ -107,7 +113,8 @@ def transform(payload: Mapping[str, Any], context: JobContext) -> JobResult:
         # An earlier attempt of this job may have written its errors: they are replaced.
         conn.execute(
             sa.delete(errors).where(
-                errors.c.job_id == context.job_id, errors.c.stage.in_(("map", "validate"))
+                errors.c.job_id == context.job_id,
+                errors.c.stage.in_(("map", "hash", "validate")),
             )
         )
         error_rows = session.errors.flush(conn)
@@ -167,7 +174,19 @@ def _normalise(
         counts["without_id"] += external_id is None
         line: dict[str, Any] = {"external_id": external_id, "url": url, "error": "map"}
         return orjson.dumps(line) + b"\n"
-    item.record_hash = record_hash(item.record)
+    try:
+        item.record_hash = record_hash(item.record)
+    except (TypeError, ValueError) as exc:  # no canonical JSON: a lone surrogate, a huge int
+        counts["invalid"] += 1
+        session.stats["invalid"] += 1
+        session.errors.add(
+            "hash",
+            f"the record has no canonical JSON form: {exc}",
+            external_id=item.external_id,
+            url=url,
+        )
+        line = {"external_id": item.external_id, "url": url, "error": "hash"}
+        return orjson.dumps(line) + b"\n"
     item.state = "changed"  # validate everything: the file does not depend on staging
     if not session.validate(item):
         counts["invalid"] += 1

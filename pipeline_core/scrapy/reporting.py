@@ -50,8 +50,10 @@ class CrawlSession(Protocol):
         """A fetcher could not read one record: scraped and invalid; not complete."""
         ...
 
-    def item_error(self, message: str, url: str, *, external_id: str | None = None) -> None:
-        """An item pipeline raised on one record: invalid; the crawl is not complete."""
+    def item_error(
+        self, message: str, url: str, *, external_id: str | None = None, item: Any = None
+    ) -> None:
+        """An item pipeline raised on ``item``: counted once as invalid; not complete."""
         ...
 
     def mark_cut_short(self, reason: str) -> None:
@@ -100,6 +102,7 @@ def attach(crawler: Crawler, session: CrawlSession) -> None:
             f"an item pipeline raised {_first_line(failure)}",
             getattr(item, "url", None) or getattr(response, "url", None) or "",
             external_id=getattr(item, "external_id", None),
+            item=item,
         )
 
     crawler.signals.connect(spider_error, signal=signals.spider_error, weak=False)

@@ -76,6 +76,7 @@ class StageSession:
         raw_salt: bytes | None = None,
         background: bool | Literal["thread", "process"] = False,
         withdraw_limit: float = 1.0,
+        hold_errors: bool = False,
     ) -> None:
         self.engine = engine
         self.mapping = mapping
@@ -87,6 +88,9 @@ class StageSession:
         self.fetcher = fetcher
         self.origin = origin
         self.batch_size = batch_size
+        #: Keep every error row until the caller writes them (a transform job writes its
+        #: own, replacing an earlier attempt's); otherwise they go a batch's worth at a time.
+        self.hold_errors = hold_errors
         self.hook = hook
         self.writer = StageWriter(engine.dialect.name)
         self.stats: Counter[str] = Counter({key: 0 for key in STAT_KEYS})
@@ -395,13 +399,19 @@ class StageSession:
         )
         self._flush_errors_when_full()
 
-    def item_error(self, message: str, url: str, *, external_id: str | None = None) -> None:
-        """An item pipeline raised on one record (stage ``pipeline``; Scrapy's ``item_error``):
-        counted invalid (it was counted as scraped when mapped). The record may be neither
-        staged nor seen, so the crawl is not complete and nothing is withdrawn."""
+    def item_error(
+        self, message: str, url: str, *, external_id: str | None = None, item: Any = None
+    ) -> None:
+        """An item pipeline raised on one record (stage ``pipeline``; Scrapy's ``item_error``,
+        which names the item the chain started with): counted invalid, as it was counted
+        scraped when mapped. The record may be neither staged nor seen, so the crawl is not
+        complete and nothing is withdrawn. (A plugin pipeline placed before the map stage, or
+        after the stage-write, makes the counts one off: Scrapy does not say which pipeline
+        raised.)"""
         self.stats["invalid"] += 1
         self.unreadable += 1
         self.errors.add("pipeline", message, external_id=external_id, url=url)
+        self._flush_errors_when_full()
 
     def mark_cut_short(self, reason: str) -> None:
         """The fetcher stopped before the end of the source (``max_pages``): the crawl is not
@@ -439,6 +449,9 @@ class StageSession:
         if self._executor is None:
             try:
                 result = self._write(batch, error_rows)
+            except BaseException:
+                self.errors.pending[:0] = error_rows  # not lost: written later or at close
+                raise
             finally:
                 self._unqueue(batch)
             self._take_result(result)
@@ -450,8 +463,8 @@ class StageSession:
     def _flush_errors_when_full(self) -> None:
         """Write the error rows once a batch's worth is pending (with the listings pending
         then), so a crawl of mostly bad or unchanged records does not hold them all."""
-        if len(self.errors.pending) >= self.batch_size:
-            self.flush()
+        if not self.hold_errors and len(self.errors.pending) >= self.batch_size:
+            self.flush(start_process=True)
 
     def _unqueue(self, batch: list[ListingItem]) -> None:
         for item in batch:
