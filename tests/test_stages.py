@@ -108,25 +108,57 @@ def test_session_batches_and_fires_hooks(
     assert (stats["unchanged"], stats["rows_written"], recorder.staged) == (24, 0, [])
 
 
-def test_a_failed_batch_leaves_staging_as_it_was(engine: sa.Engine, tmp_path: Path) -> None:
-    records = feed(12)
-    s = session(engine, tmp_path, 5, None)
+@pytest.mark.parametrize("background", [False, "process"])
+def test_a_record_the_database_refuses_is_left_out_and_its_batch_staged(
+    engine: sa.Engine, tmp_path: Path, background: bool | Literal["thread", "process"]
+) -> None:
+    # Not caught by validation (the pipeline's validate stage is skipped here): the batch is
+    # refused, then written one record at a time; only the refused record is left out.
+    s = session(engine, tmp_path, 5, None, background)
     s.open()
-    items = []
-    for payload in records:
+    for payload in feed(12):
         item = s.map(RawRecord("plain", None, payload))
         assert item is not None
-        items.append(s.hash(item))
-    items[7].record["category"] = None  # NOT NULL column: the second batch's upsert fails
-    for item in items[:5]:
+        s.hash(item)
+        if item.external_id == "L00008":
+            item.record["category"] = None  # NOT NULL column
         s.stage(item)
-    try:
-        for item in items[5:10]:
-            s.stage(item)
-    except sa.exc.IntegrityError:
-        pass
-    else:  # pragma: no cover - the assertion below explains
-        raise AssertionError("the broken batch should have failed")
+    stats = s.close("finished")
+    counts = {k: stats[k] for k in ("scraped", "inserted", "invalid", "errors", "complete")}
+    assert counts == {"scraped": 12, "inserted": 11, "invalid": 1, "errors": 1, "complete": True}
+    with engine.connect() as conn:
+        staged = conn.execute(sa.select(staging["listings"].c.external_id)).scalars().all()
+        locations = conn.execute(sa.select(sa.func.count()).select_from(staging["locations"]))
+        assert locations.scalar_one() == 11
+        ((external_id, stage, message),) = conn.execute(
+            sa.select(errors.c.external_id, errors.c.stage, errors.c.message)
+        ).all()
+    assert sorted(staged) == [f"L{n:05d}" for n in range(1, 13) if n != 8]
+    assert (external_id, stage) == ("L00008", "stage-write")
+    assert message.startswith("the database refused the record: ")
+    assert "category" in message
+
+
+def test_a_batch_that_fails_for_the_database_leaves_staging_as_it_was(
+    engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The connection is lost while the second batch is written: nothing of it is staged,
+    # and the error reaches the caller (an ingest job runs again).
+    s = session(engine, tmp_path, 5, None)
+    s.open()
+    real = s._write
+
+    def lost(batch: list[Any], error_rows: list[Any]) -> Any:
+        if batch[0].external_id == "L00006":
+            raise sa.exc.OperationalError("COMMIT", {}, Exception("server closed the connection"))
+        return real(batch, error_rows)
+
+    monkeypatch.setattr(s, "_write", lost)
+    with pytest.raises(sa.exc.OperationalError):
+        for payload in feed(12):
+            item = s.map(RawRecord("plain", None, payload))
+            assert item is not None
+            s.stage(s.hash(item))
     with engine.connect() as conn:
         count = conn.execute(sa.select(sa.func.count()).select_from(staging["listings"]))
         assert count.scalar_one() == 5
@@ -168,19 +200,22 @@ def test_a_failed_background_batch_is_an_error_and_the_crawl_goes_on(
         if n == 6:
             s.page_error("HTTP 500 from http://127.0.0.1/page-2", "http://127.0.0.1/page-2")
         if n == 7:
-            item.record["category"] = None  # NOT NULL column: the second batch fails
+            item.record["category"] = None  # NOT NULL column: the second batch is refused
         s.stage(item)
     stats = s.close("finished")
-    assert (stats["inserted"], stats["complete"], stats["errors"]) == (7, False, 2)
+    counts = (stats["inserted"], stats["invalid"], stats["complete"], stats["errors"])
+    assert counts == (11, 1, False, 2)
     with engine.connect() as conn:
         staged = conn.execute(sa.select(sa.func.count()).select_from(staging["listings"]))
-        assert staged.scalar_one() == 7
-        rows = conn.execute(sa.select(errors.c.stage, errors.c.message).order_by(errors.c.id))
+        assert staged.scalar_one() == 11
+        rows = conn.execute(
+            sa.select(errors.c.stage, errors.c.external_id, errors.c.message).order_by(errors.c.id)
+        )
         fetch, write = rows.all()
-    # the page error went with the failed batch, and was written again after it
+    # the page error went with the refused batch, and was written again after it
     assert (fetch.stage, fetch.message) == ("fetch", "HTTP 500 from http://127.0.0.1/page-2")
-    assert write.stage == "stage-write"
-    assert write.message.startswith("a batch was rolled back, its records are not staged: ")
+    assert (write.stage, write.external_id) == ("stage-write", "L00008")
+    assert write.message.startswith("the database refused the record: ")
 
 
 def test_duplicate_pointers_follow_their_group(engine: sa.Engine, tmp_path: Path) -> None:

@@ -35,6 +35,34 @@ from pipeline_core.stages.writer_process import WriteFailed, WriterProcess, can_
 logger = logging.getLogger(__name__)
 
 
+#: Failures that say nothing about the records: the batch may well be written later.
+_TRANSIENT = frozenset(
+    {"OperationalError", "InterfaceError", "DisconnectionError", "WriterProcessGone"}
+)
+
+
+def _transient(exc: BaseException) -> bool:
+    """True when a write failed because the database or the writer went away, not because
+    a record was refused."""
+    if isinstance(exc, WriteFailed):
+        return exc.kind in _TRANSIENT
+    if isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError | OSError) or (
+        type(exc).__name__ in _TRANSIENT
+    )
+
+
+def _reason(exc: BaseException) -> str:
+    """``Kind: first line`` of a write failure (the driver's error, not SQLAlchemy's)."""
+    if isinstance(exc, WriteFailed):
+        kind, text = exc.kind, str(exc)
+    else:
+        orig = getattr(exc, "orig", None) or exc
+        kind, text = type(orig).__name__, str(orig)
+    return f"{kind}: {text.strip().splitlines()[0] if text.strip() else ''}"
+
+
 def _safe_id(mapping: CompiledMapping, payload: Any) -> str | None:
     """The record's id as far as it can be read, for an error row."""
     try:
@@ -442,15 +470,21 @@ class StageSession:
                 self._process.submit(batch, error_rows, self.crawl.id if self.crawl else None)
             except WriteFailed as exc:
                 self._unqueue(batch)
-                self._batch_failed(exc, error_rows)
+                self._batch_failed(exc, error_rows, batch)
                 return
             self._inflight = (self._process, batch, error_rows)
             return
         if self._executor is None:
             try:
                 result = self._write(batch, error_rows)
+            except Exception as exc:
+                if _transient(exc) or not batch:
+                    self.errors.pending[:0] = error_rows  # not lost: written later or at close
+                    raise
+                self._write_apart(batch, error_rows, exc)  # the database refused a record
+                return
             except BaseException:
-                self.errors.pending[:0] = error_rows  # not lost: written later or at close
+                self.errors.pending[:0] = error_rows
                 raise
             finally:
                 self._unqueue(batch)
@@ -474,9 +508,12 @@ class StageSession:
     def drain(self) -> None:
         """Wait for the batch in flight, if any, and take in its counts.
 
-        A batch that failed in the writer thread was rolled back whole: its records are not
-        staged, the failure becomes a ``pipeline.errors`` row (stage ``stage-write``), the
-        crawl is not complete (so nothing is withdrawn), and the crawl goes on.
+        A batch the database refused (a value or constraint, not a lost connection) is
+        written again one record at a time: only the records refused are left out, each
+        counted invalid with an error row (stage ``stage-write``) naming it. A batch that
+        failed otherwise (the database or the writer process went away) was rolled back
+        whole: its records are not staged, the failure becomes one error row, the crawl is
+        not complete (so nothing is withdrawn), and the crawl goes on.
         """
         if self._inflight is None:
             return
@@ -484,13 +521,24 @@ class StageSession:
         try:
             result = future.result()
         except Exception as exc:
-            self._batch_failed(exc, error_rows)
+            self._batch_failed(exc, error_rows, batch)
             return
         finally:
             self._unqueue(batch)
         self._take_result(result)
 
-    def _batch_failed(self, exc: Exception, error_rows: list[dict[str, Any]]) -> None:
+    def _batch_failed(
+        self,
+        exc: Exception,
+        error_rows: list[dict[str, Any]],
+        batch: list[ListingItem] | None = None,
+    ) -> None:
+        if self._process is not None and not self._process.alive:
+            self._process.close()  # started again by the next flush
+            self._process = None
+        if batch and not _transient(exc):
+            self._write_apart(batch, error_rows, exc)
+            return
         self.batch_failures += 1
         self.errors.pending[:0] = error_rows  # written with a later batch or at close
         logger.error("%s: a stage-write batch failed and was rolled back: %s", self.source, exc)
@@ -500,9 +548,37 @@ class StageSession:
             f"a batch was rolled back, its records are not staged: "
             f"{kind}: {str(exc).splitlines()[0] if str(exc) else ''}",
         )
-        if self._process is not None and not self._process.alive:
-            self._process.close()  # started again by the next flush
-            self._process = None
+
+    def _write_apart(
+        self, batch: list[ListingItem], error_rows: list[dict[str, Any]], exc: Exception
+    ) -> None:
+        """Write a refused batch one record a transaction, in this thread: a record the
+        database refuses again is invalid, with an error row naming it; the others are
+        staged. Should the database go away meanwhile, the rest of the batch fails as a
+        whole (:meth:`_batch_failed`)."""
+        logger.warning(
+            "%s: the database refused a batch of %d records (%s); writing them one by one",
+            self.source,
+            len(batch),
+            _reason(exc),
+        )
+        self.errors.pending[:0] = error_rows  # written with a later batch or at close
+        for item in batch:
+            try:
+                result = self._write([item], [])
+            except Exception as refused:
+                if _transient(refused):  # the rest of the batch is not staged
+                    self._batch_failed(refused, [])
+                    return
+                self.stats["invalid"] += 1
+                self.errors.add(
+                    "stage-write",
+                    f"the database refused the record: {_reason(refused)}",
+                    external_id=item.external_id,
+                    url=item.url,
+                )
+                continue
+            self._take_result(result)
 
     def _write(self, batch: list[ListingItem], error_rows: list[dict[str, Any]]) -> WriteResult:
         with self.engine.begin() as conn:
