@@ -50,10 +50,17 @@ def pages() -> tuple[dict[str, bytes], dict[str, dict[str, str | list[str]]]]:
         "/e?n=0": body(items(1, 2)),
         "/e?n=1": body(items(3, 2)),
         "/e?n=2": body([]),
-        # offsets until a short page
+        # offsets until an empty page
         "/o?offset=0&limit=3": body({"rows": items(1, 3)}),
         "/o?offset=3&limit=3": body({"rows": items(4, 3)}),
         "/o?offset=6&limit=3": body({"rows": items(7, 1)}),
+        "/o?offset=7&limit=3": body({"rows": []}),
+        # a server that caps the page size at 2 whatever the limit asked: offsets move by
+        # the records each page held, and nothing is skipped
+        "/c?offset=0&limit=3": body({"rows": items(1, 2)}),
+        "/c?offset=2&limit=3": body({"rows": items(3, 2)}),
+        "/c?offset=4&limit=3": body({"rows": items(5, 1)}),
+        "/c?offset=5&limit=3": body({"rows": []}),
         # Link headers
         "/l1": body({"data": items(1, 2)}),
         "/l2": body({"data": items(3, 2)}),
@@ -76,6 +83,7 @@ SOURCES = {
     "pg-page": ("/p", "items", "{type: page, size: 2, total_pages_path: pages}"),
     "pg-empty": ("/e", "$", "{type: page, param: n, start: 0}"),
     "pg-offset": ("/o", "rows", "{type: offset, size: 3}"),
+    "pg-offset-capped": ("/c", "rows", "{type: offset, size: 3}"),
     "pg-link": ("/l1", "data", "{type: link_header}"),
     "pg-broken": ("/n1", "data", "{type: next_link, path: next}"),
     "pg-offsite": ("/h1", "data", "{type: next_link, path: next}"),
@@ -130,6 +138,7 @@ def test_pagination_styles(pipeline_env: dict[str, str], engine: sa.Engine, tmp_
         "pg-page": 5,
         "pg-empty": 4,
         "pg-offset": 7,
+        "pg-offset-capped": 5,
         "pg-link": 4,
         "pg-broken": 2,
         "pg-offsite": 2,

@@ -10,8 +10,9 @@ response (for ``Link`` headers and relative URLs). Types (the mapping's ``pagina
   ``size_param``/``size`` set the page size; ends at an empty page, or after
   ``total_pages_path`` pages when given (a value there that is not a number is a page
   error, and no page follows).
-- ``offset``: query parameter ``param`` (default ``offset``) moves by ``size`` (default 100,
-  sent as ``size_param``, default ``limit``); ends at a page with fewer than ``size`` records.
+- ``offset``: query parameter ``param`` (default ``offset``) moves by the number of records
+  each page held (``size``, default 100, is sent as ``size_param``, default ``limit``); ends
+  at an empty page.
 - ``link_header``: the next URL is the ``rel="next"`` link of the ``Link`` headers (RFC
   8288; one header or several).
 - ``cursor``: the value at ``path`` (default ``next_cursor``) is sent as query parameter
@@ -137,9 +138,12 @@ class Pagination:
                     return None
             return self._page_url(state.position + 1), PageState(nxt, state.position + 1)
         if self.kind == "offset":
-            if count < self.size:
+            # Move by the records the page held, and end only at an empty page: a server
+            # that caps the page size below ``size`` would otherwise end the crawl after
+            # its first page, complete, and the listings after it would be withdrawn.
+            if not count:
                 return None
-            position = state.position + self.size
+            position = state.position + count
             return self._page_url(position), PageState(nxt, position)
         return None
 
