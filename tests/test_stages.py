@@ -241,6 +241,43 @@ def test_duplicate_pointers_follow_their_group(engine: sa.Engine, tmp_path: Path
     assert pointers() == {"L00001": None, "L00002": None}
 
 
+def test_withdrawing_a_groups_original_points_the_group_at_the_next(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
+    # Three listings with one content: the oldest is the original. It goes from the feed
+    # and is withdrawn: the next oldest becomes the original, and nothing points at a
+    # withdrawn listing.
+    same = [dict(listing(1), id=f"L0000{n}") for n in (1, 2, 3)]
+    listings = staging["listings"]
+
+    def pointers() -> dict[str, tuple[str, str | None]]:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(
+                    listings.c.external_id,
+                    listings.c.id,
+                    listings.c.status,
+                    listings.c.duplicate_of,
+                )
+            ).all()
+        by_id = {row.id: row.external_id for row in rows}
+        return {row.external_id: (row.status, by_id.get(row.duplicate_of)) for row in rows}
+
+    run(session(engine, tmp_path, 10, None), same)
+    assert pointers() == {
+        "L00001": ("active", None),
+        "L00002": ("active", "L00001"),
+        "L00003": ("active", "L00001"),
+    }
+    stats = run(session(engine, tmp_path, 10, None), same[1:])
+    assert (stats["withdrawn"], stats["complete"]) == (1, True)
+    assert pointers() == {
+        "L00001": ("withdrawn", None),
+        "L00002": ("active", None),
+        "L00003": ("active", "L00002"),
+    }
+
+
 def test_the_writer_process_outlives_ctrl_c(engine: sa.Engine, tmp_path: Path) -> None:
     # Ctrl-C (or a service manager's SIGTERM) reaches the whole process group; the crawl
     # shuts down gracefully and its last batches must still be written

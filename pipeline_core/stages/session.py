@@ -236,6 +236,10 @@ class StageSession:
                 elif gone:
                     self.stats["withdrawn"] = withdraw(conn, self.source, gone)
                     self.stats["rows_written"] += self.stats["withdrawn"]
+                    # no listing may point at a withdrawn one as its original
+                    self.stats["rows_written"] += self.writer.regroup_withdrawn(
+                        conn, self.source, sorted(gone)
+                    )
             stats: dict[str, Any] = dict(self.stats)
             stats["errors"] = self.errors.count + self.prior_errors
             stats["finish_reason"] = finish_reason

@@ -305,8 +305,16 @@ class StageWriter:
                 rows_written += len(stale)
                 hashes.update(row.record_hash for row in stale)
         originals = self._originals(conn, sorted(hashes))
+        rows_written += self._point_groups(conn, originals)
+        duplicates = sum(1 for lid, h in written.items() if h in originals and originals[h] != lid)
+        return duplicates, rows_written
+
+    def _point_groups(self, conn: sa.Connection, originals: dict[str, int]) -> int:
+        """Point every active listing of each hash group at its original (``originals``:
+        hash → oldest active listing) and clear the original's own pointer; rows written."""
+        listings = self.listings
         if not originals:
-            return 0, rows_written
+            return 0
         params = [{"h": h, "orig": orig} for h, orig in originals.items()]
         pointed = conn.execute(
             sa.update(listings)
@@ -325,9 +333,36 @@ class StageWriter:
             .values(duplicate_of=None),
             [{"orig": orig} for orig in originals.values()],
         )
-        rows_written += max(pointed.rowcount, 0) + max(cleared.rowcount, 0)
-        duplicates = sum(1 for lid, h in written.items() if h in originals and originals[h] != lid)
-        return duplicates, rows_written
+        return max(pointed.rowcount, 0) + max(cleared.rowcount, 0)
+
+    def regroup_withdrawn(self, conn: sa.Connection, source: str, external_ids: list[str]) -> int:
+        """After listings of ``source`` were withdrawn: clear their ``duplicate_of`` and the
+        pointers at them, and point what is left of each of their hash groups at its oldest
+        active listing. Returns the rows written."""
+        listings = self.listings
+        hashes: set[str] = set()
+        rows_written = 0
+        for start in range(0, len(external_ids), 1000):
+            rows = conn.execute(
+                sa.select(listings.c.id, listings.c.record_hash).where(
+                    listings.c.source == source,
+                    listings.c.status == "withdrawn",
+                    listings.c.external_id.in_(external_ids[start : start + 1000]),
+                )
+            ).all()
+            ids = [row.id for row in rows]
+            hashes.update(row.record_hash for row in rows)
+            if ids:
+                cleared = conn.execute(
+                    sa.update(listings)
+                    .where(
+                        sa.or_(listings.c.id.in_(ids), listings.c.duplicate_of.in_(ids)),
+                        listings.c.duplicate_of.is_not(None),
+                    )
+                    .values(duplicate_of=None)
+                )
+                rows_written += max(cleared.rowcount, 0)
+        return rows_written + self._point_groups(conn, self._originals(conn, sorted(hashes)))
 
     def _originals(self, conn: sa.Connection, hashes: list[str]) -> dict[str, int]:
         """Hash → oldest active listing, for the hashes that two or more listings have."""
