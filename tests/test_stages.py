@@ -694,3 +694,22 @@ def test_error_rows_of_a_failed_write_are_kept_for_the_next(
     with engine.connect() as conn:
         ids = conn.execute(sa.select(errors.c.external_id).order_by(errors.c.external_id))
         assert ids.scalars().all() == ["R0", "R1", "R2"]
+
+
+def test_a_mapping_in_a_deep_folder_still_opens_its_crawl(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
+    # pipeline.sources.origin holds 200 characters (PostgreSQL enforces it): a longer path
+    # is cut, not a failure of every crawl of the source.
+    deep = tmp_path.joinpath(*["folder-of-mappings"] * 12)
+    path = write_mapping(deep, "plain", "https://example.org/feed")
+    assert len(str(path)) > 200
+    transforms = get_plugin_manager(load_settings({})).transforms()
+    mapping = CompiledMapping(load_mapping_file(path), transforms)
+    s = StageSession(engine, mapping, fetcher="json_api", origin=str(path), batch_size=5)
+    stats = run(s, [listing(n) for n in (1, 2, 3)])
+    assert stats["inserted"] == 3
+    with engine.connect() as conn:
+        origin = conn.execute(sa.select(sources.c.origin)).scalar_one()
+    assert len(origin) == 200 and origin.endswith("…")
+    assert origin[:199] == str(path)[:199]

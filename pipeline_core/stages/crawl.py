@@ -15,7 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from pipeline_core.db.tables import crawls, sources, staging
+from pipeline_core.db.tables import crawls, fit_text, sources, staging
 
 
 class KnownListings:
@@ -105,8 +105,12 @@ class CrawlRecord:
 def start_crawl(
     conn: sa.Connection, source: str, dmo: str, fetcher: str, origin: str
 ) -> CrawlRecord:
-    """Register the source (if new) and open a crawl row."""
+    """Register the source (if new) and open a crawl row. ``fetcher`` and ``origin`` (a
+    plugin's fetcher name, a mapping file's path) are cut to their columns: a deep folder
+    must not stop every crawl of the source."""
     now = datetime.now(UTC)
+    fetcher = fit_text(sources.c.fetcher, fetcher) or ""
+    origin = fit_text(sources.c.origin, origin) or ""
     exists = conn.execute(sa.select(sources.c.name).where(sources.c.name == source)).first()
     if exists is None:
         conn.execute(
