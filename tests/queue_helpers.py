@@ -8,7 +8,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -99,6 +100,27 @@ class WebhookServer:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+
+@contextmanager
+def rescuing(engine: sa.Engine, settings: Settings) -> Iterator[list[int]]:
+    """Another worker, rescuing every expired lease it sees while the block runs; yields
+    the number of jobs each of its passes queued again."""
+    stop = threading.Event()
+    rescued: list[int] = []
+
+    def rescuer() -> None:
+        while not stop.is_set():
+            rescued.append(rescue_expired(engine, settings).retried)
+            time.sleep(0.05)
+
+    thread = threading.Thread(target=rescuer)
+    thread.start()
+    try:
+        yield rescued
+    finally:
+        stop.set()
+        thread.join()
 
 
 def expire_and_rescue(engine: sa.Engine, settings: Settings, job_id: int) -> bool:

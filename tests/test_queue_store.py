@@ -20,6 +20,7 @@ from queue_helpers import (
     expire_and_rescue,
     make_pm,
     make_settings,
+    rescuing,
     statuses,
     wait_for,
 )
@@ -519,24 +520,11 @@ def test_leases_are_heartbeated_while_a_long_job_runs(
     queue_jobs.create_runs_table(engine)
     (slow,) = add(engine, settings, "sleepy", payload={"seconds": 1.6})
     quick = add(engine, settings, "record", n=3)
-    stop = threading.Event()
-    rescued = []
-
-    def rescuer() -> None:  # another worker, rescuing every expired lease it sees
-        while not stop.is_set():
-            rescued.append(rescue_expired(engine, settings).retried)
-            time.sleep(0.05)
-
-    thread = threading.Thread(target=rescuer)
-    thread.start()
-    try:
+    with rescuing(engine, settings) as rescued:
         if how == "worker":
             counts = Worker(engine, pm, once=True).run()
         else:
             counts = process_batch(engine, pm, batch_size=10)
-    finally:
-        stop.set()
-        thread.join()
     assert sum(rescued) == 0
     assert (counts.completed, counts.stale) == (4, 0)
     assert statuses(engine) == dict.fromkeys([slow, *quick], "completed")
@@ -559,21 +547,10 @@ def test_a_slow_webhook_does_not_hold_up_the_heartbeats(engine: sa.Engine, tmp_p
     queue_jobs.create_runs_table(engine)
     dead = add(engine, settings, "no-such-type", n=2, priority=1)
     (slow,) = add(engine, settings, "sleepy", payload={"seconds": 3.5})
-    stop = threading.Event()
-    rescued = []
-
-    def rescuer() -> None:  # another worker, rescuing every expired lease it sees
-        while not stop.is_set():
-            rescued.append(rescue_expired(engine, settings).retried)
-            time.sleep(0.05)
-
-    thread = threading.Thread(target=rescuer)
-    thread.start()
     try:
-        counts = process_batch(engine, pm, batch_size=3)
+        with rescuing(engine, settings) as rescued:
+            counts = process_batch(engine, pm, batch_size=3)
     finally:
-        stop.set()
-        thread.join()
         webhook.server.shutdown()
         webhook.server.server_close()
     assert sum(rescued) == 0

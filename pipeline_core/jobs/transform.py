@@ -178,13 +178,7 @@ def _normalise(
         item.record_hash = record_hash(item.record)
     except (TypeError, ValueError) as exc:  # no canonical JSON: a lone surrogate, a huge int
         counts["invalid"] += 1
-        session.stats["invalid"] += 1
-        session.errors.add(
-            "hash",
-            f"the record has no canonical JSON form: {exc}",
-            external_id=item.external_id,
-            url=url,
-        )
+        session.invalid(item, "hash", f"the record has no canonical JSON form: {exc}")
         line = {"external_id": item.external_id, "url": url, "error": "hash"}
         return orjson.dumps(line) + b"\n"
     item.state = "changed"  # validate everything: the file does not depend on staging

@@ -338,13 +338,7 @@ class StageSession:
             item.record_hash = record_hash(item.record)
         except (TypeError, ValueError) as exc:
             item.state = "invalid"
-            self.stats["invalid"] += 1
-            self.errors.add(
-                "hash",
-                f"the record has no canonical JSON form: {exc}",
-                external_id=item.external_id,
-                url=item.url,
-            )
+            self.invalid(item, "hash", f"the record has no canonical JSON form: {exc}")
             self._flush_errors_when_full()
             return item
         queued = self.queued.get(item.external_id)
@@ -360,6 +354,11 @@ class StageSession:
         else:
             item.state = "changed"
         return item
+
+    def invalid(self, item: ListingItem, stage: str, message: str) -> None:
+        """Count ``item`` invalid, with an error row of ``stage`` naming it."""
+        self.stats["invalid"] += 1
+        self.errors.add(stage, message, external_id=item.external_id, url=item.url)
 
     def validate(self, item: ListingItem) -> bool:
         """Check a changed record against the schema; record each issue as an error."""
@@ -574,12 +573,8 @@ class StageSession:
                 if _transient(refused):  # the rest of the batch is not staged
                     self._batch_failed(refused, [])
                     return
-                self.stats["invalid"] += 1
-                self.errors.add(
-                    "stage-write",
-                    f"the database refused the record: {_reason(refused)}",
-                    external_id=item.external_id,
-                    url=item.url,
+                self.invalid(
+                    item, "stage-write", f"the database refused the record: {_reason(refused)}"
                 )
                 continue
             self._take_result(result)
