@@ -87,6 +87,14 @@ def make_engine(url: str, **kwargs: Any) -> sa.Engine:
 SQLITE_BEGIN_OPTION = "sqlite_begin"
 
 
+def database_away(exc: BaseException) -> bool:
+    """True when ``exc`` says the database cannot be reached or its connection broke (try
+    the same work again later), not that the statement or its data were refused."""
+    if not isinstance(exc, sa.exc.DBAPIError):
+        return False
+    return exc.connection_invalidated or isinstance(exc, sa.exc.OperationalError)
+
+
 @contextmanager
 def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
     """A transaction that writes. On SQLite it starts with ``BEGIN IMMEDIATE``: it takes the

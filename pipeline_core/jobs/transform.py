@@ -40,7 +40,7 @@ from pipeline_core.jobs.files import (
 from pipeline_core.jobs.payload import payload_id
 from pipeline_core.jobtypes import JobContext, JobResult, NextJob
 from pipeline_core.mapping import CompiledMapping
-from pipeline_core.model import raw_hash, record_hash
+from pipeline_core.model import raw_hash
 from pipeline_core.plugins import get_plugin_manager
 from pipeline_core.sources import get_source
 from pipeline_core.stages.errors import ErrorSink
@@ -174,11 +174,8 @@ def _normalise(
         counts["without_id"] += external_id is None
         line: dict[str, Any] = {"external_id": external_id, "url": url, "error": "map"}
         return orjson.dumps(line) + b"\n"
-    try:
-        item.record_hash = record_hash(item.record)
-    except (TypeError, ValueError) as exc:  # no canonical JSON: a lone surrogate, a huge int
+    if not session.compute_hash(item):  # no canonical JSON: a lone surrogate, a huge int
         counts["invalid"] += 1
-        session.invalid(item, "hash", f"the record has no canonical JSON form: {exc}")
         line = {"external_id": item.external_id, "url": url, "error": "hash"}
         return orjson.dumps(line) + b"\n"
     item.state = "changed"  # validate everything: the file does not depend on staging

@@ -43,14 +43,6 @@ def error_message(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def database_away(exc: BaseException) -> bool:
-    """True when ``exc`` says the database cannot be reached or its connection broke (try
-    the same work again later), not that the statement or its data were refused."""
-    if not isinstance(exc, sa.exc.DBAPIError):
-        return False
-    return exc.connection_invalidated or isinstance(exc, sa.exc.OperationalError)
-
-
 def run_job(
     job: ClaimedJob,
     job_types: Mapping[str, JobType],

@@ -37,12 +37,12 @@ from typing import TYPE_CHECKING, Protocol
 import sqlalchemy as sa
 
 from pipeline_core.config import Settings
+from pipeline_core.db.engine import database_away
 from pipeline_core.exceptions import LeaseLost
 from pipeline_core.queue.finish import finish
 from pipeline_core.queue.job import ClaimedJob, FinishCounts, Outcome
 from pipeline_core.queue.runner import (
     BatchCounts,
-    database_away,
     error_message,
     notify_dead,
     run_job,
@@ -403,13 +403,18 @@ class Worker:
                 )
             settled.append(outcome)
 
+    def _settled_ids(self) -> set[int]:
+        """Ids of the held jobs whose outcome is pending or being committed (the caller
+        holds the lock)."""
+        return self._finishing | {outcome.job.id for outcome in self._pending}
+
     def _give_back_unfinished(self) -> None:
         """After a batch broke off: commit what finished, stop holding the jobs that did not
         run and release them (if even that fails, they are rescued when their leases
         expire, as nothing extends them any more)."""
         self._try_flush()
         with self._lock:
-            settled = self._finishing | {outcome.job.id for outcome in self._pending}
+            settled = self._settled_ids()
             unfinished = [job for job in self._held.values() if job.id not in settled]
             for job in unfinished:
                 self._held.pop(job.id, None)
@@ -438,17 +443,18 @@ class Worker:
         if not jobs:
             return
         kept = heartbeat(self.engine, jobs, self.settings)
+        by_id = {job.id: job for job in jobs}
         with self._lock:
             # A job whose outcome is pending or being committed may have been completed
             # meanwhile (no longer running, so not extended): it is not lost. A lost lease
             # of such an outcome is found by its commit (counted stale).
-            settled = self._finishing | {outcome.job.id for outcome in self._pending}
+            settled = self._settled_ids()
             lost = [
                 job.id
                 for job in jobs
                 if job.id not in kept and job.id not in settled and self._held.get(job.id) is job
             ]
-            self._lost.update((job.id, job.attempt) for job in jobs if job.id in lost)
+            self._lost.update((job_id, by_id[job_id].attempt) for job_id in lost)
         if lost:
             logger.warning(
                 "worker %s lost the lease of job(s) %s: they were rescued and will not be "
@@ -467,8 +473,8 @@ class Worker:
             try:
                 self._heartbeat([job])
             except sa.exc.DBAPIError as exc:
-                # The database is away for a moment: the supervisor's heartbeats keep the
-                # lease (or find it lost); the handler goes on.
+                # The database is away for a moment: the heartbeat thread keeps the lease
+                # (or finds it lost); the handler goes on.
                 logger.warning(
                     "worker %s: heartbeat of job %d failed: %s", self.owner, job.id, exc.orig
                 )

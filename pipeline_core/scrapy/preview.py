@@ -59,9 +59,7 @@ class PreviewSession:
         shown = f"fetch: {message}" + (f" (value {value!r})" if value is not None else "")
         self.records.append(RecordPreview(external_id, url, [], [(field or "(record)", shown)]))
 
-    def item_error(
-        self, message: str, url: str, *, external_id: str | None = None, item: Any = None
-    ) -> None:
+    def item_error(self, message: str, url: str, *, external_id: str | None = None) -> None:
         """The preview pipeline raised on one record: an invalid record."""
         if not self.full:
             self.records.append(RecordPreview(external_id, url, [], [("(record)", message)]))

@@ -50,9 +50,7 @@ class CrawlSession(Protocol):
         """A fetcher could not read one record: scraped and invalid; not complete."""
         ...
 
-    def item_error(
-        self, message: str, url: str, *, external_id: str | None = None, item: Any = None
-    ) -> None:
+    def item_error(self, message: str, url: str, *, external_id: str | None = None) -> None:
         """An item pipeline raised on ``item``: counted once as invalid; not complete."""
         ...
 
@@ -102,7 +100,6 @@ def attach(crawler: Crawler, session: CrawlSession) -> None:
             f"an item pipeline raised {_first_line(failure)}",
             getattr(item, "url", None) or getattr(response, "url", None) or "",
             external_id=getattr(item, "external_id", None),
-            item=item,
         )
 
     crawler.signals.connect(spider_error, signal=signals.spider_error, weak=False)

@@ -121,9 +121,7 @@ class ArchiveSession:
             "fetch", message, external_id=external_id, field=field, value=value, url=url
         )
 
-    def item_error(
-        self, message: str, url: str, *, external_id: str | None = None, item: Any = None
-    ) -> None:
+    def item_error(self, message: str, url: str, *, external_id: str | None = None) -> None:
         """An item pipeline raised on one record (stage ``pipeline``): counted invalid; the
         record may be missing from the file, so the crawl is not complete."""
         self.stats["invalid"] += 1

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import sqlalchemy as sa
 
-from pipeline_core.db.engine import write_transaction
+from pipeline_core.db.engine import database_away, write_transaction
 from pipeline_core.exceptions import RecordError
 from pipeline_core.items import ListingItem, RawRecord
 from pipeline_core.mapping import CompiledMapping
@@ -35,7 +35,7 @@ from pipeline_core.stages.writer_process import WriteFailed, WriterProcess, can_
 logger = logging.getLogger(__name__)
 
 
-#: Failures that say nothing about the records: the batch may well be written later.
+#: Failures of the writer process that say nothing about the records (its error's kind).
 _TRANSIENT = frozenset(
     {"OperationalError", "InterfaceError", "DisconnectionError", "WriterProcessGone"}
 )
@@ -46,10 +46,8 @@ def _transient(exc: BaseException) -> bool:
     a record was refused."""
     if isinstance(exc, WriteFailed):
         return exc.kind in _TRANSIENT
-    if isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated:
-        return True
-    return isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError | OSError) or (
-        type(exc).__name__ in _TRANSIENT
+    return database_away(exc) or isinstance(
+        exc, sa.exc.InterfaceError | sa.exc.DisconnectionError | OSError
     )
 
 
@@ -334,12 +332,7 @@ class StageSession:
         """Hash the record and compare with what is staged: ``changed`` or ``unchanged``
         (or ``invalid``, counted and recorded, when the record has no canonical JSON form:
         a lone surrogate in a text, an integer beyond 64 bits)."""
-        try:
-            item.record_hash = record_hash(item.record)
-        except (TypeError, ValueError) as exc:
-            item.state = "invalid"
-            self.invalid(item, "hash", f"the record has no canonical JSON form: {exc}")
-            self._flush_errors_when_full()
+        if not self.compute_hash(item):
             return item
         queued = self.queued.get(item.external_id)
         if queued is not None:  # seen earlier in this crawl, its batch not written yet
@@ -354,6 +347,19 @@ class StageSession:
         else:
             item.state = "changed"
         return item
+
+    def compute_hash(self, item: ListingItem) -> bool:
+        """Set ``item.record_hash``; False, with ``item`` counted invalid (state
+        ``invalid``, an error row of stage ``hash``), when the record has no canonical JSON
+        form."""
+        try:
+            item.record_hash = record_hash(item.record)
+        except (TypeError, ValueError) as exc:
+            item.state = "invalid"
+            self.invalid(item, "hash", f"the record has no canonical JSON form: {exc}")
+            self._flush_errors_when_full()
+            return False
+        return True
 
     def invalid(self, item: ListingItem, stage: str, message: str) -> None:
         """Count ``item`` invalid, with an error row of ``stage`` naming it."""
@@ -430,9 +436,7 @@ class StageSession:
         )
         self._flush_errors_when_full()
 
-    def item_error(
-        self, message: str, url: str, *, external_id: str | None = None, item: Any = None
-    ) -> None:
+    def item_error(self, message: str, url: str, *, external_id: str | None = None) -> None:
         """An item pipeline raised on one record (stage ``pipeline``; Scrapy's ``item_error``,
         which names the item the chain started with): counted invalid, as it was counted
         scraped when mapped. The record may be neither staged nor seen, so the crawl is not
