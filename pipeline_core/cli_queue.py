@@ -92,39 +92,40 @@ def add(
     dedup_key: str | None,
     run_after: str | None,
 ) -> None:
-    """Queue a job of a registered TYPE (see `dmo-pipeline plugins`)."""
-    from pipeline_core.db.engine import write_transaction
-    from pipeline_core.plugins import get_plugin_manager
-    from pipeline_core.queue.enqueue import enqueue
-    from pipeline_core.queue.runner import max_attempts_of
+    """Queue a job of a registered TYPE (see `dmo-pipeline plugins`).
 
-    pm = get_plugin_manager()
-    job_types = pm.job_types()
-    if job_type not in job_types:
-        raise click.BadParameter(
-            f"no job type {job_type!r}; registered: {', '.join(sorted(job_types)) or 'none'}",
-            param_hint="TYPE",
-        )
+    Every option is checked before anything is written, the same way on SQLite and
+    PostgreSQL, and a payload that can never work (a scrape of a source that does not
+    exist, a transform of a file that is not there) is refused with one `Error:` line.
+    """
+    from pipeline_core.db.engine import write_transaction
+    from pipeline_core.exceptions import InvalidJobError
+    from pipeline_core.plugins import get_plugin_manager
+    from pipeline_core.queue.enqueue import add_job
+
     try:
         data = orjson.loads(payload)
     except orjson.JSONDecodeError as exc:
         raise click.BadParameter(f"not JSON: {exc}", param_hint="--payload") from None
-    if not isinstance(data, dict):
-        raise click.BadParameter("must be a JSON object ({...})", param_hint="--payload")
     when = _run_after(run_after)
+    pm = get_plugin_manager()
     engine = _engine()
-    with write_transaction(engine) as conn:
-        job_id = enqueue(
-            conn,
-            job_type,
-            data,
-            settings=pm.settings,
-            dmo=dmo,
-            dedup_key=dedup_key,
-            priority=priority,
-            run_after=when,
-            max_attempts=max_attempts_of(job_types, job_type, pm.settings),
-        )
+    try:
+        with write_transaction(engine) as conn:
+            job_id = add_job(
+                conn,
+                pm.job_types(),
+                job_type,
+                data,
+                settings=pm.settings,
+                dmo=dmo,
+                dedup_key=dedup_key,
+                priority=priority,
+                run_after=when,
+            )
+    except InvalidJobError as exc:
+        hint = "TYPE" if exc.option == "type" else "--" + exc.option.replace("_", "-")
+        raise click.BadParameter(exc.problem, param_hint=hint) from None
     if job_id is None:
         click.echo(f"not queued: a {job_type} job with dedup key {dedup_key!r} is already queued")
         return

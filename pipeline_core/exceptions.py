@@ -91,6 +91,12 @@ class JobError(PipelineError):
         self.field = field
 
 
+class PermanentJobError(JobError):
+    """A job that can never work as queued (no such source, no such file, a payload that
+    lacks what its type needs): refused when it is queued, or, found when it runs,
+    dead-lettered at once instead of retried."""
+
+
 class JobCancelled(JobError):
     """The worker gave up on a running job (its shutdown grace period is over); the handler
     stopped its work and the worker releases the job."""
@@ -99,6 +105,16 @@ class JobCancelled(JobError):
 class QueueError(PipelineError):
     """A queue operation is not possible: names the job and why (e.g. retry of a job that
     did not fail)."""
+
+
+class InvalidJobError(QueueError):
+    """A job cannot be queued: names the option (``dmo``, ``priority``, ``payload``...) and
+    why. The same checks run whatever the database, so SQLite and PostgreSQL refuse alike."""
+
+    def __init__(self, option: str, problem: str) -> None:
+        super().__init__(f"{option}: {problem}")
+        self.option = option
+        self.problem = problem
 
 
 class LeaseLost(PipelineError):

@@ -67,16 +67,22 @@ class JobContext:
 
 
 JobHandler = Callable[[Mapping[str, Any], JobContext], "JobResult | Mapping[str, Any] | None"]
+#: ``check(payload, conn, settings)`` raises
+#: :class:`~pipeline_core.exceptions.PermanentJobError` for a payload that can never work.
+PayloadCheck = Callable[[Mapping[str, Any], "sa.Connection", "Settings"], None]
 
 
 @dataclass(frozen=True)
 class JobType:
     """A named job handler. ``handler(payload, context)`` returns stats or a JobResult.
 
-    ``max_attempts`` overrides ``PIPELINE_MAX_RETRIES`` for this type when set.
+    ``max_attempts`` overrides ``PIPELINE_MAX_RETRIES`` for this type when set. ``check``,
+    when set, is run on the payload when a job is queued from outside (``queue add``, the
+    API): a payload that can never work is refused there, not retried.
     """
 
     name: str
     handler: JobHandler
     help: str
     max_attempts: int | None = None
+    check: PayloadCheck | None = None

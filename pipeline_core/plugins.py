@@ -21,6 +21,8 @@ import pluggy
 from pipeline_core import hookspecs
 from pipeline_core.config import Settings, load_settings
 from pipeline_core.exceptions import MappingError, PluginError
+from pipeline_core.mapping.compiler import CompiledMapping
+from pipeline_core.mapping.document import MappingDocument
 from pipeline_core.mapping.fetcher_check import check_against_fetcher, check_headers
 from pipeline_core.sources import Source, collect_sources
 from pipeline_core.transforms import Transform, build_registry
@@ -118,6 +120,23 @@ class PipelineManager(pluggy.PluginManager):
                     )
                 found[name] = cls
         return found
+
+    def effective_mapping(self, source: Source) -> MappingDocument:
+        """A source's mapping document with its fetcher's default mapping under it (the
+        ``jsonld`` fetcher's ``key``, for example): what a crawl and a transform job map
+        with. A source of its own spider gets no fetcher defaults."""
+        fetcher = self.fetchers().get(source.fetcher) if source.spider_cls is None else None
+        return source.mapping.with_defaults(getattr(fetcher, "default_mapping", None) or {})
+
+    def compiled_mapping(
+        self, source: Source, transforms: dict[str, Transform] | None = None
+    ) -> CompiledMapping:
+        """The compiled :meth:`effective_mapping` of a source; every driver (``crawl``, the
+        ``transform`` job, preview) compiles through here, so they map alike."""
+        return CompiledMapping(
+            self.effective_mapping(source),
+            self.transforms() if transforms is None else transforms,
+        )
 
     def mapping_fingerprint(self, source: Source) -> bytes:
         """Digest of a source's mapping document and of every loaded plugin's version: when

@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from pipeline_core.db.tables import crawls, errors, files
-from pipeline_core.exceptions import JobError
+from pipeline_core.exceptions import JobError, PermanentJobError
 from pipeline_core.stages.crawl import CrawlRecord
 from pipeline_core.storage import JSONL
 
@@ -57,9 +57,9 @@ def load_file(conn: sa.Connection, file_id: int, kind: str, job_type: str) -> Ar
     """The files row ``file_id``, which must be of ``kind``."""
     row = conn.execute(sa.select(files).where(files.c.id == file_id)).mappings().first()
     if row is None:
-        raise JobError(f"{job_type} job: there is no file {file_id} in pipeline.files")
+        raise PermanentJobError(f"{job_type} job: there is no file {file_id} in pipeline.files")
     if row["kind"] != kind:
-        raise JobError(
+        raise PermanentJobError(
             f"{job_type} job: file {file_id} ({row['source']}) is a {row['kind']} file, "
             f"not a {kind} one",
             source=row["source"],

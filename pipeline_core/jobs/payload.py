@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pipeline_core.exceptions import JobError
+from pipeline_core.exceptions import PermanentJobError
 
 
 def payload_text(payload: Mapping[str, Any], key: str, job_type: str) -> str:
     """The non-empty text at ``key``."""
     value = payload.get(key)
     if not isinstance(value, str) or not value:
-        raise JobError(f"{job_type} job: payload needs {key!r} (text), got {value!r}")
+        raise PermanentJobError(f"{job_type} job: payload needs {key!r} (text), got {value!r}")
     return value
 
 
@@ -20,5 +20,7 @@ def payload_id(payload: Mapping[str, Any], key: str, job_type: str) -> int:
     """The positive whole number at ``key``."""
     value = payload.get(key)
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise JobError(f"{job_type} job: payload needs {key!r} (a positive id), got {value!r}")
+        raise PermanentJobError(
+            f"{job_type} job: payload needs {key!r} (a positive id), got {value!r}"
+        )
     return value

@@ -32,7 +32,13 @@ import orjson
 import sqlalchemy as sa
 
 from pipeline_core.db.tables import errors
-from pipeline_core.exceptions import JobCancelled, JobError, LeaseLost
+from pipeline_core.exceptions import (
+    JobCancelled,
+    JobError,
+    LeaseLost,
+    PermanentJobError,
+    UnknownSourceError,
+)
 from pipeline_core.jobs.files import digest_file, record_file
 from pipeline_core.jobs.payload import payload_text
 from pipeline_core.jobtypes import JobContext, JobResult, NextJob
@@ -260,7 +266,10 @@ def scrape(payload: Mapping[str, Any], context: JobContext) -> JobResult:
     """Archive the raw records of ``payload["source"]``; the next job transforms them."""
     name = payload_text(payload, "source", "scrape")
     pm = get_plugin_manager(context.settings)
-    source = get_source(pm.sources(), name)
+    try:
+        source = get_source(pm.sources(), name)
+    except UnknownSourceError as exc:  # removed since it was queued: it will not come back
+        raise PermanentJobError(f"scrape job: {exc}", source=name) from None
     storage = get_storage(context.settings)
     sweep_orphaned_folders()
     with tempfile.TemporaryDirectory(prefix=f"{FOLDER_PREFIX}{os.getpid()}-") as folder:

@@ -39,7 +39,6 @@ from pipeline_core.jobs.files import (
 )
 from pipeline_core.jobs.payload import payload_id
 from pipeline_core.jobtypes import JobContext, JobResult, NextJob
-from pipeline_core.mapping import CompiledMapping
 from pipeline_core.model import raw_hash
 from pipeline_core.plugins import get_plugin_manager
 from pipeline_core.sources import get_source
@@ -62,7 +61,7 @@ def transform(payload: Mapping[str, Any], context: JobContext) -> JobResult:
         crawl = crawl_record(load_crawl(conn, raw_file.crawl_id, "transform"))
     pm = get_plugin_manager(context.settings)
     source = get_source(pm.sources(), raw_file.source)
-    mapping = CompiledMapping(source.mapping, pm.transforms())
+    mapping = pm.compiled_mapping(source)
     salt = pm.mapping_fingerprint(source)
     session = StageSession(
         context.engine,

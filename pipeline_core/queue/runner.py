@@ -18,7 +18,7 @@ import orjson
 import sqlalchemy as sa
 
 from pipeline_core.config import Settings
-from pipeline_core.exceptions import JobError
+from pipeline_core.exceptions import JobError, PermanentJobError, UnknownSourceError
 from pipeline_core.jobtypes import JobContext, JobResult, JobType
 from pipeline_core.queue.job import ClaimedJob, DeadLetter, FinishCounts, Outcome
 
@@ -90,6 +90,8 @@ def run_job(
             source=(named.source if named else None) or context.source,
             external_id=named.external_id if named else None,
             field=named.field if named else None,
+            # A job that can never work is dead-lettered at once, not retried.
+            permanent=isinstance(exc, PermanentJobError | UnknownSourceError),
         )
     finished = datetime.now(UTC)
     try:

@@ -67,10 +67,7 @@ class Runtime:
     def compiled(self, name: str) -> CompiledMapping:
         """The compiled mapping of a source (compiled once)."""
         if name not in self._compiled:
-            source = self.source(name)
-            fetcher = self.fetchers.get(source.fetcher) if source.spider_cls is None else None
-            doc = source.mapping.with_defaults(getattr(fetcher, "default_mapping", None) or {})
-            self._compiled[name] = CompiledMapping(doc, self.transforms)
+            self._compiled[name] = self.pm.compiled_mapping(self.source(name), self.transforms)
         return self._compiled[name]
 
 
