@@ -96,6 +96,16 @@ def _positive_float(raw: str) -> float:
     return value
 
 
+def _non_negative_float(raw: str) -> float:
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise ValueError("a number, 0 or more") from None
+    if not value >= 0 or value == float("inf"):
+        raise ValueError("a number, 0 or more")
+    return value
+
+
 def _optional_url(raw: str) -> str | None:
     value = raw.strip()
     if not value:
@@ -281,6 +291,32 @@ SETTINGS: tuple[Setting, ...] = (
         "resolve to private, loopback or link-local addresses (for example 127.0.0.1 in tests).",
         _name_list,
     ),
+    # -- the job chain in operation: outages of S3 and SQS (issue 18) --
+    Setting(
+        "PIPELINE_STORAGE_RETRY_SECONDS",
+        "300",
+        "How long a scrape job keeps trying to store its archived file while storage (S3) "
+        "is away, waiting 1 s, then twice as long each time up to 30 s, before its attempt "
+        "fails; the file is kept on the worker, and the next attempt stores it without "
+        "crawling again.",
+        _non_negative_float,
+    ),
+    Setting(
+        "PIPELINE_AWS_TIMEOUT",
+        "10",
+        "Seconds every S3 and SQS call may wait to connect and for each read (an SQS long "
+        "poll adds its own wait), so a frozen endpoint never blocks a worker or the relay "
+        "for longer.",
+        _positive_float,
+    ),
+    Setting(
+        "PIPELINE_SWEEP_SECONDS",
+        "60",
+        "With PIPELINE_ENABLE_QUEUES=true, how often a worker also claims due jobs straight "
+        "from the database, whatever SQS does, so a job whose announcement was lost or "
+        "delayed still runs.",
+        _positive_float,
+    ),
 )
 
 SETTINGS_BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
@@ -309,6 +345,9 @@ class Settings:
     disable_plugins: tuple[str, ...]
     sources_path: tuple[str, ...]
     allowed_hosts: tuple[str, ...]
+    storage_retry_seconds: float = 300.0
+    aws_timeout: float = 10.0
+    sweep_seconds: float = 60.0
     raw: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     def masked(self) -> dict[str, str]:
@@ -340,6 +379,9 @@ _FIELD_OF = {
     "PIPELINE_DISABLE_PLUGINS": "disable_plugins",
     "PIPELINE_SOURCES_PATH": "sources_path",
     "PIPELINE_ALLOWED_HOSTS": "allowed_hosts",
+    "PIPELINE_STORAGE_RETRY_SECONDS": "storage_retry_seconds",
+    "PIPELINE_AWS_TIMEOUT": "aws_timeout",
+    "PIPELINE_SWEEP_SECONDS": "sweep_seconds",
 }
 
 

@@ -33,6 +33,7 @@ from pipeline_core.jobs.files import (
 from pipeline_core.jobs.payload import payload_id
 from pipeline_core.jobtypes import JobContext, JobResult
 from pipeline_core.plugins import get_plugin_manager
+from pipeline_core.stages.archive import is_orphan
 from pipeline_core.stages.session import StageSession
 from pipeline_core.storage import get_storage
 
@@ -50,9 +51,7 @@ def ingest(payload: Mapping[str, Any], context: JobContext) -> JobResult:
         normalised = load_file(conn, file_id, "normalised", "ingest")
         context.source = normalised.source  # named in the error row if this attempt fails
         crawl_row = load_crawl(conn, normalised.crawl_id, "ingest")
-        newest = conn.execute(
-            sa.select(sa.func.max(crawls.c.id)).where(crawls.c.source == normalised.source)
-        ).scalar_one()
+        is_newest = _is_newest(conn, normalised.source, crawl_row["id"])
         scrape_job = conn.execute(
             sa.select(files.c.job_id)
             .where(files.c.crawl_id == crawl_row["id"], files.c.kind == "raw")
@@ -66,7 +65,6 @@ def ingest(payload: Mapping[str, Any], context: JobContext) -> JobResult:
     scrape_stats = dict(crawl_row["stats"] or {})
     scrape_stats = dict(scrape_stats.get("scrape", scrape_stats))
     scrape_complete = bool(scrape_stats.get("complete", crawl_row["complete"]))
-    is_newest = newest == crawl.id
     if not is_newest:
         logger.info(
             "ingest of file %d: crawl %d is not the newest crawl of %s, so nothing is "
@@ -156,6 +154,31 @@ def _entry(line: bytes, number: int, file_id: int, normalised: ArchivedFile) -> 
         kind = _JSON_KINDS.get(type(entry), type(entry).__name__)
         raise JobError(f"{where} is a JSON {kind}, not an object")
     return entry
+
+
+def _is_newest(conn: sa.Connection, source: str, crawl_id: int) -> bool:
+    """Whether crawl ``crawl_id`` is the newest of ``source`` that counts: a later crawl
+    whose archive was never stored (its upload failed, its worker died) staged nothing, so
+    it does not stop this one's withdrawals."""
+    newer = (
+        conn.execute(
+            sa.select(crawls.c.id, crawls.c.finished_at, crawls.c.stats).where(
+                crawls.c.source == source, crawls.c.id > crawl_id
+            )
+        )
+        .mappings()
+        .all()
+    )
+    if not newer:
+        return True
+    stored = set(
+        conn.execute(
+            sa.select(files.c.crawl_id).where(
+                files.c.crawl_id.in_([row["id"] for row in newer]), files.c.kind == "raw"
+            )
+        ).scalars()
+    )
+    return all(is_orphan(dict(row), row["id"] in stored) for row in newer)
 
 
 def _item(session: StageSession, entry: dict[str, Any]) -> ListingItem | None:

@@ -14,6 +14,7 @@ was lost) has its crawl row closed as not complete.
 from __future__ import annotations
 
 import collections
+import hashlib
 import logging
 import os
 import shutil
@@ -31,22 +32,20 @@ from typing import IO, Any
 import orjson
 import sqlalchemy as sa
 
-from pipeline_core.db.tables import errors
+from pipeline_core.db.tables import crawls, errors
 from pipeline_core.exceptions import (
     JobCancelled,
     JobError,
     LeaseLost,
-    PermanentJobError,
-    UnknownSourceError,
 )
 from pipeline_core.jobs.files import digest_file, record_file
 from pipeline_core.jobs.payload import payload_text
 from pipeline_core.jobtypes import JobContext, JobResult, NextJob
 from pipeline_core.plugins import get_plugin_manager
 from pipeline_core.sources import get_source
-from pipeline_core.stages.archive import summary_path
+from pipeline_core.stages.archive import mark_archived, summary_path
 from pipeline_core.stages.crawl import close_unfinished_crawl
-from pipeline_core.storage import JSONL, archive_key, get_storage
+from pipeline_core.storage import JSONL, Storage, archive_key, get_storage
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +62,12 @@ LEASE_LOST = "the job's lease was lost"
 FOLDER_PREFIX = "dmo-scrape-"
 #: Seconds a dead worker's folder must have been left untouched before it is removed.
 ORPHAN_AGE = 600.0
+#: Name of the folder where a crawl's archive waits to be stored: ``dmo-archive-JOB-…``.
+PENDING_PREFIX = "dmo-archive-"
+#: Seconds an archive waits for its store before it is removed (a day).
+PENDING_AGE = 86_400.0
+#: Longest pause between two tries to store an archive.
+STORE_WAIT_MAX = 30.0
 
 
 def _alive(pid: int) -> bool:
@@ -257,36 +262,141 @@ def _close_stopped_crawl(context: JobContext, crawl_id: int | None, how: str) ->
 
 def _close_dead_crawl(context: JobContext, crawl_id: int, how: str) -> None:
     """Close the row of a crawl whose process ended without closing it: not complete, the
-    reason ``crawl process HOW``. Nothing is withdrawn (that is the ingest's work)."""
+    reason ``crawl process HOW``, and not archived (no file). Nothing is withdrawn (that is
+    the ingest's work)."""
     with context.engine.begin() as conn:
-        close_unfinished_crawl(conn, crawl_id, f"crawl process {how}")
+        if close_unfinished_crawl(conn, crawl_id, f"crawl process {how}"):
+            conn.execute(
+                sa.update(crawls).where(crawls.c.id == crawl_id).values(stats={"archived": False})
+            )
+
+
+def pending_folder(context: JobContext) -> Path:
+    """Where a crawl's archive waits until it is stored: named after the job (and its
+    database and chain), so the next attempt of the same job on this machine finds it and
+    stores it instead of crawling again."""
+    who = f"{context.settings.database_url}|{context.job_id}|{context.correlation_id}"
+    digest = hashlib.sha256(who.encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"{PENDING_PREFIX}{context.job_id}-{digest}"
+
+
+def sweep_pending_folders(parent: Path | None = None, now: float | None = None) -> list[Path]:
+    """Remove archives that waited :data:`PENDING_AGE` seconds for a store that never came
+    (their job was dead-lettered or retried by hand elsewhere); return them."""
+    parent = Path(tempfile.gettempdir()) if parent is None else parent
+    now = time.time() if now is None else now
+    removed = []
+    for folder in parent.glob(f"{PENDING_PREFIX}*"):
+        try:
+            if not folder.is_dir() or now - _last_touched(folder) < PENDING_AGE:
+                continue
+            shutil.rmtree(folder)
+        except OSError as exc:
+            logger.warning("could not remove the stale archive folder %s: %s", folder, exc)
+            continue
+        removed.append(folder)
+    return removed
+
+
+def store_archive(storage: Storage, key: str, path: Path, context: JobContext, where: str) -> str:
+    """Store ``path`` at ``key``, trying again while storage is away: after 1 s, then twice
+    as long each time up to :data:`STORE_WAIT_MAX`, for ``PIPELINE_STORAGE_RETRY_SECONDS``
+    in all (the job's lease heartbeated meanwhile). Returns the file's URL; raises
+    :class:`JobError` when the time is up (the file stays for the next attempt)."""
+    deadline = time.monotonic() + context.settings.storage_retry_seconds
+    wait, tries = 1.0, 0
+    while True:
+        tries += 1
+        try:
+            return storage.put_file(key, path, JSONL)
+        except Exception as exc:
+            left = deadline - time.monotonic()
+            if left <= 0 or context.cancelled.is_set():
+                raise JobError(
+                    f"{where}: storing the archive failed {tries} time(s) over "
+                    f"{context.settings.storage_retry_seconds:g} s "
+                    f"(PIPELINE_STORAGE_RETRY_SECONDS); the file is kept at {path}, and the "
+                    f"next attempt stores it without crawling again: "
+                    f"{type(exc).__name__}: {exc}"
+                ) from exc
+            pause = min(wait, left)
+            logger.warning(
+                "%s: storing the archive failed (try %d), trying again in %.3g s: %s",
+                where,
+                tries,
+                pause,
+                exc,
+            )
+            end = time.monotonic() + pause
+            while (rest := end - time.monotonic()) > 0 and not context.cancelled.is_set():
+                context.heartbeat()
+                context.cancelled.wait(min(rest, 5.0))
+            wait = min(wait * 2, STORE_WAIT_MAX)
+
+
+def _first_page_error(context: JobContext, crawl_id: int) -> str:
+    with context.engine.connect() as conn:
+        message = conn.execute(
+            sa.select(errors.c.message)
+            .where(errors.c.crawl_id == crawl_id, errors.c.stage == "fetch")
+            .order_by(errors.c.id)
+            .limit(1)
+        ).scalar()
+    return message or "?"
 
 
 def scrape(payload: Mapping[str, Any], context: JobContext) -> JobResult:
-    """Archive the raw records of ``payload["source"]``; the next job transforms them."""
+    """Archive the raw records of ``payload["source"]``; the next job transforms them.
+
+    A crawl that fetched nothing because its pages failed fails the attempt (retried, then
+    dead-lettered and notified); one that fetched part of the source completes, not
+    complete, with a warning (its ingest withdraws nothing). The archive is stored with
+    :func:`store_archive`; until then it waits in :func:`pending_folder`, so an attempt
+    that failed to store it (or whose worker died) is followed by one that stores the
+    same file: a crawl is never repeated because storage was away.
+    """
     name = payload_text(payload, "source", "scrape")
     pm = get_plugin_manager(context.settings)
-    try:
-        source = get_source(pm.sources(), name)
-    except UnknownSourceError as exc:  # removed since it was queued: it will not come back
-        raise PermanentJobError(f"scrape job: {exc}", source=name) from None
+    source = get_source(pm.sources(), name)  # unknown: dead-lettered at once (runner)
     storage = get_storage(context.settings)
     sweep_orphaned_folders()
-    with tempfile.TemporaryDirectory(prefix=f"{FOLDER_PREFIX}{os.getpid()}-") as folder:
-        path = Path(folder) / "raw.jsonl"
-        summary = run_archive_crawl(name, path, context)
-        digest = digest_file(path)
-        crawl_id = int(summary["crawl_id"])
-        started = datetime.fromisoformat(summary["started_at"])
-        key = archive_key("raw", name, started.astimezone(UTC).date(), f"crawl-{crawl_id}.jsonl")
-        url = storage.put_file(key, path, JSONL)
-    with context.engine.begin() as conn:
-        # The crawl's page errors belong to this job.
-        conn.execute(
-            sa.update(errors)
-            .where(errors.c.crawl_id == crawl_id, errors.c.job_id.is_(None))
-            .values(job_id=context.job_id)
+    sweep_pending_folders()
+    pending = pending_folder(context)
+    path = pending / "raw.jsonl"
+    summary = _summary(path) if path.is_file() else {}
+    if summary.get("state") == "finished":
+        logger.warning(
+            "scrape of %s: attempt %d stores crawl %s, archived by an earlier attempt of job "
+            "%d whose store failed; the source is not crawled again",
+            name,
+            context.attempt,
+            summary.get("crawl_id"),
+            context.job_id,
         )
+    else:
+        with tempfile.TemporaryDirectory(prefix=f"{FOLDER_PREFIX}{os.getpid()}-") as folder:
+            fresh = Path(folder) / "raw.jsonl"
+            summary = run_archive_crawl(name, fresh, context)
+            crawl_id = int(summary["crawl_id"])
+            page_errors = int(summary.get("page_errors", 0))
+            if page_errors and digest_file(fresh).lines == 0:
+                with context.engine.begin() as conn:
+                    _claim_errors(conn, crawl_id, context.job_id)
+                raise JobError(
+                    f"scrape of {name}: nothing was fetched, {page_errors} page(s) failed "
+                    f"(crawl {crawl_id}; the first: {_first_page_error(context, crawl_id)})",
+                    source=name,
+                )
+            pending.mkdir(parents=True, exist_ok=True)
+            os.replace(fresh, path)
+            os.replace(summary_path(fresh), summary_path(path))
+    digest = digest_file(path)
+    crawl_id = int(summary["crawl_id"])
+    started = datetime.fromisoformat(summary["started_at"])
+    key = archive_key("raw", name, started.astimezone(UTC).date(), f"crawl-{crawl_id}.jsonl")
+    url = store_archive(storage, key, path, context, f"scrape of {name} (crawl {crawl_id})")
+    with context.engine.begin() as conn:
+        _claim_errors(conn, crawl_id, context.job_id)
         file_id = record_file(
             conn,
             kind="raw",
@@ -296,6 +406,8 @@ def scrape(payload: Mapping[str, Any], context: JobContext) -> JobResult:
             crawl_id=crawl_id,
             job_id=context.job_id,
         )
+        mark_archived(conn, crawl_id, url)
+    shutil.rmtree(pending, ignore_errors=True)
     stats = {
         "source": name,
         "crawl_id": crawl_id,
@@ -306,6 +418,13 @@ def scrape(payload: Mapping[str, Any], context: JobContext) -> JobResult:
         "page_errors": int(summary.get("page_errors", 0)),
         "finish_reason": summary.get("finish_reason"),
     }
+    if not stats["complete"]:
+        stats["warning"] = (
+            f"crawl {crawl_id} is not complete ({stats['page_errors']} page error(s), finish "
+            f"reason {stats['finish_reason']}): its ingest stages what was fetched and "
+            "withdraws nothing"
+        )
+        logger.warning("scrape of %s: %s", name, stats["warning"])
     logger.info(
         "scrape of %s: crawl %s archived %d records (%d bytes, %s) to %s as file %d",
         name,
@@ -318,4 +437,13 @@ def scrape(payload: Mapping[str, Any], context: JobContext) -> JobResult:
     )
     return JobResult(
         stats, [NextJob("transform", {"file_id": file_id, "source": source.name}, dmo=source.dmo)]
+    )
+
+
+def _claim_errors(conn: sa.Connection, crawl_id: int, job_id: int) -> None:
+    """The crawl's page errors belong to this job."""
+    conn.execute(
+        sa.update(errors)
+        .where(errors.c.crawl_id == crawl_id, errors.c.job_id.is_(None))
+        .values(job_id=job_id)
     )

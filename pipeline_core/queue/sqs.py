@@ -49,8 +49,12 @@ def region_of(queue_url: str) -> str | None:
     return found.group(1) if found else None
 
 
-def sqs_client(settings: Settings) -> Any:
+def sqs_client(settings: Settings, wait_seconds: float = 0) -> Any:
     """A boto3 SQS client for ``PIPELINE_JOBS_QUEUE_URL``.
+
+    Every call is bounded: ``PIPELINE_AWS_TIMEOUT`` to connect and per read, plus
+    ``wait_seconds`` for a client that long-polls, and one retry, so a frozen endpoint
+    fails the call in a known time instead of blocking the relay or the worker.
 
     Credentials come from boto3's usual chain (environment, profile, instance role); the
     endpoint from ``PIPELINE_SQS_ENDPOINT_URL`` (empty: AWS's own); the region from
@@ -65,13 +69,13 @@ def sqs_client(settings: Settings) -> Any:
         )
     session = boto3.session.Session()
     region = session.region_name or region_of(settings.jobs_queue_url) or "us-east-1"
-    # Short connect timeouts and few retries: the relay holds its transaction (on SQLite
-    # the write lock) while it sends, so an unreachable SQS must fail fast. The read
-    # timeout outlasts the longest long poll.
+    # Short timeouts and few retries: the relay holds its transaction (on SQLite the
+    # write lock) while it sends, so an unreachable or frozen SQS must fail fast. A long
+    # poll's read timeout outlasts its wait.
     config = Config(
-        connect_timeout=5,
-        read_timeout=MAX_WAIT_SECONDS + 10,
-        retries={"max_attempts": 3, "mode": "standard"},
+        connect_timeout=settings.aws_timeout,
+        read_timeout=settings.aws_timeout + wait_seconds,
+        retries={"max_attempts": 2, "mode": "standard"},
     )
     return session.client(
         "sqs", region_name=region, endpoint_url=settings.sqs_endpoint_url or None, config=config
@@ -113,7 +117,13 @@ def error_code(exc: BaseException) -> str:
     if isinstance(response, dict):
         code = response.get("Error", {}).get("Code")
         if code:
-            return f"{code}: {response['Error'].get('Message', '')}".rstrip(": ")
+            text = f"{code}: {response['Error'].get('Message', '')}".rstrip(": ")
+            if "NonExistentQueue" in code or code == "QueueDoesNotExist":
+                text += (
+                    "; there is no such queue at this endpoint: check "
+                    "PIPELINE_JOBS_QUEUE_URL (and PIPELINE_SQS_ENDPOINT_URL), or create it"
+                )
+            return text
     return f"{type(exc).__name__}: {exc}"
 
 

@@ -111,9 +111,14 @@ class SqsFeed:
     ) -> None:
         self.engine = engine
         self.settings = settings
-        self.client = client if client is not None else sqs_client(settings)
         self.queue_url = settings.jobs_queue_url or ""
         self.wait_seconds = max(0, min(MAX_WAIT_SECONDS, wait_seconds))
+        # Sends, deletes and visibility changes get a client with short timeouts; the long
+        # poll one whose read timeout outlasts its wait.
+        self.client = client if client is not None else sqs_client(settings)
+        self.poll_client = client if client is not None else sqs_client(settings, self.wait_seconds)
+        if sweep_every == SWEEP_EVERY:
+            sweep_every = settings.sweep_seconds
         self.sweep_every = sweep_every
         self.relay = relay
         self.counts = FeedCounts()
@@ -138,11 +143,13 @@ class SqsFeed:
             except sa.exc.DBAPIError as exc:
                 self._trouble = True
                 logger.warning("outbox relay: database error (%s)", shorten(str(exc.orig)))
-        if self.sweep_every is not None and time.monotonic() - self._last_sweep >= self.sweep_every:
+        if self._sweep_due():
             swept = self._sweep(owner, limit)
             if swept:
                 return swept
         for _ in range(MAX_EMPTY_RECEIVES):
+            if self._sweep_due():  # the sweep runs on its clock, whatever SQS does
+                return self._sweep(owner, limit)
             messages = self._receive(max(1, min(limit, SQS_BATCH)))
             if messages is None:  # SQS unreachable: claim from the database meanwhile
                 return self._sweep(owner, limit)
@@ -152,6 +159,12 @@ class SqsFeed:
             if jobs or self._trouble:
                 return jobs
         return []
+
+    def _sweep_due(self) -> bool:
+        """True when the last database sweep is ``sweep_every`` seconds old."""
+        return (
+            self.sweep_every is not None and time.monotonic() - self._last_sweep >= self.sweep_every
+        )
 
     def _sweep(self, owner: str, limit: int) -> list[ClaimedJob]:
         """Claim due jobs straight from the database, as the database feed does."""
@@ -183,7 +196,7 @@ class SqsFeed:
     def _receive(self, limit: int) -> list[dict[str, Any]] | None:
         """Up to ``limit`` messages (long poll); None when SQS could not be asked."""
         try:
-            response = self.client.receive_message(
+            response = self.poll_client.receive_message(
                 QueueUrl=self.queue_url,
                 MaxNumberOfMessages=limit,
                 WaitTimeSeconds=self.wait_seconds,

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -33,6 +34,33 @@ from pipeline_core.stages.crawl import CrawlRecord, start_crawl
 from pipeline_core.stages.errors import ErrorSink
 
 logger = logging.getLogger(__name__)
+
+
+def mark_archived(conn: sa.Connection, crawl_id: int, url: str) -> None:
+    """The archive of crawl ``crawl_id`` is stored at ``url``: the row becomes archived,
+    and complete if the crawl was (its ``stats.complete``)."""
+    stats = conn.execute(sa.select(crawls.c.stats).where(crawls.c.id == crawl_id)).scalar()
+    stats = dict(stats or {})
+    conn.execute(
+        sa.update(crawls)
+        .where(crawls.c.id == crawl_id)
+        .values(
+            complete=bool(stats.get("complete")),
+            stats={**stats, "archived": True, "file": url},
+        )
+    )
+
+
+def is_orphan(row: Mapping[str, Any], has_file: bool) -> bool:
+    """A crawl row of an archive crawl that finished but whose file was never stored (its
+    upload failed, its worker died first): it staged nothing and archived nothing."""
+    stats = row.get("stats") or {}
+    return (
+        row.get("finished_at") is not None
+        and isinstance(stats, Mapping)
+        and stats.get("archived") is False
+        and not has_file
+    )
 
 
 def summary_path(path: Path) -> Path:
@@ -174,14 +202,17 @@ class ArchiveSession:
         with self.engine.begin() as conn:
             self.errors.flush(conn)
             # The source's last-crawl times move when the ingest job stages the records.
+            # The row is neither complete nor archived until its file is stored
+            # (mark_archived): a crawl whose upload failed, or whose worker died before
+            # it, must not pass for a complete one.
             conn.execute(
                 sa.update(crawls)
                 .where(crawls.c.id == self.crawl.id)
                 .values(
                     finished_at=datetime.now(UTC),
                     finish_reason=finish_reason,
-                    complete=complete,
-                    stats=stats,
+                    complete=False,
+                    stats={**stats, "archived": False},
                 )
             )
         self._write_summary({"state": "finished", **stats})

@@ -18,7 +18,9 @@ def get_storage(settings: Settings) -> Storage:
     """The storage ``PIPELINE_STORAGE_URL`` names."""
     url = settings.storage_url
     if url.startswith("s3://"):
-        return S3Storage.from_url(url, endpoint_url=settings.s3_endpoint_url)
+        return S3Storage.from_url(
+            url, endpoint_url=settings.s3_endpoint_url, timeout=settings.aws_timeout
+        )
     return LocalStorage.from_url(url)
 
 

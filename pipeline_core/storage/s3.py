@@ -36,15 +36,24 @@ class S3Storage:
         multipart_threshold: int = MULTIPART_THRESHOLD,
         multipart_chunksize: int = MULTIPART_CHUNK,
         client: Any = None,
+        timeout: float = 10.0,
     ) -> None:
         import boto3
         from boto3.s3.transfer import TransferConfig
+        from botocore.config import Config
 
         self.bucket = bucket
         self.prefix = "/".join(part for part in prefix.split("/") if part)
         if self.prefix:
             check_key(self.prefix)
-        self.client = client or boto3.client("s3", endpoint_url=endpoint_url)
+        # Every call is bounded (PIPELINE_AWS_TIMEOUT): a frozen endpoint fails the call
+        # instead of holding the job; the scrape job retries storing its file.
+        config = Config(
+            connect_timeout=timeout,
+            read_timeout=timeout,
+            retries={"max_attempts": 2, "mode": "standard"},
+        )
+        self.client = client or boto3.client("s3", endpoint_url=endpoint_url, config=config)
         self.transfer = TransferConfig(
             multipart_threshold=multipart_threshold, multipart_chunksize=multipart_chunksize
         )
@@ -71,6 +80,12 @@ class S3Storage:
             code = error.get("Code", "?")
             if code in ("NoSuchKey", "404"):
                 raise StorageError(f"no object {key!r} in {self.url(key)}") from None
+            if code == "NoSuchBucket":
+                raise StorageError(
+                    f"S3 could not {action} {self.url(key)}: there is no bucket "
+                    f"{self.bucket!r} at this endpoint; check PIPELINE_STORAGE_URL (and "
+                    "PIPELINE_S3_ENDPOINT_URL), or create the bucket"
+                ) from None
             raise StorageError(
                 f"S3 could not {action} {self.url(key)}: {code}: {error.get('Message', '')}"
             ) from None
