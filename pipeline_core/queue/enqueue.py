@@ -142,7 +142,8 @@ def add_job(
     """Queue a job asked for from outside (``queue add``, the API): the type must be
     registered, the options storable (:func:`check_options`) and the payload one that can
     work (the type's ``check``: a scrape of a registered source, a transform of a raw file
-    that exists). Refusals raise :class:`InvalidJobError` naming the option; nothing is
+    that exists). A scrape due now records the schedule slot it falls in, so the scheduler
+    does not scrape the source again in that slot. Refusals raise :class:`InvalidJobError` naming the option; nothing is
     written. Returns the job's id, or ``None`` as :func:`enqueue` does."""
     from pipeline_core.queue.runner import max_attempts_of
 
@@ -158,7 +159,7 @@ def add_job(
             found.check(payload, conn, settings)
         except PermanentJobError as exc:
             raise InvalidJobError("payload", str(exc)) from None
-    return enqueue(
+    job_id = enqueue(
         conn,
         job_type,
         payload,
@@ -169,6 +170,15 @@ def add_job(
         run_after=run_after,
         max_attempts=max_attempts_of(job_types, job_type, settings),
     )
+    if job_id is not None and job_type == "scrape" and run_after is None:
+        # A scrape queued by hand counts for the schedule slot it falls in.
+        from pipeline_core.plugins import get_plugin_manager
+        from pipeline_core.queue.scheduler import record_manual_slot
+
+        source = get_plugin_manager(settings).sources().get(payload["source"])
+        if source is not None:
+            record_manual_slot(conn, source, job_id)
+    return job_id
 
 
 def enqueue(

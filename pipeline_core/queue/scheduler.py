@@ -160,6 +160,35 @@ def _claim_slot(conn: sa.Connection, source: str, slot_at: datetime) -> bool:
     return conn.execute(stmt).first() is not None
 
 
+def record_manual_slot(
+    conn: sa.Connection, source: Source, job_id: int, now: datetime | None = None
+) -> datetime | None:
+    """A scrape queued by hand (``queue add scrape``, the API) counts for the slot it falls
+    in: that slot is recorded with the job's id, so the scheduler does not scrape the source
+    again until its next slot. Returns the slot (None when the source has no slot now, or
+    its frequency cannot be read; a slot recorded already is left as it is)."""
+    now = as_utc(now or utc_now())
+    try:
+        slot_at = parse_frequency(source.scrape_frequency, now).latest_slot(now)
+    except ValueError:
+        return None
+    if slot_at is None:
+        return None
+    if _claim_slot(conn, source.name, slot_at):
+        conn.execute(
+            sa.update(schedule_slots)
+            .where(schedule_slots.c.source == source.name, schedule_slots.c.slot_at == slot_at)
+            .values(queue_id=job_id)
+        )
+        logger.info(
+            "%s: slot %s: taken by scrape job %s, queued by hand",
+            source.name,
+            slot_at.isoformat(),
+            job_id,
+        )
+    return slot_at
+
+
 def enqueue_slot(
     engine: sa.Engine,
     entry: SourceSchedule,
