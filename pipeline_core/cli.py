@@ -501,6 +501,10 @@ def _add_queue_commands() -> None:
 
     main.add_command(worker)
     main.add_command(queue)
+    from pipeline_core.cli_operations import crawls, errors
+
+    main.add_command(errors)
+    main.add_command(crawls)
 
 
 _add_queue_commands()

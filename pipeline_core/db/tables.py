@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 #: The Alembic revision these tables correspond to (a test checks it is the newest one).
-SCHEMA_REVISION = "0002"
+SCHEMA_REVISION = "0003"
 
 PIPELINE = "pipeline"
 STAGING = "staging"
@@ -215,6 +215,8 @@ errors = sa.Table(
     sa.Column("crawl_id", sa.Integer),
     sa.Column("job_id", sa.BigInteger().with_variant(sa.Integer, "sqlite")),
     sa.Column("traceback_digest", sa.String(64)),
+    #: The traceback of a failed job attempt (stage ``job``), its last lines when long.
+    sa.Column("traceback", sa.Text),
     schema=PIPELINE,
 )
 

@@ -143,8 +143,9 @@ def add_job(
     registered, the options storable (:func:`check_options`) and the payload one that can
     work (the type's ``check``: a scrape of a registered source, a transform of a raw file
     that exists). A scrape due now records the schedule slot it falls in, so the scheduler
-    does not scrape the source again in that slot. Refusals raise :class:`InvalidJobError` naming the option; nothing is
-    written. Returns the job's id, or ``None`` as :func:`enqueue` does."""
+    does not scrape the source again in that slot. Refusals raise
+    :class:`InvalidJobError` naming the option; nothing is written. Returns the job's id,
+    or ``None`` as :func:`enqueue` does."""
     from pipeline_core.queue.runner import max_attempts_of
 
     found = job_types.get(job_type)

@@ -11,6 +11,9 @@ from pipeline_core.db.tables import errors, fit_text
 from pipeline_core.queue.job import ClaimedJob
 
 _LINE = re.compile(r"line \d+")
+#: Longest traceback kept in ``pipeline.errors.traceback``: its last characters (the
+#: innermost frames and the error).
+TRACEBACK_CHARS = 8000
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]+")
 
 
@@ -54,4 +57,15 @@ def error_row(
         "crawl_id": None,
         "job_id": job.id,
         "traceback_digest": traceback_digest(traceback) if traceback else None,
+        "traceback": kept_traceback(traceback),
     }
+
+
+def kept_traceback(text: str | None) -> str | None:
+    """The traceback as ``pipeline.errors`` keeps it: at most :data:`TRACEBACK_CHARS`, the
+    end kept (where the error is), marked when cut."""
+    if not text:
+        return None
+    if len(text) <= TRACEBACK_CHARS:
+        return text
+    return "[... cut]\n" + text[-(TRACEBACK_CHARS - 10) :]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -190,4 +191,43 @@ def relay_pending(
     return total
 
 
-__all__ = ["RelayCounts", "relay_once", "relay_pending"]
+__all__ = ["RelayCounts", "relay_forever", "relay_once", "relay_pending"]
+
+
+def relay_forever(
+    engine: sa.Engine,
+    client: Any,
+    settings: Settings,
+    stop: threading.Event,
+    interval: float | None = None,
+) -> RelayCounts:
+    """Relay until ``stop`` is set (``dmo-pipeline queue relay --forever``, a service of
+    its own): a round, then a wait of ``interval`` seconds (``PIPELINE_POLL_INTERVAL``)
+    unless the round left rows to send. A database or SQS error is logged and tried again
+    after the wait; each call is bounded (``PIPELINE_AWS_TIMEOUT``). Returns the totals."""
+    wait = settings.poll_interval if interval is None else interval
+    total = RelayCounts()
+    logger.info("relay started: announcing queued jobs on SQS every %.3g s", wait)
+    while not stop.is_set():
+        try:
+            counts = relay_pending(engine, client, settings)
+        except sa.exc.DBAPIError as exc:
+            logger.error("relay: the database failed: %s", exc.orig)
+            stop.wait(wait)
+            continue
+        total.add(counts)
+        if counts.sent or counts.dropped or counts.failed:
+            logger.info(
+                "relay: %d announced, %d refused (kept), %d dropped",
+                counts.sent,
+                counts.failed,
+                counts.dropped,
+            )
+        stop.wait(wait)
+    logger.info(
+        "relay stopped: %d announced, %d refused, %d dropped",
+        total.sent,
+        total.failed,
+        total.dropped,
+    )
+    return total

@@ -1,0 +1,41 @@
+"""The tables an operator reads after the fact: ``pipeline.errors`` and ``pipeline.crawls``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from pipeline_core.db.tables import crawls, errors
+
+
+def list_errors(
+    engine: sa.Engine,
+    *,
+    source: str | None = None,
+    job_id: int | None = None,
+    crawl_id: int | None = None,
+    stage: str | None = None,
+    limit: int = 50,
+) -> list[Any]:
+    """Rows of ``pipeline.errors``, newest first, narrowed by source, job, crawl or stage."""
+    query = sa.select(errors).order_by(errors.c.id.desc()).limit(limit)
+    if source is not None:
+        query = query.where(errors.c.source == source)
+    if job_id is not None:
+        query = query.where(errors.c.job_id == job_id)
+    if crawl_id is not None:
+        query = query.where(errors.c.crawl_id == crawl_id)
+    if stage is not None:
+        query = query.where(errors.c.stage == stage)
+    with engine.connect() as conn:
+        return list(conn.execute(query).all())
+
+
+def list_crawls(engine: sa.Engine, *, source: str | None = None, limit: int = 50) -> list[Any]:
+    """Rows of ``pipeline.crawls``, newest first (of one source, when given)."""
+    query = sa.select(crawls).order_by(crawls.c.id.desc()).limit(limit)
+    if source is not None:
+        query = query.where(crawls.c.source == source)
+    with engine.connect() as conn:
+        return list(conn.execute(query).all())
