@@ -120,6 +120,9 @@ def run_crawls(
     if output:  # like scrapy's -O: the file is overwritten
         feed_format = Path(output).suffix.lstrip(".") or "jsonl"
         settings.set("FEEDS", {output: {"format": feed_format, "overwrite": True}})
+    from pipeline_core.scrapy.quiet_logs import quiet_scrapy_dumps
+
+    quiet_scrapy_dumps()  # settings and stats dumps only at DEBUG
     process = CrawlerProcess(settings)
     crawlers = []
     for name in names:
@@ -311,14 +314,6 @@ def _print_preview(name: str, session: Any) -> None:
     )
 
 
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s [%(name)s] %(levelname)s: %(message)s",
-        stream=sys.stderr,
-    )
-
-
 def _when(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M") if moment is not None else "-"
 
@@ -451,10 +446,11 @@ def scheduler(once: bool, interval: float, dry_run: bool) -> None:
     import threading
 
     from pipeline_core.queue import scheduler as sched
+    from pipeline_core.queue.worker import configure_logging
     from pipeline_core.scrapy.runtime import get_runtime
 
     runtime = get_runtime()
-    _configure_logging(runtime.settings.log_level)
+    configure_logging(runtime.settings.log_level)  # the worker's format: one log to follow
     runtime.ensure_database()
     engine, settings = runtime.engine, runtime.settings
     log = logging.getLogger(sched.__name__)

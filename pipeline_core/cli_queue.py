@@ -263,7 +263,7 @@ list_.name = "list"
 
 
 @queue.command("retry")
-@click.argument("job_id", metavar="[ID]", type=int, required=False)
+@click.argument("job_id", metavar="ID", type=int, required=False)
 @click.option(
     "--again",
     is_flag=True,

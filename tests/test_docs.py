@@ -240,6 +240,7 @@ def test_the_queue_subcommands_are_found() -> None:
         "queue process",
         "queue relay",
         "queue retry",
+        "queue show",
     ]
 
 

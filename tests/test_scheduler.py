@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import signal
 import subprocess
 import sys
@@ -566,6 +567,14 @@ def test_the_scheduler_runs_until_a_signal_stops_it(
     assert f"{stop_signal.name} received; stopping after this tick" in stderr
     assert "scheduler stopped after" in stderr
     assert stderr.count("enqueued scrape job") == len(jobs)
+    # every tick says what it did, in the worker's format
+    ticks = [line for line in stderr.splitlines() if "pipeline_core.queue.scheduler: tick " in line]
+    assert len(ticks) >= 2
+    assert re.search(
+        rf" INFO pipeline_core\.queue\.scheduler: tick 1: \d+ source\(s\), {len(jobs)} slot\(s\) "
+        r"enqueued, 0 taken by another scheduler, 0 error\(s\); next look in ",
+        ticks[0],
+    ), ticks[0]
 
 
 def test_two_scheduler_processes_at_once_enqueue_each_source_once(

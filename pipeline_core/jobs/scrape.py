@@ -14,6 +14,7 @@ was lost) has its crawl row closed as not complete.
 from __future__ import annotations
 
 import collections
+import contextvars
 import hashlib
 import logging
 import os
@@ -190,8 +191,11 @@ def run_archive_crawl(name: str, path: Path, context: JobContext) -> dict[str, A
         start_new_session=True,
     )
     assert process.stdout is not None
-    relay = threading.Thread(
-        target=_relay, args=(process.stdout, name, tail), name=f"crawl-{name}", daemon=True
+    relay = threading.Thread(  # in this job's context: its lines name the job
+        target=contextvars.copy_context().run,
+        args=(_relay, process.stdout, name, tail),
+        name=f"crawl-{name}",
+        daemon=True,
     )
     relay.start()
     stopped: str | None = None  # why this job stops the crawl before it ends, if it does

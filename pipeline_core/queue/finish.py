@@ -161,10 +161,13 @@ def _fail(
         return False
     count_released(job, message, dead, counts, requeued)
     if dead:
+        named = job.payload.get("source") if isinstance(job.payload, dict) else None
+        source = outcome.source or named or "-"
         logger.error(
-            "job %d (%s) dead-lettered after attempt %d of %d: %s",
+            "job %d (%s, source %s) dead-lettered after attempt %d of %d: %s",
             job.id,
             job.type,
+            source,
             job.attempt,
             job.max_attempts,
             message,

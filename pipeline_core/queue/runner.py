@@ -21,6 +21,7 @@ from pipeline_core.config import Settings
 from pipeline_core.exceptions import JobError, PermanentJobError, UnknownSourceError
 from pipeline_core.jobtypes import JobContext, JobResult, JobType
 from pipeline_core.queue.job import ClaimedJob, DeadLetter, FinishCounts, Outcome
+from pipeline_core.queue.job_log import job_logging
 
 if TYPE_CHECKING:
     from pipeline_core.plugins import PipelineManager
@@ -78,7 +79,8 @@ def run_job(
         cancelled=cancelled or threading.Event(),
     )
     try:
-        result = job_type.handler(job.payload, context)
+        with job_logging(job.id, job.correlation_id):  # every line names the job
+            result = job_type.handler(job.payload, context)
     except (Exception, SystemExit) as exc:  # sys.exit() in a handler fails the job only
         named = exc if isinstance(exc, JobError) else None
         return Outcome(

@@ -318,5 +318,15 @@ def run(
             until = seconds_until_next_slot(result.entries, clock())
             if until is not None:
                 wait = min(interval, until + 0.5)
+            logger.info(
+                "tick %d: %d source(s), %d slot(s) enqueued, %d taken by another scheduler, "
+                "%d error(s); next look in %.3g s",
+                ticks,
+                len(result.entries),
+                len(result.enqueued),
+                len(result.taken),
+                len(result.errors),
+                wait,
+            )
         stop.wait(wait)
     return ticks

@@ -437,7 +437,13 @@ class Worker:
             for job in jobs:
                 self._held.pop(job.id, None)
         self.feed.done(jobs)
-        logger.info("worker %s released %d job(s): %s", self.owner, released, reason)
+        logger.info(
+            "worker %s released %d job(s) (%s): %s",
+            self.owner,
+            released,
+            ", ".join(f"{job.id} {job.type}" for job in jobs),
+            reason,
+        )
 
     def _heartbeat(self, jobs: Sequence[ClaimedJob]) -> None:
         if not jobs:
@@ -589,11 +595,17 @@ def process_batch(
 
 
 def configure_logging(level: str) -> None:
-    """Log to stderr at ``level`` (``LOG_LEVEL``) in the worker's process."""
+    """Log to stderr at ``level`` (``LOG_LEVEL``) in the worker's process (and the
+    scheduler's and relay's: one format). A line logged while a job runs names the job and
+    its correlation id (:mod:`pipeline_core.queue.job_log`)."""
+    from pipeline_core.queue.job_log import JobTagFilter
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(JobTagFilter())
     logging.basicConfig(
         level=level,
-        stream=sys.stderr,
-        format="%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s",
+        handlers=[handler],
+        format="%(asctime)s [%(process)d] %(levelname)s %(name)s: %(job_tag)s%(message)s",
     )
 
 
