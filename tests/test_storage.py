@@ -114,5 +114,9 @@ def test_a_big_file_goes_to_s3_in_parts(
 
 def test_a_missing_bucket_names_the_url(moto_endpoint: str) -> None:  # noqa: F811
     storage = S3Storage.from_url("s3://no-such-bucket/p", endpoint_url=moto_endpoint)
-    with pytest.raises(StorageError, match=r"s3://no-such-bucket/p/raw/a.jsonl: NoSuchBucket"):
+    with pytest.raises(
+        StorageError,
+        match=r"s3://no-such-bucket/p/raw/a.jsonl: there is no bucket 'no-such-bucket' at this "
+        r"endpoint; check PIPELINE_STORAGE_URL",
+    ):
         storage.put_bytes("raw/a.jsonl", b"x")

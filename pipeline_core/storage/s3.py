@@ -69,8 +69,16 @@ class S3Storage:
         check_key(key)
         return f"{self.prefix}/{key}" if self.prefix else key
 
+    def _no_bucket(self, action: str, key: str) -> str:
+        return (
+            f"S3 could not {action} {self.url(key)}: there is no bucket {self.bucket!r} at "
+            "this endpoint; check PIPELINE_STORAGE_URL (and PIPELINE_S3_ENDPOINT_URL), or "
+            "create the bucket"
+        )
+
     @contextmanager
     def _translated(self, action: str, key: str) -> Iterator[None]:
+        from boto3.exceptions import S3UploadFailedError
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
@@ -81,15 +89,15 @@ class S3Storage:
             if code in ("NoSuchKey", "404"):
                 raise StorageError(f"no object {key!r} in {self.url(key)}") from None
             if code == "NoSuchBucket":
-                raise StorageError(
-                    f"S3 could not {action} {self.url(key)}: there is no bucket "
-                    f"{self.bucket!r} at this endpoint; check PIPELINE_STORAGE_URL (and "
-                    "PIPELINE_S3_ENDPOINT_URL), or create the bucket"
-                ) from None
+                raise StorageError(self._no_bucket(action, key)) from None
             raise StorageError(
                 f"S3 could not {action} {self.url(key)}: {code}: {error.get('Message', '')}"
             ) from None
         except BotoCoreError as exc:
+            raise StorageError(f"S3 could not {action} {self.url(key)}: {exc}") from None
+        except S3UploadFailedError as exc:  # upload_file wraps the ClientError in text
+            if "NoSuchBucket" in str(exc):
+                raise StorageError(self._no_bucket(action, key)) from None
             raise StorageError(f"S3 could not {action} {self.url(key)}: {exc}") from None
 
     def put_file(self, key: str, path: Path, content_type: str = JSONL) -> str:
