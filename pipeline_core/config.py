@@ -166,6 +166,8 @@ SETTINGS: tuple[Setting, ...] = (
         "Where raw and normalised files are archived: a folder path or file:// URL "
         "(default: the data folder's files/), or s3://bucket/prefix.",
         _storage_url,
+        secret=True,
+        mask=lambda value: mask_url_credentials(value),
     ),
     Setting(
         "PIPELINE_ENABLE_QUEUES",
@@ -178,6 +180,8 @@ SETTINGS: tuple[Setting, ...] = (
         "",
         "URL of the SQS queue that announces jobs (needed when PIPELINE_ENABLE_QUEUES=true).",
         _optional_url,
+        secret=True,
+        mask=lambda value: mask_url_credentials(value),
     ),
     Setting(
         "PIPELINE_BATCH_SIZE",
@@ -230,12 +234,16 @@ SETTINGS: tuple[Setting, ...] = (
         "Endpoint of the S3 API for s3:// storage (empty: AWS's own; set it for moto, "
         "LocalStack or MinIO).",
         _optional_url,
+        secret=True,
+        mask=lambda value: mask_url_credentials(value),
     ),
     Setting(
         "PIPELINE_SQS_ENDPOINT_URL",
         "",
         "Endpoint of the SQS API (empty: AWS's own; set it for moto or LocalStack).",
         _optional_url,
+        secret=True,
+        mask=lambda value: mask_url_credentials(value),
     ),
     Setting(
         "PIPELINE_WEBHOOK_URL",
@@ -281,6 +289,15 @@ SETTINGS: tuple[Setting, ...] = (
         "resolve to private, loopback or link-local addresses (for example 127.0.0.1 in tests).",
         _name_list,
     ),
+    # -- mapping files as untrusted input (issue 15) --
+    Setting(
+        "PIPELINE_FILE_FOLDERS",
+        "",
+        "Extra folders, separated by the OS path separator, that file: URLs of mapping files "
+        "may read besides the mapping's own folder (symlinks resolved; /proc, /sys and /dev "
+        "never). Stored configurations read no files.",
+        _path_list,
+    ),
 )
 
 SETTINGS_BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
@@ -309,6 +326,7 @@ class Settings:
     disable_plugins: tuple[str, ...]
     sources_path: tuple[str, ...]
     allowed_hosts: tuple[str, ...]
+    file_folders: tuple[str, ...] = ()
     raw: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     def masked(self) -> dict[str, str]:
@@ -340,13 +358,14 @@ _FIELD_OF = {
     "PIPELINE_DISABLE_PLUGINS": "disable_plugins",
     "PIPELINE_SOURCES_PATH": "sources_path",
     "PIPELINE_ALLOWED_HOSTS": "allowed_hosts",
+    "PIPELINE_FILE_FOLDERS": "file_folders",
 }
 
 
 #: Query parameters of a URL whose values are secrets (libpq's ``password`` and
 #: ``sslpassword``, and the usual names of keys and tokens); ``sslkey`` is a file path.
 _SECRET_PARAM = re.compile(
-    r"pass|pwd|secret|token|api[-_]?key|access[-_]?key|credential|signature|auth",
+    r"pass|pwd|secret|token|api[-_]?key|access[-_]?key|credential|signature|auth|^sig$|^key$",
     re.IGNORECASE,
 )
 
@@ -370,6 +389,20 @@ def mask_url(value: str) -> str:
             params.append(f"{name}=***" if secret else param)
         masked = masked._replace(query="&".join(params))
     return value if masked == parts else urlunsplit(masked)
+
+
+def mask_url_credentials(value: str) -> str:
+    """:func:`mask_url`, with the whole user info replaced by ``***`` (an access key id is
+    a credential too): for URLs that name no database user worth showing."""
+    masked = mask_url(value)
+    try:
+        parts = urlsplit(masked)
+    except ValueError:
+        return "***"
+    if "@" not in parts.netloc:
+        return masked
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc="***@" + host))
 
 
 def mask_url_path(value: str) -> str:

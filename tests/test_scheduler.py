@@ -518,20 +518,24 @@ def test_scheduler_once_and_dry_run(
     assert row.split() == expected.split()
 
 
-def test_scheduler_with_a_bad_cron_fails_naming_the_file_and_key(
+def test_scheduler_with_a_bad_cron_leaves_that_source_out_naming_the_file_and_key(
     pipeline_env: dict[str, str], engine: sa.Engine, tmp_path: Path
 ) -> None:
     folder = tmp_path / "sources"
     write_source(folder, "cli-bad", "0 25 * * *")
     env = dict(pipeline_env, PIPELINE_SOURCES_PATH=str(folder))
     result = run_cli("scheduler", "--once", env=env)
-    assert result.returncode == 1
-    assert result.stderr.splitlines()[-1] == (
-        f"Error: {folder / 'cli-bad.yaml'}:6: at scrape_frequency: '0 25 * * *' is not a "
-        "valid cron expression: bad hour; use hourly, daily, weekly or a 5-field cron "
-        "expression such as '30 2 * * *'"
-    )
-    assert queue_rows(engine) == []
+    assert result.returncode == 0, result.stderr  # the other sources are still scheduled
+    assert (
+        f"mapping file left out: {folder / 'cli-bad.yaml'}:6: at scrape_frequency: "
+        "'0 25 * * *' is not a valid cron expression: bad hour; use hourly, daily, weekly or a "
+        "5-field cron expression such as '30 2 * * *'"
+    ) in result.stderr
+    rows = queue_rows(engine)
+    assert rows and not [row for row in rows if "cli-bad" in str(row)]
+    checked = run_cli("sources", "--check", env=env)
+    assert checked.returncode == 1
+    assert f"broken: cli-bad: {folder / 'cli-bad.yaml'}:6: at scrape_frequency:" in checked.stderr
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT], ids=["TERM", "INT"])

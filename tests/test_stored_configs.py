@@ -84,6 +84,6 @@ def test_a_stored_config_cannot_read_local_files(
     assert result.stderr.splitlines() == [
         "stored configuration left out: pipeline.configs[sneaky]: at base_url: a stored "
         f"configuration needs an absolute http(s) URL, got {secret.as_uri()!r}",
-        "Error: no source named 'sneaky' (known: datatourisme-poi, example-city, "
-        "example-harbour, example-lakeside, failte-ireland-attractions, odh-events)",
+        "Error: pipeline.configs[sneaky]: at base_url: a stored configuration needs an "
+        f"absolute http(s) URL, got {secret.as_uri()!r}",
     ]

@@ -21,6 +21,7 @@ import orjson
 
 from pipeline_core.config import Settings
 from pipeline_core.exceptions import QueueError
+from pipeline_core.masking import mask_text
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +115,7 @@ def error_code(exc: BaseException) -> str:
         code = response.get("Error", {}).get("Code")
         if code:
             return f"{code}: {response['Error'].get('Message', '')}".rstrip(": ")
-    return f"{type(exc).__name__}: {exc}"
+    return mask_text(f"{type(exc).__name__}: {exc}")
 
 
 def shorten(text: str, limit: int = 120) -> str:
