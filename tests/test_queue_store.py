@@ -574,6 +574,10 @@ def test_a_handler_that_exits_or_beats_while_the_database_is_away_fails_nothing_
     assert (counts.completed, counts.retried, counts.dead_lettered) == (2, 1, 0)
     assert statuses(engine) == {exits: "queued", beats: "completed", after: "completed"}
     assert row(engine, exits).last_error == "SystemExit: 3"
+    with engine.connect() as conn:
+        stats = conn.execute(sa.select(jobs.c.stats).where(jobs.c.queue_id == beats)).scalar_one()
+    # the heartbeat did try the away database, and extended the lease once it was back
+    assert stats == {"tried_while_away": 1, "lease_extended": True}
 
 
 def test_a_job_back_to_queued_gives_up_a_dedup_key_taken_while_it_ran(
