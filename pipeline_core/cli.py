@@ -37,6 +37,9 @@ class _Group(click.Group):
 @click.version_option(package_name="dmo-pipeline")
 def main() -> None:
     """dmo-pipeline: crawl DMO tourism listings, map, validate and stage them."""
+    from pipeline_core.escaping import install_log_escaping
+
+    install_log_escaping()
 
 
 @main.command()
@@ -73,16 +76,39 @@ def plugins() -> None:
 
 
 @main.command()
-def sources() -> None:
-    """List every source: name, DMO, fetcher and where it is defined."""
-    from pipeline_core.plugins import get_plugin_manager
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Also compile every mapping; exit 1 naming each source left out or not compiling.",
+)
+def sources(check: bool) -> None:
+    """List every source: name, DMO, fetcher and where it is defined.
 
-    found = get_plugin_manager().sources()
+    A mapping file or stored configuration that is not valid is left out (its error is
+    logged) and the others are listed; with ``--check`` each such source is named with its
+    error and the command fails."""
+    from pipeline_core.escaping import shown
+    from pipeline_core.scrapy.runtime import get_runtime
+
+    runtime = get_runtime()
+    found = runtime.sources
     if not found:
         click.echo("no sources")
     width = max((len(name) for name in found), default=0)
     for name, source in found.items():
         click.echo(f"{name:<{width}}  {source.dmo:<20} {source.fetcher:<10} {source.origin}")
+    if not check:
+        return
+    problems = {name: broken.error for name, broken in found.broken.items()}
+    for name in found:
+        try:
+            runtime.compiled(name)
+        except PipelineError as exc:
+            problems[name] = str(exc)
+    for name, error in sorted(problems.items()):
+        click.echo(f"broken: {shown(name)}: {shown(error)}", err=True)
+    if problems:
+        raise click.ClickException(f"{len(problems)} source(s) cannot be crawled")
 
 
 def _parse_pairs(pairs: Iterable[str], flag: str) -> dict[str, str]:
@@ -287,26 +313,29 @@ def _shown(value: Any, width: int = 34) -> str:
 
 
 def _print_preview(name: str, session: Any) -> None:
+    from pipeline_core.escaping import shown
+
     for record in session.records:
         state = "ok" if record.valid else "INVALID"
-        click.echo(f"record {record.external_id or '?'}  {state}  {record.url}")
+        click.echo(f"record {shown(record.external_id or '?')}  {state}  {shown(record.url)}")
         rows = [("field", "from", "raw", "mapped")] + [
-            (f.field, f.source_path, _shown(f.raw), _shown(f.mapped)) for f in record.fields
+            (f.field, shown(f.source_path), _shown(f.raw), _shown(f.mapped)) for f in record.fields
         ]
         widths = [max(len(row[i]) for row in rows) for i in range(4)]
         for index, row in enumerate(rows if record.fields else []):
             line = "  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True))
             errors = record.fields[index - 1].errors if index else []
-            click.echo((line + ("  !! " + errors[0] if errors else "")).rstrip())
+            click.echo((line + ("  !! " + shown(errors[0]) if errors else "")).rstrip())
             pad = " " * len(line)
             for error in errors[1:]:
-                click.echo(f"{pad}  !! {error}")
+                click.echo(f"{pad}  !! {shown(error)}")
         for field_path, message in record.other_errors:
             named = field_path in message  # "line 3: 3 fields where …" names its line
-            click.echo(f"  !! {message}" if named else f"  !! {field_path}: {message}")
+            text = message if named else f"{field_path}: {message}"
+            click.echo(f"  !! {shown(text)}")
         click.echo("")
     for url, message in session.page_errors:
-        click.echo(f"page error: {url}: {message}")
+        click.echo(f"page error: {shown(url)}: {shown(message)}")
     invalid = sum(not r.valid for r in session.records)
     click.echo(
         f"{name}: {len(session.records)} records previewed, {len(session.records) - invalid} "

@@ -176,6 +176,8 @@ SETTINGS: tuple[Setting, ...] = (
         "Where raw and normalised files are archived: a folder path or file:// URL "
         "(default: the data folder's files/), or s3://bucket/prefix.",
         _storage_url,
+        secret=True,
+        mask=lambda value: mask_url_credentials(value),
     ),
     Setting(
         "PIPELINE_ENABLE_QUEUES",
@@ -188,6 +190,8 @@ SETTINGS: tuple[Setting, ...] = (
         "",
         "URL of the SQS queue that announces jobs (needed when PIPELINE_ENABLE_QUEUES=true).",
         _optional_url,
+        secret=True,
+        mask=lambda value: mask_url_credentials(value),
     ),
     Setting(
         "PIPELINE_BATCH_SIZE",
@@ -240,12 +244,16 @@ SETTINGS: tuple[Setting, ...] = (
         "Endpoint of the S3 API for s3:// storage (empty: AWS's own; set it for moto, "
         "LocalStack or MinIO).",
         _optional_url,
+        secret=True,
+        mask=lambda value: mask_url_credentials(value),
     ),
     Setting(
         "PIPELINE_SQS_ENDPOINT_URL",
         "",
         "Endpoint of the SQS API (empty: AWS's own; set it for moto or LocalStack).",
         _optional_url,
+        secret=True,
+        mask=lambda value: mask_url_credentials(value),
     ),
     Setting(
         "PIPELINE_WEBHOOK_URL",
@@ -316,6 +324,14 @@ SETTINGS: tuple[Setting, ...] = (
         "from the database, whatever SQS does, so a job whose announcement was lost or "
         "delayed still runs.",
         _positive_float,
+    # -- mapping files as untrusted input (issue 15) --
+    Setting(
+        "PIPELINE_FILE_FOLDERS",
+        "",
+        "Extra folders, separated by the OS path separator, that file: URLs of mapping files "
+        "may read besides the mapping's own folder (symlinks resolved; /proc, /sys and /dev "
+        "never). Stored configurations read no files.",
+        _path_list,
     ),
 )
 
@@ -348,6 +364,7 @@ class Settings:
     storage_retry_seconds: float = 300.0
     aws_timeout: float = 10.0
     sweep_seconds: float = 60.0
+    file_folders: tuple[str, ...] = ()
     raw: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     def masked(self) -> dict[str, str]:
@@ -382,13 +399,14 @@ _FIELD_OF = {
     "PIPELINE_STORAGE_RETRY_SECONDS": "storage_retry_seconds",
     "PIPELINE_AWS_TIMEOUT": "aws_timeout",
     "PIPELINE_SWEEP_SECONDS": "sweep_seconds",
+    "PIPELINE_FILE_FOLDERS": "file_folders",
 }
 
 
 #: Query parameters of a URL whose values are secrets (libpq's ``password`` and
 #: ``sslpassword``, and the usual names of keys and tokens); ``sslkey`` is a file path.
 _SECRET_PARAM = re.compile(
-    r"pass|pwd|secret|token|api[-_]?key|access[-_]?key|credential|signature|auth",
+    r"pass|pwd|secret|token|api[-_]?key|access[-_]?key|credential|signature|auth|^sig$|^key$",
     re.IGNORECASE,
 )
 
@@ -412,6 +430,20 @@ def mask_url(value: str) -> str:
             params.append(f"{name}=***" if secret else param)
         masked = masked._replace(query="&".join(params))
     return value if masked == parts else urlunsplit(masked)
+
+
+def mask_url_credentials(value: str) -> str:
+    """:func:`mask_url`, with the whole user info replaced by ``***`` (an access key id is
+    a credential too): for URLs that name no database user worth showing."""
+    masked = mask_url(value)
+    try:
+        parts = urlsplit(masked)
+    except ValueError:
+        return "***"
+    if "@" not in parts.netloc:
+        return masked
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc="***@" + host))
 
 
 def mask_url_path(value: str) -> str:

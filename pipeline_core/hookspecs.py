@@ -21,7 +21,7 @@ import pluggy
 if TYPE_CHECKING:
     from pipeline_core.config import Settings
     from pipeline_core.jobtypes import JobType
-    from pipeline_core.sources import Source
+    from pipeline_core.sources import BrokenSource, Source
     from pipeline_core.transforms import Transform
 
 PROJECT = "dmo_pipeline"
@@ -32,13 +32,15 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 
 @hookspec
-def register_sources(settings: Settings) -> list[Source]:
+def register_sources(settings: Settings) -> list[Source | BrokenSource]:
     """Return the sources this plugin provides.
 
     Each is a :class:`pipeline_core.sources.Source`, usually built from a mapping file
     with ``Source.from_mapping_file(path)``, or from a spider class with
     ``Source.from_spider(SpiderClass, mapping_path)``. Source names are unique across all
-    plugins; two plugins registering one name is an error naming both.
+    plugins; two plugins registering one name is an error naming both. A definition that
+    failed its checks may be returned as a :class:`pipeline_core.sources.BrokenSource`
+    (name, origin, error): it is left out, and only a crawl of that source fails.
     """
 
 

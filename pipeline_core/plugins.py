@@ -23,8 +23,8 @@ from pipeline_core.config import Settings, load_settings
 from pipeline_core.exceptions import MappingError, PluginError
 from pipeline_core.mapping.compiler import CompiledMapping
 from pipeline_core.mapping.document import MappingDocument
-from pipeline_core.mapping.fetcher_check import check_against_fetcher, check_headers
-from pipeline_core.sources import Source, collect_sources
+from pipeline_core.mapping.fetcher_check import check_against_fetcher, check_source_document
+from pipeline_core.sources import BrokenSource, Source, SourceRegistry, collect_sources
 from pipeline_core.transforms import Transform, build_registry
 
 if TYPE_CHECKING:
@@ -76,27 +76,32 @@ class PipelineManager(pluggy.PluginManager):
     settings: Settings
     infos: dict[str, PluginInfo]
 
-    def sources(self) -> dict[str, Source]:
+    def sources(self) -> SourceRegistry:
         """Every registered source, by name, each checked against the fetcher it names.
 
-        A mapping file that does not suit its fetcher (an unknown option, a pagination the
-        fetcher does not follow, a literal secret in a header) is an error naming the file,
-        line and key; a stored configuration that does not is logged and left out, as one
-        broken row must not block every other source.
+        A mapping file or stored configuration that is not valid (bad YAML, a schema error,
+        an unknown option, a literal secret in a header, a file URL outside its folder) is
+        logged and left out, with its error, in :attr:`SourceRegistry.broken`: one broken
+        source must not block every other. Asking for it by name
+        (:func:`~pipeline_core.sources.get_source`) raises its error.
         """
         found = collect_sources(self.hook.register_sources(settings=self.settings))
         fetchers = self.fetchers()
-        checked = {}
+        checked = SourceRegistry(broken=found.broken)
         for name, source in found.items():
             try:
-                check_headers(source.mapping)
+                check_source_document(source.mapping, self.settings)
                 fetcher = fetchers.get(source.fetcher) if source.spider_cls is None else None
                 if fetcher is not None:
                     check_against_fetcher(source.mapping, fetcher)
             except MappingError as exc:
-                if source.mapping.base_dir is not None:
-                    raise
-                logger.error("stored configuration left out: %s", exc)
+                kind = (
+                    "mapping file"
+                    if source.mapping.base_dir is not None
+                    else "stored configuration"
+                )
+                logger.error("%s left out: %s", kind, exc)
+                checked.broken.setdefault(name, BrokenSource(name, source.origin, str(exc)))
                 continue
             checked[name] = source
         return checked

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline_core.exceptions import PluginError, UnknownSourceError
+from pipeline_core.exceptions import MappingError, PluginError, UnknownSourceError
 from pipeline_core.mapping import MappingDocument, load_mapping_file
 
 
@@ -57,11 +57,42 @@ class Source:
         return cls(doc.source, doc.dmo, "spider", doc, origin, spider_cls)
 
 
-def collect_sources(results: Iterable[Iterable[Any]]) -> dict[str, Source]:
-    """Merge ``register_sources`` results; a name registered twice is an error naming both."""
+@dataclass(frozen=True)
+class BrokenSource:
+    """A source whose definition failed its checks (a mapping file or stored configuration
+    that is not valid): it is left out of the registry, and asking for it by name raises
+    its error, so only that source fails (decision 56)."""
+
+    name: str
+    origin: str
+    error: str
+
+
+class SourceRegistry(dict[str, Source]):
+    """Sources by name, plus :attr:`broken`: the sources left out, with their errors."""
+
+    def __init__(
+        self,
+        sources: Iterable[tuple[str, Source]] = (),
+        broken: dict[str, BrokenSource] | None = None,
+    ) -> None:
+        super().__init__(sources)
+        #: Sources left out, by name (the mapping's ``source``, or the file's stem when the
+        #: document could not be read).
+        self.broken: dict[str, BrokenSource] = dict(broken or {})
+
+
+def collect_sources(results: Iterable[Iterable[Any]]) -> SourceRegistry:
+    """Merge ``register_sources`` results; a name registered twice is an error naming both.
+
+    A :class:`BrokenSource` in the results goes to :attr:`SourceRegistry.broken`."""
     found: dict[str, Source] = {}
+    broken: dict[str, BrokenSource] = {}
     for group in results:
         for source in group or []:
+            if isinstance(source, BrokenSource):
+                broken.setdefault(source.name, source)
+                continue
             if not isinstance(source, Source):
                 raise PluginError(f"register_sources returned {source!r}, not a Source")
             if source.name in found:
@@ -70,13 +101,17 @@ def collect_sources(results: Iterable[Iterable[Any]]) -> dict[str, Source]:
                     f"and {source.origin}"
                 )
             found[source.name] = source
-    return dict(sorted(found.items()))
+    return SourceRegistry(sorted(found.items()), broken)
 
 
 def get_source(sources: dict[str, Source], name: str) -> Source:
-    """The source named ``name``, or an error listing the known names."""
+    """The source named ``name``; its own error when it was left out as broken, else an
+    error listing the known names."""
     try:
         return sources[name]
     except KeyError:
+        broken = getattr(sources, "broken", {}).get(name)
+        if broken is not None:
+            raise MappingError(broken.error) from None
         known = ", ".join(sources) or "none"
         raise UnknownSourceError(f"no source named {name!r} (known: {known})") from None

@@ -2,7 +2,9 @@
 
 Allowed: ``http``/``https`` URLs whose host resolves only to public addresses, hosts named
 in ``PIPELINE_ALLOWED_HOSTS`` (for example ``127.0.0.1`` for a local fixture server), and
-``file:`` URLs when the source itself starts from a ``file:`` URL (bundled samples).
+``file:`` URLs when the source itself starts from a ``file:`` URL (bundled samples), and
+then only files in its mapping's own folder or ``PIPELINE_FILE_FOLDERS`` (never ``/proc``,
+``/sys`` or ``/dev``).
 Private, loopback, link-local, multicast and reserved addresses are refused otherwise, and
 so is an IPv6 address that carries one of them as IPv4 (IPv4-mapped ``::ffff:0:0/96``, 6to4
 ``2002::/16``, NAT64 ``64:ff9b::/96``, Teredo ``2001::/32``).
@@ -18,8 +20,11 @@ import ipaddress
 import socket
 from collections.abc import Iterable
 from functools import lru_cache
-from urllib.parse import urlsplit
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+from urllib.request import url2pathname
 
+from pipeline_core.config import Settings
 from pipeline_core.exceptions import URLPolicyError
 
 
@@ -72,12 +77,53 @@ def _public(address: str) -> bool:
     return ip.is_global and not ip.is_multicast
 
 
-def check_url(url: str, allowed_hosts: Iterable[str] = (), allow_file: bool = False) -> None:
-    """Raise :class:`URLPolicyError` unless ``url`` may be fetched."""
+#: Folders no ``file:`` URL may read, whatever the settings: the kernel's views of processes
+#: (``/proc/self/environ`` holds every secret of the process), its devices and settings.
+FORBIDDEN_FOLDERS = (Path("/proc"), Path("/sys"), Path("/dev"))
+
+
+def file_roots(base_dir: Path, settings: Settings) -> tuple[Path, ...]:
+    """The folders a mapping file in ``base_dir`` may read with ``file:`` URLs: its own and
+    those of ``PIPELINE_FILE_FOLDERS``, symlinks resolved."""
+    folders: list[Path] = [base_dir, *(Path(p) for p in settings.file_folders)]
+    return tuple(dict.fromkeys(p.expanduser().resolve() for p in folders))
+
+
+def check_file_path(url: str, roots: Iterable[Path]) -> None:
+    """Raise :class:`URLPolicyError` unless the file of the ``file:`` URL ``url`` lies, once
+    symlinks and ``..`` are resolved, in one of ``roots``, and not in :data:`FORBIDDEN_FOLDERS`."""
+    parts = urlsplit(url)
+    if parts.netloc not in ("", "localhost"):
+        raise URLPolicyError(f"{url}: a file: URL names no host (file:///path)")
+    try:
+        path = Path(url2pathname(unquote(parts.path))).resolve()
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise URLPolicyError(f"{url}: not a readable path: {exc}") from None
+    for folder in FORBIDDEN_FOLDERS:
+        if path.is_relative_to(folder):
+            raise URLPolicyError(f"{url}: file: URLs never read {folder}")
+    resolved = [root.resolve() for root in roots]
+    if not any(path.is_relative_to(root) for root in resolved):
+        folders = ", ".join(str(r) for r in resolved) or "none"
+        raise URLPolicyError(
+            f"{url}: file: URLs may read only the mapping's own folder and "
+            f"PIPELINE_FILE_FOLDERS ({folders}); {path} is outside them"
+        )
+
+
+def check_url(
+    url: str, allowed_hosts: Iterable[str] = (), file_roots: Iterable[Path] | None = None
+) -> None:
+    """Raise :class:`URLPolicyError` unless ``url`` may be fetched.
+
+    ``file:`` URLs are refused unless ``file_roots`` is given (the folders of a source that
+    starts from a ``file:`` URL); then the file must lie in one of them
+    (:func:`check_file_path`)."""
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme == "file":
-        if allow_file:
+        if file_roots is not None:
+            check_file_path(url, file_roots)
             return
         raise URLPolicyError(f"{url}: file: URLs are allowed only for sources that start from one")
     if scheme not in ("http", "https"):

@@ -123,6 +123,17 @@ def rescuing(engine: sa.Engine, settings: Settings) -> Iterator[list[int]]:
         thread.join()
 
 
+def expire_leases(engine: sa.Engine, *job_ids: int) -> None:
+    """Put the leases of ``job_ids`` in the past (their worker seems to hang): a condition
+    set, rather than a sleep longer than a sub-second lease."""
+    with write_transaction(engine) as conn:
+        conn.execute(
+            sa.update(queue)
+            .where(queue.c.id.in_(job_ids))
+            .values(lease_expires_at=datetime.now(UTC) - timedelta(seconds=5))
+        )
+
+
 def expire_and_rescue(engine: sa.Engine, settings: Settings, job_id: int) -> bool:
     """Expire ``job_id``'s lease (its worker seems to hang) and run another worker's rescue
     pass; True when that pass queued the job again."""

@@ -10,12 +10,14 @@ import os
 import sys
 import time
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from unittest.mock import patch
 
 import sqlalchemy as sa
 
+from pipeline_core.db.tables import queue
 from pipeline_core.hookspecs import hookimpl
 from pipeline_core.jobtypes import JobContext, JobResult, JobType, NextJob
 
@@ -85,12 +87,28 @@ def exits(payload: Mapping[str, Any], context: JobContext) -> dict[str, Any]:
 
 
 def beats_while_away(payload: Mapping[str, Any], context: JobContext) -> dict[str, Any]:
-    """Heartbeats while the database refuses every statement, then returns."""
+    """Heartbeats while the database refuses every statement, then once it is back with
+    its lease set in the past; returns how often the away database was tried and whether
+    the second heartbeat extended the lease (a heartbeat that does nothing shows 0, False)."""
     engine = context.engine
-    with patch.object(engine, "connect", side_effect=_database_away):
-        with patch.object(engine, "begin", side_effect=_database_away):
+    with patch.object(engine, "connect", side_effect=_database_away) as connect:
+        with patch.object(engine, "begin", side_effect=_database_away) as begin:
             context.heartbeat()
-    return {"beat": True}
+    tried = connect.call_count + begin.call_count
+    with engine.begin() as conn:
+        conn.execute(
+            sa.update(queue).where(queue.c.id == context.job_id).values(lease_expires_at=LONG_AGO)
+        )
+    context.heartbeat()
+    with engine.connect() as conn:
+        lease = conn.execute(
+            sa.select(queue.c.lease_expires_at).where(queue.c.id == context.job_id)
+        ).scalar_one()
+    return {"tried_while_away": tried, "lease_extended": lease.year > LONG_AGO.year}
+
+
+#: A lease long expired.
+LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 def _database_away(*_args: Any, **_kwargs: Any) -> Any:

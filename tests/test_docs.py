@@ -538,7 +538,9 @@ def test_the_tutorial_typo_gives_the_error_shown(tmp_path: Path) -> None:
     with pytest.raises(MappingError) as raised:
         load_mapping_file(folder / "harbourtown.yaml")
     message = str(raised.value).replace(str(folder), "/tmp/harbourtown")
-    assert f"Error: {message}\n" in page("tutorial.md")
+    assert f"broken: harbourtown: {message}\nError: 1 source(s) cannot be crawled\n" in page(
+        "tutorial.md"
+    )
 
 
 def _staging_rows(engine: sa.Engine) -> dict[str, list[tuple[Any, ...]]]:

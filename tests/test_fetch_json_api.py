@@ -40,7 +40,7 @@ url: {url}
 records: data
 id: id
 pagination: {pagination}
-headers: {{Authorization: "Bearer ${{DMO_SECRET_TEST_FEED_TOKEN}}", Accept: application/json}}
+headers: {{Authorization: "Bearer ${{DMO_SECRET_TEST_DMO__FEED_TOKEN}}", Accept: application/json}}
 fields:
   name: title
   category: {{const: attraction}}
@@ -50,7 +50,7 @@ fields:
 def test_cursor_pagination_secret_headers_and_a_truncated_page(
     pipeline_env: dict[str, str], engine: sa.Engine, tmp_path: Path
 ) -> None:
-    env = dict(pipeline_env, DMO_SECRET_TEST_FEED_TOKEN=TOKEN, LOG_LEVEL="DEBUG")
+    env = dict(pipeline_env, DMO_SECRET_TEST_DMO__FEED_TOKEN=TOKEN, LOG_LEVEL="DEBUG")
     with FeedServer(PAGES) as server:
         result = crawl(
             env,
@@ -93,7 +93,7 @@ def test_a_header_naming_a_pipeline_setting_is_refused_and_nothing_is_sent(
 ) -> None:
     with FeedServer(PAGES) as server:
         leak = MAPPING.format(name="leak", url=server.url("/c"), pagination="{type: none}")
-        leak = leak.replace("DMO_SECRET_TEST_FEED_TOKEN", "PIPELINE_DATABASE_URL")
+        leak = leak.replace("DMO_SECRET_TEST_DMO__FEED_TOKEN", "PIPELINE_DATABASE_URL")
         result = crawl(pipeline_env, tmp_path / "mappings", {"leak": leak})
         sent = list(server.requests)
     assert result.returncode != 0
@@ -101,7 +101,8 @@ def test_a_header_naming_a_pipeline_setting_is_refused_and_nothing_is_sent(
     path = tmp_path / "mappings" / "leak.yaml"
     assert (
         f"{path}:8: at headers.Authorization: header Authorization references "
-        "${PIPELINE_DATABASE_URL}; headers may only use environment variables named DMO_SECRET_*"
+        "${PIPELINE_DATABASE_URL}; a mapping of DMO test-dmo may only use environment "
+        "variables named DMO_SECRET_TEST_DMO__NAME"
     ) in result.stderr
     assert pipeline_env["PIPELINE_DATABASE_URL"] not in result.stderr + result.stdout
 
@@ -137,7 +138,7 @@ def test_a_response_over_256_mib_is_a_page_error(
     try:
         mapping = MAPPING.format(
             name="big", url=url, pagination="{type: page, total_pages_path: pages}"
-        ).replace('Authorization: "Bearer ${DMO_SECRET_TEST_FEED_TOKEN}", ', "")
+        ).replace('Authorization: "Bearer ${DMO_SECRET_TEST_DMO__FEED_TOKEN}", ', "")
         result = crawl(pipeline_env, tmp_path / "mappings", {"big": mapping})
     finally:
         server.shutdown()

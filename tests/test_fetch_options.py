@@ -13,6 +13,7 @@ from pipeline_core.config import load_settings
 from pipeline_core.db.tables import configs
 from pipeline_core.exceptions import MappingError
 from pipeline_core.plugins import get_plugin_manager
+from pipeline_core.sources import get_source
 
 HEAD = """\
 source: checked
@@ -38,7 +39,9 @@ def load(tmp_path: Path, text: str) -> dict[str, object]:
             "PIPELINE_SOURCES_PATH": str(folder),
         }
     )
-    return dict(get_plugin_manager(settings).sources())
+    found = get_plugin_manager(settings).sources()
+    get_source(found, "checked")  # a broken mapping is left out: asking for it raises its error
+    return dict(found)
 
 
 @pytest.mark.parametrize(
@@ -89,8 +92,9 @@ def load(tmp_path: Path, text: str) -> dict[str, object]:
             'headers:\n  Authorization: "Bearer abcdef0123456789"\n',
             6,
             "at headers.Authorization: header Authorization holds a literal secret; put it in an "
-            'environment variable named DMO_SECRET_* and write "${DMO_SECRET_NAME}" (for example '
-            '"Bearer ${DMO_SECRET_API_TOKEN}"): secrets never live in mapping files',
+            "environment variable named DMO_SECRET_TEST_DMO__NAME and write "
+            '"${DMO_SECRET_TEST_DMO__NAME}" (for example "Bearer '
+            '${DMO_SECRET_TEST_DMO__API_TOKEN}"): secrets never live in mapping files',
         ),
         (
             "json_api",
@@ -108,9 +112,9 @@ def load(tmp_path: Path, text: str) -> dict[str, object]:
             "json_api",
             'headers:\n  Accept: text/csv\n  X-Trace: "${PIPELINE_DATABASE_URL}"\n',
             7,
-            "at headers.X-Trace: header X-Trace references ${PIPELINE_DATABASE_URL}; headers "
-            "may only use environment variables named DMO_SECRET_*, so the pipeline's own "
-            "settings never reach a source",
+            "at headers.X-Trace: header X-Trace references ${PIPELINE_DATABASE_URL}; a mapping "
+            "of DMO test-dmo may only use environment variables named DMO_SECRET_TEST_DMO__NAME, "
+            "so the pipeline's own settings and other DMOs' secrets never reach a source",
         ),
         (
             "csv_feed",
@@ -120,7 +124,7 @@ def load(tmp_path: Path, text: str) -> dict[str, object]:
         ),
         (
             "json_api",
-            'headers: {X-A: "${DMO_SECRET_A}${lower}"}\n',
+            'headers: {X-A: "${DMO_SECRET_TEST_DMO__A}${lower}"}\n',
             5,
             "at headers.X-A: header X-A references ${lower}",
         ),
@@ -137,8 +141,8 @@ def test_option_errors_name_file_line_and_key(
 
 def test_valid_options_and_headers_load(tmp_path: Path) -> None:
     text = HEAD.format(fetcher="json_api") + (
-        'headers: {Authorization: "Bearer ${DMO_SECRET_API_TOKEN}", '
-        'X-Api-Key: "${DMO_SECRET_KEY}", Accept: text/csv}\n'
+        'headers: {Authorization: "Bearer ${DMO_SECRET_TEST_DMO__API_TOKEN}", '
+        'X-Api-Key: "${DMO_SECRET_TEST_DMO__KEY}", Accept: text/csv}\n'
         "pagination: {type: cursor, path: meta.next}\n"
     )
     assert "checked" in load(tmp_path, text + FIELDS)
@@ -163,8 +167,10 @@ def test_a_stored_config_with_a_literal_secret_is_left_out(
     with engine.begin() as conn:
         for name, headers in (
             ("leaky", {"Authorization": "Bearer abcdef0123456789"}),
-            ("sealed", {"Authorization": "Bearer ${DMO_SECRET_SEALED_TOKEN}"}),
+            ("sealed", {"Accept": "application/json"}),
             ("snooping", {"X-Trace": "${PIPELINE_DATABASE_URL}"}),
+            # in scope for a mapping file of DMO d, but a stored config names no variable
+            ("wants-env", {"Authorization": "Bearer ${DMO_SECRET_D__TOKEN}"}),
         ):
             conn.execute(
                 sa.insert(configs).values(
@@ -180,6 +186,12 @@ def test_a_stored_config_with_a_literal_secret_is_left_out(
     assert result.returncode == 0, result.stderr  # the other sources are still listed
     listed = {line.split()[0] for line in result.stdout.splitlines()}
     assert "sealed" in listed and "leaky" not in listed and "snooping" not in listed
+    assert "wants-env" not in listed
+    assert (
+        "stored configuration left out: pipeline.configs[wants-env]: at headers.Authorization: "
+        "header Authorization references ${DMO_SECRET_D__TOKEN}; a stored configuration cannot "
+        "name environment variables"
+    ) in result.stderr
     assert (
         "stored configuration left out: pipeline.configs[snooping]: at headers.X-Trace: header "
         "X-Trace references ${PIPELINE_DATABASE_URL}"

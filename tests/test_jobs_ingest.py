@@ -4,6 +4,7 @@ retry finishes the work; ingest run again changes nothing; withdrawal follows th
 from __future__ import annotations
 
 import copy
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -160,13 +161,42 @@ def test_withdrawal_follows_the_scrape(db_url: str, engine: sa.Engine, tmp_path:
         assert sorted(withdrawn) == ["L00011", "L00012"]
 
 
-def _rewrite_normalised(tmp_path: Path, edit: Any) -> Path:
+def _rewrite_normalised(tmp_path: Path, edit: Any, engine: sa.Engine | None = None) -> Path:
     """Rewrite the one normalised file line by line (as a file from an older version, or
-    written by hand, may be)."""
+    written by hand, may be); with ``engine``, its SHA-256 in ``pipeline.files`` too (else
+    the ingest refuses the changed file)."""
     [path] = (tmp_path / "files" / "normalised").rglob("*.jsonl")
     lines = path.read_text("utf-8").splitlines()
     path.write_text("".join(line + "\n" for line in edit(lines)), "utf-8")
+    if engine is not None:
+        with engine.begin() as conn:
+            conn.execute(
+                sa.update(files)
+                .where(files.c.kind == "normalised")
+                .values(sha256=hashlib.sha256(path.read_bytes()).hexdigest())
+            )
     return path
+
+
+def test_an_ingest_refuses_a_normalised_file_that_does_not_match_its_sha256(
+    db_url: str, engine: sa.Engine, tmp_path: Path
+) -> None:
+    with FeedServer(paginate_json(feed(8), per_page=8)) as server:
+        settings = _settings(db_url, tmp_path, server.url("/listings?page=1"))
+        transformed = _scrape_and_transform(engine, settings)
+    payload = transformed.result.next_jobs[0].payload
+    path = _rewrite_normalised(tmp_path, lambda lines: [*lines[:-1]])  # one record lost
+    with engine.connect() as conn:
+        url = conn.execute(sa.select(files.c.url).where(files.c.id == payload["file_id"]))
+        file_url = url.scalar_one()
+    with pytest.raises(JobError) as raised:
+        run_job(engine, settings, "ingest", payload, transformed.next_ids[0])
+    assert str(raised.value) == (
+        f"ingest of file {payload['file_id']} ({SOURCE}): {file_url} does not match its SHA-256 "
+        "in pipeline.files; the archive was changed or damaged, nothing was staged"
+    )
+    assert staging_counts(engine)["listings"] == 0
+    assert path.is_file()
 
 
 def test_a_nul_in_a_normalised_record_is_invalid_and_the_rest_is_staged(
@@ -182,7 +212,7 @@ def test_a_nul_in_a_normalised_record_is_invalid_and_the_rest_is_staged(
         entry["record"]["name"]["en"] = "Listing\x005"
         return [*lines[:4], orjson.dumps(entry).decode(), *lines[5:]]
 
-    _rewrite_normalised(tmp_path, poison)
+    _rewrite_normalised(tmp_path, poison, engine)
     ingested = run_job(engine, settings, "ingest", payload, transformed.next_ids[0])
     stats = ingested.result.stats
     assert (stats["inserted"], stats["invalid"], stats["errors"]) == (9, 1, 1)
@@ -207,7 +237,7 @@ def test_a_line_that_is_not_a_json_object_names_the_file_and_line(
         settings = _settings(db_url, tmp_path, server.url("/listings?page=1"))
         transformed = _scrape_and_transform(engine, settings)
     payload = transformed.result.next_jobs[0].payload
-    _rewrite_normalised(tmp_path, lambda lines: [*lines[:2], line, *lines[3:]])
+    _rewrite_normalised(tmp_path, lambda lines: [*lines[:2], line, *lines[3:]], engine)
     with engine.connect() as conn:
         url = conn.execute(sa.select(files.c.url).where(files.c.id == payload["file_id"]))
         file_url = url.scalar_one()

@@ -35,11 +35,10 @@ def test_issues_name_the_field() -> None:
     bad = dict(RECORD, category="castle", location={"latitude": 95, "country": "Ireland"})
     issues = [(i.field, i.message) for i in validate_record(bad)]
     assert issues == [
-        ("category", issues[0][1]),
-        ("location.country", issues[1][1]),
+        ("category", '"castle" is not one of "attraction", "restaurant" or 8 other candidates'),
+        ("location.country", '"Ireland" does not match "^[A-Z]{2}$"'),
         ("location.latitude", "95 is greater than the maximum of 90"),
     ]
-    assert "castle" in issues[0][1]
 
 
 def test_a_nul_in_any_text_value_or_key_is_an_issue() -> None:

@@ -162,15 +162,7 @@ def _fetcher_registered(fmt: str) -> bool:
 
 @pytest.mark.parametrize("fmt", sorted(FORMATS))
 def test_every_format_renders_a_checked_mapping(fmt: str, tmp_path: Path) -> None:
-    if not _fetcher_registered(fmt):
-        code, output = _new_source("riverside-sights", "--format", fmt, cwd=tmp_path)
-        assert code == 1
-        assert output == (
-            f"Error: the {fmt} format needs the {FORMATS[fmt].fetcher} fetcher, which is not "
-            "registered (`dmo-pipeline plugins` lists the loaded plugins)\n"
-        )
-        assert list(tmp_path.iterdir()) == []
-        return
+    assert _fetcher_registered(fmt)  # every format's fetcher is a built-in
     files = rendered_files("riverside-sights", fmt)
     mapping_path = "src/dmo_pipeline_riverside_sights/mappings/riverside-sights.yaml"
     assert mapping_path in files
@@ -178,6 +170,25 @@ def test_every_format_renders_a_checked_mapping(fmt: str, tmp_path: Path) -> Non
     assert "tests/test_source.py" in files
     (tmp_path / "m.yaml").write_text(files[mapping_path], "utf-8")
     assert load_mapping_file(tmp_path / "m.yaml").fetcher == FORMATS[fmt].fetcher
+
+
+def test_a_format_whose_fetcher_is_not_registered_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PIPELINE_DISABLE_PLUGINS", "builtin-csv-feed")
+    assert not _fetcher_registered_now("csv")
+    code, output = _new_source("riverside-sights", "--format", "csv", cwd=tmp_path)
+    assert code == 1
+    assert output == (
+        "Error: the csv format needs the csv_feed fetcher, which is not registered "
+        "(`dmo-pipeline plugins` lists the loaded plugins)\n"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def _fetcher_registered_now(fmt: str) -> bool:
+    """As :func:`_fetcher_registered`, with the settings of this process's environment."""
+    return FORMATS[fmt].fetcher in get_plugin_manager(load_settings()).fetchers()
 
 
 # ---------------------------------------------------------------- in a fresh venv
@@ -235,11 +246,7 @@ def test_scaffold_passes_its_own_tests_in_a_fresh_venv(
     fmt: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     fetcher = FORMATS[fmt].fetcher
-    if not _fetcher_registered(fmt):
-        pytest.skip(
-            f"the {fmt} scaffold's tests need the {fetcher} fetcher, which is not registered "
-            "in this build"
-        )
+    assert _fetcher_registered(fmt)  # never a skip: every format's fetcher is a built-in
     python, env = request.getfixturevalue("fresh_venv")
     bindir = python.parent
     _run([bindir / "dmo-pipeline", "new-source", f"sample-{fmt}", "--format", fmt], tmp_path, env)

@@ -10,8 +10,8 @@ import pytest
 import sqlalchemy as sa
 from conftest import ROOT, run_cli
 
-from pipeline_core.cli import _print_preview, table_counts
-from pipeline_core.db.tables import configs
+from pipeline_core.cli import _print_preview
+from pipeline_core.db.tables import configs, metadata
 from pipeline_core.mapping import load_mapping_file
 from pipeline_core.scrapy.preview import PreviewSession
 from pipeline_core.testing import FeedServer
@@ -134,7 +134,7 @@ def test_preview_of_a_stored_config_leaves_the_database_as_it_was(
         }
         with engine.begin() as conn:
             conn.execute(configs.insert().values(**row))
-        before = table_counts(engine)
+        before = every_row(engine)
 
         result = run_cli(
             "preview", "stored-harbour", "--limit", "3", env=pipeline_env, cwd=tmp_path
@@ -146,7 +146,16 @@ def test_preview_of_a_stored_config_leaves_the_database_as_it_was(
         "stored-harbour: 3 records previewed, 3 valid, 0 invalid, 0 page errors; "
         "nothing was written"
     )
-    assert table_counts(engine) == before
+    assert every_row(engine) == before  # not one row added, changed or deleted
+
+
+def every_row(engine: sa.Engine) -> dict[str, list[str]]:
+    """Every row of every table of the schema, as text, sorted: the database as it is."""
+    with engine.connect() as conn:
+        return {
+            table.fullname: sorted(repr(tuple(row)) for row in conn.execute(sa.select(table)))
+            for table in metadata.sorted_tables
+        }
 
 
 def test_an_unreadable_record_is_shown_as_invalid(capsys: pytest.CaptureFixture[str]) -> None:

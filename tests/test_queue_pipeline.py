@@ -112,7 +112,9 @@ def test_a_source_scraped_end_to_end_through_the_queue(
         )
     settings = load_settings({k: v for k, v in env.items() if k.startswith("PIPELINE_")})
     records = feed(COUNT)
-    with FeedServer(paginate_json(records, per_page=20)) as server:
+    # page 2 answers after 1.5 s: the scrape surely outlasts its 1 s lease
+    delays = {"/listings?page=2": 1.5}
+    with FeedServer(paginate_json(records, per_page=20), delays=delays) as server:
         _store_config(engine, tmp_path / "drafts", server.url("/listings?page=1"))
         add = ["queue", "add", "scrape", "--payload", f'{{"source": "{SOURCE}"}}']
         if dmo is not None:  # as the scheduler queues a scrape
@@ -159,7 +161,8 @@ def test_a_source_scraped_end_to_end_through_the_queue(
     assert _attempts(engine) == [(1, 1, "completed"), (2, 1, "completed"), (3, 1, "completed")]
     with engine.connect() as conn:
         scrape_ms = conn.execute(sa.select(jobs.c.duration_ms).where(jobs.c.queue_id == 1))
-        assert scrape_ms.scalar_one() > 1000  # longer than the lease: heartbeats kept it
+        # longer than the lease (page 2 takes 1.5 s), yet never rescued: heartbeats kept it
+        assert scrape_ms.scalar_one() > 1500
         assert conn.execute(sa.select(sa.func.count()).select_from(errors)).scalar_one() == 0
         crawl = conn.execute(sa.select(crawls)).mappings().one()
         last_scrape_at = conn.execute(sa.select(configs.c.last_scrape_at)).scalar_one()

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from queue_helpers import (
     WebhookServer,
     expire_and_rescue,
+    expire_leases,
     make_pm,
     make_settings,
     rescuing,
@@ -137,10 +138,10 @@ def test_claim_ids_claims_only_queued_due_jobs(engine: sa.Engine, tmp_path: Path
 
 
 def test_a_stale_lease_owner_cannot_finish_a_rescued_job(engine: sa.Engine, tmp_path: Path) -> None:
-    settings = make_settings(str(engine.url), tmp_path, PIPELINE_LEASE_SECONDS="0.2")
+    settings = make_settings(str(engine.url), tmp_path)
     (job_id,) = add(engine, settings, "chain", payload={"next": 2}, dmo="visit-a")
     (old,) = claim(engine, "old-worker", 1, settings)
-    time.sleep(0.4)
+    expire_leases(engine, job_id)
 
     rescued = rescue_expired(engine, settings)
     assert (rescued.retried, rescued.dead_lettered) == (1, 0)
@@ -349,10 +350,10 @@ def test_unknown_job_type_is_dead_lettered_at_once(engine: sa.Engine, tmp_path: 
 
 
 def test_rescue_dead_letters_a_job_out_of_attempts(engine: sa.Engine, tmp_path: Path) -> None:
-    settings = make_settings(str(engine.url), tmp_path, PIPELINE_LEASE_SECONDS="0.1")
+    settings = make_settings(str(engine.url), tmp_path)
     (job_id,) = add(engine, settings, max_attempts=1)
     claim(engine, "gone", 1, settings)
-    time.sleep(0.25)
+    expire_leases(engine, job_id)
     counts = rescue_expired(engine, settings)
     assert (counts.retried, counts.dead_lettered) == (0, 1)
     assert counts.dead[0].job["id"] == job_id
@@ -367,11 +368,11 @@ def test_a_payload_source_too_long_for_its_column_is_cut_and_rescue_goes_on(
     # The error row of a rescued attempt takes the payload's source; one longer than
     # pipeline.errors.source (100 characters, enforced by PostgreSQL) failed the whole
     # rescue pass, every pass, so no expired job was ever queued again.
-    settings = make_settings(str(engine.url), tmp_path, PIPELINE_LEASE_SECONDS="0.1")
+    settings = make_settings(str(engine.url), tmp_path)
     (long_source,) = add(engine, settings, payload={"source": "s" * 150})
     (other,) = add(engine, settings)
     claim(engine, "gone", 2, settings)
-    time.sleep(0.25)
+    expire_leases(engine, long_source, other)
     counts = rescue_expired(engine, settings)
     assert (counts.retried, counts.dead_lettered) == (2, 0)
     assert statuses(engine) == {long_source: "queued", other: "queued"}
@@ -491,7 +492,6 @@ def test_every_path_back_to_queued_writes_an_outbox_row(engine: sa.Engine, tmp_p
         tmp_path,
         PIPELINE_ENABLE_QUEUES="true",
         PIPELINE_JOBS_QUEUE_URL="http://127.0.0.1:1/queue/jobs",
-        PIPELINE_LEASE_SECONDS="0.1",
         PIPELINE_RETRY_BACKOFF="0.01",
         PIPELINE_MAX_RETRIES="1",
     )
@@ -500,7 +500,7 @@ def test_every_path_back_to_queued_writes_an_outbox_row(engine: sa.Engine, tmp_p
     (held,) = claim(engine, "w1", 1, settings)
     release(engine, [held], settings)  # 2
     (held,) = claim(engine, "w1", 1, settings)
-    time.sleep(0.25)
+    expire_leases(engine, job_id)
     rescue_expired(engine, settings)  # 3
     process_batch(engine, pm)  # dead-lettered at once: no row
     retry_job(engine, job_id, settings, 1)  # 4
@@ -514,11 +514,12 @@ def test_leases_are_heartbeated_while_a_long_job_runs(
     how: str, engine: sa.Engine, tmp_path: Path
 ) -> None:
     settings = make_settings(
-        str(engine.url), tmp_path, PIPELINE_LEASE_SECONDS="0.5", PIPELINE_POLL_INTERVAL="0.05"
+        str(engine.url), tmp_path, PIPELINE_LEASE_SECONDS="2", PIPELINE_POLL_INTERVAL="0.05"
     )
     pm = make_pm(settings)
     queue_jobs.create_runs_table(engine)
-    (slow,) = add(engine, settings, "sleepy", payload={"seconds": 1.6})
+    # longer than the lease; a heartbeat every 2/3 s leaves room for a loaded machine
+    (slow,) = add(engine, settings, "sleepy", payload={"seconds": 2.6})
     quick = add(engine, settings, "record", n=3)
     with rescuing(engine, settings) as rescued:
         if how == "worker":
@@ -574,6 +575,10 @@ def test_a_handler_that_exits_or_beats_while_the_database_is_away_fails_nothing_
     assert (counts.completed, counts.retried, counts.dead_lettered) == (2, 1, 0)
     assert statuses(engine) == {exits: "queued", beats: "completed", after: "completed"}
     assert row(engine, exits).last_error == "SystemExit: 3"
+    with engine.connect() as conn:
+        stats = conn.execute(sa.select(jobs.c.stats).where(jobs.c.queue_id == beats)).scalar_one()
+    # the heartbeat did try the away database, and extended the lease once it was back
+    assert stats == {"tried_while_away": 1, "lease_extended": True}
 
 
 def test_a_job_back_to_queued_gives_up_a_dedup_key_taken_while_it_ran(
@@ -582,9 +587,7 @@ def test_a_job_back_to_queued_gives_up_a_dedup_key_taken_while_it_ran(
     """Retry, release and rescue each queue a job again although the scheduler queued the
     next job with its dedup key meanwhile: the returning job gives up its key, the other
     jobs of the transaction are recorded, and the key stays unique among queued jobs."""
-    settings = make_settings(
-        str(engine.url), tmp_path, PIPELINE_LEASE_SECONDS="0.3", PIPELINE_DMO_CONCURRENCY="0"
-    )
+    settings = make_settings(str(engine.url), tmp_path, PIPELINE_DMO_CONCURRENCY="0")
     keys = ["scrape:a", "scrape:b", "scrape:c", "scrape:d"]
     old = {key: add(engine, settings, dedup_key=key)[0] for key in keys}
     (plain,) = add(engine, settings)
@@ -598,7 +601,9 @@ def test_a_job_back_to_queued_gives_up_a_dedup_key_taken_while_it_ran(
     counts = finish(engine, [failed, ok(held[plain])], settings)
     assert (counts.completed, counts.retried, counts.stale) == (1, 1, 0)
     assert release(engine, [held[old["scrape:b"]]], settings, "worker stopped") == 1
-    time.sleep(0.4)  # c's and d's leases expire: both are rescued, c's clash blocks nothing
+    expire_leases(
+        engine, old["scrape:c"], old["scrape:d"]
+    )  # both rescued, c's clash blocks nothing
     rescued = rescue_expired(engine, settings)
     assert (rescued.retried, rescued.dead_lettered) == (2, 0)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -200,28 +199,44 @@ def test_worker_concurrency_spawns_processes_that_drain_the_queue(
 def test_a_worker_outlives_its_database_connections_being_killed(
     worker_env: dict[str, str], engine: sa.Engine, tmp_path: Path, db_url: str
 ) -> None:
+    # Three waves of jobs; while each runs (one of its jobs has run), every connection of
+    # the worker is killed: waits on conditions, so a fast or a loaded machine kills as
+    # many times.
     env = dict(worker_env, PIPELINE_RETRY_BACKOFF="0.05", PIPELINE_RETRY_BACKOFF_MAX="0.1")
     settings = make_settings(db_url, tmp_path)
     queue_jobs.create_runs_table(engine)
-    with write_transaction(engine) as conn:
-        ids = [enqueue(conn, "sleepy", {"seconds": 0.01}, settings=settings) for _ in range(300)]
     log = tmp_path / "worker.log"
     proc = start_worker(env, log)
-    kills = 0
+    ids: list[int] = []
+    killed = []
     try:
-        wait_for("the worker to start", lambda: queue_jobs.runs(engine))
-        while set(statuses(engine).values()) != {"completed"} and kills < 15:
+        for _ in range(3):
+            with write_transaction(engine) as conn:
+                wave = [
+                    enqueue(conn, "sleepy", {"seconds": 0.02}, settings=settings)
+                    for _ in range(100)
+                ]
+            ids += wave
+            wait_for(
+                "a job of the wave to run",
+                lambda wave=wave: {run[0] for run in queue_jobs.runs(engine)} & set(wave),
+            )
             with engine.connect() as conn:
-                kills += conn.exec_driver_sql(
-                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-                ).scalar_one()
-            time.sleep(0.15)
-        wait_for("every job to complete", lambda: set(statuses(engine).values()) == {"completed"})
+                killed.append(
+                    conn.exec_driver_sql(
+                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    ).scalar_one()
+                )
+            wait_for(
+                "the wave to complete",
+                lambda: set(statuses(engine).values()) == {"completed"},
+                timeout=120,
+            )
         assert proc.poll() is None, log.read_text()
     finally:
         _stop([proc], [log])
-    assert kills >= 3
+    assert len(killed) == 3 and min(killed) >= 1  # the worker's connections, each time
     assert _completed_attempts(engine) == Counter(dict.fromkeys(ids, 1))
     with engine.connect() as conn:
         failed = conn.execute(sa.select(jobs.c.error).where(jobs.c.status == "failed")).scalars()

@@ -75,10 +75,15 @@ def test_unsafe_keys_are_refused(storage: Storage, key: str) -> None:
 
 
 def test_archive_key_checks_its_parts() -> None:
-    with pytest.raises(StorageError):
+    with pytest.raises(StorageError) as raised:
         archive_key("raw", "../other", date(2026, 1, 1), "a.jsonl")
-    with pytest.raises(StorageError):
+    assert str(raised.value) == (
+        "storage key 'raw/../other/2026/01/01/a.jsonl' is not accepted: segments of letters, "
+        "digits, '.', '_' and '-' starting with a letter or digit, separated by '/'"
+    )
+    with pytest.raises(StorageError) as raised:
         archive_key("Raw/..", "src", date(2026, 1, 1), "a.jsonl")
+    assert str(raised.value) == "file kind 'Raw/..' is not accepted (lower-case letters, digits)"
 
 
 def test_urls_of_other_places_are_refused(storage: Storage) -> None:

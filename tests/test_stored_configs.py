@@ -6,7 +6,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from conftest import run_cli, run_scrapy
-from feeds import feed, write_mapping
+from feeds import expected_rows, feed, write_mapping
 
 from pipeline_core.db.tables import configs, staging
 from pipeline_core.mapping import load_mapping_file
@@ -34,10 +34,34 @@ def test_stored_config_crawls_like_a_mapping_file(
     assert "stored-feed: scraped 30, inserted 30, updated 0, unchanged 0" in result.stdout
     listings = staging["listings"]
     with engine.connect() as conn:
-        count = conn.execute(
-            sa.select(sa.func.count()).where(listings.c.source == "stored-feed")
-        ).scalar_one()
-    assert count == 30
+        staged = dict(
+            conn.execute(
+                sa.select(listings.c.external_id, listings.c.record).where(
+                    listings.c.source == "stored-feed"
+                )
+            ).all()
+        )
+        counts = {
+            name: conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+            for name, table in staging.items()
+        }
+    assert sorted(staged) == sorted(r["id"] for r in records)
+    assert counts == expected_rows(records)  # every child table, counted from the feed
+    first = staged["L00001"]
+    assert (first["source"], first["dmo"], first["category"]) == (
+        "stored-feed",
+        "test-dmo",
+        "restaurant",
+    )
+    assert first["name"] == {"en": "Listing 1"}
+    assert first["location"] == {
+        "street": "1 Main Street",
+        "locality": "Innsbruck",
+        "postal_code": "6021",
+        "latitude": 47.001,
+        "longitude": 11.401,
+        "country": "AT",
+    }
 
 
 def test_a_broken_stored_config_names_its_row(
@@ -84,6 +108,6 @@ def test_a_stored_config_cannot_read_local_files(
     assert result.stderr.splitlines() == [
         "stored configuration left out: pipeline.configs[sneaky]: at base_url: a stored "
         f"configuration needs an absolute http(s) URL, got {secret.as_uri()!r}",
-        "Error: no source named 'sneaky' (known: datatourisme-poi, example-city, "
-        "example-harbour, example-lakeside, failte-ireland-attractions, odh-events)",
+        "Error: pipeline.configs[sneaky]: at base_url: a stored configuration needs an "
+        f"absolute http(s) URL, got {secret.as_uri()!r}",
     ]

@@ -49,7 +49,7 @@ def test_refused(url: str, reason: str) -> None:
 
 def test_allowed_hosts_and_file_sources() -> None:
     check_url("http://127.0.0.1:8000/feed", allowed_hosts=["127.0.0.1"])
-    check_url("file:///srv/samples/page-1.json", allow_file=True)
+    check_url("file:///srv/samples/page-1.json", file_roots=[Path("/srv/samples")])
     check_url("https://93.184.215.14/feed")  # a public literal address needs no lookup
     # IPv6 forms that carry a public IPv4 are public
     for url in (

@@ -17,13 +17,13 @@ from pipeline_core.db.tables import configs
 from pipeline_core.exceptions import MappingError
 from pipeline_core.hookspecs import hookimpl
 from pipeline_core.mapping import document_from_config_row
-from pipeline_core.sources import Source
+from pipeline_core.sources import BrokenSource, Source
 
 logger = logging.getLogger(__name__)
 
 
 @hookimpl
-def register_sources(settings: Settings) -> list[Source]:
+def register_sources(settings: Settings) -> list[Source | BrokenSource]:
     """One source per enabled row of ``pipeline.configs``."""
     engine = make_engine(settings.database_url)
     try:
@@ -33,11 +33,14 @@ def register_sources(settings: Settings) -> list[Source]:
             rows = conn.execute(sa.select(configs).where(configs.c.enabled)).mappings().all()
     finally:
         engine.dispose()
-    found = []
+    found: list[Source | BrokenSource] = []
     for row in rows:
         # One broken row must not block every other source: it is reported and left out.
         try:
             found.append(Source.from_mapping(document_from_config_row(dict(row))))
         except MappingError as exc:
             logger.error("stored configuration left out: %s", exc)
+            found.append(
+                BrokenSource(str(row["name"]), f"pipeline.configs[{row['name']}]", str(exc))
+            )
     return found

@@ -7,6 +7,7 @@ Each function takes the value and keyword arguments from the mapping, and raises
 from __future__ import annotations
 
 import html
+import math
 import re
 import unicodedata
 from datetime import date, datetime
@@ -111,18 +112,23 @@ def to_int(value: Any) -> int:
 
 
 def to_float(value: Any) -> float:
-    """Decimal number; text may use a decimal comma (``"53,27"``)."""
+    """Decimal number; text may use a decimal comma (``"53,27"``). NaN and infinity are
+    refused (JSON has no such number: they would be stored as null)."""
     if isinstance(value, bool):
         raise ValueError("expected a number, got a boolean")
     if isinstance(value, int | float):
-        return float(value)
-    text = str(value).strip().replace("\u00a0", "").replace(" ", "")
-    if text.count(",") == 1 and "." not in text:
-        text = text.replace(",", ".")
-    try:
-        return float(text)
-    except ValueError:
-        raise ValueError("not a number") from None
+        number = float(value)
+    else:
+        text = str(value).strip().replace("\u00a0", "").replace(" ", "")
+        if text.count(",") == 1 and "." not in text:
+            text = text.replace(",", ".")
+        try:
+            number = float(text)
+        except ValueError:
+            raise ValueError("not a number") from None
+    if not math.isfinite(number):
+        raise ValueError(f"not a finite number: {value!r} (NaN and infinity are refused)")
+    return number
 
 
 def to_bool(value: Any) -> bool:

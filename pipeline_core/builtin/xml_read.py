@@ -10,6 +10,7 @@ gigabytes) is refused as a whole with :class:`UnsafeXML`, before any record is r
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -99,6 +100,45 @@ def iter_records(
         remove_pis=True,
     )
     anywhere = len(record_path) == 1
+    try:
+        yield from _walk(parser, record_path, name, value_path, found, anywhere)
+    except etree.XMLSyntaxError:
+        # libxml2 may stop at an entity bomb before the root element's start event, where
+        # the declarations are checked; the refusal is the same.
+        declared = _declared_in_prolog(body)
+        if declared:
+            raise UnsafeXML(
+                "the document declares entities, which are never resolved: " + ", ".join(declared)
+            ) from None
+        raise
+
+
+#: An entity declaration of a DTD's internal subset: name, then SYSTEM/PUBLIC and a URL, or a value.
+_ENTITY = re.compile(
+    rb"""<!ENTITY\s+(?:%\s*)?([^\s>]+)\s+(SYSTEM\s+|PUBLIC\s+(?:"[^"]*"|'[^']*')\s+)?("[^"]*"|'[^']*')"""
+)
+
+
+def _declared_in_prolog(body: bytes) -> list[str]:
+    """The entities declared before the root element, as :func:`_entities` names them."""
+    end = body.find(b"]>")
+    prolog = body[: end if end >= 0 else len(body)]
+    found = []
+    for name, external, target in _ENTITY.findall(prolog):
+        kind = "external" if external else "internal"
+        text = target[1:-1].decode("utf-8", "replace")
+        found.append(f"{name.decode('utf-8', 'replace')} ({kind}: {text[:80]})")
+    return found
+
+
+def _walk(
+    parser: Any,
+    record_path: list[str],
+    name: Namer,
+    value_path: list[str] | None,
+    found: dict[str, Any] | None,
+    anywhere: bool,
+) -> Iterator[dict[str, Any] | Any]:
     stack: list[str] = []
     inside = 0  # depth of the record element being read (0: none)
     checked = False

@@ -13,8 +13,11 @@ crawl row gets the counts, ``pipeline.sources`` its last-crawl times, and
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import tempfile
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -36,6 +39,7 @@ from pipeline_core.plugins import get_plugin_manager
 from pipeline_core.stages.archive import is_orphan
 from pipeline_core.stages.session import StageSession
 from pipeline_core.storage import get_storage
+from pipeline_core.storage.base import Storage
 
 logger = logging.getLogger(__name__)
 
@@ -90,8 +94,10 @@ def ingest(payload: Mapping[str, Any], context: JobContext) -> JobResult:
     session.open(crawl)
     storage = get_storage(context.settings)
     batches = 0
+    folder = tempfile.TemporaryDirectory(prefix="dmo-ingest-")
     try:
-        with storage.open(storage.key_of(normalised.url)) as handle:
+        local = _checked_copy(storage, normalised, Path(folder.name), file_id)
+        with local.open("rb") as handle:
             for number, line in enumerate(handle, 1):
                 item = _item(session, _entry(line, number, file_id, normalised))
                 if item is not None and session.validate(session.hash(item)):
@@ -109,6 +115,8 @@ def ingest(payload: Mapping[str, Any], context: JobContext) -> JobResult:
             f"of {session.batch_size} were written); running the job again finishes it: "
             f"{type(exc.orig or exc).__name__}: {first}"
         ) from exc
+    finally:
+        folder.cleanup()
     try:
         stats = session.close(
             "finished",
@@ -135,6 +143,25 @@ def ingest(payload: Mapping[str, Any], context: JobContext) -> JobResult:
             f"back; running the job again finishes it: {type(exc.orig or exc).__name__}"
         ) from exc
     return JobResult({k: v for k, v in stats.items() if k != "scrape"} | {"crawl_id": crawl.id})
+
+
+def _checked_copy(storage: Storage, normalised: ArchivedFile, folder: Path, file_id: int) -> Path:
+    """A local copy of the normalised file, whose SHA-256 is the one ``pipeline.files``
+    recorded; else :class:`JobError` before anything is staged (a changed or damaged file
+    is never half-staged)."""
+    path = folder / "normalised.jsonl"
+    checksum = hashlib.sha256()
+    with storage.open(storage.key_of(normalised.url)) as source, path.open("wb") as out:
+        for chunk in iter(lambda: source.read(1 << 20), b""):
+            checksum.update(chunk)
+            out.write(chunk)
+    if checksum.hexdigest() != normalised.sha256:
+        raise JobError(
+            f"ingest of file {file_id} ({normalised.source}): {normalised.url} does not match "
+            "its SHA-256 in pipeline.files; the archive was changed or damaged, nothing was "
+            "staged"
+        )
+    return path
 
 
 #: JSON's names of the values a line may hold instead of an object.

@@ -67,7 +67,9 @@ def _path_parts(path: str) -> list[tuple[str, int | None]]:
     """``a.b.0`` → [("a", None), ("b", None), ("0", 0)]; ``$`` → []."""
     if path in ("$", ""):
         return []
-    return [(part, int(part) if part.isdigit() else None) for part in path.split(".")]
+    return [
+        (part, int(part) if part.isascii() and part.isdigit() else None) for part in path.split(".")
+    ]
 
 
 def make_getter(path: str) -> Getter:

@@ -7,7 +7,6 @@ the line (for files), the path inside the document and the key.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass
 from functools import cache
@@ -20,6 +19,12 @@ import yaml
 
 from pipeline_core.exceptions import MappingError
 from pipeline_core.frequency import DEFAULT_FREQUENCY, parse_frequency
+from pipeline_core.mapping.yaml_reader import (
+    MAX_DOCUMENT_BYTES,
+    MappingLoader,
+    check_bounds,
+    compose_bounded,
+)
 
 #: Top-level keys kept in ``pipeline.configs.scrape_config`` (all but the seed's own columns).
 _CONFIG_COLUMNS = {"source", "dmo", "fetcher", "url", "fields", "scrape_frequency"}
@@ -123,21 +128,6 @@ def _fast_validator() -> Any:
     return jsonschema_rs.validator_for(mapping_schema())
 
 
-class MappingLoader(yaml.SafeLoader):
-    """PyYAML's safe loader with YAML 1.2 booleans: only true/false, so keys and values such
-    as ``on``, ``off``, ``yes``, ``no``, ``y``, ``n`` (field names in feeds) stay text."""
-
-
-MappingLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-for _first in "tTfF":
-    MappingLoader.yaml_implicit_resolvers.setdefault(_first, []).insert(
-        0, ("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"))
-    )
-
-
 def _node_at(node: yaml.Node | None, path: list[Any]) -> yaml.Node | None:
     """The YAML node at a document path, or the deepest one found on the way."""
     for part in path:
@@ -173,7 +163,11 @@ def describe_error(error: Any) -> tuple[list[Any], str]:
 
 
 def check_document(doc: Any, origin: str, root: yaml.Node | None = None) -> None:
-    """Raise :class:`MappingError` unless ``doc`` is a valid mapping document."""
+    """Raise :class:`MappingError` unless ``doc`` is a valid mapping document.
+
+    Its size and depth are checked first (:func:`~pipeline_core.mapping.yaml_reader.check_bounds`),
+    before the schema validator walks it."""
+    check_bounds(doc, origin)
     if not isinstance(doc, dict):
         raise MappingError(
             f"{origin}: a mapping is a YAML mapping of keys, got {type(doc).__name__}"
@@ -215,13 +209,7 @@ def _check_frequency(doc: dict[str, Any], origin: str, root: yaml.Node | None) -
 
 def load_mapping_text(text: str, origin: str, base_dir: Path | None = None) -> MappingDocument:
     """Parse and check a YAML mapping given as text (``origin`` names it in errors)."""
-    try:
-        root = yaml.compose(text, Loader=MappingLoader)
-        doc = yaml.load(text, Loader=MappingLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{origin}:{mark.line + 1}" if mark is not None else origin
-        raise MappingError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    doc, root = compose_bounded(text, origin)
     check_document(doc, origin, root)
     return MappingDocument(doc=doc, origin=origin, base_dir=base_dir)
 
@@ -230,9 +218,16 @@ def load_mapping_file(path: str | Path) -> MappingDocument:
     """Load and check one mapping file."""
     path = Path(path)
     try:
-        text = path.read_text("utf-8")
+        with path.open("rb") as stream:
+            data = stream.read(MAX_DOCUMENT_BYTES + 1)
     except OSError as exc:
         raise MappingError(f"{path}: cannot be read: {exc.strerror}") from None
+    if len(data) > MAX_DOCUMENT_BYTES:
+        raise MappingError(f"{path}: refused: the file is larger than {MAX_DOCUMENT_BYTES} bytes")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise MappingError(f"{path}: not UTF-8 text: {exc.reason} at byte {exc.start}") from None
     return load_mapping_text(text, str(path), base_dir=path.parent.resolve())
 
 

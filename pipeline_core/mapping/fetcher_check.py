@@ -5,9 +5,11 @@ A fetcher class declares what it reads (see :class:`pipeline_core.scrapy.fetcher
 ``pagination_types`` (the ``pagination.type`` values it follows) and ``required_keys``
 (top-level keys it cannot do without). Errors name the file, the line and the key, as
 schema errors do. Request headers are checked for every source: a secret belongs in the
-environment (``${DMO_SECRET_NAME}``), never in a mapping file or a stored configuration, and
-a header may only name variables that start with :data:`SECRET_PREFIX`, so a mapping cannot
-send the pipeline's own settings (database URL, cloud keys) to a source host.
+environment (``${DMO_SECRET_<DMO>__NAME}``), never in a mapping file or a stored
+configuration, and a header may only name its own DMO's variables (none for a stored
+configuration; :mod:`pipeline_core.mapping.secrets`), so a mapping cannot send the pipeline's
+own settings (database URL, cloud keys) or another DMO's secrets to a source host. A mapping
+file's ``file:`` URL must lie in its own folder (or one of ``PIPELINE_FILE_FOLDERS``).
 """
 
 from __future__ import annotations
@@ -15,8 +17,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pipeline_core.exceptions import MappingError
+from pipeline_core.config import Settings
+from pipeline_core.exceptions import MappingError, URLPolicyError
 from pipeline_core.mapping.document import MappingDocument, describe_error
+from pipeline_core.mapping.secrets import ANY_REF, ENV_REF, dmo_secret_prefix, reference_problem
+from pipeline_core.urlpolicy import check_file_path, file_roots
 
 #: Header names whose values are credentials.
 SECRET_HEADER = re.compile(
@@ -26,11 +31,6 @@ SECRET_HEADER = re.compile(
 #: Values that look like credentials whatever the header is called.
 SECRET_VALUE = re.compile(r"^\s*(bearer|basic|token|apikey)\s+\S{8,}", re.IGNORECASE)
 AUTH_SCHEME = re.compile(r"^\s*(bearer|basic|token|apikey|digest)\b", re.IGNORECASE)
-ENV_REF = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)\}")
-#: The only environment variables a header may reference (``${DMO_SECRET_API_TOKEN}``).
-SECRET_PREFIX = "DMO_SECRET_"
-#: Any ``${...}`` reference, well-formed or not, to refuse those outside the prefix.
-ANY_REF = re.compile(r"\$\{([^}]*)\}")
 
 
 def _fail(doc: MappingDocument, path: list[Any], message: str) -> MappingError:
@@ -38,17 +38,24 @@ def _fail(doc: MappingDocument, path: list[Any], message: str) -> MappingError:
     return MappingError(f"{doc.where(path)}: at {key}: {message}")
 
 
+def check_source_document(doc: MappingDocument, settings: Settings) -> None:
+    """The checks every source's document gets when sources load, whatever its fetcher:
+    its headers (:func:`check_headers`) and its ``file:`` URL (:func:`check_file_url`)."""
+    check_headers(doc)
+    check_file_url(doc, settings)
+
+
 def check_headers(doc: MappingDocument) -> None:
-    """Refuse a literal secret in a header, and a ``${NAME}`` outside :data:`SECRET_PREFIX`."""
+    """Refuse a literal secret in a header, and a ``${NAME}`` out of the mapping's scope
+    (:func:`pipeline_core.mapping.secrets.reference_problem`)."""
+    stored = doc.base_dir is None
+    prefix = dmo_secret_prefix(doc.dmo)
     for header, value in doc.doc.get("headers", {}).items():
         for name in ANY_REF.findall(value):
-            if not (ENV_REF.fullmatch("${" + name + "}") and name.startswith(SECRET_PREFIX)):
+            problem = reference_problem(name, doc.dmo, stored)
+            if problem is not None:
                 raise _fail(
-                    doc,
-                    ["headers", header],
-                    f"header {header} references ${{{name}}}; headers may only use environment "
-                    f"variables named {SECRET_PREFIX}*, so the pipeline's own settings never "
-                    "reach a source",
+                    doc, ["headers", header], f"header {header} references ${{{name}}}; {problem}"
                 )
         literal = ENV_REF.sub("", value)
         if SECRET_HEADER.search(header):
@@ -61,9 +68,21 @@ def check_headers(doc: MappingDocument) -> None:
                 doc,
                 ["headers", header],
                 f"header {header} holds a literal secret; put it in an environment variable "
-                f'named {SECRET_PREFIX}* and write "${{{SECRET_PREFIX}NAME}}" (for example '
-                f'"Bearer ${{{SECRET_PREFIX}API_TOKEN}}"): secrets never live in mapping files',
+                f'named {prefix}NAME and write "${{{prefix}NAME}}" (for example '
+                f'"Bearer ${{{prefix}API_TOKEN}}"): secrets never live in mapping files',
             )
+
+
+def check_file_url(doc: MappingDocument, settings: Settings) -> None:
+    """Refuse a mapping file whose ``url`` is a file outside the folders it may read
+    (:func:`pipeline_core.urlpolicy.check_file_path`)."""
+    url = doc.resolved_url()
+    if not url or not url.startswith("file:") or doc.base_dir is None:
+        return
+    try:
+        check_file_path(url, file_roots(doc.base_dir, settings))
+    except URLPolicyError as exc:
+        raise _fail(doc, ["url"], str(exc)) from None
 
 
 def check_against_fetcher(doc: MappingDocument, fetcher: type) -> None:

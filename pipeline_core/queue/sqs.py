@@ -21,6 +21,7 @@ import orjson
 
 from pipeline_core.config import Settings
 from pipeline_core.exceptions import QueueError
+from pipeline_core.masking import mask_text
 
 logger = logging.getLogger(__name__)
 
@@ -123,8 +124,8 @@ def error_code(exc: BaseException) -> str:
                     "; there is no such queue at this endpoint: check "
                     "PIPELINE_JOBS_QUEUE_URL (and PIPELINE_SQS_ENDPOINT_URL), or create it"
                 )
-            return text
-    return f"{type(exc).__name__}: {exc}"
+            return mask_text(text)
+    return mask_text(f"{type(exc).__name__}: {exc}")
 
 
 def shorten(text: str, limit: int = 120) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -12,7 +11,7 @@ import scrapy
 from pipeline_core.exceptions import MappingError
 from pipeline_core.items import RawRecord
 from pipeline_core.mapping import CompiledMapping
-from pipeline_core.mapping.fetcher_check import ENV_REF, SECRET_PREFIX
+from pipeline_core.mapping.secrets import resolve_template
 from pipeline_core.scrapy.reporting import session_of
 from pipeline_core.scrapy.resolver import refusal
 from pipeline_core.sources import Source
@@ -81,29 +80,23 @@ class FetcherSpider(scrapy.Spider):
         return options
 
     def request_headers(self) -> dict[str, str]:
-        """The mapping's ``headers``, with ``${DMO_SECRET_*}`` replaced from the environment.
+        """The mapping's ``headers``, with ``${DMO_SECRET_<DMO>__NAME}`` replaced from the
+        environment (:func:`pipeline_core.mapping.secrets.resolve_template`).
 
-        Only variables named ``DMO_SECRET_*`` are read (the check at load refuses others;
-        this refuses them again for a spider built without that check).
+        Only the source's own DMO's variables are read, and none for a stored configuration
+        (the check at load refuses the others; this refuses them again for a spider built
+        without that check).
         """
-        headers = {}
-        for header, template in self.options.get("headers", {}).items():
-            value = template
-            for variable in ENV_REF.findall(template):
-                if not variable.startswith(SECRET_PREFIX):
-                    raise MappingError(
-                        f"{self.source.mapping.origin}: header {header} references "
-                        f"${{{variable}}}; headers may only use environment variables "
-                        f"named {SECRET_PREFIX}*"
-                    )
-                if variable not in os.environ:
-                    raise MappingError(
-                        f"{self.source.mapping.origin}: header {header} needs environment "
-                        f"variable {variable}, which is not set"
-                    )
-                value = value.replace("${" + variable + "}", os.environ[variable])
-            headers[header] = value
-        return headers
+        mapping = self.source.mapping
+        return {
+            header: resolve_template(
+                template,
+                mapping.dmo,
+                f"{mapping.origin}: header {header}",
+                stored=mapping.base_dir is None,
+            )
+            for header, template in self.options.get("headers", {}).items()
+        }
 
     def record(self, payload: Any, url: str) -> RawRecord | None:
         """The item to yield for one source record, or None when it is unchanged.

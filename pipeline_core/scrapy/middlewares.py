@@ -1,11 +1,15 @@
 """Middlewares: the URL policy (:mod:`pipeline_core.urlpolicy`), the offsite filter of
-sources (a request to a host outside the source's hosts is never sent) and the URL length
-limit (a request it drops is a page error of a source)."""
+sources (a request to a host outside the source's hosts is never sent), credential headers
+dropped on a redirect to another origin, and the URL length limit (a request it drops is a
+page error of a source)."""
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
 
 from scrapy import Request, Spider
 from scrapy.crawler import Crawler
@@ -16,9 +20,11 @@ from scrapy.spidermiddlewares.urllength import UrlLengthMiddleware
 from scrapy.utils.httpobj import urlparse_cached
 
 from pipeline_core.exceptions import URLPolicyError
+from pipeline_core.mapping.fetcher_check import SECRET_HEADER
+from pipeline_core.mapping.secrets import ANY_REF
 from pipeline_core.scrapy.fetcher import FetcherSpider
 from pipeline_core.scrapy.runtime import get_runtime
-from pipeline_core.urlpolicy import check_url
+from pipeline_core.urlpolicy import check_url, file_roots
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +34,8 @@ class URLPolicyMiddleware:
 
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
-        self.allowed_hosts = tuple(get_runtime().settings.allowed_hosts)
+        self.settings = get_runtime().settings
+        self.allowed_hosts = tuple(self.settings.allowed_hosts)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> URLPolicyMiddleware:
@@ -39,15 +46,56 @@ class URLPolicyMiddleware:
         start = getattr(spider, "start_url", "") or ""
         source = getattr(spider, "source", None)
         # file: only for sources defined in a mapping file that starts from a file: URL
-        # (bundled samples); never for stored configurations, which the API may edit.
-        from_file = source is not None and source.mapping.base_dir is not None
+        # (bundled samples), and only in its folders; never for stored configurations,
+        # which the API may edit.
+        roots = None
+        if source is not None and source.mapping.base_dir is not None and start.startswith("file:"):
+            roots = file_roots(source.mapping.base_dir, self.settings)
+            if start != source.mapping.resolved_url():  # the operator's own --url / start_url
+                roots += (Path(url2pathname(urlsplit(start).path)).parent,)
         try:
-            check_url(
-                request.url, self.allowed_hosts, allow_file=from_file and start.startswith("file:")
-            )
+            check_url(request.url, self.allowed_hosts, file_roots=roots)
         except URLPolicyError as exc:
             self.crawler.stats.inc_value("dmo/refused_urls")
             raise IgnoreRequest(str(exc)) from None
+        return None
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port
+
+
+class RedirectCredentialsMiddleware:
+    """Drop credential headers from a request that a redirect sends to another origin.
+
+    Scrapy drops ``Authorization`` and ``Cookie`` when a redirect changes the scheme or the
+    host. A source's secret may travel in any header (``X-Api-Key``): on a redirect whose
+    scheme, host or port differs from the page that redirected, every header whose name
+    looks like a credential (:data:`~pipeline_core.mapping.fetcher_check.SECRET_HEADER`)
+    and every header of the mapping that holds a ``${...}`` reference is removed before the
+    request is sent. A redirect within one origin keeps them.
+    """
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> RedirectCredentialsMiddleware:
+        return cls(crawler)
+
+    def process_request(self, request: Request) -> Any:
+        previous = request.meta.get("redirect_urls")
+        if not previous or _origin(previous[-1]) == _origin(request.url):
+            return None
+        source = getattr(self.crawler.spider, "source", None)
+        templates = source.mapping.doc.get("headers", {}) if source is not None else {}
+        referencing = {name.lower() for name, value in templates.items() if ANY_REF.search(value)}
+        for name in list(request.headers.keys()):
+            text = name.decode("latin-1") if isinstance(name, bytes) else str(name)
+            if SECRET_HEADER.search(text) or text.lower() in referencing:
+                del request.headers[name]
+                self.crawler.stats.inc_value("dmo/redirect_dropped_headers")
         return None
 
 

@@ -15,10 +15,11 @@ import sqlalchemy as sa
 from pipeline_core.config import Settings, load_settings
 from pipeline_core.db import make_engine
 from pipeline_core.db.ensure import ensure_schema
+from pipeline_core.escaping import install_log_escaping
 from pipeline_core.mapping import CompiledMapping
 from pipeline_core.plugins import PipelineManager, get_plugin_manager
 from pipeline_core.project import project_root
-from pipeline_core.sources import Source, get_source
+from pipeline_core.sources import Source, SourceRegistry, get_source
 from pipeline_core.transforms import Transform
 
 
@@ -32,7 +33,7 @@ class Runtime:
     _database_checked: bool = False
 
     @cached_property
-    def sources(self) -> dict[str, Source]:
+    def sources(self) -> SourceRegistry:
         return self.pm.sources()
 
     @cached_property
@@ -78,6 +79,7 @@ def get_runtime(settings: Settings | None = None) -> Runtime:
     """The process's runtime, built on first call."""
     global _runtime
     if _runtime is None:
+        install_log_escaping()
         root = project_root()
         if root is not None and str(root) not in sys.path:
             sys.path.insert(0, str(root))  # in-repo spiders/ import as `spiders`

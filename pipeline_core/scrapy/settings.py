@@ -30,6 +30,7 @@ DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
     "pipeline_core.scrapy.middlewares.SourceOffsiteMiddleware": 50,
     "pipeline_core.scrapy.middlewares.URLPolicyMiddleware": 55,
+    "pipeline_core.scrapy.middlewares.RedirectCredentialsMiddleware": 60,
 }
 
 #: Scrapy's URL length filter is replaced by one that reports what it drops as a page

@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from pipeline_core.db.tables import errors as errors_table
+from pipeline_core.masking import excerpt, mask_text
 
 logger = logging.getLogger(__name__)
 
@@ -36,10 +37,13 @@ class ErrorSink:
         """Record one error; it is logged at once and written at the next flush.
 
         A NUL character in the id, field, message or URL is written as ``\\x00`` (the
-        database cannot store it, and the error row must not fail its batch).
+        database cannot store it, and the error row must not fail its batch). The message is
+        masked and the value kept as a bounded, masked excerpt
+        (:func:`pipeline_core.masking.excerpt`): a value read from a file or a page may hold
+        secrets.
         """
         self.count += 1
-        message = message.replace("\x00", "\\x00")
+        message = mask_text(message).replace("\x00", "\\x00")
         external_id, field, url = (
             None if text is None else text.replace("\x00", "\\x00")
             for text in (external_id, field, url)
@@ -55,7 +59,7 @@ class ErrorSink:
                 "stage": stage,
                 "field": field,
                 "message": message,
-                "value": None if value is None else repr(value)[:2000],
+                "value": None if value is None else excerpt(value),
                 "url": url,
                 "crawl_id": self.crawl_id,
                 "job_id": self.job_id,

@@ -16,6 +16,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 
 from pipeline_core.db.engine import database_away, write_transaction
+from pipeline_core.escaping import strip_record_controls
 from pipeline_core.exceptions import RecordError
 from pipeline_core.items import ListingItem, RawRecord
 from pipeline_core.mapping import CompiledMapping
@@ -296,6 +297,14 @@ class StageSession:
                 self.unseen.discard(external_id)
             kept: list[RecordError] = []
             record = self.mapping.apply(raw.payload, external_id, kept)
+            emptied = strip_record_controls(record)
+            if emptied is not None:
+                raise RecordError(
+                    self.source,
+                    external_id,
+                    emptied,
+                    "holds only control characters (a binary or garbled value); not staged",
+                )
         except RecordError as exc:
             self.stats["invalid"] += 1
             self.errors.add(

@@ -16,6 +16,7 @@ from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
 from pipeline_core.exceptions import StorageError
+from pipeline_core.masking import mask_text
 from pipeline_core.storage.base import JSONL
 from pipeline_core.storage.keys import check_key
 
@@ -94,11 +95,15 @@ class S3Storage:
                 f"S3 could not {action} {self.url(key)}: {code}: {error.get('Message', '')}"
             ) from None
         except BotoCoreError as exc:
-            raise StorageError(f"S3 could not {action} {self.url(key)}: {exc}") from None
+            raise StorageError(
+                f"S3 could not {action} {self.url(key)}: {mask_text(str(exc))}"
+            ) from None
         except S3UploadFailedError as exc:  # upload_file wraps the ClientError in text
             if "NoSuchBucket" in str(exc):
                 raise StorageError(self._no_bucket(action, key)) from None
-            raise StorageError(f"S3 could not {action} {self.url(key)}: {exc}") from None
+            raise StorageError(
+                f"S3 could not {action} {self.url(key)}: {mask_text(str(exc))}"
+            ) from None
 
     def put_file(self, key: str, path: Path, content_type: str = JSONL) -> str:
         with self._translated("store", key):

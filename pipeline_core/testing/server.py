@@ -12,6 +12,7 @@ runs (:meth:`FeedServer.set_pages`), to simulate a feed that changes between cra
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -57,7 +58,8 @@ class FeedServer:
     """Serve ``pages`` (request path with query → body) or the files of ``folder``.
 
     ``headers`` adds response headers by path (header name → value, or a list of values
-    sent as separate header lines, as two ``Link`` headers are).
+    sent as separate header lines, as two ``Link`` headers are). ``delays`` holds seconds to
+    wait before answering a path (a slow page, so a job surely outlasts a short lease).
     """
 
     def __init__(
@@ -65,8 +67,10 @@ class FeedServer:
         pages: Mapping[str, bytes] | None = None,
         folder: str | Path | None = None,
         headers: Mapping[str, Mapping[str, str | Sequence[str]]] | None = None,
+        delays: Mapping[str, float] | None = None,
     ) -> None:
         self._pages: dict[str, bytes] = dict(pages or {})
+        self._delays: dict[str, float] = dict(delays or {})
         #: Response headers by path; a list of values is sent as one header line each.
         self._headers = {
             path: [
@@ -90,6 +94,7 @@ class FeedServer:
                 with server._lock:
                     server.requests.append(self.path)
                     server.request_headers.append(dict(self.headers.items()))
+                time.sleep(server._delays.get(self.path, 0.0))
                 body, content_type = server._lookup(self.path)
                 if body is None:
                     self.send_response(404)
