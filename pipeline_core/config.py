@@ -123,6 +123,24 @@ def _path_list(raw: str) -> tuple[str, ...]:
     return tuple(part for part in raw.split(os.pathsep) if part.strip())
 
 
+def _job_timeouts(raw: str) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for part in raw.split(","):
+        if not part.strip():
+            continue
+        name, equals, seconds = part.partition("=")
+        if not equals or not name.strip():
+            raise ValueError("comma-separated JOB_TYPE=SECONDS pairs, such as scrape=3600")
+        try:
+            out[name.strip()] = _positive_float(seconds)
+        except ValueError:
+            raise ValueError(
+                f"comma-separated JOB_TYPE=SECONDS pairs; {name.strip()}: seconds must be "
+                "a number greater than 0"
+            ) from None
+    return out
+
+
 def data_dir() -> Path:
     """Folder of the embedded default database and storage: ``$PIPELINE_HOME`` or ./data."""
     return Path(os.environ.get("PIPELINE_HOME", "data")).expanduser().resolve()
@@ -281,6 +299,16 @@ SETTINGS: tuple[Setting, ...] = (
         "resolve to private, loopback or link-local addresses (for example 127.0.0.1 in tests).",
         _name_list,
     ),
+    # -- worker limits (issue 15) --
+    Setting(
+        "PIPELINE_JOB_TIMEOUTS",
+        "",
+        "Comma-separated JOB_TYPE=SECONDS pairs (for example scrape=3600,transform=600): a "
+        "job of that type still running after so many seconds is cancelled, its attempt "
+        "fails ('timed out') and it is retried with backoff like any failure. Types not "
+        "named have no timeout.",
+        _job_timeouts,
+    ),
 )
 
 SETTINGS_BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
@@ -309,6 +337,8 @@ class Settings:
     disable_plugins: tuple[str, ...]
     sources_path: tuple[str, ...]
     allowed_hosts: tuple[str, ...]
+    #: Seconds a job of each type may run (``PIPELINE_JOB_TIMEOUTS``).
+    job_timeouts: Mapping[str, float] = field(default_factory=dict)
     raw: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     def masked(self) -> dict[str, str]:
@@ -340,6 +370,7 @@ _FIELD_OF = {
     "PIPELINE_DISABLE_PLUGINS": "disable_plugins",
     "PIPELINE_SOURCES_PATH": "sources_path",
     "PIPELINE_ALLOWED_HOSTS": "allowed_hosts",
+    "PIPELINE_JOB_TIMEOUTS": "job_timeouts",
 }
 
 
