@@ -17,6 +17,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -113,3 +114,17 @@ class OwnPostgres:
         if self.running():
             self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
         shutil.rmtree(self.home, ignore_errors=True)
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[OwnPostgres]:
+    """A started cluster of this test's own, removed afterwards. A test module imports it::
+
+    from own_postgres import own_postgres  # noqa: F401  (a fixture)
+    """
+    cluster = OwnPostgres()
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.remove()
