@@ -8,6 +8,7 @@ accepts. Secrets are masked by :meth:`Settings.masked`.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -139,6 +140,32 @@ def _job_timeouts(raw: str) -> dict[str, float]:
                 "a number greater than 0"
             ) from None
     return out
+
+
+def _name_servers(raw: str) -> tuple[tuple[str, int], ...]:
+    servers: list[tuple[str, int]] = []
+    for part in raw.split(","):
+        text = part.strip()
+        if not text:
+            continue
+        host, port = text, "53"
+        if text.startswith("["):  # [IPv6]:port
+            host, _, rest = text[1:].partition("]")
+            port = rest.removeprefix(":") or "53"
+        elif text.count(":") == 1:  # IPv4:port
+            host, port = text.split(":")
+        try:
+            address = str(ipaddress.ip_address(host))
+            number = int(port)
+        except ValueError:
+            raise ValueError(
+                "comma-separated IP addresses of name servers, each with an optional port "
+                f"(127.0.0.1:5353, [::1]:53); not {text!r}"
+            ) from None
+        if not 0 < number < 65536:
+            raise ValueError(f"a port from 1 to 65535; not {text!r}")
+        servers.append((address, number))
+    return tuple(servers)
 
 
 def data_dir() -> Path:
@@ -309,6 +336,14 @@ SETTINGS: tuple[Setting, ...] = (
         "named have no timeout.",
         _job_timeouts,
     ),
+    Setting(
+        "PIPELINE_NAME_SERVERS",
+        "",
+        "Comma-separated IP addresses (with an optional :port) of the DNS servers that "
+        "resolve the host names fetchers request, for the URL policy's check and for the "
+        "connection alike. Empty: the system's resolver.",
+        _name_servers,
+    ),
 )
 
 SETTINGS_BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
@@ -339,6 +374,8 @@ class Settings:
     allowed_hosts: tuple[str, ...]
     #: Seconds a job of each type may run (``PIPELINE_JOB_TIMEOUTS``).
     job_timeouts: Mapping[str, float] = field(default_factory=dict)
+    #: (address, port) of the DNS servers of fetchers' names (``PIPELINE_NAME_SERVERS``).
+    name_servers: tuple[tuple[str, int], ...] = ()
     raw: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     def masked(self) -> dict[str, str]:
@@ -371,6 +408,7 @@ _FIELD_OF = {
     "PIPELINE_SOURCES_PATH": "sources_path",
     "PIPELINE_ALLOWED_HOSTS": "allowed_hosts",
     "PIPELINE_JOB_TIMEOUTS": "job_timeouts",
+    "PIPELINE_NAME_SERVERS": "name_servers",
 }
 
 

@@ -29,6 +29,7 @@ class URLPolicyMiddleware:
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
         self.allowed_hosts = tuple(get_runtime().settings.allowed_hosts)
+        self.name_servers = get_runtime().settings.name_servers
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> URLPolicyMiddleware:
@@ -43,7 +44,10 @@ class URLPolicyMiddleware:
         from_file = source is not None and source.mapping.base_dir is not None
         try:
             check_url(
-                request.url, self.allowed_hosts, allow_file=from_file and start.startswith("file:")
+                request.url,
+                self.allowed_hosts,
+                allow_file=from_file and start.startswith("file:"),
+                name_servers=self.name_servers,
             )
         except URLPolicyError as exc:
             self.crawler.stats.inc_value("dmo/refused_urls")
