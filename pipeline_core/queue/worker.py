@@ -633,6 +633,12 @@ class Worker:
             return
         key = (running.id, running.attempt)
         if self._timed_out != key:
+            with self._lock:  # the job may have ended (and the next begun) meanwhile
+                if self._current is None or self._current[0] is not running:
+                    return
+                self._timed_out = key
+                self._interrupted_at = now
+                self._job_cancel.set()
             logger.warning(
                 "worker %s: job %d (%s) has run %g s, past its timeout; cancelling it",
                 self.owner,
@@ -640,9 +646,6 @@ class Worker:
                 running.type,
                 limit,
             )
-            self._timed_out = key
-            self._interrupted_at = now
-            self._job_cancel.set()
             return
         main = self._main_thread
         if main is not None and now - self._interrupted_at >= TIMEOUT_INTERRUPT:
