@@ -19,7 +19,8 @@ from pipeline_core.config import ConfigError, load_settings
 from pipeline_core.db.engine import write_transaction
 from pipeline_core.db.tables import jobs, queue
 from pipeline_core.queue.enqueue import enqueue
-from pipeline_core.queue.worker import Worker
+from pipeline_core.queue.job import ClaimedJob
+from pipeline_core.queue.worker import DatabaseFeed, Worker
 
 pytest_plugins = ["queue_fixtures"]
 
@@ -47,6 +48,13 @@ def gate() -> Iterator[threading.Event]:
     event.set()
 
 
+class SixAtOnce(DatabaseFeed):
+    """Claims six jobs whatever the worker asks for."""
+
+    def next_jobs(self, owner: str, limit: int) -> list[ClaimedJob]:
+        return super().next_jobs(owner, 6)
+
+
 def history(engine: sa.Engine) -> list[tuple[int, int, str, str | None]]:
     with engine.connect() as conn:
         rows = conn.execute(
@@ -67,8 +75,11 @@ def test_a_worker_gives_back_the_jobs_it_cannot_start_while_one_runs_long(
     with write_transaction(engine) as conn:
         slow = enqueue(conn, "block", {"gate": "slow"}, settings=settings, priority=1)
         quick = [enqueue(conn, "marks", {"n": n}, settings=settings) for n in range(5)]
-    slow_worker = Worker(engine, pm, owner="slow-worker")
-    thread = threading.Thread(target=slow_worker.process_once, args=(6,))
+    # a worker whose batch has grown to six (its loop, not process_once: that one runs the
+    # batch it was asked for whole)
+    feed = SixAtOnce(engine, settings)
+    slow_worker = Worker(engine, pm, owner="slow-worker", feed=feed, once=True)
+    thread = threading.Thread(target=slow_worker.run)
     thread.start()
     try:
         # Worker 1 claims all six and runs the slow one; the five waiting behind it go back

@@ -175,6 +175,9 @@ class Worker:
         #: True while the main thread runs a handler (a SIGALRM may interrupt it then).
         self._in_handler = False
         self._gave_back = False
+        #: process_once (``queue process``): the one batch asked for is run whole, never
+        #: given back.
+        self._one_batch = False
         #: The thread id of the loop when it runs in the main thread (SIGALRM goes there).
         self._main_thread: int | None = None
 
@@ -243,6 +246,7 @@ class Worker:
     def process_once(self, batch_size: int) -> BatchCounts:
         """Rescue expired leases, claim one batch of up to ``batch_size`` jobs, run it
         (leases heartbeated) and commit it; no signal handlers are installed."""
+        self._one_batch = True
         with self._supervised():
             self._last_rescue = 0.0
             self._maybe_rescue()
@@ -597,7 +601,8 @@ class Worker:
                     pending = bool(self._pending)
                 if current is not None and pending and now - current[1] >= FLUSH_WHEN_SLOW:
                     self.flush()
-                if current is not None and now - current[1] >= GIVE_BACK_WHEN_SLOW:
+                slow = current is not None and now - current[1] >= GIVE_BACK_WHEN_SLOW
+                if current is not None and slow and not self._one_batch:
                     self._give_back_waiting(current[0])
                 if current is not None:
                     self._enforce_timeout(current[0], current[1], now)
