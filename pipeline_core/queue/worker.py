@@ -359,8 +359,9 @@ class Worker:
     def _interrupt(self, _signum: int, _frame: FrameType | None) -> None:
         """SIGALRM (sent by the supervisor): raise :class:`JobTimedOut` in the running
         handler of a job that timed out."""
-        with self._lock:
-            current = self._current
+        # No lock here: the handler runs in the main thread, which may hold it right now
+        # (a plain attribute read is atomic).
+        current = self._current
         key = self._timed_out
         if not self._in_handler or current is None or key != (current[0].id, current[0].attempt):
             return
