@@ -81,8 +81,10 @@ MAX_BATCH = 100
 #: Seconds the running job may run before the batch's jobs not started yet are released.
 GIVE_BACK_WHEN_SLOW = 1.0
 #: Seconds a timed-out job's handler gets to stop on its cancellation before it is
-#: interrupted (and again between two interruptions it survives).
-TIMEOUT_INTERRUPT = 1.0
+#: interrupted (as a cancelled handler gets on shutdown: a scrape stops its crawl process).
+TIMEOUT_INTERRUPT = CANCEL_WAIT
+#: Seconds between two interruptions a timed-out handler survives.
+INTERRUPT_AGAIN = 1.0
 
 
 class JobFeed(Protocol):
@@ -633,7 +635,8 @@ class Worker:
 
     def _enforce_timeout(self, running: ClaimedJob, started: float, now: float) -> None:
         """Cancel the running job once it has run past its type's timeout; interrupt its
-        handler (main thread only) every ``TIMEOUT_INTERRUPT`` seconds while it runs on."""
+        handler (main thread only) ``TIMEOUT_INTERRUPT`` seconds later, and again every
+        ``INTERRUPT_AGAIN`` seconds while it runs on."""
         limit = self.settings.job_timeouts.get(running.type)
         if limit is None or now - started < limit:
             return
@@ -643,7 +646,7 @@ class Worker:
                 if self._current is None or self._current[0] is not running:
                     return
                 self._timed_out = key
-                self._interrupted_at = now
+                self._interrupted_at = now + TIMEOUT_INTERRUPT
                 self._job_cancel.set()
             logger.warning(
                 "worker %s: job %d (%s) has run %g s, past its timeout; cancelling it",
@@ -654,8 +657,8 @@ class Worker:
             )
             return
         main = self._main_thread
-        if main is not None and now - self._interrupted_at >= TIMEOUT_INTERRUPT:
-            self._interrupted_at = now
+        if main is not None and now >= self._interrupted_at:
+            self._interrupted_at = now + INTERRUPT_AGAIN
             signal.pthread_kill(main, signal.SIGALRM)
 
     def _cancel_or_give_up(self, running: ClaimedJob, now: float) -> None:
