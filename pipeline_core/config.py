@@ -8,6 +8,7 @@ accepts. Secrets are masked by :meth:`Settings.masked`.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -131,6 +132,50 @@ def _name_list(raw: str) -> tuple[str, ...]:
 
 def _path_list(raw: str) -> tuple[str, ...]:
     return tuple(part for part in raw.split(os.pathsep) if part.strip())
+
+
+def _job_timeouts(raw: str) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for part in raw.split(","):
+        if not part.strip():
+            continue
+        name, equals, seconds = part.partition("=")
+        if not equals or not name.strip():
+            raise ValueError("comma-separated JOB_TYPE=SECONDS pairs, such as scrape=3600")
+        try:
+            out[name.strip()] = _positive_float(seconds)
+        except ValueError:
+            raise ValueError(
+                f"comma-separated JOB_TYPE=SECONDS pairs; {name.strip()}: seconds must be "
+                "a number greater than 0"
+            ) from None
+    return out
+
+
+def _name_servers(raw: str) -> tuple[tuple[str, int], ...]:
+    servers: list[tuple[str, int]] = []
+    for part in raw.split(","):
+        text = part.strip()
+        if not text:
+            continue
+        host, port = text, "53"
+        if text.startswith("["):  # [IPv6]:port
+            host, _, rest = text[1:].partition("]")
+            port = rest.removeprefix(":") or "53"
+        elif text.count(":") == 1:  # IPv4:port
+            host, port = text.split(":")
+        try:
+            address = str(ipaddress.ip_address(host))
+            number = int(port)
+        except ValueError:
+            raise ValueError(
+                "comma-separated IP addresses of name servers, each with an optional port "
+                f"(127.0.0.1:5353, [::1]:53); not {text!r}"
+            ) from None
+        if not 0 < number < 65536:
+            raise ValueError(f"a port from 1 to 65535; not {text!r}")
+        servers.append((address, number))
+    return tuple(servers)
 
 
 def data_dir() -> Path:
@@ -324,6 +369,7 @@ SETTINGS: tuple[Setting, ...] = (
         "from the database, whatever SQS does, so a job whose announcement was lost or "
         "delayed still runs.",
         _positive_float,
+    ),
     # -- mapping files as untrusted input (issue 15) --
     Setting(
         "PIPELINE_FILE_FOLDERS",
@@ -332,6 +378,24 @@ SETTINGS: tuple[Setting, ...] = (
         "may read besides the mapping's own folder (symlinks resolved; /proc, /sys and /dev "
         "never). Stored configurations read no files.",
         _path_list,
+    ),
+    # -- worker limits (issue 15) --
+    Setting(
+        "PIPELINE_JOB_TIMEOUTS",
+        "",
+        "Comma-separated JOB_TYPE=SECONDS pairs (for example scrape=3600,transform=600): a "
+        "job of that type still running after so many seconds is cancelled, its attempt "
+        "fails ('timed out') and it is retried with backoff like any failure. Types not "
+        "named have no timeout.",
+        _job_timeouts,
+    ),
+    Setting(
+        "PIPELINE_NAME_SERVERS",
+        "",
+        "Comma-separated IP addresses (with an optional :port) of the DNS servers that "
+        "resolve the host names fetchers request, for the URL policy's check and for the "
+        "connection alike. Empty: the system's resolver.",
+        _name_servers,
     ),
 )
 
@@ -365,6 +429,10 @@ class Settings:
     aws_timeout: float = 10.0
     sweep_seconds: float = 60.0
     file_folders: tuple[str, ...] = ()
+    #: Seconds a job of each type may run (``PIPELINE_JOB_TIMEOUTS``).
+    job_timeouts: Mapping[str, float] = field(default_factory=dict)
+    #: (address, port) of the DNS servers of fetchers' names (``PIPELINE_NAME_SERVERS``).
+    name_servers: tuple[tuple[str, int], ...] = ()
     raw: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     def masked(self) -> dict[str, str]:
@@ -400,6 +468,8 @@ _FIELD_OF = {
     "PIPELINE_AWS_TIMEOUT": "aws_timeout",
     "PIPELINE_SWEEP_SECONDS": "sweep_seconds",
     "PIPELINE_FILE_FOLDERS": "file_folders",
+    "PIPELINE_JOB_TIMEOUTS": "job_timeouts",
+    "PIPELINE_NAME_SERVERS": "name_servers",
 }
 
 

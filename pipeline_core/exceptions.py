@@ -117,6 +117,12 @@ class InvalidJobError(QueueError):
         self.problem = problem
 
 
+class JobTimedOut(JobError):
+    """Raised inside a job's handler (in a worker's main thread) when the job has run longer
+    than its type's timeout (``PIPELINE_JOB_TIMEOUTS``) and did not stop on its
+    cancellation; the attempt fails and is retried."""
+
+
 class LeaseLost(PipelineError):
     """Raised by ``context.heartbeat()`` in a job's handler when the worker no longer holds
     the job: its lease expired and another worker rescued it (and may run it again). The

@@ -12,33 +12,71 @@ so is an IPv6 address that carries one of them as IPv4 (IPv4-mapped ``::ffff:0:0
 A URL is checked before its request is sent (:func:`check_url`), and each address a name
 resolves to is checked again when the connection is made (:func:`check_address`, called by
 the crawler's name resolver), so a name that changes its answer in between is refused too.
+
+Names are resolved by the system's resolver, or, with ``PIPELINE_NAME_SERVERS``, by the
+DNS servers it names (:func:`resolve`; the check and the connection ask the same servers).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
 
+import dns.exception
+import dns.nameserver
+import dns.resolver
+
 from pipeline_core.config import Settings
 from pipeline_core.exceptions import URLPolicyError
 
+#: A name server: (IP address, port).
+NameServer = tuple[str, int]
+#: Seconds a lookup through ``PIPELINE_NAME_SERVERS`` may take, all servers tried.
+LOOKUP_SECONDS = 5.0
+
 
 @lru_cache(maxsize=1024)
-def _addresses(host: str) -> tuple[str, ...]:
+def _addresses(host: str, name_servers: tuple[NameServer, ...] = ()) -> tuple[str, ...]:
     try:
         return (str(ipaddress.ip_address(host)),)
     except ValueError:
         pass
+    if name_servers:
+        return resolve(host, name_servers, ("A", "AAAA"))
     try:
         infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
     except socket.gaierror as exc:
         raise URLPolicyError(f"host {host!r} does not resolve: {exc}") from None
     return tuple(sorted({str(info[4][0]) for info in infos}))
+
+
+def resolve(
+    host: str, name_servers: Sequence[NameServer], kinds: Sequence[str] = ("A",)
+) -> tuple[str, ...]:
+    """The addresses ``name_servers`` give for ``host`` (records of ``kinds``, in that
+    order), asked afresh (no cache); :class:`URLPolicyError` when there are none."""
+    resolver = dns.resolver.Resolver(configure=False)
+    resolver.nameservers = [dns.nameserver.Do53Nameserver(ip, port) for ip, port in name_servers]
+    resolver.lifetime = LOOKUP_SECONDS
+    resolver.cache = None
+    found: list[str] = []
+    for kind in kinds:
+        try:
+            answer = resolver.resolve(host, kind, search=False, raise_on_no_answer=False)
+        except dns.resolver.NXDOMAIN:
+            break
+        except dns.exception.DNSException as exc:
+            raise URLPolicyError(f"host {host!r} does not resolve: {exc}") from None
+        found.extend(str(record.address) for record in answer.rrset or ())
+    if not found:
+        servers = ", ".join(f"{ip}:{port}" for ip, port in name_servers)
+        raise URLPolicyError(f"host {host!r} does not resolve (name servers {servers})")
+    return tuple(found)
 
 
 #: Prefixes whose last 32 bits are an IPv4 address: NAT64 (RFC 6052 well-known, RFC 8215
@@ -112,9 +150,13 @@ def check_file_path(url: str, roots: Iterable[Path]) -> None:
 
 
 def check_url(
-    url: str, allowed_hosts: Iterable[str] = (), file_roots: Iterable[Path] | None = None
+    url: str,
+    allowed_hosts: Iterable[str] = (),
+    file_roots: Iterable[Path] | None = None,
+    name_servers: Sequence[NameServer] = (),
 ) -> None:
-    """Raise :class:`URLPolicyError` unless ``url`` may be fetched.
+    """Raise :class:`URLPolicyError` unless ``url`` may be fetched (its host's names looked
+    up with ``name_servers`` when given, else with the system's resolver).
 
     ``file:`` URLs are refused unless ``file_roots`` is given (the folders of a source that
     starts from a ``file:`` URL); then the file must lie in one of them
@@ -134,7 +176,7 @@ def check_url(
     allowed = {h.lower() for h in allowed_hosts}
     if host in allowed:
         return
-    for address in _addresses(host):
+    for address in _addresses(host, tuple(name_servers)):
         check_address(host, address, allowed, url)
 
 

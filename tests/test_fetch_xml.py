@@ -101,6 +101,26 @@ def test_records_are_dicts_with_attributes_children_lists_and_namespaces() -> No
     assert plain["point"] == {"lat": "47.26", "long": "11.39"}
 
 
+def test_mixed_content_keeps_the_text_between_and_after_child_elements() -> None:
+    body = (
+        b'<feed><item id="M1"><description lang="en">Open <b>daily</b> from 9,\n  '
+        b"<i>closed</i> on <b>Mondays</b>.</description><note>Ask <a>us</a></note>"
+        b"<plain>  text only </plain></item></feed>"
+    )
+    (record,) = list(iter_records(body, ["item"], Namer()))
+    assert record == {
+        "@id": "M1",
+        "description": {
+            "@lang": "en",
+            "b": ["daily", "Mondays"],
+            "i": "closed",
+            "#text": "Open from 9, on .",
+        },
+        "note": {"a": "us", "#text": "Ask"},
+        "plain": "text only",
+    }
+
+
 def test_entity_declarations_are_refused_before_any_record() -> None:
     for body in (EXTERNAL_FILE, NESTED, external_http("http://127.0.0.1:9/x")):
         records = iter_records(body, ["item"], Namer())

@@ -45,9 +45,14 @@ class Namer:
 def element_to_value(element: Any, name: Namer) -> Any:
     """An element as payload: its text when it has neither attributes nor children, else a
     dict of ``@attribute`` values, child values by name (a list when repeated) and
-    ``#text`` for its own text."""
+    ``#text`` for its own text.
+
+    Its own text is every piece of text directly inside it — before, between and after
+    its child elements (mixed content: ``<p>Open <b>daily</b> from 9.</p>`` has ``Open``
+    and ``from 9.``) — each stripped, joined by one space."""
     children = [child for child in element if isinstance(child.tag, str)]
-    text = element.text.strip() if element.text and element.text.strip() else None
+    pieces = [element.text, *(child.tail for child in element)]
+    text = " ".join(piece.strip() for piece in pieces if piece and piece.strip()) or None
     if not children and not element.attrib:
         return text
     out: dict[str, Any] = {f"@{name(key)}": value for key, value in element.attrib.items()}

@@ -10,8 +10,16 @@ the worker holds, commits finished outcomes early when a job runs long, and enfo
 shutdown grace period.
 
 Claiming and finishing in batches is what makes the queue fast; the batch grows while
-jobs are quick (up to ``max_batch``) and shrinks when they are slow, so a slow job does
-not sit on many claimed ones.
+jobs are quick (up to ``max_batch``) and shrinks when they are slow. A worker claims only
+what it can run: once the running job has run ``GIVE_BACK_WHEN_SLOW`` seconds, the
+supervisor releases the batch's jobs not started yet (other workers take them) and the
+next claim is of one job.
+
+A job of a type named in ``PIPELINE_JOB_TIMEOUTS`` that runs past its timeout is
+cancelled (its handler sees :attr:`~pipeline_core.jobtypes.JobContext.cancelled`) and,
+when the loop runs in the main thread and the handler is still running ``TIMEOUT_INTERRUPT``
+seconds later, interrupted (:class:`~pipeline_core.exceptions.JobTimedOut` raised in it
+by a SIGALRM handler). The attempt fails, and is retried like any failure.
 
 SIGTERM (or SIGINT): stop claiming, release the claimed jobs not started yet, let the
 running job finish within ``grace`` seconds, else cancel it (its handler sees
@@ -31,6 +39,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from types import FrameType
 from typing import TYPE_CHECKING, Protocol
 
@@ -38,7 +47,7 @@ import sqlalchemy as sa
 
 from pipeline_core.config import Settings
 from pipeline_core.db.engine import database_away
-from pipeline_core.exceptions import LeaseLost
+from pipeline_core.exceptions import JobTimedOut, LeaseLost
 from pipeline_core.queue.finish import finish
 from pipeline_core.queue.job import ClaimedJob, FinishCounts, Outcome
 from pipeline_core.queue.runner import (
@@ -69,6 +78,13 @@ FLUSH_WHEN_SLOW = 0.2
 REPORT_EVERY = 60.0
 #: Largest batch a worker claims at once.
 MAX_BATCH = 100
+#: Seconds the running job may run before the batch's jobs not started yet are released.
+GIVE_BACK_WHEN_SLOW = 1.0
+#: Seconds a timed-out job's handler gets to stop on its cancellation before it is
+#: interrupted (as a cancelled handler gets on shutdown: a scrape stops its crawl process).
+TIMEOUT_INTERRUPT = CANCEL_WAIT
+#: Seconds between two interruptions a timed-out handler survives.
+INTERRUPT_AGAIN = 1.0
 
 
 class JobFeed(Protocol):
@@ -153,6 +169,19 @@ class Worker:
         #: The running job's cancellation (set when the grace period is over).
         self._cancel = threading.Event()
         self._cancelled_at: float | None = None
+        #: The running job's own cancellation (set on shutdown or when it times out).
+        self._job_cancel = threading.Event()
+        #: (id, attempt) of the running job once it has timed out; the last interruption.
+        self._timed_out: tuple[int, int] | None = None
+        self._interrupted_at = 0.0
+        #: True while the main thread runs a handler (a SIGALRM may interrupt it then).
+        self._in_handler = False
+        self._gave_back = False
+        #: process_once (``queue process``): the one batch asked for is run whole, never
+        #: given back.
+        self._one_batch = False
+        #: The thread id of the loop when it runs in the main thread (SIGALRM goes there).
+        self._main_thread: int | None = None
 
     # ------------------------------------------------------------------ control
 
@@ -167,6 +196,8 @@ class Worker:
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, self.request_stop)
             signal.signal(signal.SIGINT, self.request_stop)
+            signal.signal(signal.SIGALRM, self._interrupt)
+            self._main_thread = threading.get_ident()
 
     # ------------------------------------------------------------------ loop
 
@@ -204,7 +235,10 @@ class Worker:
                     logger.exception("worker %s: running a batch failed", self.owner)
                     self._give_back_unfinished()
                 took = time.monotonic() - began
-                if took < 0.25 and len(batch) == size:
+                if self._gave_back:  # a slow job: claim one at a time for now
+                    self._gave_back = False
+                    size = 1
+                elif took < 0.25 and len(batch) == size:
                     size = min(self.max_batch, size * 2)
                 elif took > 2.0:
                     size = max(1, size // 2)
@@ -214,6 +248,7 @@ class Worker:
     def process_once(self, batch_size: int) -> BatchCounts:
         """Rescue expired leases, claim one batch of up to ``batch_size`` jobs, run it
         (leases heartbeated) and commit it; no signal handlers are installed."""
+        self._one_batch = True
         with self._supervised():
             self._last_rescue = 0.0
             self._maybe_rescue()
@@ -254,19 +289,21 @@ class Worker:
             self._held.update((job.id, job) for job in batch)
         for index, job in enumerate(batch):
             if self.stop.is_set():
-                self._release(batch[index:], "worker stopped before the job started")
+                with self._lock:
+                    unstarted = [j for j in batch[index:] if self._held.get(j.id) is j]
+                self._release(unstarted, "worker stopped before the job started")
                 break
             with self._lock:
+                if self._held.get(job.id) is not job:  # given back while a slow job ran
+                    continue
                 self._current = (job, time.monotonic())
-            outcome = run_job(
-                job,
-                self.job_types,
-                self.engine,
-                self.settings,
-                heartbeat=lambda job=job: self._handler_heartbeat(job),  # type: ignore[misc]
-                cancelled=self._cancel,
-            )
-            if self._cancel.is_set() and not outcome.ok:  # cancelled: the job goes back
+                self._job_cancel = threading.Event()
+                if self._cancel.is_set():
+                    self._job_cancel.set()
+            outcome = self._run_one(job)
+            if self._timed_out == (job.id, job.attempt):
+                outcome = self._timeout_outcome(job, outcome)
+            elif self._cancel.is_set() and not outcome.ok:  # cancelled: the job goes back
                 with self._lock:
                     self._current = None
                 try:
@@ -289,6 +326,53 @@ class Worker:
             if time.monotonic() - self._last_flush >= FLUSH_EVERY:
                 self._try_flush()
         self._try_flush()
+
+    def _run_one(self, job: ClaimedJob) -> Outcome:
+        """Run one job's handler; a :class:`JobTimedOut` raised by :meth:`_interrupt`
+        outside the handler (just after it returned) fails the job all the same."""
+        started = datetime.now(UTC)
+        try:
+            self._in_handler = True
+            outcome = run_job(
+                job,
+                self.job_types,
+                self.engine,
+                self.settings,
+                heartbeat=lambda job=job: self._handler_heartbeat(job),  # type: ignore[misc]
+                cancelled=self._job_cancel,
+            )
+            self._in_handler = False
+        except JobTimedOut as exc:
+            self._in_handler = False
+            outcome = Outcome(job, started, datetime.now(UTC), error=str(exc))
+        return outcome
+
+    def _timeout_outcome(self, job: ClaimedJob, outcome: Outcome) -> Outcome:
+        """The failed outcome of a job that timed out, whatever its handler returned."""
+        self._timed_out = None
+        seconds = self.settings.job_timeouts.get(job.type, 0.0)
+        error = (
+            f"timed out: job {job.id} ({job.type}) ran longer than its {seconds:g} s timeout "
+            "(PIPELINE_JOB_TIMEOUTS)"
+        )
+        logger.warning("worker %s: %s", self.owner, error)
+        return Outcome(job, outcome.started_at, outcome.finished_at, error=error)
+
+    def _interrupt(self, _signum: int, _frame: FrameType | None) -> None:
+        """SIGALRM (sent by the supervisor): raise :class:`JobTimedOut` in the running
+        handler of a job that timed out."""
+        # No lock here: the handler runs in the main thread, which may hold it right now
+        # (a plain attribute read is atomic).
+        current = self._current
+        key = self._timed_out
+        if not self._in_handler or current is None or key != (current[0].id, current[0].attempt):
+            return
+        job = current[0]
+        raise JobTimedOut(
+            f"job {job.id} ({job.type}) ran longer than its "
+            f"{self.settings.job_timeouts.get(job.type, 0.0):g} s timeout "
+            "(PIPELINE_JOB_TIMEOUTS) and was interrupted"
+        )
 
     def _try_flush(self) -> None:
         try:
@@ -526,11 +610,62 @@ class Worker:
                     pending = bool(self._pending)
                 if current is not None and pending and now - current[1] >= FLUSH_WHEN_SLOW:
                     self.flush()
+                slow = current is not None and now - current[1] >= GIVE_BACK_WHEN_SLOW
+                if current is not None and slow and not self._one_batch:
+                    self._give_back_waiting(current[0])
+                if current is not None:
+                    self._enforce_timeout(current[0], current[1], now)
                 started = self.stop_requested_at
                 if current is not None and started is not None and now - started > self.grace:
                     self._cancel_or_give_up(current[0], now)
             except Exception:
                 logger.exception("worker %s supervisor: a database call failed", self.owner)
+
+    def _give_back_waiting(self, running: ClaimedJob) -> None:
+        """The running job is slow: release the jobs of its batch not started yet, so that
+        idle workers run them (a worker holds only what it can run)."""
+        with self._lock:
+            settled = self._settled_ids()
+            waiting = [
+                job for job in self._held.values() if job.id != running.id and job.id not in settled
+            ]
+            for job in waiting:
+                self._held.pop(job.id, None)
+            if waiting:
+                self._gave_back = True
+        if waiting:
+            try:
+                self._release(waiting, f"given back: job {running.id} ({running.type}) runs long")
+            except Exception:  # they are rescued when their leases expire
+                logger.exception("worker %s: giving back jobs failed", self.owner)
+
+    def _enforce_timeout(self, running: ClaimedJob, started: float, now: float) -> None:
+        """Cancel the running job once it has run past its type's timeout; interrupt its
+        handler (main thread only) ``TIMEOUT_INTERRUPT`` seconds later, and again every
+        ``INTERRUPT_AGAIN`` seconds while it runs on."""
+        limit = self.settings.job_timeouts.get(running.type)
+        if limit is None or now - started < limit:
+            return
+        key = (running.id, running.attempt)
+        if self._timed_out != key:
+            with self._lock:  # the job may have ended (and the next begun) meanwhile
+                if self._current is None or self._current[0] is not running:
+                    return
+                self._timed_out = key
+                self._interrupted_at = now + TIMEOUT_INTERRUPT
+                self._job_cancel.set()
+            logger.warning(
+                "worker %s: job %d (%s) has run %g s, past its timeout; cancelling it",
+                self.owner,
+                running.id,
+                running.type,
+                limit,
+            )
+            return
+        main = self._main_thread
+        if main is not None and now >= self._interrupted_at:
+            self._interrupted_at = now + INTERRUPT_AGAIN
+            signal.pthread_kill(main, signal.SIGALRM)
 
     def _cancel_or_give_up(self, running: ClaimedJob, now: float) -> None:
         """The grace period is over: cancel the running job; when its handler has not
@@ -546,6 +681,7 @@ class Worker:
             )
             self._cancelled_at = now
             self._cancel.set()
+            self._job_cancel.set()
         elif now - self._cancelled_at > CANCEL_WAIT:
             self._give_up(running)
 

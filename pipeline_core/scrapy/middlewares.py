@@ -36,6 +36,7 @@ class URLPolicyMiddleware:
         self.crawler = crawler
         self.settings = get_runtime().settings
         self.allowed_hosts = tuple(self.settings.allowed_hosts)
+        self.name_servers = self.settings.name_servers
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> URLPolicyMiddleware:
@@ -54,7 +55,12 @@ class URLPolicyMiddleware:
             if start != source.mapping.resolved_url():  # the operator's own --url / start_url
                 roots += (Path(url2pathname(urlsplit(start).path)).parent,)
         try:
-            check_url(request.url, self.allowed_hosts, file_roots=roots)
+            check_url(
+                request.url,
+                self.allowed_hosts,
+                file_roots=roots,
+                name_servers=self.name_servers,
+            )
         except URLPolicyError as exc:
             self.crawler.stats.inc_value("dmo/refused_urls")
             raise IgnoreRequest(str(exc)) from None

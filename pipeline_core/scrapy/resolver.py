@@ -5,7 +5,9 @@ The connection resolves the host again; an attacker's name server can answer a p
 address the first time and a private one the second (DNS rebinding). This resolver checks
 every answer it hands to a connection with :func:`pipeline_core.urlpolicy.check_address`,
 so the address actually connected to obeys the policy. Literal IP addresses in URLs are
-not resolved (the middleware's check is final for them).
+not resolved (the middleware's check is final for them). With ``PIPELINE_NAME_SERVERS`` the
+names are asked of those DNS servers (afresh for each connection, no cache), as the
+middleware's check asks them.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ from typing import Any
 from scrapy.resolver import CachingThreadedResolver
 from twisted.internet.defer import Deferred
 from twisted.internet.error import DNSLookupError
+from twisted.internet.threads import deferToThreadPool
 
 from pipeline_core.exceptions import URLPolicyError
-from pipeline_core.urlpolicy import check_address
+from pipeline_core.urlpolicy import NameServer, check_address, resolve
 
 logger = logging.getLogger(__name__)
 
@@ -40,19 +43,38 @@ class PolicyResolver(CachingThreadedResolver):
     request fails as a page error before any connection is made."""
 
     allowed_hosts: tuple[str, ...] = ()
+    name_servers: tuple[NameServer, ...] = ()
 
     @classmethod
     def from_crawler(cls, crawler: Any, reactor: Any) -> PolicyResolver:
         from pipeline_core.scrapy.runtime import get_runtime
 
         resolver = super().from_crawler(crawler, reactor)
-        resolver.allowed_hosts = tuple(get_runtime().settings.allowed_hosts)
+        settings = get_runtime().settings
+        resolver.allowed_hosts = tuple(settings.allowed_hosts)
+        resolver.name_servers = settings.name_servers
         return resolver
 
     def getHostByName(self, name: str, timeout: Sequence[int] = ()) -> Deferred[str]:
-        deferred = super().getHostByName(name, timeout)
+        if self.name_servers:
+            # the running reactor provides IReactorFromThreads; its stub type says less
+            deferred: Deferred[str] = deferToThreadPool(
+                self.reactor,  # type: ignore[arg-type]
+                self.reactor.getThreadPool(),
+                self._ask_servers,
+                name,
+            )
+        else:
+            deferred = super().getHostByName(name, timeout)
         deferred.addCallback(self._checked, name)
         return deferred
+
+    def _ask_servers(self, name: str) -> str:
+        """The first IPv4 address ``PIPELINE_NAME_SERVERS`` give for ``name``."""
+        try:
+            return resolve(name, self.name_servers, ("A",))[0]
+        except URLPolicyError as exc:
+            raise DNSLookupError(str(exc)) from None
 
     def _checked(self, address: str, name: str) -> str:
         try:
