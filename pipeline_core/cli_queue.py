@@ -93,18 +93,12 @@ def add(
     run_after: str | None,
 ) -> None:
     """Queue a job of a registered TYPE (see `dmo-pipeline plugins`)."""
-    from pipeline_core.db.engine import write_transaction
+    from pipeline_core.operations.queueing import UnknownJobType, enqueue_job
     from pipeline_core.plugins import get_plugin_manager
-    from pipeline_core.queue.enqueue import enqueue
-    from pipeline_core.queue.runner import max_attempts_of
 
     pm = get_plugin_manager()
-    job_types = pm.job_types()
-    if job_type not in job_types:
-        raise click.BadParameter(
-            f"no job type {job_type!r}; registered: {', '.join(sorted(job_types)) or 'none'}",
-            param_hint="TYPE",
-        )
+    if job_type not in pm.job_types():
+        raise click.BadParameter(str(UnknownJobType.for_type(job_type, pm)), param_hint="TYPE")
     try:
         data = orjson.loads(payload)
     except orjson.JSONDecodeError as exc:
@@ -112,19 +106,16 @@ def add(
     if not isinstance(data, dict):
         raise click.BadParameter("must be a JSON object ({...})", param_hint="--payload")
     when = _run_after(run_after)
-    engine = _engine()
-    with write_transaction(engine) as conn:
-        job_id = enqueue(
-            conn,
-            job_type,
-            data,
-            settings=pm.settings,
-            dmo=dmo,
-            dedup_key=dedup_key,
-            priority=priority,
-            run_after=when,
-            max_attempts=max_attempts_of(job_types, job_type, pm.settings),
-        )
+    job_id = enqueue_job(
+        _engine(),
+        pm,
+        job_type,
+        data,
+        dmo=dmo,
+        priority=priority,
+        run_after=when,
+        dedup_key=dedup_key,
+    )
     if job_id is None:
         click.echo(f"not queued: a {job_type} job with dedup key {dedup_key!r} is already queued")
         return

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from pipeline_core.credentials import CREDENTIAL_REF, config_of_origin
 from pipeline_core.exceptions import MappingError
 from pipeline_core.mapping.document import MappingDocument, describe_error
 
@@ -41,6 +42,15 @@ def _fail(doc: MappingDocument, path: list[Any], message: str) -> MappingError:
 def check_headers(doc: MappingDocument) -> None:
     """Refuse a literal secret in a header, and a ``${NAME}`` outside :data:`SECRET_PREFIX`."""
     for header, value in doc.doc.get("headers", {}).items():
+        if CREDENTIAL_REF.search(value):
+            if config_of_origin(doc.origin) is None:
+                raise _fail(
+                    doc,
+                    ["headers", header],
+                    f"header {header} references a stored credential (${{credential:...}}); "
+                    "only stored configurations (pipeline.configs) have credentials",
+                )
+            value = CREDENTIAL_REF.sub("", value)
         for name in ANY_REF.findall(value):
             if not (ENV_REF.fullmatch("${" + name + "}") and name.startswith(SECRET_PREFIX)):
                 raise _fail(

@@ -102,8 +102,24 @@ class FetcherSpider(scrapy.Spider):
                         f"variable {variable}, which is not set"
                     )
                 value = value.replace("${" + variable + "}", os.environ[variable])
-            headers[header] = value
+            headers[header] = self._with_credentials(header, value)
         return headers
+
+    def _with_credentials(self, header: str, value: str) -> str:
+        """``value`` with its ``${credential:NAME}`` resolved (stored configs only)."""
+        from pipeline_core.credentials import CREDENTIAL_REF, resolve_header
+
+        if not CREDENTIAL_REF.search(value):
+            return value
+        from pipeline_core.config import load_settings
+        from pipeline_core.db.engine import make_engine
+
+        settings = load_settings()
+        engine = make_engine(settings.database_url)
+        try:
+            return resolve_header(engine, settings, self.source.origin, header, value)
+        finally:
+            engine.dispose()
 
     def record(self, payload: Any, url: str) -> RawRecord | None:
         """The item to yield for one source record, or None when it is unchanged.

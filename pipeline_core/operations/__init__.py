@@ -1,0 +1,6 @@
+"""Service functions behind both the command line and the HTTP API (one copy of the logic).
+
+They sit below ``cli`` and ``api`` and above ``queue``/``jobs``: each takes an engine (or a
+connection) and settings, checks its input, and raises :class:`~pipeline_core.exceptions.
+PipelineError` subclasses whose messages name the thing at fault.
+"""
