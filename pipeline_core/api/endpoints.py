@@ -133,7 +133,7 @@ def _params(where: str, given: Any, declared: dict[str, dict[str, Any]]) -> dict
         except ValueError as exc:
             status = 404 if where == "path" else 422
             raise field_problem(status, where, name, f"{raw!r} is not {exc}") from None
-        if where == "path" and schema.get("type") == "integer" and not 1 <= value <= 2**62:
+        if where == "path" and schema.get("type") == "integer" and not 1 <= value <= 2**31 - 1:
             raise field_problem(404, where, name, f"no such id {raw}")
         _check(where, name, value, schema)
         out[name] = value

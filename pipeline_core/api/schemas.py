@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-ID = {"type": "integer", "minimum": 1}
+ID = {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}
 SLUG = {"type": "string", "minLength": 1, "maxLength": 100}
 TIME = {"type": "string", "format": "date-time"}
 NULLABLE_TIME = {"type": ["string", "null"]}
@@ -17,7 +17,7 @@ def limit_param(maximum: int = 500, default: int = 50) -> dict[str, Any]:
 AFTER = {
     "type": "integer",
     "minimum": 0,
-    "maximum": 2**62,
+    "maximum": 2**31 - 1,
     "description": "keyset cursor: the `next` of the previous page",
 }
 

@@ -102,6 +102,6 @@ ENDPOINTS = [
         path_params={"id": ID},
         response={"type": "string", "format": "binary"},
         errors=(404,),
-        media_type="application/octet-stream",
+        media_type="*/*",
     ),
 ]
