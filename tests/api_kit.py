@@ -150,6 +150,15 @@ def seed_dmo(engine: sa.Engine, settings: Settings, dmo: str) -> Seeded:
 
         row = MappingDocument(mapping_doc(config, dmo), "test").to_config_row()
         conn.execute(sa.insert(configs).values(**row))
+        upload = {
+            "source": f"upl-{dmo}",
+            "dmo": dmo,
+            "fetcher": "upload",
+            "options": {"format": "csv"},
+            "id": "ID",
+            "fields": {"name": "Name", "category": {"const": "attraction"}},
+        }
+        conn.execute(sa.insert(configs).values(**MappingDocument(upload, "t").to_config_row()))
     return Seeded(dmo, source, job_id, file_id, listing_id, error_id, config)
 
 

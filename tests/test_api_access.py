@@ -104,6 +104,15 @@ CASES = [
     Case("GET", "/files", "viewer", 200, "list", lambda c: "/files"),
     Case("GET", "/files/{id}", "viewer", 200, 404, lambda c: f"/files/{c.own.file_id}"),
     Case(
+        "POST",
+        "/files",
+        "operator",
+        201,
+        422,
+        lambda c: f"/files?source=upl-{OWN}&filename=f.csv",
+        lambda c: b"ID,Name\nA1,Mill\n",
+    ),
+    Case(
         "GET",
         "/files/{id}/content",
         "viewer",
@@ -228,8 +237,8 @@ def test_route_role_scope_matrix(make_app: Any) -> None:
     keys = make_keys(engine, OWN, OTHER)
     ctx = Ctx(engine, own, other)
     client = http_client(app)
-    other_marks = [OTHER, other.source, other.config]
-    own_marks = [OWN, own.source, own.config]
+    other_marks = [OTHER, other.source, other.config, f"upl-{OTHER}"]
+    own_marks = [OWN, own.source, own.config, f"upl-{OWN}"]
     checked = 0
     for case in CASES:
         for label in LABELS:
@@ -239,7 +248,10 @@ def test_route_role_scope_matrix(make_app: Any) -> None:
             url = PREFIX + case.url(ctx) if case.path != "/health" else "/health"
             body = case.body(ctx) if case.body else None
             headers = bearer(keys[label] if label else None)
-            answer = client.request(case.method, url, json=body, headers=headers)
+            if isinstance(body, bytes):
+                answer = client.request(case.method, url, content=body, headers=headers)
+            else:
+                answer = client.request(case.method, url, json=body, headers=headers)
             where = f"{case.method} {url} as {label}"
             if want == "list":
                 assert answer.status_code == case.ok, (where, answer.text)

@@ -73,6 +73,8 @@ class Endpoint:
     media_type: str = "application/json"
     #: The path is the whole path, not one under :data:`PREFIX` (``/health``, ``/docs``).
     absolute: bool = False
+    #: Query parameters that must be given.
+    required_query: tuple[str, ...] = ()
 
     @property
     def full_path(self) -> str:
@@ -116,11 +118,15 @@ def _check(where: str, name: str, value: Any, schema: dict[str, Any]) -> None:
         raise field_problem(422, where, named, error.message)
 
 
-def _params(where: str, given: Any, declared: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def _params(
+    where: str, given: Any, declared: dict[str, dict[str, Any]], required: tuple[str, ...] = ()
+) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, schema in declared.items():
         raw = given.get(name)
         if raw is None:
+            if name in required:
+                raise field_problem(422, where, name, "required")
             if "default" in schema:
                 out[name] = schema["default"]
             elif where == "path":  # pragma: no cover - Starlette matched it
@@ -177,7 +183,15 @@ def endpoint_handler(endpoint: Endpoint, state: ApiState) -> Callable[[Request],
         try:
             key = await authenticate(request, state, endpoint.role)
             path = _params("path", request.path_params, endpoint.path_params)
-            query = _params("query", request.query_params, endpoint.query)
+            query = _params("query", request.query_params, endpoint.query, endpoint.required_query)
+            if query.get("limit") and query["limit"] > state.settings.api_max_page:
+                raise field_problem(
+                    422,
+                    "query",
+                    "limit",
+                    f"{query['limit']} is over PIPELINE_API_MAX_PAGE "
+                    f"({state.settings.api_max_page})",
+                )
             body: Any = None
             if endpoint.body is not None and not endpoint.raw:
                 data = await read_body(request, state.settings.api_max_body)

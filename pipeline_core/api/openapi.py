@@ -20,7 +20,7 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
         {"name": name, "in": "path", "required": True, "schema": schema}
         for name, schema in endpoint.path_params.items()
     ] + [
-        {"name": name, "in": "query", "required": False, "schema": schema}
+        {"name": name, "in": "query", "required": name in endpoint.required_query, "schema": schema}
         for name, schema in endpoint.query.items()
     ]
     success: dict[str, Any] = {
@@ -47,10 +47,8 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
     if parameters:
         operation["parameters"] = parameters
     if endpoint.body is not None:
-        operation["requestBody"] = {
-            "required": True,
-            "content": {"application/json": {"schema": endpoint.body}},
-        }
+        media = "application/octet-stream" if endpoint.raw else "application/json"
+        operation["requestBody"] = {"required": True, "content": {media: {"schema": endpoint.body}}}
     if endpoint.role is None:
         operation["security"] = []
     else:
