@@ -148,8 +148,8 @@ def configs() -> None:
 
 
 @configs.command("set-credential")
-@click.argument("config")
-@click.argument("name")
+@click.argument("config", metavar="CONFIG")
+@click.argument("name", metavar="NAME")
 @click.option(
     "--value-stdin",
     is_flag=True,
