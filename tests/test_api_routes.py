@@ -263,3 +263,41 @@ def test_keys_cli_creates_lists_and_revokes(pipeline_env: dict[str, str], make_a
     assert client.get(PREFIX + "/queue", headers=bearer(secret)).status_code == 401
     missing = run_cli("keys", "revoke", "9", env=pipeline_env)
     assert (missing.returncode, missing.stderr) == (1, "Error: no API key 9\n")
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_serve_binds_loopback_and_answers(pipeline_env: dict[str, str]) -> None:
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pipeline_core.cli", "serve", "--port", str(port)],
+        env=pipeline_env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        answer = None
+        for _ in range(200):
+            try:
+                answer = httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        assert answer is not None and answer.json() == {"status": "up"}
+        listening = [
+            line.split()[1] for line in Path("/proc/net/tcp").read_text().splitlines()[1:]
+            if line.split()[3] == "0A" and line.split()[1].endswith(f":{port:04X}")
+        ]
+        assert listening == [f"0100007F:{port:04X}"]  # 127.0.0.1 only
+    finally:
+        process.terminate()
+        out, _ = process.communicate(timeout=15)
+    assert out.splitlines()[0] == (
+        f"dmo-pipeline API on http://127.0.0.1:{port}/api/v1/pipeline (docs: /docs)"
+    )
