@@ -534,5 +534,16 @@ def _add_queue_commands() -> None:
 
 _add_queue_commands()
 
+
+def _add_api_commands() -> None:
+    from pipeline_core.cli_api import configs, keys, serve
+
+    main.add_command(serve)
+    main.add_command(keys)
+    main.add_command(configs)
+
+
+_add_api_commands()
+
 if __name__ == "__main__":
     main()

@@ -178,6 +178,17 @@ def _name_servers(raw: str) -> tuple[tuple[str, int], ...]:
     return tuple(servers)
 
 
+def _rate_limit(raw: str) -> tuple[int, float] | None:
+    value = raw.strip().lower()
+    if value in ("0", ""):
+        return None
+    match = re.fullmatch(r"(\d+)\s*/\s*(second|minute|hour)", value)
+    if not match or int(match.group(1)) <= 0:
+        raise ValueError("N/second, N/minute or N/hour with N > 0, or 0 for no limit")
+    period = {"second": 1.0, "minute": 60.0, "hour": 3600.0}[match.group(2)]
+    return int(match.group(1)), period
+
+
 def data_dir() -> Path:
     """Folder of the embedded default database and storage: ``$PIPELINE_HOME`` or ./data."""
     return Path(os.environ.get("PIPELINE_HOME", "data")).expanduser().resolve()
@@ -397,6 +408,50 @@ SETTINGS: tuple[Setting, ...] = (
         "connection alike. Empty: the system's resolver.",
         _name_servers,
     ),
+    # ------------------------------------------------------------ HTTP API (issue 10)
+    Setting(
+        "PIPELINE_SECRET_KEY",
+        "",
+        "Keys that encrypt the credentials of stored configs (${credential:NAME}): one or more "
+        "Fernet keys (url-safe base64 of 32 bytes), comma-separated; the first encrypts, all "
+        "decrypt (rotation: put the new key first, run `dmo-pipeline configs rotate-credentials`, "
+        "then drop the old one). Empty: credentials cannot be set or used.",
+        _name_list,
+        secret=True,
+        mask=lambda value: "***" if value else value,
+    ),
+    Setting(
+        "PIPELINE_API_MAX_BODY",
+        "1048576",
+        "Largest JSON request body the API accepts, in bytes (413 beyond).",
+        _positive_int,
+    ),
+    Setting(
+        "PIPELINE_API_MAX_UPLOAD",
+        "104857600",
+        "Largest feed file POST /files accepts, in bytes (413 beyond; nothing is kept).",
+        _positive_int,
+    ),
+    Setting(
+        "PIPELINE_API_MAX_PAGE",
+        "500",
+        "Largest page size (limit) a list route returns.",
+        _positive_int,
+    ),
+    Setting(
+        "PIPELINE_API_PROCESS_TIMEOUT",
+        "60",
+        "Longest time budget, in seconds, that POST /queue/process may be given; it claims "
+        "no new job once its budget is spent.",
+        _positive_float,
+    ),
+    Setting(
+        "PIPELINE_API_RATE_LIMIT",
+        "600/minute",
+        "Requests one API key may make per period in one API process (N/second, N/minute or "
+        "N/hour); beyond it 429 with Retry-After. 0 turns the limit off.",
+        _rate_limit,
+    ),
 )
 
 SETTINGS_BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
@@ -434,6 +489,13 @@ class Settings:
     #: (address, port) of the DNS servers of fetchers' names (``PIPELINE_NAME_SERVERS``).
     name_servers: tuple[tuple[str, int], ...] = ()
     raw: Mapping[str, str] = field(default_factory=dict, repr=False)
+    # HTTP API (issue 10)
+    secret_keys: tuple[str, ...] = field(default=(), repr=False)
+    api_max_body: int = 1_048_576
+    api_max_upload: int = 104_857_600
+    api_max_page: int = 500
+    api_process_timeout: float = 60.0
+    api_rate_limit: tuple[int, float] | None = (600, 60.0)
 
     def masked(self) -> dict[str, str]:
         """Effective values as text, with passwords and secret settings masked."""
@@ -470,6 +532,12 @@ _FIELD_OF = {
     "PIPELINE_FILE_FOLDERS": "file_folders",
     "PIPELINE_JOB_TIMEOUTS": "job_timeouts",
     "PIPELINE_NAME_SERVERS": "name_servers",
+    "PIPELINE_SECRET_KEY": "secret_keys",
+    "PIPELINE_API_MAX_BODY": "api_max_body",
+    "PIPELINE_API_MAX_UPLOAD": "api_max_upload",
+    "PIPELINE_API_MAX_PAGE": "api_max_page",
+    "PIPELINE_API_PROCESS_TIMEOUT": "api_process_timeout",
+    "PIPELINE_API_RATE_LIMIT": "api_rate_limit",
 }
 
 

@@ -235,6 +235,11 @@ def _subcommands() -> list[tuple[str, click.Command]]:
 
 def test_the_queue_subcommands_are_found() -> None:
     assert [name for name, _ in _subcommands()] == [
+        "configs rotate-credentials",
+        "configs set-credential",
+        "keys create",
+        "keys list",
+        "keys revoke",
         "queue add",
         "queue list",
         "queue process",
@@ -340,7 +345,7 @@ def test_every_pagination_option_and_fetcher_is_documented() -> None:
         assert f"| `{option}` |" in section(text, "Pagination")
     names = {fetcher.fetcher_name for fetcher in _builtin_fetchers()}
     assert {f.fetcher_name for f in builtin_fetchers()} <= names
-    assert names == {"json_api", "xml_feed", "csv_feed", "html", "jsonld"}
+    assert names == {"json_api", "xml_feed", "csv_feed", "html", "jsonld", "upload"}
     for name in names:
         assert name in heading_titles(text)
 

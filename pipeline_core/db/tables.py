@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 #: The Alembic revision these tables correspond to (a test checks it is the newest one).
-SCHEMA_REVISION = "0003"
+SCHEMA_REVISION = "0006"
 
 PIPELINE = "pipeline"
 STAGING = "staging"
@@ -352,3 +352,38 @@ promotions = sa.Table(
     sa.Column("snapshot", JSONType),
     schema=PRODUCTION,
 )
+
+
+# ---------------------------------------------------------------- API (migration 0006)
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(200), nullable=False, server_default=""),
+    sa.Column("prefix", sa.String(20), nullable=False),
+    sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("role", sa.String(20), nullable=False),
+    sa.Column("dmo", sa.String(100)),
+    sa.Column("created_at", Timestamp, nullable=False, server_default=_now()),
+    sa.Column("expires_at", Timestamp),
+    sa.Column("revoked_at", Timestamp),
+    sa.Column("last_used_at", Timestamp),
+    sa.CheckConstraint("role IN ('viewer', 'operator', 'admin')", name="role"),
+    schema=PIPELINE,
+)
+"""API keys: only the SHA-256 of each key is kept (the key is shown once, when created)."""
+
+credentials = sa.Table(
+    "credentials",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("config", sa.String(100), nullable=False),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("ciphertext", sa.Text, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False, server_default=_now()),
+    sa.Column("updated_at", Timestamp, nullable=False, server_default=_now()),
+    sa.UniqueConstraint("config", "name"),
+    schema=PIPELINE,
+)
+"""Credentials of stored configs (``${credential:NAME}``), encrypted with PIPELINE_SECRET_KEY."""

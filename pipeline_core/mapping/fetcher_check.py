@@ -18,6 +18,7 @@ import re
 from typing import Any
 
 from pipeline_core.config import Settings
+from pipeline_core.credentials import CREDENTIAL_REF, config_of_origin
 from pipeline_core.exceptions import MappingError, URLPolicyError
 from pipeline_core.mapping.document import MappingDocument, describe_error
 from pipeline_core.mapping.secrets import ANY_REF, ENV_REF, dmo_secret_prefix, reference_problem
@@ -51,6 +52,15 @@ def check_headers(doc: MappingDocument) -> None:
     stored = doc.base_dir is None
     prefix = dmo_secret_prefix(doc.dmo)
     for header, value in doc.doc.get("headers", {}).items():
+        if CREDENTIAL_REF.search(value):
+            if config_of_origin(doc.origin) is None:
+                raise _fail(
+                    doc,
+                    ["headers", header],
+                    f"header {header} references a stored credential (${{credential:...}}); "
+                    "only stored configurations (pipeline.configs) have credentials",
+                )
+            value = CREDENTIAL_REF.sub("", value)
         for name in ANY_REF.findall(value):
             problem = reference_problem(name, doc.dmo, stored)
             if problem is not None:

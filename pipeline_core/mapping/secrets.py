@@ -74,7 +74,12 @@ def resolve_template(
     template: str, dmo: str, origin: str, stored: bool, environ: Mapping[str, str] | None = None
 ) -> str:
     """``template`` with each ``${...}`` replaced by :func:`resolve_reference` (in one pass,
-    so a value holding ``${...}`` is not read again)."""
-    return ANY_REF.sub(
-        lambda match: resolve_reference(match.group(1), dmo, origin, stored, environ), template
-    )
+    so a value holding ``${...}`` is not read again). A ``${credential:NAME}`` of a stored
+    configuration is left as it is, for :mod:`pipeline_core.credentials` to resolve."""
+
+    def value(match: re.Match[str]) -> str:
+        if stored and match.group(1).startswith("credential:"):
+            return match.group(0)
+        return resolve_reference(match.group(1), dmo, origin, stored, environ)
+
+    return ANY_REF.sub(value, template)

@@ -89,14 +89,33 @@ class FetcherSpider(scrapy.Spider):
         """
         mapping = self.source.mapping
         return {
-            header: resolve_template(
-                template,
-                mapping.dmo,
-                f"{mapping.origin}: header {header}",
-                stored=mapping.base_dir is None,
+            header: self._with_credentials(
+                header,
+                resolve_template(
+                    template,
+                    mapping.dmo,
+                    f"{mapping.origin}: header {header}",
+                    stored=mapping.base_dir is None,
+                ),
             )
             for header, template in self.options.get("headers", {}).items()
         }
+
+    def _with_credentials(self, header: str, value: str) -> str:
+        """``value`` with its ``${credential:NAME}`` resolved (stored configs only)."""
+        from pipeline_core.credentials import CREDENTIAL_REF, resolve_header
+
+        if not CREDENTIAL_REF.search(value):
+            return value
+        from pipeline_core.config import load_settings
+        from pipeline_core.db.engine import make_engine
+
+        settings = load_settings()
+        engine = make_engine(settings.database_url)
+        try:
+            return resolve_header(engine, settings, self.source.origin, header, value)
+        finally:
+            engine.dispose()
 
     def record(self, payload: Any, url: str) -> RawRecord | None:
         """The item to yield for one source record, or None when it is unchanged.

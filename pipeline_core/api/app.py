@@ -1,0 +1,87 @@
+"""The Starlette application: ``create_app`` (an ASGI factory; ``dmo-pipeline serve`` runs it)."""
+
+from __future__ import annotations
+
+import logging
+from importlib import resources
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
+
+from pipeline_core.api.endpoints import PREFIX, Endpoint, endpoint_handler, json_response
+from pipeline_core.api.problems import problem_response
+from pipeline_core.api.state import ApiState
+from pipeline_core.config import Settings, load_settings
+
+logger = logging.getLogger(__name__)
+
+
+def all_endpoints() -> list[Endpoint]:
+    """Every endpoint of the API, in the order of the OpenAPI document."""
+    from pipeline_core.api.routes import configs, files, jobs, keys, queue, sources, staging
+
+    return [
+        *queue.ENDPOINTS,
+        *jobs.ENDPOINTS,
+        *files.ENDPOINTS,
+        *staging.ENDPOINTS,
+        *sources.ENDPOINTS,
+        *configs.ENDPOINTS,
+        *keys.ENDPOINTS,
+    ]
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    detail = exc.detail if isinstance(exc.detail, str) else "error"
+    if exc.status_code == 404:
+        detail = f"no route {request.url.path}"
+    elif exc.status_code == 405:
+        detail = f"{request.method} is not allowed on {request.url.path}"
+    return problem_response(exc.status_code, detail, headers=dict(exc.headers or {}))
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    logger.exception("500 %s %s", request.method, request.url.path)
+    return problem_response(500, "internal error; the server log has the details")
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    """Build the API app (uvicorn: ``--factory pipeline_core.api:create_app``)."""
+    from pipeline_core import __version__
+    from pipeline_core.api.openapi import build_document
+    from pipeline_core.db.engine import make_engine
+    from pipeline_core.db.ensure import ensure_schema
+
+    settings = settings or load_settings()
+    engine = make_engine(settings.database_url)
+    ensure_schema(engine)
+    state = ApiState(settings, engine)
+    endpoints = all_endpoints()
+    document = build_document(endpoints, __version__)
+    page = resources.files(__package__).joinpath("static/docs.html").read_text("utf-8")
+
+    async def openapi(_request: Request) -> Response:
+        return json_response(document)
+
+    async def docs(_request: Request) -> Response:
+        return HTMLResponse(page)
+
+    routes: list[Any] = [
+        Route(e.full_path, endpoint_handler(e, state), methods=[e.method]) for e in endpoints
+    ]
+    routes += [
+        Route(PREFIX.rsplit("/", 1)[0] + "/openapi.json", openapi, methods=["GET"]),
+        Route("/docs", docs, methods=["GET"]),
+    ]
+    app = Starlette(
+        routes=routes,
+        exception_handlers={HTTPException: _http_error, Exception: _server_error},
+    )
+    app.state.api = state
+    app.state.openapi = document
+    return app

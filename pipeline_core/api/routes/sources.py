@@ -1,0 +1,137 @@
+"""Sources, errors and health."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from pipeline_core.api.endpoints import Call, Endpoint
+from pipeline_core.api.rows import page, row_json, source_scope
+from pipeline_core.api.schemas import AFTER, ERROR, ID, SLUG, TIME, limit_param, page_of
+from pipeline_core.db.tables import crawls, errors, sources
+
+
+def list_sources(call: Call) -> dict[str, Any]:
+    """Every source the key may see: where it is defined, its last crawl and that crawl's stats."""
+    found = call.state.sources()
+    with call.state.engine.connect() as conn:
+        rows = {r["name"]: r for r in conn.execute(sa.select(sources)).mappings()}
+        last_ids = [r["last_crawl_id"] for r in rows.values() if r["last_crawl_id"]]
+        last = (
+            {
+                r["id"]: r
+                for r in conn.execute(sa.select(crawls).where(crawls.c.id.in_(last_ids))).mappings()
+            }
+            if last_ids
+            else {}
+        )
+    items = []
+    for name, source in found.items():
+        if call.dmo is not None and source.dmo != call.dmo:
+            continue
+        row = rows.get(name)
+        crawl = last.get(row["last_crawl_id"]) if row is not None else None
+        items.append(
+            {
+                "name": name,
+                "dmo": source.dmo,
+                "fetcher": source.fetcher,
+                "origin": source.origin,
+                "scrape_frequency": source.scrape_frequency,
+                "last_crawl": row_json(crawl) if crawl is not None else None,
+            }
+        )
+    return {"items": items}
+
+
+def list_errors(call: Call) -> dict[str, Any]:
+    """Error rows, newest first: filters source, job, stage, since."""
+    q = call.query
+    with call.state.engine.connect() as conn:
+        query = sa.select(errors).where(source_scope(call, conn, errors.c.source))
+        if q.get("source"):
+            query = query.where(errors.c.source == q["source"])
+        if q.get("job"):
+            query = query.where(errors.c.job_id == q["job"])
+        if q.get("stage"):
+            query = query.where(errors.c.stage == q["stage"])
+        if q.get("since"):
+            query = query.where(errors.c.created_at >= datetime.fromisoformat(q["since"]))
+        if q.get("after"):
+            query = query.where(errors.c.id < q["after"])
+        rows = conn.execute(query.order_by(errors.c.id.desc()).limit(q["limit"] + 1)).mappings()
+        return page([row_json(r) for r in rows], q["limit"])
+
+
+def health(call: Call) -> dict[str, Any]:
+    """Up or down (the database answers); says nothing else."""
+    try:
+        with call.state.engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except sa.exc.SQLAlchemyError:
+        from pipeline_core.api.problems import Problem
+
+        raise Problem(503, "down") from None
+    return {"status": "up"}
+
+
+_SOURCE = {
+    "type": "object",
+    "required": ["name", "dmo", "fetcher", "origin", "last_crawl"],
+    "properties": {
+        "name": {"type": "string"},
+        "dmo": {"type": "string"},
+        "fetcher": {"type": "string"},
+        "origin": {"type": "string"},
+        "scrape_frequency": {"type": "string"},
+        "last_crawl": {"type": ["object", "null"]},
+    },
+}
+
+ENDPOINTS = [
+    Endpoint(
+        "GET",
+        "/sources",
+        list_sources,
+        "List sources with their last crawl",
+        "sources",
+        response={
+            "type": "object",
+            "required": ["items"],
+            "properties": {"items": {"type": "array", "items": _SOURCE}},
+        },
+    ),
+    Endpoint(
+        "GET",
+        "/errors",
+        list_errors,
+        "List error rows",
+        "errors",
+        query={
+            "source": SLUG,
+            "job": ID,
+            "stage": SLUG,
+            "since": TIME,
+            "after": AFTER,
+            "limit": limit_param(),
+        },
+        response=page_of(ERROR),
+    ),
+    Endpoint(
+        "GET",
+        "/health",
+        health,
+        "Up or down",
+        "",
+        role=None,
+        absolute=True,
+        response={
+            "type": "object",
+            "required": ["status"],
+            "properties": {"status": {"enum": ["up"]}},
+        },
+        errors=(503,),
+    ),
+]

@@ -1,0 +1,62 @@
+"""What every request of one API process shares: settings, engine, plugins, limits."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+from limits import RateLimitItemPerSecond
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+
+from pipeline_core.config import Settings
+
+if TYPE_CHECKING:
+    from pipeline_core.plugins import PipelineManager
+    from pipeline_core.sources import Source
+
+
+@dataclass
+class ApiState:
+    """Shared by the requests of one app."""
+
+    settings: Settings
+    engine: sa.Engine
+    _pm: PipelineManager | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    limiter: MovingWindowRateLimiter = field(
+        default_factory=lambda: MovingWindowRateLimiter(MemoryStorage())
+    )
+    #: Last time each key's ``last_used_at`` was written (at most once a minute).
+    key_seen: dict[int, float] = field(default_factory=dict)
+
+    def plugin_manager(self) -> PipelineManager:
+        """The plugin manager, built once (sources of files and plugins change on restart)."""
+        with self._lock:
+            if self._pm is None:
+                from pipeline_core.plugins import get_plugin_manager
+
+                self._pm = get_plugin_manager(self.settings)
+            return self._pm
+
+    def sources(self) -> dict[str, Source]:
+        """Every source now: files and plugins (as loaded) and stored configs (read afresh)."""
+        from pipeline_core.operations.configs import stored_sources
+
+        found = {
+            name: source
+            for name, source in self.plugin_manager().sources().items()
+            if not source.origin.startswith("pipeline.configs[")
+        }
+        found.update(stored_sources(self.engine))
+        return dict(sorted(found.items()))
+
+    def rate_item(self) -> RateLimitItemPerSecond | None:
+        """The per-key limit (``PIPELINE_API_RATE_LIMIT``), or None."""
+        limit = self.settings.api_rate_limit
+        if limit is None:
+            return None
+        count, period = limit
+        return RateLimitItemPerSecond(count, int(period))
