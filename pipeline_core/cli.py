@@ -502,6 +502,10 @@ def _add_queue_commands() -> None:
     main.add_command(worker)
     main.add_command(queue)
 
+    from pipeline_core.cli_images import images
+
+    main.add_command(images)
+
 
 _add_queue_commands()
 
