@@ -337,7 +337,7 @@ class ImageSettings:
         ImageVariant("thumb", 400, "jpeg"),
         ImageVariant("large", 1200, "webp"),
     )
-    quality: int = 82
+    quality: int = 80
     original_max: int = 2560
     max_pixels: int = 50_000_000
     max_bytes: int = 20 * 1024 * 1024
@@ -359,7 +359,7 @@ IMAGE_SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "PIPELINE_IMAGE_QUALITY",
-        "82",
+        "80",
         "Encoder quality (1-100) of JPEG and WebP outputs, the optimised original included.",
         _quality,
     ),
