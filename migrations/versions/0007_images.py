@@ -61,9 +61,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("url_hash", name=op.f("uq_images_url_hash")),
         schema="pipeline",
     )
-    op.create_index(
-        op.f("ix_images_content_hash"), "images", ["content_hash"], schema="pipeline"
-    )
+    op.create_index(op.f("ix_images_content_hash"), "images", ["content_hash"], schema="pipeline")
     for schema in ("staging", "production"):
         for column in _image_columns():
             op.add_column("listing_images", column, schema=schema)
