@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -28,6 +29,8 @@ class ImageServer:
 
     bodies: dict[str, tuple[bytes, str]] = field(default_factory=dict)
     redirects: dict[str, str] = field(default_factory=dict)
+    #: Seconds to wait before answering, by path (a server that hangs).
+    delays: dict[str, float] = field(default_factory=dict)
     requests: list[Served] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -36,6 +39,7 @@ class ImageServer:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 path = self.path
+                time.sleep(server.delays.get(path, 0.0))
                 inm = self.headers.get("If-None-Match")
                 ims = self.headers.get("If-Modified-Since")
                 if path in server.redirects:

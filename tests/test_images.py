@@ -292,20 +292,30 @@ def test_a_changed_image_is_downloaded_and_stored_again(
         assert len(stored_objects(settings)) == 6  # the old outputs stay for caches
 
 
-def test_an_image_over_the_byte_limit_is_an_error_row(
+def test_byte_limit_timeout_and_redirects(
     db_url: str, engine: sa.Engine, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     with ImageServer() as server:
         server.bodies["/big.jpg"] = (jpeg(photo(5, 640, 480)), "image/jpeg")
         server.bodies["/small.png"] = (transparent_png(64, 48), "image/png")
-        stage(engine, SOURCE, {"L1": [server.url("/big.jpg"), server.url("/small.png")]})
+        server.bodies["/slow.png"] = (transparent_png(64, 48), "image/png")
+        server.delays["/slow.png"] = 3.0
+        server.redirects["/moved.png"] = "/small.png"  # a loopback redirect is followed
+        urls = [server.url(p) for p in ("/big.jpg", "/moved.png", "/slow.png")]
+        stage(engine, SOURCE, {"L1": urls})
         settings = settings_for(
-            db_url, storage_of("local", request, tmp_path), PIPELINE_IMAGE_MAX_BYTES="10000"
+            db_url,
+            storage_of("local", request, tmp_path),
+            PIPELINE_IMAGE_MAX_BYTES="10000",
+            PIPELINE_IMAGE_TIMEOUT="0.5",
         )
         stats = run_job(engine, settings, "image", {"source": SOURCE}).result.stats
-    assert (stats["stored"], stats["failed"]) == (1, 1)
+    assert (stats["stored"], stats["failed"]) == (1, 2)
     rows = image_rows(engine, SOURCE)
     assert rows[("L1", 0)]["status"] == "failed"
     assert rows[("L1", 0)]["error"].startswith("too large: Content-Length ")
     assert rows[("L1", 0)]["error"].endswith("PIPELINE_IMAGE_MAX_BYTES=10000; not downloaded")
     assert (rows[("L1", 1)]["status"], rows[("L1", 1)]["width"]) == ("stored", 64)
+    assert server.statuses("/moved.png") == [302] and server.statuses("/small.png") == [200]
+    assert rows[("L1", 2)]["status"] == "failed"
+    assert rows[("L1", 2)]["error"] == "timed out after 0.5 s"

@@ -20,7 +20,7 @@ def test_images_command_dry_run_now_and_queue(
         server.bodies["/b.jpg"] = (jpeg(photo(2, 320, 240)), "image/jpeg")
         urls = [server.url("/a.jpg"), server.url("/b.jpg")]
         stage(engine, "cli-img", {"L1": urls, "L2": urls[1:]})
-        env = pipeline_env | {"PIPELINE_IMAGE_PROCESSES": "1"}
+        env = pipeline_env | {"PIPELINE_IMAGE_PROCESSES": "1", "PIPELINE_DISABLE_PLUGINS": ""}
 
         planned = run_cli("images", "--dry-run", env=env)
         assert planned.returncode == 0, planned.stderr

@@ -88,7 +88,11 @@ def fetch(
             reason = exc.reason
             if isinstance(reason, URLPolicyError):
                 raise ImageError(f"refused by the URL policy: {reason}") from None
+            if isinstance(reason, TimeoutError):
+                raise ImageError(f"timed out after {timeout:g} s") from None
             raise ImageError(f"download failed: {reason}") from None
+        except TimeoutError:
+            raise ImageError(f"timed out after {timeout:g} s") from None
         except (OSError, ValueError, http.client.HTTPException) as exc:
             raise ImageError(f"download failed: {type(exc).__name__}: {exc}") from None
         with response:
@@ -124,6 +128,8 @@ def _read(response: object, max_bytes: int, deadline: float, timeout: float) -> 
             if time.monotonic() > deadline:
                 raise ImageError(f"timed out after {timeout:g} s")
             chunks.append(chunk)
+    except TimeoutError:
+        raise ImageError(f"timed out after {timeout:g} s") from None
     except (OSError, ValueError, http.client.HTTPException) as exc:
         raise ImageError(f"download failed while reading: {type(exc).__name__}: {exc}") from None
     return b"".join(chunks)
