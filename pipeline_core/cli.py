@@ -502,12 +502,15 @@ def _add_queue_commands() -> None:
     main.add_command(worker)
     main.add_command(queue)
 
+
+def _add_image_commands() -> None:
     from pipeline_core.cli_images import images
 
     main.add_command(images)
 
 
 _add_queue_commands()
+_add_image_commands()
 
 if __name__ == "__main__":
     main()
