@@ -532,7 +532,14 @@ def _add_queue_commands() -> None:
     main.add_command(crawls)
 
 
+def _add_image_commands() -> None:
+    from pipeline_core.cli_images import images
+
+    main.add_command(images)
+
+
 _add_queue_commands()
+_add_image_commands()
 
 
 def _add_api_commands() -> None:

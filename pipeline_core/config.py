@@ -454,6 +454,145 @@ SETTINGS: tuple[Setting, ...] = (
     ),
 )
 
+
+# ---------------------------------------------------------------- images (issue 12)
+
+#: Output formats an image variant may have.
+IMAGE_FORMATS = ("jpeg", "webp", "png")
+
+
+@dataclass(frozen=True)
+class ImageVariant:
+    """One derived image: fitted inside ``size`` x ``size`` pixels, encoded as ``format``."""
+
+    name: str
+    size: int
+    format: str
+
+
+def _image_variants(raw: str) -> tuple[ImageVariant, ...]:
+    expected = "name:size:format items separated by commas, e.g. thumb:400:jpeg,large:1200:webp"
+    out: list[ImageVariant] = []
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        name, _, rest = part.partition(":")
+        size, _, fmt = rest.partition(":")
+        fmt = fmt.strip().lower()
+        if not re.fullmatch(r"[a-z][a-z0-9_-]{0,29}", name.strip()) or name.strip() == "original":
+            raise ValueError(f"{expected} (bad name {name!r}; 'original' is taken)")
+        if not size.strip().isdigit() or not 16 <= int(size) <= 10_000:
+            raise ValueError(f"{expected} (size of {name!r} is 16 to 10000 pixels)")
+        if fmt not in IMAGE_FORMATS:
+            raise ValueError(
+                f"{expected} (format of {name!r} is one of {', '.join(IMAGE_FORMATS)})"
+            )
+        if any(v.name == name.strip() for v in out):
+            raise ValueError(f"{expected} (variant {name!r} named twice)")
+        out.append(ImageVariant(name.strip(), int(size), fmt))
+    return tuple(out)
+
+
+def _quality(raw: str) -> int:
+    value = _positive_int(raw)
+    if value > 100:
+        raise ValueError("a whole number from 1 to 100")
+    return value
+
+
+@dataclass(frozen=True)
+class ImageSettings:
+    """The ``PIPELINE_IMAGE_*`` settings, as ``Settings.images``."""
+
+    variants: tuple[ImageVariant, ...] = (
+        ImageVariant("thumb", 400, "jpeg"),
+        ImageVariant("large", 1200, "webp"),
+    )
+    quality: int = 80
+    original_max: int = 2560
+    max_pixels: int = 50_000_000
+    max_bytes: int = 20 * 1024 * 1024
+    timeout: float = 20.0
+    concurrency: int = 8
+    processes: int = 0
+    cache_control: str = "public, max-age=31536000, immutable"
+
+
+IMAGE_SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "PIPELINE_IMAGE_VARIANTS",
+        "thumb:400:jpeg,large:1200:webp",
+        "Variants the image job makes of every image besides its optimised original: "
+        "name:size:format items separated by commas; each fits inside size x size pixels "
+        "(never enlarged); format jpeg, webp or png (jpeg becomes png for an image with "
+        "transparency). Empty: the original only.",
+        _image_variants,
+    ),
+    Setting(
+        "PIPELINE_IMAGE_QUALITY",
+        "80",
+        "Encoder quality (1-100) of JPEG and WebP outputs, the optimised original included.",
+        _quality,
+    ),
+    Setting(
+        "PIPELINE_IMAGE_ORIGINAL_MAX",
+        "2560",
+        "Longest side, in pixels, of the stored optimised original: a larger image is "
+        "fitted inside it (a JPEG reduced while it is decoded). 0 keeps every image's size.",
+        _non_negative_int,
+    ),
+    Setting(
+        "PIPELINE_IMAGE_MAX_PIXELS",
+        "50000000",
+        "Largest image (width x height, read from its header before decoding) the image "
+        "job accepts; a larger one is an error row (decompression bombs).",
+        _positive_int,
+    ),
+    Setting(
+        "PIPELINE_IMAGE_MAX_BYTES",
+        "20971520",
+        "Largest image download in bytes (20 MiB); a longer body is an error row.",
+        _positive_int,
+    ),
+    Setting(
+        "PIPELINE_IMAGE_TIMEOUT",
+        "20",
+        "Seconds an image download may take, connection and body included.",
+        _positive_float,
+    ),
+    Setting(
+        "PIPELINE_IMAGE_CONCURRENCY",
+        "8",
+        "Images an image job downloads at once (also the most images held in memory).",
+        _positive_int,
+    ),
+    Setting(
+        "PIPELINE_IMAGE_PROCESSES",
+        "0",
+        "Processes that decode and encode images (0: one per CPU).",
+        _non_negative_int,
+    ),
+    Setting(
+        "PIPELINE_IMAGE_CACHE_CONTROL",
+        "public, max-age=31536000, immutable",
+        "Cache-Control header of stored images (their keys change with their content).",
+    ),
+)
+
+_IMAGE_FIELD_OF = {
+    "PIPELINE_IMAGE_VARIANTS": "variants",
+    "PIPELINE_IMAGE_QUALITY": "quality",
+    "PIPELINE_IMAGE_ORIGINAL_MAX": "original_max",
+    "PIPELINE_IMAGE_MAX_PIXELS": "max_pixels",
+    "PIPELINE_IMAGE_MAX_BYTES": "max_bytes",
+    "PIPELINE_IMAGE_TIMEOUT": "timeout",
+    "PIPELINE_IMAGE_CONCURRENCY": "concurrency",
+    "PIPELINE_IMAGE_PROCESSES": "processes",
+    "PIPELINE_IMAGE_CACHE_CONTROL": "cache_control",
+}
+
+SETTINGS += IMAGE_SETTINGS
+
 SETTINGS_BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
 
 
@@ -496,6 +635,8 @@ class Settings:
     api_max_page: int = 500
     api_process_timeout: float = 60.0
     api_rate_limit: tuple[int, float] | None = (600, 60.0)
+
+    images: ImageSettings = field(default_factory=ImageSettings)
 
     def masked(self) -> dict[str, str]:
         """Effective values as text, with passwords and secret settings masked."""
@@ -602,18 +743,23 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """
     env = os.environ if environ is None else environ
     values: dict[str, Any] = {}
+    images: dict[str, Any] = {}
     raw: dict[str, str] = {}
     for setting in SETTINGS:
         text = env.get(setting.name)
         if text is None:
             text = setting.default_text()
         try:
-            values[_FIELD_OF[setting.name]] = setting.parse(text)
+            parsed = setting.parse(text)
+            if setting.name in _IMAGE_FIELD_OF:
+                images[_IMAGE_FIELD_OF[setting.name]] = parsed
+            else:
+                values[_FIELD_OF[setting.name]] = parsed
         except ValueError as exc:
             shown = setting.shown(text)
             raise ConfigError(f"{setting.name}={shown!r} is not accepted: expected {exc}") from None
         raw[setting.name] = text
-    settings = Settings(**values, raw=raw)
+    settings = Settings(**values, raw=raw, images=ImageSettings(**images))
     if settings.enable_queues and not settings.jobs_queue_url:
         raise ConfigError(
             "PIPELINE_ENABLE_QUEUES=true needs PIPELINE_JOBS_QUEUE_URL (the SQS queue URL)"

@@ -70,6 +70,11 @@ class StorageError(PipelineError):
     """A file could not be stored or read: names the key or URL and the storage."""
 
 
+class ImageError(PipelineError):
+    """One image could not be fetched, checked or converted: the reason, for its error row
+    (the listing and its other images are not affected)."""
+
+
 class JobError(PipelineError):
     """A job could not do its work: names the job type, its payload's subject and the cause.
 

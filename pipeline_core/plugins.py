@@ -55,6 +55,7 @@ BUILTIN_PLUGINS: dict[str, str] = {
     "builtin-pipeline-jobs": "pipeline_core.builtin.pipeline_jobs",
     "builtin-job-types": "pipeline_core.builtin.job_types",
     "builtin-upload": "pipeline_core.builtin.upload",
+    "builtin-image-jobs": "pipeline_core.builtin.image_jobs",
     "builtin-log-notifier": "pipeline_core.builtin.log_notifier",
     "builtin-webhook-notifier": "pipeline_core.builtin.webhook_notifier",
 }

@@ -238,6 +238,15 @@ def check_the_datatourisme_document_maps_without_a_field_mapping(engine: sa.Engi
         "valid_to": "2024-12-31",
     }
     assert abbey["licence"]["attribution"] == "DATAtourisme, Licence Ouverte 2.0"
+    assert abbey["images"] == [  # hasRepresentation, through the default mapping
+        {
+            "url": "https://upload.wikimedia.org/wikipedia/commons/c/c9/"
+            "France_Manche_abbaye_lucerne_de_loin.jpg",
+            "caption": "France Manche abbaye lucerne de loin",
+            "credit": "Pinpin (https://commons.wikimedia.org/wiki/User:Pinpin)",
+            "licence": "CC BY 2.5",
+        }
+    ]
     assert error_rows(engine, "jsonld-poi") == []
     assert crawl_state(engine, "jsonld-poi")[0] is True
 

@@ -54,6 +54,7 @@ BUILTINS = [
     "builtin-pipeline-jobs",
     "builtin-job-types",
     "builtin-upload",
+    "builtin-image-jobs",
     "builtin-log-notifier",
     "builtin-webhook-notifier",
 ]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from pipeline_core.builtin.transforms import url
 from pipeline_core.transforms import Transform
 
 _PREFIXES = ("http://schema.org/", "https://schema.org/", "schema:")
@@ -226,8 +227,85 @@ def schema_special_hours(value: Any) -> list[dict[str, Any]] | None:
     return rows or None
 
 
+def _first_text(value: Any) -> str | None:
+    """Plain text of a value ``schema_text`` reads: a language map gives its first text."""
+    try:
+        text = schema_text(value)
+    except ValueError:
+        return None
+    if isinstance(text, dict):
+        return next(iter(text.values()), None)
+    return text
+
+
+def _image_url(value: Any) -> str | None:
+    while isinstance(value, list):
+        value = value[0] if value else None
+    if isinstance(value, dict):
+        value = value.get("@id") or value.get("@value")
+    if not isinstance(value, str):
+        return None
+    try:
+        return url(value)
+    except ValueError:
+        return None
+
+
+def _first(value: Any) -> Any:
+    return value[0] if isinstance(value, list) and value else value
+
+
+def _schema_image(item: Any) -> dict[str, Any]:
+    """A schema.org image: a URL, or an ``ImageObject``."""
+    if not isinstance(item, dict):
+        return {"url": _image_url(item)}
+    author = _first(item.get("creditText") or item.get("author") or item.get("copyrightHolder"))
+    return {
+        "url": _image_url(item.get("contentUrl") or item.get("url") or item.get("@id")),
+        "caption": _first_text(item.get("caption") or item.get("name")),
+        "credit": _first_text(author.get("name") if isinstance(author, dict) else author),
+        "licence": _first_text(_first(item.get("license"))),
+    }
+
+
+def _representation(item: Any) -> dict[str, Any]:
+    """A DATAtourisme ``hasRepresentation`` (EBUCore): the file's locator, and the
+    annotation's title, credits and licence."""
+    if not isinstance(item, dict):
+        return {}
+    resource = _first(item.get("ebucore:hasRelatedResource")) or {}
+    note = _first(item.get("ebucore:hasAnnotation")) or {}
+    if not isinstance(resource, dict) or not isinstance(note, dict):
+        return {}
+    return {
+        "url": _image_url(resource.get("ebucore:locator")),
+        "caption": _first_text(note.get("ebucore:title")),
+        "credit": _first_text(_first(note.get("credits"))),
+        "licence": _first_text(note.get("ebucore:isCoveredBy")),
+    }
+
+
+def schema_images(value: Any) -> list[dict[str, Any]] | None:
+    """``{"image": …, "representations": …}`` → ``images``: schema.org ``image`` (URLs or
+    ``ImageObject``: ``contentUrl``, ``caption``, ``creditText``/``author``, ``license``)
+    and DATAtourisme's ``hasRepresentation`` (EBUCore locator, title, credits and
+    ``isCoveredBy``). Entries without an http(s) URL are left out; a URL given twice is
+    kept once."""
+    if not isinstance(value, dict):
+        value = {"image": value}
+    found: list[dict[str, Any]] = []
+    for key, reader in (("image", _schema_image), ("representations", _representation)):
+        items = value.get(key)
+        for item in items if isinstance(items, list) else [items] if items else []:
+            image = {k: v for k, v in reader(item).items() if v}
+            if image.get("url") and all(image["url"] != f["url"] for f in found):
+                found.append(image)
+    return found or None
+
+
 TRANSFORMS = [
     Transform("schema_text", schema_text, schema_text.__doc__ or "", cacheable=False),
+    Transform("schema_images", schema_images, schema_images.__doc__ or "", cacheable=False),
     Transform("schema_category", schema_category, schema_category.__doc__ or ""),
     Transform("schema_hours", schema_hours, schema_hours.__doc__ or ""),
     Transform("schema_special_hours", schema_special_hours, schema_special_hours.__doc__ or ""),
@@ -279,11 +357,8 @@ DEFAULT_MAPPING: dict[str, Any] = {
             "transform": ["first", "url"],
         },
         "images": {
-            "each": "image",
-            "fields": {
-                "url": {"from": ["contentUrl", "url", "$"], "transform": ["first", "url"]},
-                "caption": {"from": "caption", "transform": ["first", "text"]},
-            },
+            "from": {"image": "image", "representations": "hasRepresentation"},
+            "transform": "schema_images",
         },
         "opening_hours": {
             "from": ["openingHoursSpecification", "isLocatedAt.0.openingHoursSpecification"],

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 #: The Alembic revision these tables correspond to (a test checks it is the newest one).
-SCHEMA_REVISION = "0006"
+SCHEMA_REVISION = "0007"
 
 PIPELINE = "pipeline"
 STAGING = "staging"
@@ -221,6 +221,49 @@ errors = sa.Table(
 )
 
 
+# ---------------------------------------------------------------- images (issue 12)
+
+images = sa.Table(
+    "images",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("url_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("etag", sa.String(500)),
+    sa.Column("last_modified", sa.String(100)),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("error", sa.Text),
+    sa.Column("format", sa.String(20)),
+    sa.Column("width", sa.Integer),
+    sa.Column("height", sa.Integer),
+    sa.Column("bytes", sa.BigInteger),
+    sa.Column("content_hash", sa.String(64), index=True),
+    sa.Column("spec", sa.String(64)),
+    sa.Column("original_key", sa.Text),
+    sa.Column("variants", JSONType),
+    sa.Column("fetched_at", Timestamp),
+    sa.Column("updated_at", Timestamp, nullable=False, server_default=_now()),
+    sa.CheckConstraint("status IN ('stored', 'failed')", name="status"),
+    schema=PIPELINE,
+)
+"""One row per image URL fetched: its validators (ETag, Last-Modified) for conditional
+requests, and what was stored for its content (shared by every listing that uses the URL)."""
+
+
+def image_columns() -> list[sa.Column]:
+    """The processing columns of ``listing_images``: what the ``image`` job stored."""
+    return [
+        sa.Column("status", sa.String(20), nullable=False, server_default="pending"),
+        sa.Column("error", sa.Text),
+        sa.Column("width", sa.Integer),
+        sa.Column("height", sa.Integer),
+        sa.Column("bytes", sa.BigInteger),
+        sa.Column("content_hash", sa.String(64)),
+        sa.Column("original_key", sa.Text),
+        sa.Column("variants", JSONType),
+    ]
+
+
 # ---------------------------------------------------------------- listing tables
 
 
@@ -298,6 +341,7 @@ def _listing_tables(schema: str) -> dict[str, sa.Table]:
             sa.Column("caption", sa.Text),
             sa.Column("credit", sa.Text),
             sa.Column("licence", sa.Text),
+            *image_columns(),
         ),
         "attributes": child(
             "attributes",

@@ -33,6 +33,7 @@ from pipeline_core.jobs.files import (
     load_crawl,
     load_file,
 )
+from pipeline_core.jobs.images import images_after_ingest
 from pipeline_core.jobs.payload import payload_id
 from pipeline_core.jobtypes import JobContext, JobResult
 from pipeline_core.plugins import get_plugin_manager
@@ -79,6 +80,7 @@ def ingest(payload: Mapping[str, Any], context: JobContext) -> JobResult:
         )
 
     pm = get_plugin_manager(context.settings)
+    has_images = "image" in pm.job_types()
     session = StageSession(
         engine,
         None,
@@ -136,13 +138,17 @@ def ingest(payload: Mapping[str, Any], context: JobContext) -> JobResult:
                 )
                 .values(last_scrape_at=crawl.started_at)
             )
+        with engine.connect() as conn:  # listings with new or changed images: image job
+            next_jobs = images_after_ingest(conn, normalised.source) if has_images else []
     except sa.exc.DBAPIError as exc:
         raise JobError(
             f"ingest of file {file_id} ({normalised.source}): every record is staged, but "
             "closing the crawl (withdrawal, crawl row, last-scrape time) failed and was rolled "
             f"back; running the job again finishes it: {type(exc.orig or exc).__name__}"
         ) from exc
-    return JobResult({k: v for k, v in stats.items() if k != "scrape"} | {"crawl_id": crawl.id})
+    return JobResult(
+        {k: v for k, v in stats.items() if k != "scrape"} | {"crawl_id": crawl.id}, next_jobs
+    )
 
 
 def _checked_copy(storage: Storage, normalised: ArchivedFile, folder: Path, file_id: int) -> Path:

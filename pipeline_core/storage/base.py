@@ -21,8 +21,11 @@ class Storage(Protocol):
         """Store the local file ``path`` under ``key`` (replacing it); return its URL."""
         ...
 
-    def put_bytes(self, key: str, data: bytes, content_type: str = JSONL) -> str:
-        """Store ``data`` under ``key`` (replacing it); return its URL."""
+    def put_bytes(
+        self, key: str, data: bytes, content_type: str = JSONL, cache_control: str | None = None
+    ) -> str:
+        """Store ``data`` under ``key`` (replacing it); return its URL. ``cache_control`` is
+        the object's ``Cache-Control`` header where the storage serves one (S3)."""
         ...
 
     def open(self, key: str) -> AbstractContextManager[BinaryIO]:

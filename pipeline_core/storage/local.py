@@ -59,7 +59,9 @@ class LocalStorage:
             shutil.copyfile(path, temporary)
         return target.as_uri()
 
-    def put_bytes(self, key: str, data: bytes, content_type: str = JSONL) -> str:
+    def put_bytes(
+        self, key: str, data: bytes, content_type: str = JSONL, cache_control: str | None = None
+    ) -> str:
         with self._replacing(key) as (temporary, target):
             temporary.write_bytes(data)
         return target.as_uri()

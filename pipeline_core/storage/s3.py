@@ -116,10 +116,17 @@ class S3Storage:
             )
         return self.url(key)
 
-    def put_bytes(self, key: str, data: bytes, content_type: str = JSONL) -> str:
+    def put_bytes(
+        self, key: str, data: bytes, content_type: str = JSONL, cache_control: str | None = None
+    ) -> str:
+        extra = {"CacheControl": cache_control} if cache_control else {}
         with self._translated("store", key):
             self.client.put_object(
-                Bucket=self.bucket, Key=self._name(key), Body=data, ContentType=content_type
+                Bucket=self.bucket,
+                Key=self._name(key),
+                Body=data,
+                ContentType=content_type,
+                **extra,
             )
         return self.url(key)
 
