@@ -505,5 +505,14 @@ def _add_queue_commands() -> None:
 
 _add_queue_commands()
 
+
+def _add_promotion_commands() -> None:
+    from pipeline_core.cli_promote import register
+
+    register(main)
+
+
+_add_promotion_commands()
+
 if __name__ == "__main__":
     main()

@@ -151,6 +151,33 @@ class Setting:
         return self.default() if callable(self.default) else self.default
 
 
+def parse_quality_minimums(raw: str) -> tuple[int, dict[str, int]]:
+    """``PIPELINE_QUALITY_MINIMUM``: ``60`` (every DMO), ``visit-x=70`` (one DMO), or both
+    comma-separated; the minimum for everyone else and the minimum per DMO."""
+    default = 0
+    per_dmo: dict[str, int] = {}
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        name, equals, number = part.rpartition("=")
+        try:
+            value = int(number.strip())
+        except ValueError:
+            raise ValueError("a score from 0 to 100, or DMO=score pairs, comma-separated") from None
+        if not 0 <= value <= 100:
+            raise ValueError("scores from 0 to 100")
+        if equals:
+            per_dmo[name.strip()] = value
+        else:
+            default = value
+    return default, per_dmo
+
+
+def _quality_minimum(raw: str) -> str:
+    parse_quality_minimums(raw)
+    return raw.strip()
+
+
 SETTINGS: tuple[Setting, ...] = (
     Setting(
         "PIPELINE_DATABASE_URL",
@@ -281,6 +308,15 @@ SETTINGS: tuple[Setting, ...] = (
         "resolve to private, loopback or link-local addresses (for example 127.0.0.1 in tests).",
         _name_list,
     ),
+    # Promotion and quality (issue 13)
+    Setting(
+        "PIPELINE_QUALITY_MINIMUM",
+        "0",
+        "Lowest quality score (0-100) a staging listing needs to be promoted: one number for "
+        "every DMO, DMO=score pairs, or both, comma-separated (60,visit-harbour=75). A "
+        "mapping's quality_minimum wins for its source. 0: no minimum.",
+        _quality_minimum,
+    ),
 )
 
 SETTINGS_BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
@@ -309,6 +345,7 @@ class Settings:
     disable_plugins: tuple[str, ...]
     sources_path: tuple[str, ...]
     allowed_hosts: tuple[str, ...]
+    quality_minimum: str = "0"
     raw: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     def masked(self) -> dict[str, str]:
@@ -340,6 +377,7 @@ _FIELD_OF = {
     "PIPELINE_DISABLE_PLUGINS": "disable_plugins",
     "PIPELINE_SOURCES_PATH": "sources_path",
     "PIPELINE_ALLOWED_HOSTS": "allowed_hosts",
+    "PIPELINE_QUALITY_MINIMUM": "quality_minimum",
 }
 
 

@@ -52,6 +52,7 @@ BUILTIN_PLUGINS: dict[str, str] = {
     "builtin-dates": "pipeline_core.builtin.dates",
     "builtin-pipeline-jobs": "pipeline_core.builtin.pipeline_jobs",
     "builtin-job-types": "pipeline_core.builtin.job_types",
+    "builtin-promote-job": "pipeline_core.builtin.promote_job",
     "builtin-log-notifier": "pipeline_core.builtin.log_notifier",
     "builtin-webhook-notifier": "pipeline_core.builtin.webhook_notifier",
 }
