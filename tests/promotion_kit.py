@@ -18,11 +18,16 @@ from pipeline_core.stages.session import StageSession
 
 
 def crawl(
-    engine: sa.Engine, folder: Path, records: list[dict[str, Any]], name: str = "plain"
+    engine: sa.Engine,
+    folder: Path,
+    records: list[dict[str, Any]],
+    name: str = "plain",
+    dmo: str = "test-dmo",
 ) -> dict[str, Any]:
-    """Stage ``records`` as one complete crawl of source ``name`` (DMO ``test-dmo``);
-    listings of the source it does not hold are withdrawn."""
+    """Stage ``records`` as one complete crawl of source ``name`` (of ``dmo``); listings of
+    the source it does not hold are withdrawn."""
     path = write_mapping(folder / "mappings", name, "https://example.org/feed")
+    path.write_text(path.read_text("utf-8").replace("dmo: test-dmo", f"dmo: {dmo}"), "utf-8")
     transforms = get_plugin_manager(load_settings({})).transforms()
     mapping = CompiledMapping(load_mapping_file(path), transforms)
     session = StageSession(
