@@ -125,11 +125,58 @@ def quality(source: str | None, no_rescore: bool) -> None:
         )
 
 
+@click.command()
+@click.option("--dmo", required=True, help="The DMO whose production listings to export.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["jsonl", "csv"]),
+    default="jsonl",
+    show_default=True,
+    help="JSON Lines (one listing per line) or CSV.",
+)
+@click.option("--anonymize", is_flag=True, help="Mask the personal data sources flag.")
+@click.option("--include-withdrawn", is_flag=True, help="Also export withdrawn listings.")
+@click.option(
+    "--output", "-o", type=click.Path(dir_okay=False), help="Write to this file, not stdout."
+)
+def export(
+    dmo: str, fmt: str, anonymize: bool, include_withdrawn: bool, output: str | None
+) -> None:
+    """Stream a DMO's production listings as JSON Lines or CSV; --anonymize masks the
+    personal contact data each source's mapping flags (personal_data), by value."""
+    from pipeline_core.exports import export_lines
+    from pipeline_core.plugins import get_plugin_manager
+
+    engine = _engine()
+    sources = get_plugin_manager().sources()
+    personal = {
+        name: list(source.mapping.doc.get("personal_data", []))
+        for name, source in sources.items()
+        if source.dmo == dmo
+    }
+    if anonymize and not any(personal.values()):
+        click.echo(
+            f"warning: no source of DMO {dmo} flags personal_data: nothing to mask", err=True
+        )
+    lines = export_lines(
+        engine,
+        dmo,
+        fmt,
+        anonymize_data=anonymize,
+        personal=personal,
+        include_withdrawn=include_withdrawn,
+    )
+    out = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout
+    try:
+        for line in lines:
+            out.write(line)
+    finally:
+        if output:
+            out.close()
+
+
 def register(main: click.Group) -> None:
     """Add these commands to ``dmo-pipeline``."""
-    for command in (promote, quality):
+    for command in (promote, quality, export):
         main.add_command(command)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit("run dmo-pipeline instead")

@@ -23,11 +23,13 @@ def crawl(
     records: list[dict[str, Any]],
     name: str = "plain",
     dmo: str = "test-dmo",
+    extra: str = "",
 ) -> dict[str, Any]:
     """Stage ``records`` as one complete crawl of source ``name`` (of ``dmo``); listings of
     the source it does not hold are withdrawn."""
     path = write_mapping(folder / "mappings", name, "https://example.org/feed")
-    path.write_text(path.read_text("utf-8").replace("dmo: test-dmo", f"dmo: {dmo}"), "utf-8")
+    text = path.read_text("utf-8").replace("dmo: test-dmo", f"dmo: {dmo}")
+    path.write_text(text + extra, "utf-8")  # extra: more fields, then top-level keys
     transforms = get_plugin_manager(load_settings({})).transforms()
     mapping = CompiledMapping(load_mapping_file(path), transforms)
     session = StageSession(
