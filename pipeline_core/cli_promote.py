@@ -176,7 +176,47 @@ def export(
             out.close()
 
 
+@click.command()
+@click.option("--dmo", help="Find the likely duplicates among this DMO's staging listings.")
+@click.option(
+    "--decide",
+    "decided",
+    multiple=True,
+    metavar="ID=same|different",
+    help="Record a decision on candidate pair ID (repeatable).",
+)
+def duplicates(dmo: str | None, decided: tuple[str, ...]) -> None:
+    """Find likely duplicates across a DMO's sources and list the candidate pairs with score
+    and evidence, or record decisions on pairs (kept and respected by later runs)."""
+    from pipeline_core.duplicates.store import decide, find_duplicates
+
+    if not dmo and not decided:
+        raise click.UsageError("give --dmo to find duplicates, or --decide ID=same|different")
+    engine = _engine()
+    user = getpass.getuser()
+    for text in decided:
+        number, _, decision = text.partition("=")
+        if not number.strip().isdigit():
+            raise click.BadParameter(f"{text!r} is not ID=same|different", param_hint="--decide")
+        done = decide(engine, int(number), decision.strip(), decided_by=user)
+        click.echo(
+            f"pair {number}: {done['source_a']}/{done['external_id_a']} and "
+            f"{done['source_b']}/{done['external_id_b']} are {decision.strip()}"
+        )
+    if not dmo:
+        return
+    pairs = find_duplicates(engine, dmo)
+    click.echo(f"{len(pairs)} candidate pair(s) in DMO {dmo}")
+    for pair in pairs:
+        evidence = pair["evidence"]
+        shown = ", ".join(f"{k} {v}" for k, v in evidence.items())
+        click.echo(
+            f"  {pair['id']}  {pair['score']:.2f}  {pair['source_a']}/{pair['external_id_a']}"
+            f"  {pair['source_b']}/{pair['external_id_b']}  ({shown})"
+        )
+
+
 def register(main: click.Group) -> None:
     """Add these commands to ``dmo-pipeline``."""
-    for command in (promote, quality, export):
+    for command in (promote, quality, export, duplicates):
         main.add_command(command)

@@ -105,3 +105,70 @@ def confirmed_pairs(conn: sa.Connection, dmo: str, ids: Sequence[int]) -> list[t
             if kept in touched or merged in touched:
                 out.append((kept, merged))
     return out
+
+
+def find_duplicates(
+    engine: sa.Engine, dmo: str, threshold: float | None = None
+) -> list[dict[str, Any]]:
+    """Run the finder over the DMO's active staging listings and store its candidate pairs
+    (replacing the DMO's earlier ones). Pairs decided ``different`` are left out; pairs
+    decided ``same`` carry the decision. Returns the stored pairs, best first."""
+    from pipeline_core.duplicates.match import THRESHOLD, entry, find
+
+    listings = staging["listings"]
+    now = datetime.now(UTC)
+    with write_transaction(engine) as conn:
+        rows = conn.execute(
+            sa.select(listings.c.id, listings.c.source, listings.c.external_id, listings.c.record)
+            .where(listings.c.dmo == dmo, listings.c.status == "active")
+            .order_by(listings.c.id)
+        ).all()
+        key_of = {row.id: (row.source, row.external_id) for row in rows}
+        decided = decisions(conn, dmo)
+        found = find(
+            (entry(row.id, row.source, row.record) for row in rows),
+            THRESHOLD if threshold is None else threshold,
+        )
+        stored = []
+        for pair in found:
+            decision = decided.get(frozenset({key_of[pair.a], key_of[pair.b]}))
+            if decision == "different":
+                continue
+            stored.append(
+                {
+                    "dmo": dmo,
+                    "listing_a": pair.a,
+                    "listing_b": pair.b,
+                    "score": pair.score,
+                    "evidence": pair.evidence | ({"decision": decision} if decision else {}),
+                    "found_at": now,
+                }
+            )
+        conn.execute(sa.delete(duplicate_candidates).where(duplicate_candidates.c.dmo == dmo))
+        if stored:
+            conn.execute(sa.insert(duplicate_candidates), stored)
+        return list_candidates(conn, dmo)
+
+
+def list_candidates(conn: sa.Connection, dmo: str) -> list[dict[str, Any]]:
+    """The DMO's stored candidate pairs, best first, with each listing's source and id."""
+    a, b = staging["listings"].alias("a"), staging["listings"].alias("b")
+    table = duplicate_candidates
+    query = (
+        sa.select(
+            table.c.id,
+            table.c.score,
+            table.c.evidence,
+            table.c.listing_a,
+            a.c.source.label("source_a"),
+            a.c.external_id.label("external_id_a"),
+            table.c.listing_b,
+            b.c.source.label("source_b"),
+            b.c.external_id.label("external_id_b"),
+        )
+        .join(a, a.c.id == table.c.listing_a)
+        .join(b, b.c.id == table.c.listing_b)
+        .where(table.c.dmo == dmo)
+        .order_by(table.c.score.desc(), table.c.id)
+    )
+    return [dict(row._mapping) for row in conn.execute(query)]
