@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -195,4 +196,4 @@ def score_record(
         points = round(rule.weight * result.share, 1)
         total += points
         breakdown[rule.name] = {"weight": rule.weight, "points": points, "detail": result.detail}
-    return round(total), breakdown
+    return math.floor(total + 0.5), breakdown  # half up: 64.5 is 65
