@@ -53,6 +53,7 @@ BUILTINS = [
     "builtin-dates",
     "builtin-pipeline-jobs",
     "builtin-job-types",
+    "builtin-promote-job",
     "builtin-log-notifier",
     "builtin-webhook-notifier",
 ]
