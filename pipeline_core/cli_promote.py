@@ -102,7 +102,7 @@ def promote(
 
 
 @click.command()
-@click.argument("source", required=False)
+@click.argument("source", required=False, metavar="SOURCE")
 @click.option("--no-rescore", is_flag=True, help="Show the stored scores without scoring again.")
 def quality(source: str | None, no_rescore: bool) -> None:
     """Score staging listings (0-100, documented weighted rules) and print each source's

@@ -85,12 +85,16 @@ def distance_m(a: Entry, b: Entry) -> float | None:
     return math.hypot(dx, dy) * 6_371_000.0
 
 
-def compare(a: Entry, b: Entry) -> Candidate:
-    """Score one pair and say why."""
-    name = max(
+def _name_similarity(a: Entry, b: Entry) -> float:
+    return max(
         (fuzz.token_set_ratio(x, y) / 100.0 for x in a.names or ("",) for y in b.names or ("",)),
         default=0.0,
     )
+
+
+def compare(a: Entry, b: Entry, threshold: float | None = None) -> Candidate | None:
+    """Score one pair and say why. With ``threshold``, None when the pair cannot reach it
+    whatever its names (the names, the dearest part, are then not compared)."""
     metres = distance_m(a, b)
     if metres is None:
         near = 0.0
@@ -99,7 +103,11 @@ def compare(a: Entry, b: Entry) -> Candidate:
     phone = a.phone is not None and a.phone == b.phone
     website = a.website is not None and a.website == b.website
     street = a.street is not None and b.street is not None and fuzz.ratio(a.street, b.street) >= 90
-    score = 0.5 * name + 0.2 * near + 0.3 * (phone or website) + 0.1 * street
+    rest = 0.2 * near + 0.3 * (phone or website) + 0.1 * street
+    if threshold is not None and 0.5 + rest < threshold:
+        return None
+    name = _name_similarity(a, b)
+    score = 0.5 * name + rest
     evidence = {
         "name": round(name, 3),
         "metres": None if metres is None else round(metres, 1),
@@ -119,51 +127,59 @@ def _cell(e: Entry) -> tuple[int, int] | None:
     return (math.floor(e.latitude / step), math.floor(e.longitude / lon_step))
 
 
+#: Neighbouring cells visited from each cell: the cell itself and half of the eight around
+#: it, so each pair of neighbouring cells is visited once.
+_FORWARD = ((0, 1), (1, -1), (1, 0), (1, 1))
+
+
+def _adjacent(a: tuple[int, int] | None, b: tuple[int, int] | None) -> bool:
+    return a is not None and b is not None and abs(a[0] - b[0]) <= 1 and abs(a[1] - b[1]) <= 1
+
+
 def pairs(entries: Sequence[Entry]) -> Iterator[tuple[Entry, Entry]]:
     """Pairs of listings of different sources that share a grid neighbourhood, a phone or a
-    website; each pair once."""
+    website; each pair once (no set of the pairs seen is kept: it would grow with them)."""
     grid: dict[tuple[int, int], list[Entry]] = defaultdict(list)
     by_key: dict[tuple[str, str], list[Entry]] = defaultdict(list)
+    cells: dict[int, tuple[int, int] | None] = {}
     for e in entries:
-        cell = _cell(e)
+        cell = cells[e.id] = _cell(e)
         if cell is not None:
             grid[cell].append(e)
         if e.phone:
             by_key["phone", e.phone].append(e)
         if e.website:
             by_key["website", e.website].append(e)
-    seen: set[tuple[int, int]] = set()
-
-    def new(a: Entry, b: Entry) -> bool:
-        if a.source == b.source:
-            return False
-        key = (a.id, b.id) if a.id < b.id else (b.id, a.id)
-        if key in seen:
-            return False
-        seen.add(key)
-        return True
-
-    for (row, col), members in grid.items():
-        for dr in (-1, 0, 1):
-            for dc in (-1, 0, 1):
-                others = grid.get((row + dr, col + dc))
-                if not others:
-                    continue
+    for (row, col), members in sorted(grid.items()):  # row by row: neighbours stay in cache
+        for i, a in enumerate(members):
+            for b in members[i + 1 :]:
+                if a.source != b.source:
+                    yield a, b
+        for dr, dc in _FORWARD:
+            for b in grid.get((row + dr, col + dc), ()):
                 for a in members:
-                    for b in others:
-                        if a.id < b.id and new(a, b):
-                            yield a, b
+                    if a.source != b.source:
+                        yield a, b
+    seen: set[tuple[int, int]] = set()  # pairs found by phone or website: few
     for group in by_key.values():
         if len(group) > 50:  # a switchboard number or a portal's site: no evidence
             continue
         for i, a in enumerate(group):
             for b in group[i + 1 :]:
-                if new(a, b):
+                if a.source == b.source or _adjacent(cells[a.id], cells[b.id]):
+                    continue
+                key = (a.id, b.id) if a.id < b.id else (b.id, a.id)
+                if key not in seen:
+                    seen.add(key)
                     yield a, b
 
 
 def find(entries: Iterable[Entry], threshold: float = THRESHOLD) -> list[Candidate]:
     """The candidate pairs among ``entries``, best first."""
-    found = [c for a, b in pairs(list(entries)) if (c := compare(a, b)).score >= threshold]
+    found = [
+        c
+        for a, b in pairs(list(entries))
+        if (c := compare(a, b, threshold)) is not None and c.score >= threshold
+    ]
     found.sort(key=lambda c: (-c.score, c.a, c.b))
     return found

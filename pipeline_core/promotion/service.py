@@ -343,8 +343,11 @@ class _Promotion:
         ).all()
         for staging_id, original in rows:
             wanted[staging_id] = original
+        merges: set[int] = set()
         for kept, merged in confirmed_pairs(self.conn, self.report.dmo, list(self.touched)):
-            wanted.setdefault(merged, kept)
+            if merged not in wanted:
+                wanted[merged] = kept
+                merges.add(merged)
         if not wanted:
             return
         keys = self.conn.execute(
@@ -361,6 +364,7 @@ class _Promotion:
         production_of = dict(keys)
         for staging_id, original in wanted.items():
             if staging_id in self.touched and original in production_of:
+                self.counts["merged"] += staging_id in merges
                 self.conn.execute(
                     sa.update(target)
                     .where(target.c.id == self.touched[staging_id])
