@@ -149,3 +149,28 @@ def test_a_connection_without_a_dmo_reads_nothing(
         conn.exec_driver_sql("SET ROLE pipeline_dmo")
         for table in _tables():
             assert _rows_of(conn, table) == [], table.fullname
+
+
+def test_another_role_of_the_pipeline_still_reads_every_row(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
+    # A role that is neither the tables' owner nor a DMO's (the pipeline run as its own
+    # user) is not hidden from by row-level security.
+    if engine.dialect.name != "postgresql":
+        pytest.skip("row-level security is PostgreSQL's")
+    _fill(engine, tmp_path)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "DO $$ BEGIN CREATE ROLE dmo_test_service NOLOGIN; "
+            "EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
+        )
+        conn.exec_driver_sql("GRANT USAGE ON SCHEMA staging, production TO dmo_test_service")
+        conn.exec_driver_sql(
+            "GRANT SELECT ON ALL TABLES IN SCHEMA staging, production TO dmo_test_service"
+        )
+    with engine.connect() as conn:
+        everything = {t.fullname: len(_rows_of(conn, t)) for t in _tables()}
+        conn.exec_driver_sql("SET ROLE dmo_test_service")
+        assert {t.fullname: len(_rows_of(conn, t)) for t in _tables()} == everything
+        conn.exec_driver_sql("RESET ROLE")
+        conn.rollback()

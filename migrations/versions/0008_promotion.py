@@ -38,6 +38,8 @@ _CHILDREN = (
     "opening_dates",
 )
 _DMO = "current_setting('app.dmo', true)"
+#: Roles that are not (members of) the DMO role: the pipeline itself.
+_SERVICE = f"NOT pg_has_role(current_user, '{ROLE}', 'MEMBER')"
 
 
 def _policies() -> dict[str, str]:
@@ -196,12 +198,18 @@ def _enable_row_level_security() -> None:
             f"CREATE POLICY dmo_isolation ON {table} TO {ROLE} "
             f"USING ({condition}) WITH CHECK ({condition})"
         )
+        # Every other role (the pipeline's own, when it is not the tables' owner) sees all
+        # rows, as before: row-level security would otherwise hide everything from it.
+        op.execute(
+            f"CREATE POLICY pipeline_service ON {table} USING ({_SERVICE}) WITH CHECK ({_SERVICE})"
+        )
 
 
 def downgrade() -> None:
     if op.get_context().dialect.name == "postgresql":
         for table in reversed(list(_policies())):
             op.execute(f"DROP POLICY IF EXISTS dmo_isolation ON {table}")
+            op.execute(f"DROP POLICY IF EXISTS pipeline_service ON {table}")
             op.execute(f"ALTER TABLE {table} DISABLE ROW LEVEL SECURITY")
             op.execute(f"REVOKE ALL ON {table} FROM {ROLE}")
         op.execute(f"REVOKE ALL ON pipeline.sources FROM {ROLE}")
