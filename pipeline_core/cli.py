@@ -552,5 +552,14 @@ def _add_api_commands() -> None:
 
 _add_api_commands()
 
+
+def _add_promotion_commands() -> None:
+    from pipeline_core.cli_promote import register
+
+    register(main)
+
+
+_add_promotion_commands()
+
 if __name__ == "__main__":
     main()

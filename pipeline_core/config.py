@@ -217,6 +217,33 @@ class Setting:
         return self.default() if callable(self.default) else self.default
 
 
+def parse_quality_minimums(raw: str) -> tuple[int, dict[str, int]]:
+    """``PIPELINE_QUALITY_MINIMUM``: ``60`` (every DMO), ``visit-x=70`` (one DMO), or both
+    comma-separated; the minimum for everyone else and the minimum per DMO."""
+    default = 0
+    per_dmo: dict[str, int] = {}
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        name, equals, number = part.rpartition("=")
+        try:
+            value = int(number.strip())
+        except ValueError:
+            raise ValueError("a score from 0 to 100, or DMO=score pairs, comma-separated") from None
+        if not 0 <= value <= 100:
+            raise ValueError("scores from 0 to 100")
+        if equals:
+            per_dmo[name.strip()] = value
+        else:
+            default = value
+    return default, per_dmo
+
+
+def _quality_minimum(raw: str) -> str:
+    parse_quality_minimums(raw)
+    return raw.strip()
+
+
 SETTINGS: tuple[Setting, ...] = (
     Setting(
         "PIPELINE_DATABASE_URL",
@@ -452,6 +479,15 @@ SETTINGS: tuple[Setting, ...] = (
         "N/hour); beyond it 429 with Retry-After. 0 turns the limit off.",
         _rate_limit,
     ),
+    # Promotion and quality (issue 13)
+    Setting(
+        "PIPELINE_QUALITY_MINIMUM",
+        "0",
+        "Lowest quality score (0-100) a staging listing needs to be promoted: one number for "
+        "every DMO, DMO=score pairs, or both, comma-separated (60,visit-harbour=75). A "
+        "mapping's quality_minimum wins for its source. 0: no minimum.",
+        _quality_minimum,
+    ),
 )
 
 
@@ -627,6 +663,7 @@ class Settings:
     job_timeouts: Mapping[str, float] = field(default_factory=dict)
     #: (address, port) of the DNS servers of fetchers' names (``PIPELINE_NAME_SERVERS``).
     name_servers: tuple[tuple[str, int], ...] = ()
+    quality_minimum: str = "0"
     raw: Mapping[str, str] = field(default_factory=dict, repr=False)
     # HTTP API (issue 10)
     secret_keys: tuple[str, ...] = field(default=(), repr=False)
@@ -679,6 +716,7 @@ _FIELD_OF = {
     "PIPELINE_API_MAX_PAGE": "api_max_page",
     "PIPELINE_API_PROCESS_TIMEOUT": "api_process_timeout",
     "PIPELINE_API_RATE_LIMIT": "api_rate_limit",
+    "PIPELINE_QUALITY_MINIMUM": "quality_minimum",
 }
 
 

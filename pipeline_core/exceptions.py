@@ -133,3 +133,17 @@ class LeaseLost(PipelineError):
     the job: its lease expired and another worker rescued it (and may run it again). The
     handler should stop (let it propagate; clean up in ``finally``); its outcome would be
     dropped anyway."""
+
+
+class PromotionError(PipelineError):
+    """A promotion or rollback did not happen; production is as it was (the message says
+    why, and names the batch when one was recorded)."""
+
+
+class PromotionBusy(PromotionError):
+    """Another promotion or rollback of the same DMO is running: try again when it is done."""
+
+
+class RollbackRefused(PromotionError):
+    """A batch cannot be rolled back (not completed, already rolled back, or later batches
+    touched the same listings: they are named)."""

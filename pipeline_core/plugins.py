@@ -56,6 +56,7 @@ BUILTIN_PLUGINS: dict[str, str] = {
     "builtin-job-types": "pipeline_core.builtin.job_types",
     "builtin-upload": "pipeline_core.builtin.upload",
     "builtin-image-jobs": "pipeline_core.builtin.image_jobs",
+    "builtin-promote-job": "pipeline_core.builtin.promote_job",
     "builtin-log-notifier": "pipeline_core.builtin.log_notifier",
     "builtin-webhook-notifier": "pipeline_core.builtin.webhook_notifier",
 }

@@ -55,6 +55,7 @@ BUILTINS = [
     "builtin-job-types",
     "builtin-upload",
     "builtin-image-jobs",
+    "builtin-promote-job",
     "builtin-log-notifier",
     "builtin-webhook-notifier",
 ]

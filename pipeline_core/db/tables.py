@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 #: The Alembic revision these tables correspond to (a test checks it is the newest one).
-SCHEMA_REVISION = "0007"
+SCHEMA_REVISION = "0008"
 
 PIPELINE = "pipeline"
 STAGING = "staging"
@@ -431,3 +431,96 @@ credentials = sa.Table(
     schema=PIPELINE,
 )
 """Credentials of stored configs (``${credential:NAME}``), encrypted with PIPELINE_SECRET_KEY."""
+
+
+# ---------------------------------------------------------------- promotion, quality, duplicates
+
+promotion_batches = sa.Table(
+    "promotion_batches",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("dmo", sa.String(100), nullable=False, index=True),
+    sa.Column("source", sa.String(100)),
+    sa.Column("kind", sa.String(20), nullable=False, server_default="promote"),
+    sa.Column("status", sa.String(20), nullable=False, server_default="running"),
+    sa.Column("requested", JSONType),
+    sa.Column("counts", JSONType),
+    sa.Column("error", sa.Text),
+    sa.Column("rollback_of", sa.Integer),
+    sa.Column("rolled_back_by", sa.Integer),
+    sa.Column("promoted_by", sa.String(200)),
+    sa.Column("started_at", Timestamp, nullable=False, server_default=_now()),
+    sa.Column("finished_at", Timestamp),
+    sa.CheckConstraint("kind IN ('promote', 'rollback')", name="kind"),
+    sa.CheckConstraint(
+        "status IN ('running', 'completed', 'failed', 'rolled_back')", name="status"
+    ),
+    schema=PRODUCTION,
+)
+"""One promotion or rollback of one DMO: its counts, status and (when failed) the reason."""
+
+promotion_changes = sa.Table(
+    "promotion_changes",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("batch_id", sa.Integer, nullable=False, index=True),
+    sa.Column("listing_id", sa.Integer, index=True),
+    sa.Column("staging_id", sa.Integer),
+    sa.Column("source", sa.String(100), nullable=False),
+    sa.Column("external_id", sa.String(300), nullable=False),
+    sa.Column("action", sa.String(20), nullable=False),
+    sa.Column("diff", JSONType),
+    sa.Column("before", JSONType),
+    sa.Column("reason", sa.Text),
+    schema=PRODUCTION,
+)
+"""Per listing of a batch: what was done, the field-level diff and the rows as they were."""
+
+listing_quality = sa.Table(
+    "listing_quality",
+    metadata,
+    sa.Column("listing_id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("source", sa.String(100), nullable=False, index=True),
+    sa.Column("dmo", sa.String(100), nullable=False),
+    sa.Column("record_hash", sa.String(64), nullable=False),
+    sa.Column("score", sa.Integer, nullable=False),
+    sa.Column("breakdown", JSONType, nullable=False),
+    sa.Column("scored_at", Timestamp, nullable=False),
+    schema=STAGING,
+)
+"""The quality score (0-100) of each staging listing and its rule breakdown."""
+
+duplicate_candidates = sa.Table(
+    "duplicate_candidates",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("dmo", sa.String(100), nullable=False, index=True),
+    sa.Column("listing_a", sa.Integer, nullable=False),
+    sa.Column("listing_b", sa.Integer, nullable=False),
+    sa.Column("score", sa.Float, nullable=False),
+    sa.Column("evidence", JSONType, nullable=False),
+    sa.Column("found_at", Timestamp, nullable=False),
+    sa.UniqueConstraint("listing_a", "listing_b"),
+    schema=STAGING,
+)
+"""Likely duplicates across sources: a pair of staging listings, its score and evidence."""
+
+duplicate_decisions = sa.Table(
+    "duplicate_decisions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("dmo", sa.String(100), nullable=False, index=True),
+    sa.Column("source_a", sa.String(100), nullable=False),
+    sa.Column("external_id_a", sa.String(300), nullable=False),
+    sa.Column("source_b", sa.String(100), nullable=False),
+    sa.Column("external_id_b", sa.String(300), nullable=False),
+    sa.Column("decision", sa.String(20), nullable=False),
+    sa.Column("decided_by", sa.String(200)),
+    sa.Column("decided_at", Timestamp, nullable=False),
+    sa.UniqueConstraint(
+        "source_a", "external_id_a", "source_b", "external_id_b", name="uq_duplicate_decisions_pair"
+    ),
+    sa.CheckConstraint("decision IN ('same', 'different')", name="decision"),
+    schema=STAGING,
+)
+"""A person's decision on a pair (by source and external id, so it outlives re-staging)."""

@@ -1,0 +1,121 @@
+"""Data quality: scores from the documented rules, stored with their breakdown, summed up
+per source by ``dmo-pipeline quality``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from conftest import run_cli
+from promotion_kit import crawl, listings
+
+from pipeline_core.config import load_settings
+from pipeline_core.db.tables import listing_quality
+from pipeline_core.exceptions import ConfigError
+from pipeline_core.quality.rules import RULES, score_record
+from pipeline_core.quality.store import listing_score, score_listings, source_quality
+
+NOW = datetime(2026, 12, 7, tzinfo=UTC)
+
+
+def _full() -> dict[str, Any]:
+    return {
+        "source": "s",
+        "external_id": "1",
+        "dmo": "d",
+        "category": "attraction",
+        "language": "en",
+        "name": {"en": "Galway City Museum", "ga": "Músaem Chathair na Gaillimhe"},
+        "description": {"en": "x" * 200},
+        "url": "https://example.ie/museum",
+        "location": {"latitude": 53.27, "longitude": -9.05, "country": "IE"},
+        "contact": {"phone": "+353 91 532 460", "website": "https://museum.example.ie"},
+        "images": [{"url": "https://img.example.ie/1.jpg", "caption": "Front"}],
+        "opening_hours": [{"weekday": 0, "opens": "10:00", "closes": "17:00"}],
+    }
+
+
+def test_the_weights_sum_to_100() -> None:
+    assert sum(rule.weight for rule in RULES) == 100
+
+
+def test_a_complete_record_scores_100_and_each_gap_costs_its_rule() -> None:
+    score, breakdown = score_record(_full(), NOW - timedelta(days=3), NOW)
+    assert score == 100
+    assert breakdown["coordinates"] == {"weight": 15, "points": 15.0, "detail": "inside IE"}
+
+    record = _full()
+    record["location"] = {"latitude": 48.85, "longitude": 2.35, "country": "IE"}  # Paris
+    record["contact"] = {"phone": "12"}
+    del record["opening_hours"]
+    record["opening_hours_text"] = "ask at the desk"
+    record["description"] = {"en": "y" * 60}
+    score, breakdown = score_record(record, NOW - timedelta(days=45), NOW)
+    assert {name: rule["points"] for name, rule in breakdown.items()} == {
+        "name": 10.0,
+        "recommended": 12.0,  # opening hours and website missing
+        "contact": 7.5,
+        "coordinates": 7.5,
+        "hours": 5.0,
+        "images": 10.0,
+        "description": 5.0,
+        "languages": 5.0,
+        "freshness": 2.5,
+    }
+    assert score == 65  # 64.5, rounded half up
+    assert breakdown["coordinates"]["detail"] == "coordinates outside IE"
+    assert breakdown["recommended"]["detail"] == "missing: opening_hours, contact.website"
+
+
+def test_a_bare_record_scores_its_name_only() -> None:
+    record = {"source": "s", "external_id": "1", "dmo": "d", "category": "other",
+              "name": {"de": "Hütte"}}  # fmt: skip
+    score, breakdown = score_record(record, None, NOW)
+    assert score == 5
+    assert breakdown["name"]["detail"] == "name, but not in the record's language"
+    assert breakdown["freshness"]["detail"] == "never seen"
+
+
+def test_the_quality_minimum_setting_is_checked() -> None:
+    assert load_settings({"PIPELINE_QUALITY_MINIMUM": "60,visit-x=75"}).quality_minimum == (
+        "60,visit-x=75"
+    )
+    with pytest.raises(ConfigError, match="PIPELINE_QUALITY_MINIMUM='101' is not accepted"):
+        load_settings({"PIPELINE_QUALITY_MINIMUM": "101"})
+
+
+def test_scores_are_stored_and_summed_up_per_source(
+    engine: sa.Engine, pipeline_env: dict[str, str], tmp_path: Path
+) -> None:
+    crawl(engine, tmp_path, listings(4))
+    assert score_listings(engine) == 4
+    with engine.connect() as conn:
+        scores = dict(
+            conn.execute(sa.select(listing_quality.c.listing_id, listing_quality.c.score)).all()
+        )
+        assert scores == {1: 71, 2: 75, 3: 72, 4: 85}
+        one = listing_score(conn, 1)
+        assert one is not None and one["breakdown"]["hours"]["detail"] == "no hours"
+        (summary,) = source_quality(conn)
+    assert summary.as_dict() == {
+        "source": "plain",
+        "dmo": "test-dmo",
+        "listings": 4,
+        "average": 75.8,
+        "lowest": 71,
+        "worst_rules": [
+            {"rule": "description", "points_lost": 10.0},
+            {"rule": "hours", "points_lost": 5.0},
+            {"rule": "languages", "points_lost": 3.8},
+        ],
+    }
+    shown = run_cli("quality", "plain", env=pipeline_env)
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout == (
+        "plain  (test-dmo)  listings 4  average 75.8  lowest 71  "
+        "worst rules: description -10, hours -5, languages -3.8\n"
+    )
+    assert run_cli("quality", "nope", env=pipeline_env).stdout == "no scored listings of nope\n"
