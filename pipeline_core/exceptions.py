@@ -57,6 +57,15 @@ class PartialTransformError(TransformError):
         self.kept = kept
 
 
+class DroppedValueError(PartialTransformError):
+    """A transform could not convert a value and the mapping said ``invalid: drop``: the
+    field is left out (its ``default`` applies), the record is staged, and the reason
+    becomes a warning row naming source, record, field and value."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason, None)
+
+
 class PageError(PipelineError):
     """A page holds a value its mapping cannot use (a page count that is not a number): a
     page error of the crawl, naming the value; the crawl is not complete."""

@@ -15,12 +15,16 @@ from functools import partial
 from typing import Any
 
 from pipeline_core.exceptions import (
+    DroppedValueError,
     MappingError,
     PartialTransformError,
     RecordError,
     TransformError,
 )
 from pipeline_core.mapping.document import MappingDocument
+from pipeline_core.mapping.invalid import INVALID_CHOICES, fits_check, with_invalid
+from pipeline_core.mapping.paths import PathError, bracket_getter, is_plain
+from pipeline_core.mapping.paths import path_parts as _path_parts
 from pipeline_core.model import I18N_FIELDS, IDENTITY_FIELDS, listing_schema
 from pipeline_core.transforms import Transform, TransformContext
 
@@ -46,9 +50,8 @@ def _keep(where: str, step: str, exc: PartialTransformError, value: Any, shown_f
     """The value a transform kept; its reason is noted for :meth:`CompiledMapping.apply`."""
     reasons = _kept_reasons.get()
     if reasons is not None:
-        reasons.append(
-            (where, f"{step}: {exc} (value {value!r} from {shown_from}); kept as published")
-        )
+        outcome = "left out" if isinstance(exc, DroppedValueError) else "kept as published"
+        reasons.append((where, f"{step}: {exc} (value {value!r} from {shown_from}); {outcome}"))
     return exc.kept
 
 
@@ -63,17 +66,13 @@ def _empty(value: Any) -> bool:
     return False
 
 
-def _path_parts(path: str) -> list[tuple[str, int | None]]:
-    """``a.b.0`` → [("a", None), ("b", None), ("0", 0)]; ``$`` → []."""
-    if path in ("$", ""):
-        return []
-    return [(part, int(part) if part.isdigit() else None) for part in path.split(".")]
-
-
 def make_getter(path: str) -> Getter:
-    """A function reading a dotted path (``a.b.0.c``; ``$`` is the record) from a record."""
+    """A function reading a path (``a.b.0.c``; ``$`` is the record; ``item[name=x]`` and
+    ``item[*]`` as in :mod:`pipeline_core.mapping.paths`) from a record."""
     if path in ("$", ""):
         return lambda record: record
+    if not is_plain(path):
+        return bracket_getter(path)
     parts = _path_parts(path)
     if len(parts) == 1 and parts[0][1] is None:
         key = parts[0][0]
@@ -203,6 +202,7 @@ class _Inline:
     value_map: dict[str, Any] | None = None
     has_map_default: bool = False
     map_default: Any = None
+    map_keep: bool = False
     default: Any = None
     required: bool = False
 
@@ -247,6 +247,13 @@ class MappingCompiler:
         """A mapping error naming the document and the place in it."""
         return MappingError(f"{self.doc.origin}: at {where}: {message}")
 
+    def getter(self, path: str, where: str) -> Getter:
+        """:func:`make_getter`, a wrong path being a mapping error naming the field."""
+        try:
+            return make_getter(path)
+        except PathError as exc:
+            raise self.error(where, str(exc)) from None
+
     def _bind(self, spec: Any, where: str) -> _Bound:
         if isinstance(spec, str):
             name, args = spec, {}
@@ -266,6 +273,14 @@ class MappingCompiler:
                 raise self.error(where, f"transform {name!r} takes no arguments")
             args = {params[0].name: args}
         accepted = {p.name for p in params}
+        invalid = "error"
+        if "invalid" in args and "invalid" not in accepted:
+            invalid = args["invalid"]
+            args = {k: v for k, v in args.items() if k != "invalid"}
+        if invalid not in INVALID_CHOICES:
+            raise self.error(
+                where, f"invalid must be one of {', '.join(INVALID_CHOICES)}, not {invalid!r}"
+            )
         if not any(p.kind is p.VAR_KEYWORD for p in params):
             unknown = sorted(set(args) - accepted)
             if unknown:
@@ -279,12 +294,21 @@ class MappingCompiler:
             call = partial(transform.func, context=self.context, **args)
         else:
             call = partial(transform.func, **args) if args else transform.func
-        return _Bound(name, _memoize(call) if transform.cacheable else call)
+        if transform.cacheable:
+            call = _memoize(call)
+        if invalid == "keep":
+            field = where.removesuffix(".transform").split(".")
+            i18n_text = len(field) <= 2 and field[0] in I18N_FIELDS  # text under a language
+            schema = None if i18n_text else schema_at(listing_schema(), field)
+            call = with_invalid(call, invalid, fits_check(schema))
+        else:
+            call = with_invalid(call, invalid)
+        return _Bound(name, call)
 
     def value_fn(self, spec: Any, where: str) -> ValueFn:
         """Compile one field spec (a path string or a spec object) into a value function."""
         if isinstance(spec, str):
-            getter = make_getter(spec)
+            getter = self.getter(spec, where)
 
             def plain(record: Any) -> Any:  # (inlined by _generate_builder)
                 value = getter(record)
@@ -297,7 +321,8 @@ class MappingCompiler:
                     return None
                 return value
 
-            plain.inline = _Inline(_path_parts(spec), [], spec, "")  # type: ignore[attr-defined]
+            if is_plain(spec):
+                plain.inline = _Inline(_path_parts(spec), [], spec, "")  # type: ignore[attr-defined]
             return plain
         self._check_spec(spec, where)
         if "each" in spec:
@@ -308,10 +333,10 @@ class MappingCompiler:
         sources = spec.get("from", "$")
         if isinstance(sources, dict):
             paths = list(sources.values())
-            getter = _named({name: make_getter(p) for name, p in sources.items()})
+            getter = _named({name: self.getter(p, where) for name, p in sources.items()})
         else:
             paths = sources if isinstance(sources, list) else [sources]
-            getter = _coalesce([make_getter(p) for p in paths])
+            getter = _coalesce([self.getter(p, where) for p in paths])
         shown_from = ", ".join(paths)
         transforms_spec = spec.get("transform", [])
         if not isinstance(transforms_spec, list):
@@ -322,6 +347,7 @@ class MappingCompiler:
             value_map = {_map_key(k): v for k, v in value_map.items()}
         has_map_default = "map_default" in spec
         map_default = spec.get("map_default")
+        map_keep = map_default == {"keep": True}  # values not in the map stay as they are
         default = spec.get("default")
         required = bool(spec.get("required", False))
 
@@ -348,6 +374,8 @@ class MappingCompiler:
                     key = value if value.__class__ is str else _map_key(value)
                     if key in value_map:
                         value = value_map[key]
+                    elif map_keep:
+                        pass
                     elif has_map_default:
                         value = map_default
                     else:
@@ -360,7 +388,7 @@ class MappingCompiler:
                 raise _FieldFailure(where, f"required, but {shown_from} is empty")
             return value
 
-        if len(paths) == 1 and not isinstance(sources, dict):
+        if len(paths) == 1 and not isinstance(sources, dict) and is_plain(paths[0]):
             value.inline = _Inline(  # type: ignore[attr-defined]
                 _path_parts(paths[0]),
                 [(step.name, step.call) for step in bound],
@@ -369,6 +397,7 @@ class MappingCompiler:
                 value_map,
                 has_map_default,
                 map_default,
+                map_keep,
                 default,
                 required,
             )
@@ -390,7 +419,7 @@ class MappingCompiler:
             raise self.error(where, "'map_default' goes with 'map'")
 
     def _each_fn(self, spec: dict[str, Any], where: str) -> ValueFn:
-        items_getter = make_getter(spec["each"])
+        items_getter = self.getter(spec["each"], where)
         target = schema_at(listing_schema(), where.split("."))
         if target is None or target.get("type") != "array":
             raise self.error(where, "'each' builds a list, and this field is not a list")
@@ -648,10 +677,13 @@ def _generate_builder(
             lines.append(f"{indent}    key{n} = {v} if {v}.__class__ is str else _map_key({v})")
             lines.append(f"{indent}    if key{n} in m{n}:")
             lines.append(f"{indent}        {v} = m{n}[key{n}]")
-            lines.append(f"{indent}    else:")
-            if info.has_map_default:
+            if info.map_keep:
+                pass
+            elif info.has_map_default:
+                lines.append(f"{indent}    else:")
                 lines.append(f"{indent}        {v} = md{n}")
             else:
+                lines.append(f"{indent}    else:")
                 lines.append(f"{indent}        raise _not_in_map({where!r}, key{n}, {shown!r})")
         if info.default is not None:
             namespace[f"dv{n}"] = info.default
