@@ -283,9 +283,15 @@ def _shown(value: Any, width: int = 34) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" + ("" if number == 1 else "s")
+
+
 def _print_preview(name: str, session: Any) -> None:
     for record in session.records:
         state = "ok" if record.valid else "INVALID"
+        if record.warning_count:
+            state += f" ({_count(record.warning_count, 'warning')})"
         click.echo(f"record {record.external_id or '?'}  {state}  {record.url}")
         rows = [("field", "from", "raw", "mapped")] + [
             (f.field, f.source_path, _shown(f.raw), _shown(f.mapped)) for f in record.fields
@@ -293,21 +299,31 @@ def _print_preview(name: str, session: Any) -> None:
         widths = [max(len(row[i]) for row in rows) for i in range(4)]
         for index, row in enumerate(rows if record.fields else []):
             line = "  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True))
-            errors = record.fields[index - 1].errors if index else []
-            click.echo((line + ("  !! " + errors[0] if errors else "")).rstrip())
+            field = record.fields[index - 1] if index else None
+            notes = (
+                [f"!! {e}" for e in field.errors] + [f"~  {w}" for w in field.warnings]
+                if field
+                else []
+            )
+            click.echo((line + ("  " + notes[0] if notes else "")).rstrip())
             pad = " " * len(line)
-            for error in errors[1:]:
-                click.echo(f"{pad}  !! {error}")
+            for note in notes[1:]:
+                click.echo(f"{pad}  {note}")
         for field_path, message in record.other_errors:
             named = field_path in message  # "line 3: 3 fields where …" names its line
             click.echo(f"  !! {message}" if named else f"  !! {field_path}: {message}")
+        for field_path, message in record.other_warnings:
+            click.echo(f"  ~  {field_path}: {message}")
         click.echo("")
     for url, message in session.page_errors:
         click.echo(f"page error: {url}: {message}")
     invalid = sum(not r.valid for r in session.records)
+    warnings = sum(r.warning_count for r in session.records)
     click.echo(
         f"{name}: {len(session.records)} records previewed, {len(session.records) - invalid} "
-        f"valid, {invalid} invalid, {len(session.page_errors)} page errors; nothing was written"
+        f"valid, {invalid} invalid, "
+        + (f"{_count(warnings, 'warning')}, " if warnings else "")
+        + f"{len(session.page_errors)} page errors; nothing was written"
     )
 
 

@@ -29,14 +29,23 @@ class UnknownSourceError(PipelineError):
 class RecordError(PipelineError):
     """One record could not be mapped or validated.
 
-    ``field`` is the canonical field path (``location.latitude``) or source path at fault.
+    ``field`` is the canonical field path (``location.latitude``) or source path at fault;
+    ``value`` the value there, when one is known (for ``pipeline.errors.value``).
     """
 
-    def __init__(self, source: str, external_id: str | None, field: str, message: str) -> None:
+    def __init__(
+        self,
+        source: str,
+        external_id: str | None,
+        field: str,
+        message: str,
+        value: object = None,
+    ) -> None:
         self.source = source
         self.external_id = external_id
         self.field = field
         self.message = message
+        self.value = value
         super().__init__(f"{source} record {external_id or '?'}: {field}: {message}")
 
 

@@ -33,3 +33,6 @@ class ListingItem:
     record_hash: str = ""
     raw_hash: str | None = None
     state: str = "new"
+    #: The record's current warnings (values kept as published or left out), staged with
+    #: it: ``{"field", "message", "value"}`` objects, or None.
+    warnings: list[dict[str, Any]] | None = None

@@ -5,6 +5,7 @@ title case and ``map_default: {keep: true}``."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -288,3 +289,26 @@ def test_the_messy_feed_mapping_stages_every_venue(
 
 def test_the_example_folder_holds_what_the_page_names() -> None:
     assert sorted(p.name for p in Path(MESSY).iterdir()) == ["servicios.xml", "servicios.yaml"]
+
+
+def test_the_messy_feed_page_shows_its_mapping_feed_and_preview(tmp_path: Path) -> None:
+    import shutil
+
+    from conftest import run_cli
+
+    text = (ROOT / "docs" / "tutorial-messy-feed.md").read_text("utf-8")
+    blocks = re.findall(r"^```(\w+)\n(.*?)^```", text, flags=re.MULTILINE | re.DOTALL)
+    shown = {kind: body for kind, body in blocks}
+    assert shown["yaml"] == (MESSY / "servicios.yaml").read_text("utf-8")
+    feed_lines = set((MESSY / "servicios.xml").read_text("utf-8").splitlines())
+    for line in shown["xml"].splitlines():
+        assert line in feed_lines, line
+    folder = tmp_path / "messy"
+    shutil.copytree(MESSY, folder)
+    env = {
+        "PIPELINE_SOURCES_PATH": str(folder),
+        "PIPELINE_DATABASE_URL": f"sqlite:///{tmp_path / 'none.db'}",
+    }
+    result = run_cli("preview", "servicios-madrid", "--limit", "2", env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.replace(folder.as_uri(), "file:///tmp/messy") == shown["text"]

@@ -172,7 +172,12 @@ def _item(session: StageSession, entry: dict[str, Any]) -> ListingItem | None:
         session.stats["invalid"] += 1
         return None
     return ListingItem(
-        session.source, external_id, record, entry.get("url") or "", raw_hash=entry.get("raw_hash")
+        session.source,
+        external_id,
+        record,
+        entry.get("url") or "",
+        raw_hash=entry.get("raw_hash"),
+        warnings=entry.get("warnings"),
     )
 
 

@@ -35,15 +35,18 @@ ValueFn = Callable[[Any], Any]
 class _FieldFailure(Exception):
     """A field could not be produced; carries the canonical field path."""
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(self, field: str, message: str, value: Any = None) -> None:
         super().__init__(message)
         self.field = field
         self.message = message
+        self.value = value
 
 
 #: Reasons of values kept by a transform that could not convert them (see
-#: :class:`PartialTransformError`) while one record is mapped: (field, message) pairs.
-_kept_reasons: ContextVar[list[tuple[str, str]] | None] = ContextVar("_kept_reasons", default=None)
+#: :class:`PartialTransformError`) while one record is mapped: (field, message, value).
+_kept_reasons: ContextVar[list[tuple[str, str, Any]] | None] = ContextVar(
+    "_kept_reasons", default=None
+)
 
 
 def _keep(where: str, step: str, exc: PartialTransformError, value: Any, shown_from: str) -> Any:
@@ -51,7 +54,9 @@ def _keep(where: str, step: str, exc: PartialTransformError, value: Any, shown_f
     reasons = _kept_reasons.get()
     if reasons is not None:
         outcome = "left out" if isinstance(exc, DroppedValueError) else "kept as published"
-        reasons.append((where, f"{step}: {exc} (value {value!r} from {shown_from}); {outcome}"))
+        reasons.append(
+            (where, f"{step}: {exc} (value {value!r} from {shown_from}); {outcome}", value)
+        )
     return exc.kept
 
 
@@ -365,7 +370,9 @@ class MappingCompiler:
                         break
                     except (TransformError, ValueError, TypeError) as exc:
                         raise _FieldFailure(
-                            where, f"{step.name}: {exc} (value {original!r} from {shown_from})"
+                            where,
+                            f"{step.name}: {exc} (value {original!r} from {shown_from})",
+                            original,
                         ) from None
                     if _empty(value):
                         value = None
@@ -380,7 +387,9 @@ class MappingCompiler:
                         value = map_default
                     else:
                         raise _FieldFailure(
-                            where, f"value {key!r} from {shown_from} is not in the field's map"
+                            where,
+                            f"value {key!r} from {shown_from} is not in the field's map",
+                            value,
                         )
             if value is None:
                 value = default
@@ -437,7 +446,9 @@ class MappingCompiler:
                     obj = sub(item)
                 except _FieldFailure as failure:
                     raise _FieldFailure(
-                        failure.field.replace(where, f"{where}.{index}", 1), failure.message
+                        failure.field.replace(where, f"{where}.{index}", 1),
+                        failure.message,
+                        failure.value,
                     ) from None
                 if obj:
                     out.append(obj)
@@ -587,7 +598,7 @@ def _tree_builder(
 def _transform_failure(
     where: str, step: str, exc: Exception, value: Any, shown_from: str
 ) -> _FieldFailure:
-    return _FieldFailure(where, f"{step}: {exc} (value {value!r} from {shown_from})")
+    return _FieldFailure(where, f"{step}: {exc} (value {value!r} from {shown_from})", value)
 
 
 def _generate_builder(
@@ -604,7 +615,7 @@ def _generate_builder(
         "_empty": _empty,
         "_fail": _transform_failure,
         "_not_in_map": lambda where, key, shown: _FieldFailure(
-            where, f"value {key!r} from {shown} is not in the field's map"
+            where, f"value {key!r} from {shown} is not in the field's map", key
         ),
         "_missing": lambda where, shown: _FieldFailure(where, f"required, but {shown} is empty"),
         "_map_key": _map_key,
@@ -782,16 +793,18 @@ class CompiledMapping:
             external_id = self.external_id(payload)
         if external_id is None:
             raise RecordError(self.source, None, self._id_field, "the record has no id")
-        reasons: list[tuple[str, str]] = []
+        reasons: list[tuple[str, str, Any]] = []
         token = _kept_reasons.set(reasons)
         try:
             body = self._build(payload)
         except _FieldFailure as failure:
-            raise RecordError(self.source, external_id, failure.field, failure.message) from None
+            raise RecordError(
+                self.source, external_id, failure.field, failure.message, failure.value
+            ) from None
         finally:
             _kept_reasons.reset(token)
         if kept is not None:
-            kept.extend(RecordError(self.source, external_id, f, m) for f, m in reasons)
+            kept.extend(RecordError(self.source, external_id, f, m, v) for f, m, v in reasons)
         record: dict[str, Any] = {
             "source": self.source,
             "external_id": external_id,

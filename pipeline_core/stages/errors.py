@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from pipeline_core.db.tables import errors as errors_table
+from pipeline_core.stages.error_value import masked, shown_value
 
 logger = logging.getLogger(__name__)
 
@@ -36,10 +37,12 @@ class ErrorSink:
         """Record one error; it is logged at once and written at the next flush.
 
         A NUL character in the id, field, message or URL is written as ``\\x00`` (the
-        database cannot store it, and the error row must not fail its batch).
+        database cannot store it, and the error row must not fail its batch). The value is
+        shown bounded and masked, and so is the message
+        (:mod:`pipeline_core.stages.error_value`).
         """
         self.count += 1
-        message = message.replace("\x00", "\\x00")
+        message = masked(message.replace("\x00", "\\x00"))
         external_id, field, url = (
             None if text is None else text.replace("\x00", "\\x00")
             for text in (external_id, field, url)
@@ -55,7 +58,7 @@ class ErrorSink:
                 "stage": stage,
                 "field": field,
                 "message": message,
-                "value": None if value is None else repr(value)[:2000],
+                "value": shown_value(value),
                 "url": url,
                 "crawl_id": self.crawl_id,
                 "job_id": self.job_id,

@@ -28,6 +28,7 @@ from pipeline_core.stages.crawl import (
     start_crawl,
     withdraw,
 )
+from pipeline_core.stages.error_value import listing_warnings
 from pipeline_core.stages.errors import ErrorSink
 from pipeline_core.stages.writer import StageWriter, WriteResult
 from pipeline_core.stages.writer_process import WriteFailed, WriterProcess, can_write_in_process
@@ -299,7 +300,12 @@ class StageSession:
         except RecordError as exc:
             self.stats["invalid"] += 1
             self.errors.add(
-                "map", exc.message, external_id=exc.external_id, field=exc.field, url=raw.url
+                "map",
+                exc.message,
+                external_id=exc.external_id,
+                field=exc.field,
+                value=exc.value,
+                url=raw.url,
             )
             self._flush_errors_when_full()
             return None
@@ -320,12 +326,18 @@ class StageSession:
                 reason.message,
                 external_id=reason.external_id,
                 field=reason.field,
+                value=reason.value,
                 url=raw.url,
             )
         if kept:
             self._flush_errors_when_full()
         return ListingItem(
-            self.source, record["external_id"], record, raw.url, raw_hash=raw.raw_hash
+            self.source,
+            record["external_id"],
+            record,
+            raw.url,
+            raw_hash=raw.raw_hash,
+            warnings=listing_warnings(kept),
         )
 
     def hash(self, item: ListingItem) -> ListingItem:
