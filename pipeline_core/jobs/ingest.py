@@ -77,6 +77,7 @@ def ingest(payload: Mapping[str, Any], context: JobContext) -> JobResult:
         )
 
     pm = get_plugin_manager(context.settings)
+    known_source = pm.sources().get(normalised.source)  # its on_repeat rule, if still there
     session = StageSession(
         engine,
         None,
@@ -86,6 +87,7 @@ def ingest(payload: Mapping[str, Any], context: JobContext) -> JobResult:
         batch_size=context.settings.batch_size,
         hook=pm.hook,
         withdraw_limit=context.settings.withdraw_limit,
+        on_repeat=known_source.mapping.doc.get("on_repeat") if known_source else None,
     )
     session.errors.job_id = context.job_id
     session.prior_errors = prior_errors
@@ -178,6 +180,7 @@ def _item(session: StageSession, entry: dict[str, Any]) -> ListingItem | None:
         entry.get("url") or "",
         raw_hash=entry.get("raw_hash"),
         warnings=entry.get("warnings"),
+        position=session.stats["scraped"],
     )
 
 

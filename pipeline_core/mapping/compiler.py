@@ -752,6 +752,8 @@ class CompiledMapping:
         self._country = defaults.get("country")
         self._category = defaults.get("category")
         self._licence = doc.doc.get("licence")
+        #: What a row repeating an id of the crawl does (see pipeline_core.stages.repeats).
+        self.on_repeat: str = doc.doc.get("on_repeat", "merge")
         if "id" in doc.doc:
             id_getter = make_getter(doc.doc["id"])
             self._key_getters: list[Getter] = [id_getter]
