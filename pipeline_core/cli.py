@@ -312,11 +312,17 @@ def _shown(value: Any, width: int = 34) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" + ("" if number == 1 else "s")
+
+
 def _print_preview(name: str, session: Any) -> None:
     from pipeline_core.escaping import shown
 
     for record in session.records:
         state = "ok" if record.valid else "INVALID"
+        if record.warning_count:
+            state += f" ({_count(record.warning_count, 'warning')})"
         click.echo(f"record {shown(record.external_id or '?')}  {state}  {shown(record.url)}")
         rows = [("field", "from", "raw", "mapped")] + [
             (f.field, shown(f.source_path), _shown(f.raw), _shown(f.mapped)) for f in record.fields
@@ -324,22 +330,33 @@ def _print_preview(name: str, session: Any) -> None:
         widths = [max(len(row[i]) for row in rows) for i in range(4)]
         for index, row in enumerate(rows if record.fields else []):
             line = "  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True))
-            errors = record.fields[index - 1].errors if index else []
-            click.echo((line + ("  !! " + shown(errors[0]) if errors else "")).rstrip())
+            field = record.fields[index - 1] if index else None
+            notes = (
+                [f"!! {shown(e)}" for e in field.errors]
+                + [f"~  {shown(w)}" for w in field.warnings]
+                if field
+                else []
+            )
+            click.echo((line + ("  " + notes[0] if notes else "")).rstrip())
             pad = " " * len(line)
-            for error in errors[1:]:
-                click.echo(f"{pad}  !! {shown(error)}")
+            for note in notes[1:]:
+                click.echo(f"{pad}  {note}")
         for field_path, message in record.other_errors:
             named = field_path in message  # "line 3: 3 fields where …" names its line
             text = message if named else f"{field_path}: {message}"
             click.echo(f"  !! {shown(text)}")
+        for field_path, message in record.other_warnings:
+            click.echo(f"  ~  {shown(field_path + ': ' + message)}")
         click.echo("")
     for url, message in session.page_errors:
         click.echo(f"page error: {shown(url)}: {shown(message)}")
     invalid = sum(not r.valid for r in session.records)
+    warnings = sum(r.warning_count for r in session.records)
     click.echo(
         f"{name}: {len(session.records)} records previewed, {len(session.records) - invalid} "
-        f"valid, {invalid} invalid, {len(session.page_errors)} page errors; nothing was written"
+        f"valid, {invalid} invalid, "
+        + (f"{_count(warnings, 'warning')}, " if warnings else "")
+        + f"{len(session.page_errors)} page errors; nothing was written"
     )
 
 

@@ -29,14 +29,23 @@ class UnknownSourceError(PipelineError):
 class RecordError(PipelineError):
     """One record could not be mapped or validated.
 
-    ``field`` is the canonical field path (``location.latitude``) or source path at fault.
+    ``field`` is the canonical field path (``location.latitude``) or source path at fault;
+    ``value`` the value there, when one is known (for ``pipeline.errors.value``).
     """
 
-    def __init__(self, source: str, external_id: str | None, field: str, message: str) -> None:
+    def __init__(
+        self,
+        source: str,
+        external_id: str | None,
+        field: str,
+        message: str,
+        value: object = None,
+    ) -> None:
         self.source = source
         self.external_id = external_id
         self.field = field
         self.message = message
+        self.value = value
         super().__init__(f"{source} record {external_id or '?'}: {field}: {message}")
 
 
@@ -55,6 +64,15 @@ class PartialTransformError(TransformError):
     def __init__(self, reason: str, kept: object) -> None:
         super().__init__(reason)
         self.kept = kept
+
+
+class DroppedValueError(PartialTransformError):
+    """A transform could not convert a value and the mapping said ``invalid: drop``: the
+    field is left out (its ``default`` applies), the record is staged, and the reason
+    becomes a warning row naming source, record, field and value."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason, None)
 
 
 class PageError(PipelineError):

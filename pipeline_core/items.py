@@ -15,6 +15,8 @@ class RawRecord:
     payload: Any
     url: str = ""
     raw_hash: str | None = None
+    #: The record's place in the crawl as read (1 for the first), 0 when not counted.
+    position: int = 0
 
 
 @dataclass(slots=True)
@@ -33,3 +35,10 @@ class ListingItem:
     record_hash: str = ""
     raw_hash: str | None = None
     state: str = "new"
+    #: The record's current warnings (values kept as published or left out), staged with
+    #: it: ``{"field", "message", "value"}`` objects, or None.
+    warnings: list[dict[str, Any]] | None = None
+    #: The record's place in its crawl (1 for the first scraped), naming it in reports.
+    position: int = 0
+    #: True when an earlier record of the crawl had the same id (see ``on_repeat``).
+    repeat: bool = False

@@ -52,6 +52,8 @@ BUILTIN_PLUGINS: dict[str, str] = {
     "builtin-taxonomy": "pipeline_core.builtin.taxonomy",
     "builtin-address": "pipeline_core.builtin.address",
     "builtin-dates": "pipeline_core.builtin.dates",
+    "builtin-template": "pipeline_core.builtin.template",
+    "builtin-title-case": "pipeline_core.builtin.title_case",
     "builtin-pipeline-jobs": "pipeline_core.builtin.pipeline_jobs",
     "builtin-job-types": "pipeline_core.builtin.job_types",
     "builtin-upload": "pipeline_core.builtin.upload",

@@ -303,9 +303,11 @@ def test_the_writer_process_outlives_ctrl_c(engine: sa.Engine, tmp_path: Path) -
 def test_an_id_repeated_in_a_crawl_counts_every_record_once(
     engine: sa.Engine, tmp_path: Path
 ) -> None:
-    # Batches of 5. L00002 comes again in its own batch with another name (it replaces the
-    # earlier record there: repeated) and a third time, unchanged, in the next batch
-    # (unchanged). L00004 comes again in the next batch with another name (updated).
+    # Batches of 5. L00002 comes again in its own batch with another name and a third time,
+    # the same, in the next batch; L00004 comes again in the next batch with another name.
+    # Repeats are merged and held to the end of the crawl, then written when they changed
+    # the staged record: L00002 and L00004 are inserted, then updated once each (the last
+    # repeat owns the write), and L00002's other repeat wrote nothing (repeated).
     records = feed(8)
     renamed = copy.deepcopy(records[1])
     renamed["names"] = {"en": "Renamed"}
@@ -314,7 +316,7 @@ def test_an_id_repeated_in_a_crawl_counts_every_record_once(
     crawl = [*records[:4], renamed, records[4], copy.deepcopy(renamed), moved, *records[5:]]
     stats = run(session(engine, tmp_path, 5, None), crawl)
     counts = {k: stats[k] for k in ("scraped", "inserted", "updated", "unchanged", "repeated")}
-    assert counts == {"scraped": 11, "inserted": 8, "updated": 1, "unchanged": 1, "repeated": 1}
+    assert counts == {"scraped": 11, "inserted": 8, "updated": 2, "unchanged": 0, "repeated": 1}
     assert stats["scraped"] == sum(v for k, v in counts.items() if k != "scraped")
     names = staging["listing_info"]
     listings = staging["listings"]

@@ -11,7 +11,7 @@ from typing import Any
 
 import phonenumbers
 
-from pipeline_core.exceptions import PartialTransformError
+from pipeline_core.exceptions import DroppedValueError, PartialTransformError
 from pipeline_core.hookspecs import hookimpl
 from pipeline_core.transforms import Transform, TransformContext
 
@@ -72,10 +72,11 @@ def phone(
     else its ``defaults.country``. Labels (``Tel:``) are dropped, a bracketed trunk
     ``(0)`` after the country code and a doubled ``+00`` prefix are repaired; of several
     numbers in one cell (``/``, ``;``, ``,``, "or") the first valid one is taken.
-    ``invalid: keep`` keeps text without a valid number as published and reports it.
+    ``invalid: keep`` keeps text without a valid number as published and reports it;
+    ``invalid: drop`` leaves the field out and reports it.
     """
-    if invalid not in ("error", "keep"):
-        raise ValueError("invalid must be error or keep")
+    if invalid not in ("error", "keep", "drop"):
+        raise ValueError("invalid must be error, keep or drop")
     text = str(value).strip()
     chosen = _region(region, context)
     candidates = _candidates(text)
@@ -99,6 +100,8 @@ def phone(
         reason = f"not a valid phone number in {where}"
     if invalid == "keep":
         raise PartialTransformError(reason, " ".join(text.split()))
+    if invalid == "drop":
+        raise DroppedValueError(reason)
     raise ValueError(reason)
 
 

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 #: The Alembic revision these tables correspond to (a test checks it is the newest one).
-SCHEMA_REVISION = "0008"
+SCHEMA_REVISION = "0009"
 
 PIPELINE = "pipeline"
 STAGING = "staging"
@@ -268,7 +268,8 @@ def image_columns() -> list[sa.Column]:
 
 
 def _listing_tables(schema: str) -> dict[str, sa.Table]:
-    """The listing tables of one schema (staging or production); same shape in both."""
+    """The listing tables of one schema (staging or production); same shape in both, but
+    for the warnings of staged listings."""
     listings = sa.Table(
         "listings",
         metadata,
@@ -288,6 +289,9 @@ def _listing_tables(schema: str) -> dict[str, sa.Table]:
         sa.Column("created_at", Timestamp, nullable=False),
         sa.Column("updated_at", Timestamp, nullable=False),
         sa.Column("withdrawn_at", Timestamp),
+        # staging only: the listing's current warnings (values kept as published or left
+        # out), replaced whenever the listing is staged again
+        *([sa.Column("warnings", JSONType)] if schema == STAGING else []),
         sa.UniqueConstraint("source", "external_id"),
         sa.CheckConstraint("status IN ('active', 'withdrawn')", name="status"),
         schema=schema,

@@ -81,6 +81,7 @@ def ingest(payload: Mapping[str, Any], context: JobContext) -> JobResult:
 
     pm = get_plugin_manager(context.settings)
     has_images = "image" in pm.job_types()
+    known_source = pm.sources().get(normalised.source)  # its on_repeat rule, if still there
     session = StageSession(
         engine,
         None,
@@ -90,6 +91,7 @@ def ingest(payload: Mapping[str, Any], context: JobContext) -> JobResult:
         batch_size=context.settings.batch_size,
         hook=pm.hook,
         withdraw_limit=context.settings.withdraw_limit,
+        on_repeat=known_source.mapping.doc.get("on_repeat") if known_source else None,
     )
     session.errors.job_id = context.job_id
     session.prior_errors = prior_errors
@@ -228,7 +230,13 @@ def _item(session: StageSession, entry: dict[str, Any]) -> ListingItem | None:
         session.stats["invalid"] += 1
         return None
     return ListingItem(
-        session.source, external_id, record, entry.get("url") or "", raw_hash=entry.get("raw_hash")
+        session.source,
+        external_id,
+        record,
+        entry.get("url") or "",
+        raw_hash=entry.get("raw_hash"),
+        warnings=entry.get("warnings"),
+        position=session.stats["scraped"],
     )
 
 

@@ -190,4 +190,6 @@ def _normalise(
         "record_hash": item.record_hash,
         "record": item.record,
     }
+    if item.warnings:
+        line["warnings"] = item.warnings
     return orjson.dumps(line) + b"\n"

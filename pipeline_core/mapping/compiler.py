@@ -15,12 +15,16 @@ from functools import partial
 from typing import Any
 
 from pipeline_core.exceptions import (
+    DroppedValueError,
     MappingError,
     PartialTransformError,
     RecordError,
     TransformError,
 )
 from pipeline_core.mapping.document import MappingDocument
+from pipeline_core.mapping.invalid import INVALID_CHOICES, fits_check, with_invalid
+from pipeline_core.mapping.paths import PathError, bracket_getter, is_plain
+from pipeline_core.mapping.paths import path_parts as _path_parts
 from pipeline_core.model import I18N_FIELDS, IDENTITY_FIELDS, listing_schema
 from pipeline_core.transforms import Transform, TransformContext
 
@@ -31,23 +35,27 @@ ValueFn = Callable[[Any], Any]
 class _FieldFailure(Exception):
     """A field could not be produced; carries the canonical field path."""
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(self, field: str, message: str, value: Any = None) -> None:
         super().__init__(message)
         self.field = field
         self.message = message
+        self.value = value
 
 
 #: Reasons of values kept by a transform that could not convert them (see
-#: :class:`PartialTransformError`) while one record is mapped: (field, message) pairs.
-_kept_reasons: ContextVar[list[tuple[str, str]] | None] = ContextVar("_kept_reasons", default=None)
+#: :class:`PartialTransformError`) while one record is mapped: (field, message, value).
+_kept_reasons: ContextVar[list[tuple[str, str, Any]] | None] = ContextVar(
+    "_kept_reasons", default=None
+)
 
 
 def _keep(where: str, step: str, exc: PartialTransformError, value: Any, shown_from: str) -> Any:
     """The value a transform kept; its reason is noted for :meth:`CompiledMapping.apply`."""
     reasons = _kept_reasons.get()
     if reasons is not None:
+        outcome = "left out" if isinstance(exc, DroppedValueError) else "kept as published"
         reasons.append(
-            (where, f"{step}: {exc} (value {value!r} from {shown_from}); kept as published")
+            (where, f"{step}: {exc} (value {value!r} from {shown_from}); {outcome}", value)
         )
     return exc.kept
 
@@ -63,19 +71,13 @@ def _empty(value: Any) -> bool:
     return False
 
 
-def _path_parts(path: str) -> list[tuple[str, int | None]]:
-    """``a.b.0`` → [("a", None), ("b", None), ("0", 0)]; ``$`` → []."""
-    if path in ("$", ""):
-        return []
-    return [
-        (part, int(part) if part.isascii() and part.isdigit() else None) for part in path.split(".")
-    ]
-
-
 def make_getter(path: str) -> Getter:
-    """A function reading a dotted path (``a.b.0.c``; ``$`` is the record) from a record."""
+    """A function reading a path (``a.b.0.c``; ``$`` is the record; ``item[name=x]`` and
+    ``item[*]`` as in :mod:`pipeline_core.mapping.paths`) from a record."""
     if path in ("$", ""):
         return lambda record: record
+    if not is_plain(path):
+        return bracket_getter(path)
     parts = _path_parts(path)
     if len(parts) == 1 and parts[0][1] is None:
         key = parts[0][0]
@@ -205,6 +207,7 @@ class _Inline:
     value_map: dict[str, Any] | None = None
     has_map_default: bool = False
     map_default: Any = None
+    map_keep: bool = False
     default: Any = None
     required: bool = False
 
@@ -249,6 +252,13 @@ class MappingCompiler:
         """A mapping error naming the document and the place in it."""
         return MappingError(f"{self.doc.origin}: at {where}: {message}")
 
+    def getter(self, path: str, where: str) -> Getter:
+        """:func:`make_getter`, a wrong path being a mapping error naming the field."""
+        try:
+            return make_getter(path)
+        except PathError as exc:
+            raise self.error(where, str(exc)) from None
+
     def _bind(self, spec: Any, where: str) -> _Bound:
         if isinstance(spec, str):
             name, args = spec, {}
@@ -268,6 +278,14 @@ class MappingCompiler:
                 raise self.error(where, f"transform {name!r} takes no arguments")
             args = {params[0].name: args}
         accepted = {p.name for p in params}
+        invalid = "error"
+        if "invalid" in args and "invalid" not in accepted:
+            invalid = args["invalid"]
+            args = {k: v for k, v in args.items() if k != "invalid"}
+        if invalid not in INVALID_CHOICES:
+            raise self.error(
+                where, f"invalid must be one of {', '.join(INVALID_CHOICES)}, not {invalid!r}"
+            )
         if not any(p.kind is p.VAR_KEYWORD for p in params):
             unknown = sorted(set(args) - accepted)
             if unknown:
@@ -281,12 +299,21 @@ class MappingCompiler:
             call = partial(transform.func, context=self.context, **args)
         else:
             call = partial(transform.func, **args) if args else transform.func
-        return _Bound(name, _memoize(call) if transform.cacheable else call)
+        if transform.cacheable:
+            call = _memoize(call)
+        if invalid == "keep":
+            field = where.removesuffix(".transform").split(".")
+            i18n_text = len(field) <= 2 and field[0] in I18N_FIELDS  # text under a language
+            schema = None if i18n_text else schema_at(listing_schema(), field)
+            call = with_invalid(call, invalid, fits_check(schema))
+        else:
+            call = with_invalid(call, invalid)
+        return _Bound(name, call)
 
     def value_fn(self, spec: Any, where: str) -> ValueFn:
         """Compile one field spec (a path string or a spec object) into a value function."""
         if isinstance(spec, str):
-            getter = make_getter(spec)
+            getter = self.getter(spec, where)
 
             def plain(record: Any) -> Any:  # (inlined by _generate_builder)
                 value = getter(record)
@@ -299,7 +326,8 @@ class MappingCompiler:
                     return None
                 return value
 
-            plain.inline = _Inline(_path_parts(spec), [], spec, "")  # type: ignore[attr-defined]
+            if is_plain(spec):
+                plain.inline = _Inline(_path_parts(spec), [], spec, "")  # type: ignore[attr-defined]
             return plain
         self._check_spec(spec, where)
         if "each" in spec:
@@ -310,10 +338,10 @@ class MappingCompiler:
         sources = spec.get("from", "$")
         if isinstance(sources, dict):
             paths = list(sources.values())
-            getter = _named({name: make_getter(p) for name, p in sources.items()})
+            getter = _named({name: self.getter(p, where) for name, p in sources.items()})
         else:
             paths = sources if isinstance(sources, list) else [sources]
-            getter = _coalesce([make_getter(p) for p in paths])
+            getter = _coalesce([self.getter(p, where) for p in paths])
         shown_from = ", ".join(paths)
         transforms_spec = spec.get("transform", [])
         if not isinstance(transforms_spec, list):
@@ -324,6 +352,7 @@ class MappingCompiler:
             value_map = {_map_key(k): v for k, v in value_map.items()}
         has_map_default = "map_default" in spec
         map_default = spec.get("map_default")
+        map_keep = map_default == {"keep": True}  # values not in the map stay as they are
         default = spec.get("default")
         required = bool(spec.get("required", False))
 
@@ -341,7 +370,9 @@ class MappingCompiler:
                         break
                     except (TransformError, ValueError, TypeError) as exc:
                         raise _FieldFailure(
-                            where, f"{step.name}: {exc} (value {original!r} from {shown_from})"
+                            where,
+                            f"{step.name}: {exc} (value {original!r} from {shown_from})",
+                            original,
                         ) from None
                     if _empty(value):
                         value = None
@@ -350,11 +381,15 @@ class MappingCompiler:
                     key = value if value.__class__ is str else _map_key(value)
                     if key in value_map:
                         value = value_map[key]
+                    elif map_keep:
+                        pass
                     elif has_map_default:
                         value = map_default
                     else:
                         raise _FieldFailure(
-                            where, f"value {key!r} from {shown_from} is not in the field's map"
+                            where,
+                            f"value {key!r} from {shown_from} is not in the field's map",
+                            value,
                         )
             if value is None:
                 value = default
@@ -362,7 +397,7 @@ class MappingCompiler:
                 raise _FieldFailure(where, f"required, but {shown_from} is empty")
             return value
 
-        if len(paths) == 1 and not isinstance(sources, dict):
+        if len(paths) == 1 and not isinstance(sources, dict) and is_plain(paths[0]):
             value.inline = _Inline(  # type: ignore[attr-defined]
                 _path_parts(paths[0]),
                 [(step.name, step.call) for step in bound],
@@ -371,6 +406,7 @@ class MappingCompiler:
                 value_map,
                 has_map_default,
                 map_default,
+                map_keep,
                 default,
                 required,
             )
@@ -392,7 +428,7 @@ class MappingCompiler:
             raise self.error(where, "'map_default' goes with 'map'")
 
     def _each_fn(self, spec: dict[str, Any], where: str) -> ValueFn:
-        items_getter = make_getter(spec["each"])
+        items_getter = self.getter(spec["each"], where)
         target = schema_at(listing_schema(), where.split("."))
         if target is None or target.get("type") != "array":
             raise self.error(where, "'each' builds a list, and this field is not a list")
@@ -410,7 +446,9 @@ class MappingCompiler:
                     obj = sub(item)
                 except _FieldFailure as failure:
                     raise _FieldFailure(
-                        failure.field.replace(where, f"{where}.{index}", 1), failure.message
+                        failure.field.replace(where, f"{where}.{index}", 1),
+                        failure.message,
+                        failure.value,
                     ) from None
                 if obj:
                     out.append(obj)
@@ -560,7 +598,7 @@ def _tree_builder(
 def _transform_failure(
     where: str, step: str, exc: Exception, value: Any, shown_from: str
 ) -> _FieldFailure:
-    return _FieldFailure(where, f"{step}: {exc} (value {value!r} from {shown_from})")
+    return _FieldFailure(where, f"{step}: {exc} (value {value!r} from {shown_from})", value)
 
 
 def _generate_builder(
@@ -577,7 +615,7 @@ def _generate_builder(
         "_empty": _empty,
         "_fail": _transform_failure,
         "_not_in_map": lambda where, key, shown: _FieldFailure(
-            where, f"value {key!r} from {shown} is not in the field's map"
+            where, f"value {key!r} from {shown} is not in the field's map", key
         ),
         "_missing": lambda where, shown: _FieldFailure(where, f"required, but {shown} is empty"),
         "_map_key": _map_key,
@@ -650,10 +688,13 @@ def _generate_builder(
             lines.append(f"{indent}    key{n} = {v} if {v}.__class__ is str else _map_key({v})")
             lines.append(f"{indent}    if key{n} in m{n}:")
             lines.append(f"{indent}        {v} = m{n}[key{n}]")
-            lines.append(f"{indent}    else:")
-            if info.has_map_default:
+            if info.map_keep:
+                pass
+            elif info.has_map_default:
+                lines.append(f"{indent}    else:")
                 lines.append(f"{indent}        {v} = md{n}")
             else:
+                lines.append(f"{indent}    else:")
                 lines.append(f"{indent}        raise _not_in_map({where!r}, key{n}, {shown!r})")
         if info.default is not None:
             namespace[f"dv{n}"] = info.default
@@ -711,6 +752,8 @@ class CompiledMapping:
         self._country = defaults.get("country")
         self._category = defaults.get("category")
         self._licence = doc.doc.get("licence")
+        #: What a row repeating an id of the crawl does (see pipeline_core.stages.repeats).
+        self.on_repeat: str = doc.doc.get("on_repeat", "merge")
         if "id" in doc.doc:
             id_getter = make_getter(doc.doc["id"])
             self._key_getters: list[Getter] = [id_getter]
@@ -752,16 +795,18 @@ class CompiledMapping:
             external_id = self.external_id(payload)
         if external_id is None:
             raise RecordError(self.source, None, self._id_field, "the record has no id")
-        reasons: list[tuple[str, str]] = []
+        reasons: list[tuple[str, str, Any]] = []
         token = _kept_reasons.set(reasons)
         try:
             body = self._build(payload)
         except _FieldFailure as failure:
-            raise RecordError(self.source, external_id, failure.field, failure.message) from None
+            raise RecordError(
+                self.source, external_id, failure.field, failure.message, failure.value
+            ) from None
         finally:
             _kept_reasons.reset(token)
         if kept is not None:
-            kept.extend(RecordError(self.source, external_id, f, m) for f, m in reasons)
+            kept.extend(RecordError(self.source, external_id, f, m, v) for f, m, v in reasons)
         record: dict[str, Any] = {
             "source": self.source,
             "external_id": external_id,

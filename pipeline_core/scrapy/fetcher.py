@@ -132,7 +132,8 @@ class FetcherSpider(scrapy.Spider):
         raw = session.raw_hash(payload)
         if session.skip_unchanged_raw(external_id, raw):
             return None
-        return RawRecord(self.source.name, external_id, payload, url, raw)
+        position = getattr(session, "read", 0)  # its place in the crawl, naming repeats
+        return RawRecord(self.source.name, external_id, payload, url, raw, position)
 
     def report_page_error(self, message: str, url: str) -> None:
         """Record that a page failed; the crawl goes on but is not complete."""

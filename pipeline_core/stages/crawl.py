@@ -93,6 +93,20 @@ def load_known(conn: sa.Connection, source: str) -> KnownListings:
     return known
 
 
+def load_repeating(conn: sa.Connection, source: str) -> set[str]:
+    """External ids of ``source`` whose staged listing came from rows repeating its id
+    (a warning on ``external_id``, see :mod:`pipeline_core.stages.repeats`)."""
+    listings = staging["listings"]
+    query = sa.select(listings.c.external_id, listings.c.warnings).where(
+        listings.c.source == source, listings.c.warnings.is_not(None)
+    )
+    return {
+        ext
+        for ext, warnings in conn.execute(query)
+        if any(w.get("field") == "external_id" for w in warnings or ())
+    }
+
+
 @dataclass
 class CrawlRecord:
     """The ``pipeline.crawls`` row of a crawl in progress."""

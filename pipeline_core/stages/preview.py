@@ -2,7 +2,8 @@
 
 ``dmo-pipeline preview`` shows, for each field of a source's mapping, where the value
 came from (the ``from`` path), the raw value there, the canonical value the mapping made
-of it, and every map or validation error that names the field.
+of it, every map or validation error that names the field, and every warning (a value kept
+as published or left out) beside its field.
 """
 
 from __future__ import annotations
@@ -23,13 +24,15 @@ WHOLE_RECORD = "(record)"
 
 @dataclass
 class FieldPreview:
-    """One mapped field: target, source path, raw value, canonical value, errors."""
+    """One mapped field: target, source path, raw value, canonical value, errors and
+    warnings."""
 
     field: str
     source_path: str
     raw: Any
     mapped: Any
     errors: list[str] = dataclasses.field(default_factory=list)
+    warnings: list[str] = dataclasses.field(default_factory=list)
 
 
 @dataclass
@@ -40,6 +43,8 @@ class RecordPreview:
     url: str
     fields: list[FieldPreview]
     other_errors: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+    #: Warnings that name no mapped field: (field, message).
+    other_warnings: list[tuple[str, str]] = dataclasses.field(default_factory=list)
 
     @property
     def valid(self) -> bool:
@@ -59,11 +64,18 @@ class RecordPreview:
                     "raw": f.raw,
                     "mapped": f.mapped,
                     "errors": f.errors,
+                    "warnings": f.warnings,
                 }
                 for f in self.fields
             ],
             "errors": [{"field": k, "message": m} for k, m in self.other_errors],
+            "warnings": [{"field": k, "message": m} for k, m in self.other_warnings],
         }
+
+    @property
+    def warning_count(self) -> int:
+        """Warnings of the record, beside fields or not."""
+        return sum(len(f.warnings) for f in self.fields) + len(self.other_warnings)
 
 
 def _source_paths(spec: Any) -> list[str]:
@@ -75,6 +87,8 @@ def _source_paths(spec: Any) -> list[str]:
     if "each" in spec:
         return [str(spec["each"])]
     sources = spec.get("from", "$")
+    if isinstance(sources, dict):  # an object of named paths: the first that has a value
+        return [str(s) for s in sources.values()]
     return [str(s) for s in (sources if isinstance(sources, list) else [sources])]
 
 
@@ -105,9 +119,10 @@ def preview_record(mapping: CompiledMapping, payload: Any, url: str) -> RecordPr
     external_id: str | None = None
     record: dict[str, Any] | None = None
     problems: list[tuple[str, str]] = []
+    kept: list[RecordError] = []
     try:
         external_id = mapping.external_id(payload)
-        record = mapping.apply(payload, external_id)
+        record = mapping.apply(payload, external_id, kept)
     except RecordError as exc:
         problems.append((exc.field, f"map: {exc.message}"))
     if record is not None:
@@ -126,4 +141,11 @@ def preview_record(mapping: CompiledMapping, payload: Any, url: str) -> RecordPr
             owner.errors.append(message)
         else:
             other.append((field_path, message))
-    return RecordPreview(external_id, url, fields, other)
+    other_warnings: list[tuple[str, str]] = []
+    for reason in kept if record is not None else []:
+        owner = next((f for f in fields if _names(f.field, reason.field)), None)
+        if owner is not None:
+            owner.warnings.append(reason.message)
+        else:
+            other_warnings.append((reason.field, reason.message))
+    return RecordPreview(external_id, url, fields, other, other_warnings)

@@ -26,10 +26,13 @@ from pipeline_core.stages.crawl import (
     KnownListings,
     finish_crawl,
     load_known,
+    load_repeating,
     start_crawl,
     withdraw,
 )
+from pipeline_core.stages.error_value import listing_warnings
 from pipeline_core.stages.errors import ErrorSink
+from pipeline_core.stages.repeats import merge_records, merge_warnings, repeat_message
 from pipeline_core.stages.writer import StageWriter, WriteResult
 from pipeline_core.stages.writer_process import WriteFailed, WriterProcess, can_write_in_process
 
@@ -104,6 +107,7 @@ class StageSession:
         background: bool | Literal["thread", "process"] = False,
         withdraw_limit: float = 1.0,
         hold_errors: bool = False,
+        on_repeat: str | None = None,
     ) -> None:
         self.engine = engine
         self.mapping = mapping
@@ -162,6 +166,20 @@ class StageSession:
         #: Error rows of this crawl written before this session (by earlier jobs of a chain),
         #: added to the ``errors`` count at close.
         self.prior_errors = 0
+        #: What a row repeating an id of this crawl does (``on_repeat``, see
+        #: :mod:`pipeline_core.stages.repeats`): the mapping's rule, else ``merge``.
+        self.on_repeat = on_repeat or (mapping.on_repeat if mapping is not None else "merge")
+        #: Ids seen in this crawl: (position of the first record, its URL, staged or not).
+        self.seen: dict[str, tuple[int, str, bool]] = {}
+        #: Records of repeated ids, resolved by ``on_repeat``, compared with staging and
+        #: written (if changed) when the crawl ends: id → (record, the first row's count
+        #: still owed). Repeats are few; holding them makes an unchanged feed write nothing.
+        self.deferred: dict[str, tuple[ListingItem, bool]] = {}
+        #: Ids whose staged listing came from repeated rows (a warning on ``external_id``):
+        #: a changed first row of one is deferred too, as its repeats may follow.
+        self.repeating: set[str] = set()
+        #: Records read by the fetcher so far (skipped or not): a record's position.
+        self.read = 0
 
     # ------------------------------------------------------------------ lifecycle
     def open(self, crawl: CrawlRecord | None = None) -> None:
@@ -177,6 +195,8 @@ class StageSession:
         self.crawl = crawl
         with self.engine.connect() as conn:
             self.known = load_known(conn, self.source)
+            if self.on_repeat in ("merge", "last"):
+                self.repeating = load_repeating(conn, self.source)
         self.unseen = self.known.active_ids()
         self.active_at_open = len(self.unseen)
         self.errors.crawl_id = self.crawl.id
@@ -204,6 +224,9 @@ class StageSession:
         try:
             self.flush()
             self.drain()
+            if self._settle_deferred():
+                self.flush()
+                self.drain()
         finally:
             if self._executor is not None:
                 self._executor.shutdown(wait=True)
@@ -275,11 +298,16 @@ class StageSession:
         staged, under the same mapping: the earliest skip, before mapping. Fetchers call it
         through :meth:`FetcherSpider.record` so unchanged records are never even yielded."""
         if raw is None or external_id is None or external_id in self.queued:
+            self.read += raw is not None
             return False
+        self.read += 1
+        if external_id in self.seen or external_id in self.repeating:
+            return False  # rows of a repeated id are mapped, in order, for on_repeat
         if not self.known.same_raw(external_id, raw):
             return False
         self.unseen.discard(external_id)
         self.stats["scraped"] += 1
+        self.seen[external_id] = (self.read, "", True)
         self.stats["unchanged"] += 1
         if external_id in self.known.duplicates:
             self.stats["duplicates"] += 1
@@ -308,7 +336,12 @@ class StageSession:
         except RecordError as exc:
             self.stats["invalid"] += 1
             self.errors.add(
-                "map", exc.message, external_id=exc.external_id, field=exc.field, url=raw.url
+                "map",
+                exc.message,
+                external_id=exc.external_id,
+                field=exc.field,
+                value=exc.value,
+                url=raw.url,
             )
             self._flush_errors_when_full()
             return None
@@ -329,19 +362,31 @@ class StageSession:
                 reason.message,
                 external_id=reason.external_id,
                 field=reason.field,
+                value=reason.value,
                 url=raw.url,
             )
         if kept:
             self._flush_errors_when_full()
         return ListingItem(
-            self.source, record["external_id"], record, raw.url, raw_hash=raw.raw_hash
+            self.source,
+            record["external_id"],
+            record,
+            raw.url,
+            raw_hash=raw.raw_hash,
+            warnings=listing_warnings(kept),
+            position=raw.position or self.stats["scraped"],
         )
 
     def hash(self, item: ListingItem) -> ListingItem:
         """Hash the record and compare with what is staged: ``changed`` or ``unchanged``
         (or ``invalid``, counted and recorded, when the record has no canonical JSON form:
         a lone surrogate in a text, an integer beyond 64 bits)."""
+        if item.state == "new" and not self._resolve_repeat(item):
+            return item  # ignored or invalid by the source's on_repeat
         if not self.compute_hash(item):
+            return item
+        if item.repeat:  # compared with what is staged when the crawl ends
+            item.state = "changed"
             return item
         queued = self.queued.get(item.external_id)
         if queued is not None:  # seen earlier in this crawl, its batch not written yet
@@ -356,6 +401,89 @@ class StageSession:
         else:
             item.state = "changed"
         return item
+
+    def _resolve_repeat(self, item: ListingItem) -> bool:
+        """Apply ``on_repeat`` to a record whose id came earlier in this crawl: merge it
+        with the earlier record, or mark it ``unchanged`` (``first``) or ``invalid``.
+        False when the record is not to be staged."""
+        external_id = item.external_id
+        seen = self.seen.get(external_id)
+        if seen is None:
+            self.seen[external_id] = (item.position, item.url, False)
+            return True
+        rule = self.on_repeat
+        message = self._report_repeat(external_id, item.position, seen, item.url)
+        if rule == "invalid":
+            item.state = "invalid"
+            self.stats["invalid"] += 1
+            return False
+        if rule == "first" and seen[2]:
+            item.state = "unchanged"
+            self.stats["repeated"] += 1
+            return False
+        if not seen[2]:  # the earlier record was not staged (invalid): this one stands alone
+            self.seen[external_id] = (item.position, item.url, False)
+            return True
+        item.repeat = True
+        earlier = self._earlier(external_id)
+        warning = {"field": "external_id", "message": message, "value": None}
+        if earlier is not None and rule == "merge":
+            record, raw, warnings = earlier
+            item.record = merge_records(record, item.record)
+            item.raw_hash = raw  # the first row's: an unchanged feed skips it next time
+            item.warnings = merge_warnings(warnings, item.warnings, [warning])
+        else:
+            item.warnings = merge_warnings(item.warnings, [warning])
+        return True
+
+    def _settle_deferred(self) -> bool:
+        """Compare the records of repeated ids with what is staged now; queue the changed
+        ones for writing. True when any was queued."""
+        queued = False
+        for external_id, (item, owed) in self.deferred.items():
+            if self.known.same_record(external_id, item.record_hash):
+                if owed:  # the first row's count: its record was staged already
+                    self.stats["unchanged"] += 1
+                continue
+            self.queued[external_id] = item.record_hash
+            self.pending[external_id] = item
+            if not owed:  # the last repeat owns the write, counted by the writer
+                self.stats["repeated"] -= 1
+            queued = True
+        self.deferred = {}
+        return queued
+
+    def _report_repeat(
+        self, external_id: str, position: int, seen: tuple[int, str, bool], url: str
+    ) -> str:
+        message = repeat_message(position, seen[0], seen[1], self.on_repeat)
+        self.errors.add(
+            "repeat", message, external_id=external_id, field="external_id", url=url or None
+        )
+        self._flush_errors_when_full()
+        return message
+
+    def _earlier(
+        self, external_id: str
+    ) -> tuple[dict[str, Any], str | None, list[dict[str, Any]] | None] | None:
+        """The record staged (or about to be) for ``external_id`` by this crawl: from the
+        batch pending, the batch in flight, or staging."""
+        deferred = self.deferred.get(external_id)
+        pending = deferred[0] if deferred else self.pending.get(external_id)
+        if pending is not None:
+            return pending.record, pending.raw_hash, pending.warnings
+        if self._inflight is not None:
+            for item in reversed(self._inflight[1]):
+                if item.external_id == external_id:
+                    return item.record, item.raw_hash, item.warnings
+        listings = self.writer.listings
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(listings.c.record, listings.c.raw_hash, listings.c.warnings).where(
+                    listings.c.source == self.source, listings.c.external_id == external_id
+                )
+            ).first()
+        return None if row is None else (row.record, row.raw_hash, row.warnings)
 
     def compute_hash(self, item: ListingItem) -> bool:
         """Set ``item.record_hash``; False, with ``item`` counted invalid (state
@@ -406,12 +534,25 @@ class StageSession:
 
     def stage(self, item: ListingItem) -> None:
         """Queue a changed record for the next batch write."""
+        external_id = item.external_id
+        seen = self.seen.get(external_id)
+        if seen is not None and not seen[2] and item.state in ("changed", "unchanged"):
+            self.seen[external_id] = (seen[0], seen[1], True)  # staged: repeats merge
         if item.state != "changed":
+            return
+        if item.repeat:
+            before = self.deferred.get(external_id)
+            self.deferred[external_id] = (item, before[1] if before else False)
+            self.stats["repeated"] += 1
+            return
+        if external_id in self.repeating and self.on_repeat in ("merge", "last"):
+            self.deferred[external_id] = (item, True)
             return
         self.queued[item.external_id] = item.record_hash
         if item.external_id in self.pending:
-            # The id came earlier in this batch with other values: the later record replaces
-            # it, as a later crawl would, and the earlier one is counted as ``repeated``.
+            # A repeat of an id whose record waits in this batch: the record resolved by
+            # on_repeat takes its place; the write is counted for the earlier row, and this
+            # one as ``repeated``.
             self.pending[item.external_id] = item
             self.stats["repeated"] += 1
             return

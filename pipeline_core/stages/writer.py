@@ -36,6 +36,7 @@ _UPDATED_COLUMNS = (
     "crawl_id",
     "updated_at",
     "withdrawn_at",
+    "warnings",
 )
 
 
@@ -139,6 +140,7 @@ class StageWriter:
         # Rows of a batch go to a temporary table first (COPY on PostgreSQL), then one
         # statement merges them: compiled once, whatever the batch size.
         self.columns = [c.name for c in listings.columns if c.name != "id"]
+        self.has_warnings = "warnings" in self.columns  # staging only
         self.temp = sa.Table(
             f"_batch_{listings.name}",
             sa.MetaData(),
@@ -155,7 +157,7 @@ class StageWriter:
             )
             .on_conflict_do_update(
                 index_elements=[listings.c.source, listings.c.external_id],
-                set_={name: excluded[name] for name in _UPDATED_COLUMNS},
+                set_={name: excluded[name] for name in _UPDATED_COLUMNS if name in self.columns},
                 where=sa.or_(
                     listings.c.record_hash.is_distinct_from(excluded.record_hash),
                     listings.c.status != "active",
@@ -187,13 +189,14 @@ class StageWriter:
         assert dbapi is not None
         quoted = ", ".join(f'"{c}"' for c in columns)
         name = f"{table.schema}.{table.name}" if table.schema else table.name
-        json_columns = [i for i, c in enumerate(columns) if c == "record"]
+        json_columns = [i for i, c in enumerate(columns) if c in ("record", "warnings")]
         with dbapi.cursor() as cursor:
             with cursor.copy(f"COPY {name} ({quoted}) FROM STDIN") as copy:
                 for row in rows:
                     values = [row[c] for c in columns]
                     for index in json_columns:
-                        values[index] = orjson.dumps(values[index]).decode()
+                        if values[index] is not None:
+                            values[index] = orjson.dumps(values[index]).decode()
                     copy.write_row(values)
 
     def write(
@@ -230,6 +233,8 @@ class StageWriter:
                     "withdrawn_at": None,
                 }
             )
+            if self.has_warnings:
+                rows[-1]["warnings"] = item.warnings
         returned = self._upsert(conn, rows)
         result.rows_written += len(returned)
         if not returned:
