@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from conftest import run_cli
+from click.testing import CliRunner, Result
 from queue_helpers import make_settings as settings_for
 
+from pipeline_core.cli import main
 from pipeline_core.db.tables import errors, outbox, queue
 from pipeline_core.exceptions import InvalidJobError
 from pipeline_core.plugins import get_plugin_manager
@@ -106,6 +107,11 @@ def test_the_lower_function_checks_the_columns_too(
             enqueue(conn, "scrape", {}, settings=settings, correlation_id="c" * 101)
 
 
+def add(env: dict[str, str], payload: str, *args: str) -> Result:
+    """``dmo-pipeline queue add scrape --payload PAYLOAD ARGS`` in this process."""
+    return CliRunner(env=env).invoke(main, ["queue", "add", "scrape", "--payload", payload, *args])
+
+
 def test_queue_add_prints_one_error_line(pipeline_env: dict[str, str], engine: sa.Engine) -> None:
     for args, line in [
         (
@@ -118,15 +124,12 @@ def test_queue_add_prints_one_error_line(pipeline_env: dict[str, str], engine: s
             "Error: Invalid value for --dmo: 101 characters, at most 100",
         ),
     ]:
-        result = run_cli(
-            "queue", "add", "scrape", "--payload", '{"source": "odh-events"}', *args,
-            env=pipeline_env,
-        )  # fmt: skip
-        assert result.returncode == 2
+        result = add(pipeline_env, '{"source": "odh-events"}', *args)
+        assert result.exit_code == 2
         assert [x for x in result.stderr.splitlines() if "Error" in x] == [line]
         assert "Traceback" not in result.stderr
-    unknown = run_cli("queue", "add", "scrape", "--payload", '{"source": "gone"}', env=pipeline_env)
-    assert unknown.returncode == 2
+    unknown = add(pipeline_env, '{"source": "gone"}')
+    assert unknown.exit_code == 2
     assert unknown.stderr.splitlines()[-1].startswith(
         "Error: Invalid value for --payload: scrape job: no source named 'gone' (known: "
     )

@@ -194,7 +194,8 @@ def test_a_source_scraped_end_to_end_through_the_queue(
     assert last_scrape_at == crawl["started_at"]
 
     listed = _ok(run_cli("queue", "list", env=env)).splitlines()
-    assert [line.split()[:4] for line in listed[1:]] == [
+    assert listed[-1] == "3 job(s): 0 queued, 0 running, 3 completed, 0 failed (0 dead-lettered)"
+    assert [line.split()[:4] for line in listed[1:-1]] == [
         ["3", "ingest", "completed", "1/5"],
         ["2", "transform", "completed", "1/5"],
         ["1", "scrape", "completed", "1/5"],

@@ -382,11 +382,11 @@ def rescue_expired(engine: sa.Engine, settings: Settings) -> FinishCounts:
         announce(conn, requeued, settings=settings)
     if counts.retried or counts.dead_lettered:
         logger.warning(
-            "rescued %d job(s) with expired leases (%s): %d queued again, %d dead-lettered",
+            "rescued %d job(s) with expired leases: %d queued again, %d dead-lettered (%s)",
             counts.retried + counts.dead_lettered,
-            ", ".join(f"{row.id} {row.type}" for row in rows),
             counts.retried,
             counts.dead_lettered,
+            ", ".join(f"job {row.id} {row.type}" for row in rows),
         )
     return counts
 
