@@ -101,13 +101,13 @@ def test_a_binary_body_served_as_csv_stages_no_listing_of_control_bytes(
 def test_strip_record_controls_keeps_tab_newline_and_the_id() -> None:
     record = {
         "external_id": "id\x01",
-        "name": {"en": "A\x00b\r\nc\td"},
+        "name": {"en": "A\x01b\r\nc\td\x00"},
         "images": [{"caption": "\x1b[31mred"}],
     }
     assert strip_record_controls(record) is None
     assert record == {
         "external_id": "id\x01",
-        "name": {"en": "Ab\r\nc\td"},
+        "name": {"en": "Ab\r\nc\td\x00"},  # a NUL is validation's to refuse
         "images": [{"caption": "[31mred"}],
     }
     assert strip_record_controls({"images": [{"caption": "\x01 \x02"}]}) == "images.0.caption"
