@@ -162,3 +162,17 @@ def test_a_refused_url_setting_is_masked_in_its_error(name: str, value: str, sho
     with pytest.raises(ConfigError) as raised:
         load_settings({name: value})
     assert str(raised.value).startswith(f"{name}={shown_as!r} is not accepted: expected ")
+
+
+def test_botocore_errors_are_masked_before_they_reach_a_message() -> None:
+    from botocore.exceptions import EndpointConnectionError
+
+    from pipeline_core.queue.sqs import error_code
+
+    exc = EndpointConnectionError(
+        endpoint_url="http://minio:minio-secret-5@127.0.0.1:9/q?X-Amz-Signature=sig-4"
+    )
+    assert error_code(exc) == (
+        "EndpointConnectionError: Could not connect to the endpoint URL: "
+        '"http://***@127.0.0.1:9/q?X-Amz-Signature=***"'
+    )
