@@ -15,6 +15,8 @@ import logging
 import re
 from typing import Any
 
+import orjson
+
 #: Control characters (C0, DEL, C1) and the Unicode bidirectional overrides.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 #: The same, but tab and newline (kept in multi-line text).
@@ -22,6 +24,12 @@ _CONTROL_BUT_TAB_NEWLINE = re.compile(
     r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"
 )
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+#: What those characters (but tab, newline and carriage return) look like in orjson's
+#: output: ``\u00XX`` and ``\b``/``\f`` escapes, DEL, C1 and the bidi overrides as UTF-8.
+#: A match may be a false alarm (a text holding a backslash and ``b``); the walk decides.
+_SERIALISED_CONTROL = re.compile(
+    rb"\\u00[01][0-9a-f]|\\[bf]|\x7f|\xc2[\x80-\x9f]|\xe2\x80[\xaa-\xae]|\xe2\x81[\xa6-\xa9]"
+)
 
 
 def _escape(match: re.Match[str]) -> str:
@@ -43,9 +51,15 @@ def shown_lines(text: str) -> str:
     return _CONTROL_BUT_TAB_NEWLINE.sub(_escape, text)
 
 
+#: What is stripped from staged text: the same but NUL, which validation refuses (the
+#: database cannot store it: decision 44's record is invalid, not silently changed).
+_STRIPPED = re.compile(r"[\x01-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
 def strip_controls(text: str) -> str:
-    """``text`` without control characters other than tab and newline."""
-    return _CONTROL_BUT_TAB_NEWLINE.sub("", text)
+    """``text`` without control characters other than tab, newline (and carriage return)
+    and NUL (which validation refuses)."""
+    return _STRIPPED.sub("", text)
 
 
 def _escaped_arg(arg: Any) -> Any:
@@ -78,9 +92,15 @@ def install_log_escaping() -> None:
 
 def strip_record_controls(record: dict[str, Any]) -> str | None:
     """Take control characters other than tab and newline out of every text of a mapped
-    record, in place (``external_id`` is left as it is: it names the record). Returns the
+    record, in place (``external_id`` is left as it is: it names the record; a NUL is left
+    for validation to refuse). Returns the
     path of the first text that held nothing but such characters and whitespace (the
     record is then not staged), else None."""
+    try:
+        if not _SERIALISED_CONTROL.search(orjson.dumps(record)):
+            return None  # the common case: one serialisation, no walk
+    except (TypeError, orjson.JSONEncodeError):
+        pass  # a value orjson cannot write: walk the record
     stack: list[tuple[Any, str]] = [(record, "")]
     while stack:
         container, path = stack.pop()
@@ -90,10 +110,9 @@ def strip_record_controls(record: dict[str, Any]) -> str | None:
             if isinstance(value, str):
                 if where == "external_id" or not _CONTROL_BUT_TAB_NEWLINE.search(value):
                     continue
-                clean = strip_controls(value)
-                if not clean.strip():
+                if not _CONTROL_BUT_TAB_NEWLINE.sub("", value).strip():
                     return where
-                container[key] = clean
+                container[key] = strip_controls(value)
             elif isinstance(value, dict | list):
                 stack.append((value, where))
     return None

@@ -534,20 +534,21 @@ def test_leases_are_heartbeated_while_a_long_job_runs(
 
 def test_a_slow_webhook_does_not_hold_up_the_heartbeats(engine: sa.Engine, tmp_path: Path) -> None:
     # Two jobs are dead-lettered while a third runs for a while: their outcomes are
-    # committed early and the webhook told, 1.5 s an answer. The running job's lease (1 s)
-    # must be extended meanwhile, or another worker rescues it and it runs twice.
-    webhook = WebhookServer(delay=1.5)
+    # committed early and the webhook told, 3 s an answer. The running job's lease (2 s,
+    # beaten every 2/3 s: room for a loaded machine) must be extended meanwhile, or another
+    # worker rescues it and it runs twice.
+    webhook = WebhookServer(delay=3)
     webhook.thread.start()
     settings = make_settings(
         str(engine.url),
         tmp_path,
-        PIPELINE_LEASE_SECONDS="1",
+        PIPELINE_LEASE_SECONDS="2",
         PIPELINE_WEBHOOK_URL=f"{webhook.url}/hook",
     )
     pm = make_pm(settings)
     queue_jobs.create_runs_table(engine)
     dead = add(engine, settings, "no-such-type", n=2, priority=1)
-    (slow,) = add(engine, settings, "sleepy", payload={"seconds": 3.5})
+    (slow,) = add(engine, settings, "sleepy", payload={"seconds": 7})
     try:
         with rescuing(engine, settings) as rescued:
             counts = process_batch(engine, pm, batch_size=3)

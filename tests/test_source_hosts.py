@@ -43,8 +43,8 @@ def test_listed_hosts_are_followed_others_are_page_errors(
                 "/b2": page(["b2"], None),
             }
         )
-        files = tmp_path / "files"
-        files.mkdir()
+        files = tmp_path / "mappings" / "samples"  # file: URLs read only the mapping's folder
+        files.mkdir(parents=True)
         (files / "page-1.json").write_bytes(page(["f1"], "page-2.json"))  # a file: next link
         (files / "page-2.json").write_bytes(page(["f2"], f"{on_localhost}/b2"))
         result = crawl(

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 import pytest
 import sqlalchemy as sa
-from conftest import run_cli
+from conftest import run_cli, run_scrapy
 from fetch_helpers import error_rows, staged
 
 from pipeline_core.config import load_settings
@@ -166,6 +166,10 @@ def test_a_broken_mapping_file_is_left_out_and_fails_only_its_own_crawl(
     crawled = run_cli("crawl", "bomb", "--no-progress", env=env)
     assert crawled.returncode == 1
     assert "alias *a0 refused" in crawled.stderr
+    scrapy_crawl = run_scrapy("crawl", "typo", env=env)
+    assert scrapy_crawl.returncode == 1
+    assert f"MappingError: {folder / 'typo.yaml'}:" in scrapy_crawl.stderr
+    assert "Spider not found" not in scrapy_crawl.stderr
     crawled = run_cli("crawl", "good", "--no-progress", env=env)
     assert crawled.returncode == 0, crawled.stderr
     assert sorted(staged(engine, "good")) == ["g1", "g2"]

@@ -101,13 +101,13 @@ def test_a_binary_body_served_as_csv_stages_no_listing_of_control_bytes(
 def test_strip_record_controls_keeps_tab_newline_and_the_id() -> None:
     record = {
         "external_id": "id\x01",
-        "name": {"en": "A\x00b\r\nc\td"},
+        "name": {"en": "A\x01b\r\nc\td\x00"},
         "images": [{"caption": "\x1b[31mred"}],
     }
     assert strip_record_controls(record) is None
     assert record == {
         "external_id": "id\x01",
-        "name": {"en": "Ab\r\nc\td"},
+        "name": {"en": "Ab\r\nc\td\x00"},  # a NUL is validation's to refuse
         "images": [{"caption": "[31mred"}],
     }
     assert strip_record_controls({"images": [{"caption": "\x01 \x02"}]}) == "images.0.caption"
@@ -162,3 +162,17 @@ def test_a_refused_url_setting_is_masked_in_its_error(name: str, value: str, sho
     with pytest.raises(ConfigError) as raised:
         load_settings({name: value})
     assert str(raised.value).startswith(f"{name}={shown_as!r} is not accepted: expected ")
+
+
+def test_botocore_errors_are_masked_before_they_reach_a_message() -> None:
+    from botocore.exceptions import EndpointConnectionError
+
+    from pipeline_core.queue.sqs import error_code
+
+    exc = EndpointConnectionError(
+        endpoint_url="http://minio:minio-secret-5@127.0.0.1:9/q?X-Amz-Signature=sig-4"
+    )
+    assert error_code(exc) == (
+        "EndpointConnectionError: Could not connect to the endpoint URL: "
+        '"http://***@127.0.0.1:9/q?X-Amz-Signature=***"'
+    )

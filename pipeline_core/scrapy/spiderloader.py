@@ -13,7 +13,7 @@ from typing import Any
 from scrapy.settings import BaseSettings
 from scrapy.spiderloader import SpiderLoader
 
-from pipeline_core.exceptions import PluginError
+from pipeline_core.exceptions import MappingError, PluginError
 from pipeline_core.scrapy.runtime import get_runtime
 from pipeline_core.sources import Source
 
@@ -69,6 +69,9 @@ class SourceSpiderLoader(SpiderLoader):
     def load(self, spider_name: str) -> type:
         source = self._sources.get(spider_name)
         if source is None:
+            broken = self._sources.broken.get(spider_name)
+            if broken is not None and spider_name not in self._spiders:
+                raise MappingError(broken.error)  # left out when sources loaded (decision 56)
             return super().load(spider_name)
         if spider_name not in self._source_classes:
             self._source_classes[spider_name] = spider_class_for(source, self._spiders)
