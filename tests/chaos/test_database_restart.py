@@ -12,12 +12,14 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from conftest import ROOT
+from faulty_proxy import Call, FaultyProxy
 from fetch_helpers import crawl_state, staged
 from own_postgres import OwnPostgres, own_postgres  # noqa: F401  (a fixture)
 from queue_helpers import start_worker, wait_for
@@ -103,14 +105,29 @@ def test_a_database_restart_loses_no_job_and_no_worker(
     folder = tmp_path / "mappings"
     folder.mkdir()
     workers: list[subprocess.Popen[bytes]] = []
-    with FeedServer(paginate_json(records, per_page=PER_PAGE)) as server:
+
+    def gate_paths() -> list[str]:
+        return [call.path for call in gate.calls]
+
+    # The crawl's request for page 6 is held until the database is back: the crawl is
+    # running (batches written before, one pending, more after) whatever the machine's load
+    restarted_event = threading.Event()
+
+    def hold_page_6(call: Call) -> None:
+        if call.path.endswith("page=6"):
+            restarted_event.wait(120)
+
+    with (
+        FeedServer(paginate_json(records, per_page=PER_PAGE)) as server,
+        FaultyProxy(server.url(""), fault=hold_page_6) as gate,
+    ):
         (folder / "chaos-feed.yaml").write_text(
-            MAPPING.format(url=server.url("/listings?page=1")), "utf-8"
+            MAPPING.format(url=gate.endpoint + "/listings?page=1"), "utf-8"
         )
         crawl_env = dict(env, PIPELINE_SOURCES_PATH=str(folder))
         crawl_log = (tmp_path / "crawl.log").open("wb")
         try:
-            # Pages one after another, 0.25 s apart: the crawl spans the restart
+            # Pages one after another, 0.1 s apart; page 6 waits for the restart
             crawl = subprocess.Popen(
                 [
                     sys.executable,
@@ -119,7 +136,7 @@ def test_a_database_restart_loses_no_job_and_no_worker(
                     "crawl",
                     "chaos-feed",
                     "-s",
-                    "DOWNLOAD_DELAY=0.25",
+                    "DOWNLOAD_DELAY=0.1",
                     "-s",
                     "CONCURRENT_REQUESTS=1",
                 ],
@@ -131,7 +148,8 @@ def test_a_database_restart_loses_no_job_and_no_worker(
             wait_for("a staged batch", lambda: staged(engine, "chaos-feed"), 60)
             for n in range(WORKERS):
                 workers.append(start_worker(env, tmp_path / f"worker-{n}.log"))
-            wait_for("a quarter of the jobs", lambda: _completed(engine) >= JOBS // 4, 120)
+            wait_for("a tenth of the jobs", lambda: _completed(engine) >= JOBS // 10, 120)
+            wait_for("the crawl to ask for page 6", lambda: "/listings?page=6" in gate_paths())
             assert crawl.poll() is None, "the crawl ended before the restart"
             before = _completed(engine)
             own_postgres.stop()
@@ -139,11 +157,13 @@ def test_a_database_restart_loses_no_job_and_no_worker(
             own_postgres.start()
             restarted = time.monotonic()
             wait_for("the database", lambda: _reachable(engine), 60)
+            restarted_event.set()
             wait_for("every job", lambda: _completed(engine) == JOBS, 180)
             took = time.monotonic() - restarted
             assert crawl.wait(120) == 0, (tmp_path / "crawl.log").read_text()
             alive = [worker.poll() is None for worker in workers]
         finally:
+            restarted_event.set()
             for worker in workers:
                 if worker.poll() is None:
                     worker.send_signal(signal.SIGTERM)
