@@ -69,7 +69,7 @@ def test_queue_commands(worker_env: dict[str, str], engine: sa.Engine, tmp_path:
     assert unknown.returncode == 2
     assert (
         "Invalid value for TYPE: no job type 'nope'; registered: beats-while-away, chain, "
-        "exits, flaky, ingest, noop, promote, record, scrape, " in unknown.stderr
+        "exits, flaky, ingest, noop, promote, read_upload, record, scrape, " in unknown.stderr
     )
     with engine.connect() as conn:
         rows = conn.execute(

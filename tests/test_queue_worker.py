@@ -26,8 +26,8 @@ pytest_plugins = ["queue_fixtures"]
 
 #: A worker's start line: the built-in job types and the test plugin's.
 JOB_TYPES_LINE = (
-    "started: job types beats-while-away, chain, exits, flaky, ingest, noop, promote, record, "
-    "scrape, sleepy, transform"
+    "started: job types beats-while-away, chain, exits, flaky, ingest, noop, promote, "
+    "read_upload, record, scrape, sleepy, transform"
 )
 
 

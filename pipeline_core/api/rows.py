@@ -39,9 +39,7 @@ def dmo_sources(call: Call, conn: sa.Connection, dmo: str) -> list[str]:
     """Names of the sources of ``dmo``: crawled ones, stored configs, files and plugins."""
     names = set(conn.execute(sa.select(sources.c.name).where(sources.c.dmo == dmo)).scalars())
     names |= set(conn.execute(sa.select(configs.c.name).where(configs.c.dmo == dmo)).scalars())
-    names |= {
-        name for name, source in call.state.plugin_manager().sources().items() if source.dmo == dmo
-    }
+    names |= {name for name, source in call.state.static_sources().items() if source.dmo == dmo}
     return sorted(names)
 
 

@@ -25,6 +25,7 @@ class ApiState:
     settings: Settings
     engine: sa.Engine
     _pm: PipelineManager | None = None
+    _static: dict[str, Source] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     limiter: MovingWindowRateLimiter = field(
         default_factory=lambda: MovingWindowRateLimiter(MemoryStorage())
@@ -41,15 +42,23 @@ class ApiState:
                 self._pm = get_plugin_manager(self.settings)
             return self._pm
 
+    def static_sources(self) -> dict[str, Source]:
+        """Sources of mapping files and plugins, read once (they change on restart)."""
+        pm = self.plugin_manager()
+        with self._lock:
+            if self._static is None:
+                self._static = {
+                    name: source
+                    for name, source in pm.sources().items()
+                    if not source.origin.startswith("pipeline.configs[")
+                }
+            return self._static
+
     def sources(self) -> dict[str, Source]:
         """Every source now: files and plugins (as loaded) and stored configs (read afresh)."""
         from pipeline_core.operations.configs import stored_sources
 
-        found = {
-            name: source
-            for name, source in self.plugin_manager().sources().items()
-            if not source.origin.startswith("pipeline.configs[")
-        }
+        found = dict(self.static_sources())
         found.update(stored_sources(self.engine))
         return dict(sorted(found.items()))
 

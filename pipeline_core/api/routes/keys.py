@@ -7,7 +7,7 @@ from typing import Any
 from pipeline_core.api.endpoints import Call, Endpoint
 from pipeline_core.api.problems import Problem
 from pipeline_core.api.rows import not_found
-from pipeline_core.api.schemas import ID, KEY, SLUG
+from pipeline_core.api.schemas import ID, KEY
 from pipeline_core.operations.keys import ApiKeyError, create_key, list_keys, revoke_key
 
 
@@ -97,4 +97,3 @@ ENDPOINTS = [
         errors=(404,),
     ),
 ]
-_ = SLUG
