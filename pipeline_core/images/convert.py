@@ -42,7 +42,8 @@ class Recipe:
     """What to make of every image (from the ``PIPELINE_IMAGE_*`` settings)."""
 
     variants: tuple[ImageVariant, ...]
-    quality: int
+    jpeg_quality: int
+    webp_quality: int
     max_pixels: int
     original_max: int = 0
 
@@ -93,13 +94,14 @@ def _has_alpha(image: Image.Image) -> bool:
     )
 
 
-def _encode(image: Image.Image, fmt: str, quality: int, icc: bytes | None) -> bytes:
+def _encode(image: Image.Image, fmt: str, recipe: Recipe, icc: bytes | None) -> bytes:
     out = io.BytesIO()
     extra = {"icc_profile": icc} if icc else {}
     if fmt == "jpeg":
+        quality = recipe.jpeg_quality
         image.save(out, "JPEG", quality=quality, optimize=True, progressive=True, **extra)
     elif fmt == "webp":
-        image.save(out, "WEBP", quality=quality, method=4, **extra)
+        image.save(out, "WEBP", quality=recipe.webp_quality, method=4, **extra)
     else:
         image.save(out, "PNG", optimize=True, **extra)
     return out.getvalue()
@@ -162,14 +164,12 @@ def convert(data: bytes, recipe: Recipe) -> Converted:
             "original",
             original_format,
             *image.size,
-            _encode(image, original_format, recipe.quality, icc),
+            _encode(image, original_format, recipe, icc),
         )
     ]
     for variant in recipe.variants:
         target = _fit(image.size, variant.size)
         resized = image if target == image.size else _resize(image, target)
         fmt = "png" if alpha and variant.format == "jpeg" else variant.format
-        outputs.append(
-            Output(variant.name, fmt, *resized.size, _encode(resized, fmt, recipe.quality, icc))
-        )
+        outputs.append(Output(variant.name, fmt, *resized.size, _encode(resized, fmt, recipe, icc)))
     return Converted(kind, source_size[0], source_size[1], tuple(outputs))
