@@ -65,7 +65,8 @@ class Output:
 
 @dataclass(frozen=True)
 class Converted:
-    """What :func:`convert` made: the source's type and oriented size, and the outputs."""
+    """What :func:`convert` made: the source's type, the oriented size it was decoded at
+    (smaller than the file's when ``Image.draft`` reduced a JPEG), and the outputs."""
 
     source_format: str
     width: int
@@ -134,7 +135,9 @@ def convert(data: bytes, recipe: Recipe) -> Converted:
     largest = max([v.size for v in recipe.variants] + [recipe.original_max or 0])
     if kind == "jpeg" and recipe.original_max and max(image.size) >= 2 * largest:
         # Every output is at most half the source: decode at 1/2, 1/4 or 1/8 scale.
-        image.draft("RGB" if image.mode != "L" else "L", (largest, largest))
+        # (the size asked for is the fitted one: draft reduces only while both sides
+        # stay at least that large)
+        image.draft("RGB" if image.mode != "L" else "L", _fit(image.size, largest))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
