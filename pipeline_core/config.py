@@ -544,7 +544,8 @@ class ImageSettings:
         ImageVariant("thumb", 400, "jpeg"),
         ImageVariant("large", 1200, "webp"),
     )
-    quality: int = 80
+    jpeg_quality: int = 75
+    webp_quality: int = 80
     original_max: int = 2560
     max_pixels: int = 50_000_000
     max_bytes: int = 20 * 1024 * 1024
@@ -565,9 +566,16 @@ IMAGE_SETTINGS: tuple[Setting, ...] = (
         _image_variants,
     ),
     Setting(
-        "PIPELINE_IMAGE_QUALITY",
+        "PIPELINE_IMAGE_JPEG_QUALITY",
+        "75",
+        "Encoder quality (1-100) of JPEG outputs, the optimised original included "
+        "(75: Pillow's default).",
+        _quality,
+    ),
+    Setting(
+        "PIPELINE_IMAGE_WEBP_QUALITY",
         "80",
-        "Encoder quality (1-100) of JPEG and WebP outputs, the optimised original included.",
+        "Encoder quality (1-100) of WebP outputs (80: Pillow's default).",
         _quality,
     ),
     Setting(
@@ -617,7 +625,8 @@ IMAGE_SETTINGS: tuple[Setting, ...] = (
 
 _IMAGE_FIELD_OF = {
     "PIPELINE_IMAGE_VARIANTS": "variants",
-    "PIPELINE_IMAGE_QUALITY": "quality",
+    "PIPELINE_IMAGE_JPEG_QUALITY": "jpeg_quality",
+    "PIPELINE_IMAGE_WEBP_QUALITY": "webp_quality",
     "PIPELINE_IMAGE_ORIGINAL_MAX": "original_max",
     "PIPELINE_IMAGE_MAX_PIXELS": "max_pixels",
     "PIPELINE_IMAGE_MAX_BYTES": "max_bytes",

@@ -116,6 +116,9 @@ _BOUNDED_OTHERWISE = {
     "opening_hours.closes",
     "opening_dates.opens",
     "opening_dates.closes",
+    # written by the image job, not from the record
+    "listing_images.status",
+    "listing_images.content_hash",
 }
 
 

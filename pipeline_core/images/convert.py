@@ -42,7 +42,8 @@ class Recipe:
     """What to make of every image (from the ``PIPELINE_IMAGE_*`` settings)."""
 
     variants: tuple[ImageVariant, ...]
-    quality: int
+    jpeg_quality: int
+    webp_quality: int
     max_pixels: int
     original_max: int = 0
 
@@ -64,7 +65,8 @@ class Output:
 
 @dataclass(frozen=True)
 class Converted:
-    """What :func:`convert` made: the source's type and oriented size, and the outputs."""
+    """What :func:`convert` made: the source's type, the oriented size it was decoded at
+    (smaller than the file's when ``Image.draft`` reduced a JPEG), and the outputs."""
 
     source_format: str
     width: int
@@ -93,13 +95,14 @@ def _has_alpha(image: Image.Image) -> bool:
     )
 
 
-def _encode(image: Image.Image, fmt: str, quality: int, icc: bytes | None) -> bytes:
+def _encode(image: Image.Image, fmt: str, recipe: Recipe, icc: bytes | None) -> bytes:
     out = io.BytesIO()
     extra = {"icc_profile": icc} if icc else {}
     if fmt == "jpeg":
+        quality = recipe.jpeg_quality
         image.save(out, "JPEG", quality=quality, optimize=True, progressive=True, **extra)
     elif fmt == "webp":
-        image.save(out, "WEBP", quality=quality, method=4, **extra)
+        image.save(out, "WEBP", quality=recipe.webp_quality, method=4, **extra)
     else:
         image.save(out, "PNG", optimize=True, **extra)
     return out.getvalue()
@@ -132,7 +135,9 @@ def convert(data: bytes, recipe: Recipe) -> Converted:
     largest = max([v.size for v in recipe.variants] + [recipe.original_max or 0])
     if kind == "jpeg" and recipe.original_max and max(image.size) >= 2 * largest:
         # Every output is at most half the source: decode at 1/2, 1/4 or 1/8 scale.
-        image.draft("RGB" if image.mode != "L" else "L", (largest, largest))
+        # (the size asked for is the fitted one: draft reduces only while both sides
+        # stay at least that large)
+        image.draft("RGB" if image.mode != "L" else "L", _fit(image.size, largest))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -162,14 +167,12 @@ def convert(data: bytes, recipe: Recipe) -> Converted:
             "original",
             original_format,
             *image.size,
-            _encode(image, original_format, recipe.quality, icc),
+            _encode(image, original_format, recipe, icc),
         )
     ]
     for variant in recipe.variants:
         target = _fit(image.size, variant.size)
         resized = image if target == image.size else _resize(image, target)
         fmt = "png" if alpha and variant.format == "jpeg" else variant.format
-        outputs.append(
-            Output(variant.name, fmt, *resized.size, _encode(resized, fmt, recipe.quality, icc))
-        )
+        outputs.append(Output(variant.name, fmt, *resized.size, _encode(resized, fmt, recipe, icc)))
     return Converted(kind, source_size[0], source_size[1], tuple(outputs))

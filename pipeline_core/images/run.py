@@ -59,7 +59,13 @@ HEARTBEAT_EVERY = 5.0
 def recipe_of(settings: Settings) -> Recipe:
     """The conversion recipe the settings describe."""
     images = settings.images
-    return Recipe(images.variants, images.quality, images.max_pixels, images.original_max)
+    return Recipe(
+        images.variants,
+        images.jpeg_quality,
+        images.webp_quality,
+        images.max_pixels,
+        images.original_max,
+    )
 
 
 def recipe_id(recipe: Recipe) -> str:
