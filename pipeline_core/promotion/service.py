@@ -202,11 +202,16 @@ class _Promotion:
 
     def _existing(self, rows: Sequence[Any]) -> dict[tuple[str, str], Any]:
         target = production["listings"]
-        keys = [(r.source, r.external_id) for r in rows]
+        keys = {(r.source, r.external_id) for r in rows}
+        # Both columns by IN (the unique index serves it), the pairs sorted out here: a list
+        # of row values is planned as a scan on some servers.
         found = self.conn.execute(
-            sa.select(target).where(sa.tuple_(target.c.source, target.c.external_id).in_(keys))
+            sa.select(target).where(
+                target.c.source.in_(sorted({s for s, _ in keys})),
+                target.c.external_id.in_(sorted({e for _, e in keys})),
+            )
         )
-        return {(r.source, r.external_id): r for r in found}
+        return {(r.source, r.external_id): r for r in found if (r.source, r.external_id) in keys}
 
     def _chunk(self, rows: Sequence[Any]) -> None:
         existing = self._existing(rows)
