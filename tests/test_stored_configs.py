@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import sqlalchemy as sa
-from conftest import run_cli, run_scrapy
+from conftest import ROOT, run_cli, run_scrapy
 from feeds import feed, write_mapping
 
 from pipeline_core.db.tables import configs, staging
@@ -85,5 +85,7 @@ def test_a_stored_config_cannot_read_local_files(
         "stored configuration left out: pipeline.configs[sneaky]: at base_url: a stored "
         f"configuration needs an absolute http(s) URL, got {secret.as_uri()!r}",
         "Error: no source named 'sneaky' (known: datatourisme-poi, example-city, "
-        "example-harbour, example-lakeside, failte-ireland-attractions, odh-events)",
+        "example-harbour, example-lakeside, failte-ireland-attractions, odh-events); "
+        f"mapping files were read from {ROOT / 'mappings'}; a mapping file elsewhere is "
+        "found when its folder is in PIPELINE_SOURCES_PATH (folders separated by ':')",
     ]
