@@ -73,16 +73,39 @@ def plugins() -> None:
 
 
 @main.command()
-def sources() -> None:
+@click.option(
+    "--check", is_flag=True, help="Compile every mapping; print each error with file and line."
+)
+def sources(check: bool) -> None:
     """List every source: name, DMO, fetcher and where it is defined."""
     from pipeline_core.plugins import get_plugin_manager
 
-    found = get_plugin_manager().sources()
+    pm = get_plugin_manager()
+    found = pm.sources()
     if not found:
         click.echo("no sources")
     width = max((len(name) for name in found), default=0)
     for name, source in found.items():
         click.echo(f"{name:<{width}}  {source.dmo:<20} {source.fetcher:<10} {source.origin}")
+    if check:
+        from pipeline_core.mapping.compile_check import check_mappings
+
+        fetchers = pm.fetchers()
+        documents = {  # with the fetcher's default mapping, as a crawl compiles it
+            name: source.mapping.with_defaults(
+                getattr(fetchers.get(source.fetcher), "default_mapping", None) or {}
+                if source.spider_cls is None
+                else {}
+            )
+            for name, source in found.items()
+        }
+        results = check_mappings(documents, pm.transforms())
+        failed = [message for message in results.values() if message is not None]
+        for message in failed:
+            click.echo(f"error: {message}", err=True)
+        click.echo(f"{len(results) - len(failed)} of {len(results)} mappings compile")
+        if failed:
+            sys.exit(1)
 
 
 def _parse_pairs(pairs: Iterable[str], flag: str) -> dict[str, str]:

@@ -14,7 +14,7 @@ from lxml import etree, html
 
 #: Elements whose content is not text.
 _HIDDEN = frozenset({"script", "style", "template", "noscript", "head", "title"})
-#: Elements that end a line.
+#: Elements that start and end a line.
 _BLOCKS = frozenset(
     {
         "p", "div", "li", "ul", "ol", "dl", "dt", "dd", "h1", "h2", "h3", "h4", "h5", "h6",
@@ -32,8 +32,11 @@ def _walk(element: Any, out: list[str]) -> None:
         return
     if tag is not None and tag.lower() == "br":
         out.append("\n")
-    elif tag is not None and element.text:
-        out.append(element.text)
+    elif tag is not None:
+        if tag.lower() in _BLOCKS:  # a block starts a line, too
+            out.append("\n")
+        if element.text:
+            out.append(element.text)
     if tag is not None:
         for child in element:
             _walk(child, out)
