@@ -79,14 +79,16 @@ def plugins() -> None:
 @click.option(
     "--check",
     is_flag=True,
-    help="Also compile every mapping; exit 1 naming each source left out or not compiling.",
+    help="Also compile every mapping; exit 1 naming each source left out or not compiling, "
+    "with file and line.",
 )
 def sources(check: bool) -> None:
     """List every source: name, DMO, fetcher and where it is defined.
 
     A mapping file or stored configuration that is not valid is left out (its error is
-    logged) and the others are listed; with ``--check`` each such source is named with its
-    error and the command fails."""
+    logged) and the others are listed; with ``--check`` every mapping is compiled as a crawl
+    compiles it, each source left out or not compiling is named with its error (file and
+    line), and the command fails."""
     from pipeline_core.escaping import shown
     from pipeline_core.scrapy.runtime import get_runtime
 
@@ -99,12 +101,15 @@ def sources(check: bool) -> None:
         click.echo(f"{name:<{width}}  {source.dmo:<20} {source.fetcher:<10} {source.origin}")
     if not check:
         return
+    from pipeline_core.mapping.compile_check import check_mappings
+
     problems = {name: broken.error for name, broken in found.broken.items()}
-    for name in found:
-        try:
-            runtime.compiled(name)
-        except PipelineError as exc:
-            problems[name] = str(exc)
+    documents = {name: runtime.pm.effective_mapping(source) for name, source in found.items()}
+    for name, message in check_mappings(documents, runtime.transforms).items():
+        if message is not None:
+            problems[name] = message
+    total = len(found) + len(found.broken)
+    click.echo(f"{total - len(problems)} of {total} mappings compile")
     for name, error in sorted(problems.items()):
         click.echo(f"broken: {shown(name)}: {shown(error)}", err=True)
     if problems:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import os
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -104,9 +105,12 @@ def collect_sources(results: Iterable[Iterable[Any]]) -> SourceRegistry:
     return SourceRegistry(sorted(found.items()), broken)
 
 
-def get_source(sources: dict[str, Source], name: str) -> Source:
+def get_source(
+    sources: dict[str, Source], name: str, folders: Sequence[Path] | None = None
+) -> Source:
     """The source named ``name``; its own error when it was left out as broken, else an
-    error listing the known names."""
+    error listing the known names, the mapping folders searched (``folders``, when the
+    caller knows them) and how to add one."""
     try:
         return sources[name]
     except KeyError:
@@ -114,4 +118,13 @@ def get_source(sources: dict[str, Source], name: str) -> Source:
         if broken is not None:
             raise MappingError(broken.error) from None
         known = ", ".join(sources) or "none"
-        raise UnknownSourceError(f"no source named {name!r} (known: {known})") from None
+        searched = (
+            f"; mapping files were read from {', '.join(str(f) for f in folders) or 'no folder'}"
+            if folders is not None
+            else ""
+        )
+        raise UnknownSourceError(
+            f"no source named {name!r} (known: {known}){searched}; a mapping file elsewhere "
+            "is found when its folder is in PIPELINE_SOURCES_PATH (folders separated by "
+            f"{os.pathsep!r})"
+        ) from None

@@ -51,6 +51,8 @@ BUILTINS = [
     "builtin-taxonomy",
     "builtin-address",
     "builtin-dates",
+    "builtin-template",
+    "builtin-title-case",
     "builtin-pipeline-jobs",
     "builtin-job-types",
     "builtin-upload",

@@ -145,7 +145,7 @@ def test_schema_org_special_dates_and_closures() -> None:
     [
         (
             "open most days, ring ahead",
-            "not in OpenStreetMap opening_hours syntax",
+            "not opening hours in OpenStreetMap syntax or in free text the reader knows",
             "open most days, ring ahead",
         ),
         ({"Monday": "after lunch"}, "not a time range: 'after lunch'", '{"Monday": "after lunch"}'),
@@ -190,8 +190,8 @@ def test_a_mapped_record_keeps_unreadable_hours_and_reports_them() -> None:
             "abbeys",
             "a1",
             "$",
-            "opening_hours: not in OpenStreetMap opening_hours syntax "
-            "(value 'ring ahead' from hours); kept as published",
+            "opening_hours: not opening hours in OpenStreetMap syntax or in free text the "
+            "reader knows (en) (value 'ring ahead' from hours); kept as published",
         )
     ]
     kept.clear()

@@ -112,7 +112,7 @@ def test_the_abbey_and_a_record_with_unreadable_hours_are_staged(
         "other-1",
         "map",
         "$",
-        "opening_hours: not in OpenStreetMap opening_hours syntax "
-        "(value 'sur rendez-vous' from isLocatedAt.0.schema:openingHoursSpecification); "
-        "kept as published",
+        "opening_hours: not opening hours in OpenStreetMap syntax or in free text the "
+        "reader knows (fr) (value 'sur rendez-vous' from "
+        "isLocatedAt.0.schema:openingHoursSpecification); kept as published",
     )

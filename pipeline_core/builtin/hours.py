@@ -16,10 +16,11 @@ from typing import Any
 
 import opening_hours
 
+from pipeline_core.builtin.hours_text import text_to_osm
 from pipeline_core.builtin.transforms import to_time, weekday
 from pipeline_core.exceptions import PartialTransformError
 from pipeline_core.hookspecs import hookimpl
-from pipeline_core.transforms import Transform
+from pipeline_core.transforms import Transform, TransformContext
 
 _OSM_DAYS = ("Mo", "Tu", "We", "Th", "Fr", "Sa", "Su")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -324,7 +325,24 @@ def _verbatim(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
-def _read(value: Any, format: str) -> tuple[Rows, Rows, str | None]:
+def _from_text(value: Any, language: str | None) -> tuple[Rows, Rows, str | None]:
+    osm = text_to_osm(str(value), language)
+    if osm is None:
+        raise ValueError(
+            "not opening hours in OpenStreetMap syntax or in free text the reader knows"
+            + (f" ({language})" if language else "")
+        )
+    return _read(osm, "osm")
+
+
+def _read(value: Any, format: str, language: str | None = None) -> tuple[Rows, Rows, str | None]:
+    if format == "text":
+        return _from_text(value, language)
+    if format == "auto" and isinstance(value, str):
+        try:
+            return _read(value, "osm")
+        except _UNREADABLE:  # not OSM syntax: free text, perhaps
+            return _from_text(value, language)
     if format == "auto":
         if isinstance(value, dict) and any(
             k in value or f"schema:{k}" in value for k in ("opens", "dayOfWeek", "validFrom")
@@ -344,7 +362,7 @@ def _read(value: Any, format: str) -> tuple[Rows, Rows, str | None]:
             raise ValueError("expected an object of weekdays")
         return from_weekdays(value), [], None
     if format != "osm":
-        raise ValueError("format must be auto, osm, weekdays or schema_org")
+        raise ValueError("format must be auto, osm, text, weekdays or schema_org")
     try:
         normalised = str(opening_hours.OpeningHours(" ".join(str(value).split())))
     except _PARSE_ERRORS:
@@ -353,7 +371,12 @@ def _read(value: Any, format: str) -> tuple[Rows, Rows, str | None]:
     return weekly, dates, normalised
 
 
-def opening_hours_fields(value: Any, format: str = "auto") -> dict[str, Any]:
+def opening_hours_fields(
+    value: Any,
+    format: str = "auto",
+    language: str | None = None,
+    context: TransformContext | None = None,
+) -> dict[str, Any]:
     """Opening hours for the ``$`` target: ``opening_hours`` rows, ``opening_dates`` rows
     and one normalised ``opening_hours_osm`` string.
 
@@ -361,11 +384,16 @@ def opening_hours_fields(value: Any, format: str = "auto") -> dict[str, Any]:
     names or ranges to time ranges, ``"9:00 AM - 5:00 PM"``, ``"closed"``), ``schema_org``
     (``OpeningHoursSpecification`` nodes, with validity periods and special dates) or
     ``auto`` (a list or an object with ``opens``/``dayOfWeek`` is schema.org, another
-    object weekdays, text OSM). A value that cannot be read is kept as published under
-    ``opening_hours_text`` and reported.
+    object weekdays, text OSM, else free text). ``text`` is free text in es, ca, pt, en,
+    de, fr, it or nl (``De lunes a sábado de 9 a 20 h``; see
+    :mod:`pipeline_core.builtin.hours_text`), in ``language``, else the source's
+    ``defaults.language``, else each in turn. A value that cannot be read is kept as
+    published under ``opening_hours_text`` and reported.
     """
+    if language is None and context is not None:
+        language = context.defaults.get("language")
     try:
-        weekly, dates, osm = _read(value, format)
+        weekly, dates, osm = _read(value, format, language)
         if osm is None:
             osm = to_osm(weekly, dates)
     except _UNREADABLE as exc:

@@ -96,7 +96,16 @@ def phone(
             continue
         if phonenumbers.is_valid_number(number):
             return _e164(number)
-        where = phonenumbers.region_code_for_number(number) or chosen or "any region"
+        # an invalid number has no region of its own, but its country code names one:
+        # "+44 20 7946 000" is not valid in GB, whatever the source's region
+        where = (
+            phonenumbers.region_code_for_number(number)
+            or phonenumbers.region_code_for_country_code(number.country_code or 0)
+            or chosen
+            or "any region"
+        )
+        if where == "ZZ":
+            where = chosen or "any region"
         reason = f"not a valid phone number in {where}"
     if invalid == "keep":
         raise PartialTransformError(reason, " ".join(text.split()))

@@ -14,15 +14,10 @@ from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from pipeline_core.builtin.html_fragment import fragment_text
 from pipeline_core.hookspecs import hookimpl
 from pipeline_core.transforms import Transform
 
-_TAG = re.compile(r"<[^>]+>")
-_BLOCK = re.compile(r"<\s*(br|/p|/div|/li|/h[1-6])\b[^>]*>", re.IGNORECASE)
-#: Elements whose content is not text (scripts, styles) and comments.
-_HIDDEN = re.compile(
-    r"<(script|style|template|noscript)\b[^>]*>.*?</\1\s*>|<!--.*?-->", re.IGNORECASE | re.DOTALL
-)
 _WEEKDAYS = {
     name: index
     for index, names in enumerate(
@@ -144,28 +139,30 @@ def to_bool(value: Any) -> bool:
 
 
 def clean_text(value: Any) -> str:
-    """Unicode NFC, whitespace runs folded to one space, ends stripped."""
+    """HTML entities decoded (``Caf&eacute;``, as CDATA sections carry them), Unicode NFC,
+    whitespace runs folded to one space, ends stripped."""
     text = value if value.__class__ is str else to_str(value)
+    if "&" in text:
+        text = html.unescape(text)
     if not unicodedata.is_normalized("NFC", text):
         text = unicodedata.normalize("NFC", text)
     return " ".join(text.split())
 
 
 def html_text(value: Any) -> str:
-    """Text of an HTML fragment: tags, scripts, styles and comments dropped, entities
-    decoded, paragraphs kept as newlines."""
+    """Text of an HTML fragment, read by lxml's HTML parser: tags dropped (and with them
+    scripts, styles, templates, ``noscript`` and comments), entities decoded, line breaks
+    and the ends of blocks (paragraphs, ``div``, list items, headings, table rows) kept
+    as newlines."""
     text = value if value.__class__ is str else to_str(value)
     if "<" not in text and "&" not in text:  # plain text: only lines and spaces to tidy
-        lines = [" ".join(line.split()) for line in text.splitlines()]
-        plain = "\n".join([line for line in lines if line])
-        return (
-            plain
-            if unicodedata.is_normalized("NFC", plain)
-            else unicodedata.normalize("NFC", plain)
-        )
-    if "<" in text:
-        text = _TAG.sub("", _BLOCK.sub("\n", _HIDDEN.sub("", text)))
-    text = html.unescape(text)
+        return _tidy_lines(text)
+    if "<" not in text:
+        return _tidy_lines(html.unescape(text))
+    return _tidy_lines(fragment_text(text))
+
+
+def _tidy_lines(text: str) -> str:
     if not unicodedata.is_normalized("NFC", text):
         text = unicodedata.normalize("NFC", text)
     lines = [" ".join(line.split()) for line in text.splitlines()]

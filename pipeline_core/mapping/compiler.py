@@ -249,8 +249,10 @@ class MappingCompiler:
         self.context = TransformContext(source=doc.source, defaults=defaults)
 
     def error(self, where: str, message: str) -> MappingError:
-        """A mapping error naming the document and the place in it."""
-        return MappingError(f"{self.doc.origin}: at {where}: {message}")
+        """A mapping error naming the document and the place in it (``field``)."""
+        error = MappingError(f"{self.doc.origin}: at {where}: {message}")
+        error.field = where  # type: ignore[attr-defined]
+        return error
 
     def getter(self, path: str, where: str) -> Getter:
         """:func:`make_getter`, a wrong path being a mapping error naming the field."""

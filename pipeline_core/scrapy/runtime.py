@@ -12,6 +12,7 @@ from functools import cached_property
 
 import sqlalchemy as sa
 
+from pipeline_core.builtin.repo_sources import mapping_folders
 from pipeline_core.config import Settings, load_settings
 from pipeline_core.db import make_engine
 from pipeline_core.db.ensure import ensure_schema
@@ -58,7 +59,7 @@ class Runtime:
         self._database_checked = True
 
     def source(self, name: str) -> Source:
-        return get_source(self.sources, name)
+        return get_source(self.sources, name, mapping_folders(self.settings))
 
     def mapping_fingerprint(self, name: str) -> bytes:
         """Digest of a source's mapping and the plugin versions (see
