@@ -119,3 +119,30 @@ def test_scores_are_stored_and_summed_up_per_source(
         "worst rules: description -10, hours -5, languages -3.8\n"
     )
     assert run_cli("quality", "nope", env=pipeline_env).stdout == "no scored listings of nope\n"
+
+
+def test_freshness_counts_the_last_complete_crawl_not_the_last_change(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
+    from pipeline_core.db.tables import sources, staging
+
+    crawl(engine, tmp_path, listings(1))
+    long_ago = datetime.now(UTC) - timedelta(days=200)
+    with engine.begin() as conn:  # written long ago, unchanged since ...
+        conn.execute(sa.update(staging["listings"]).values(updated_at=long_ago))
+        conn.execute(sa.update(sources).values(last_complete_crawl_at=long_ago))
+    score_listings(engine)
+    with engine.connect() as conn:
+        stale = listing_score(conn, 1)
+    assert stale is not None and stale["breakdown"]["freshness"]["points"] == 0.0
+    crawl(engine, tmp_path, listings(1))  # ... but seen by today's complete crawl
+    score_listings(engine)
+    with engine.connect() as conn:
+        fresh = listing_score(conn, 1)
+    assert fresh is not None
+    assert fresh["breakdown"]["freshness"] == {
+        "weight": 5,
+        "points": 5.0,
+        "detail": "seen 0 days ago",
+    }
+    assert fresh["score"] == stale["score"] + 5

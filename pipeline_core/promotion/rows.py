@@ -58,15 +58,43 @@ def delete_children(conn: sa.Connection, listing_ids: list[int]) -> None:
             conn.execute(sa.delete(table).where(table.c.listing_id.in_(chunk)))
 
 
-def restore(conn: sa.Connection, listing_id: int, rows: dict[str, Any]) -> None:
-    """Put one listing's production rows back exactly as in ``rows`` (from :func:`snapshot`):
-    the ``listings`` row updated in place, the child rows replaced with their old ids."""
+def update_listings(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
+    """Update production listing rows by ``id`` (every row names the same columns): one
+    statement, executed for all rows at once."""
+    if not rows:
+        return
     listings = production["listings"]
-    values = {k: _from_json(listings.c[k], v) for k, v in rows["listings"].items() if k != "id"}
-    conn.execute(sa.update(listings).where(listings.c.id == listing_id).values(**values))
-    delete_children(conn, [listing_id])
-    for name in CHILD_TABLES:
-        table = production[name]
-        children = [{k: _from_json(table.c[k], v) for k, v in r.items()} for r in rows[name]]
-        if children:
-            conn.execute(sa.insert(table), children)
+    columns = [name for name in rows[0] if name != "id"]
+    statement = (
+        sa.update(listings)
+        .where(listings.c.id == sa.bindparam("_id"))
+        .values({name: sa.bindparam("_" + name) for name in columns})
+    )
+    conn.execute(statement, [{"_" + k: v for k, v in row.items()} for row in rows])
+
+
+def restore_many(conn: sa.Connection, before: dict[int, dict[str, Any]]) -> None:
+    """Put listings' production rows back exactly as in ``before`` (listing id → rows from
+    :func:`snapshot`): the ``listings`` rows updated in place, the child rows replaced with
+    their old ids."""
+    listings = production["listings"]
+    ids = sorted(before)
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        update_listings(
+            conn,
+            [
+                {k: _from_json(listings.c[k], v) for k, v in before[i]["listings"].items()}
+                for i in chunk
+            ],
+        )
+        delete_children(conn, chunk)
+        for name in CHILD_TABLES:
+            table = production[name]
+            children = [
+                {k: _from_json(table.c[k], v) for k, v in r.items()}
+                for i in chunk
+                for r in before[i][name]
+            ]
+            if children:
+                conn.execute(sa.insert(table), children)

@@ -28,7 +28,7 @@ from pipeline_core.db.tables import (
 from pipeline_core.exceptions import PromotionError, RollbackRefused
 from pipeline_core.promotion.diff import record_diff
 from pipeline_core.promotion.lock import lock_dmo
-from pipeline_core.promotion.rows import delete_children, restore, snapshot
+from pipeline_core.promotion.rows import delete_children, restore_many, snapshot, update_listings
 from pipeline_core.quality.gate import QualityPolicy
 from pipeline_core.stages.writer import child_rows
 
@@ -184,6 +184,8 @@ class _Promotion:
         self.counts = dict.fromkeys((*ACTIONS, "unchanged"), 0)
         #: staging id → production id, of the listings this batch touched
         self.touched: dict[int, int] = {}
+        #: change rows not written yet
+        self.pending: list[dict[str, Any]] = []
 
     def run(self, source: str | None, ids: Sequence[int] | None) -> None:
         listings = staging["listings"]
@@ -200,11 +202,16 @@ class _Promotion:
 
     def _existing(self, rows: Sequence[Any]) -> dict[tuple[str, str], Any]:
         target = production["listings"]
-        keys = [(r.source, r.external_id) for r in rows]
+        keys = {(r.source, r.external_id) for r in rows}
+        # Both columns by IN (the unique index serves it), the pairs sorted out here: a list
+        # of row values is planned as a scan on some servers.
         found = self.conn.execute(
-            sa.select(target).where(sa.tuple_(target.c.source, target.c.external_id).in_(keys))
+            sa.select(target).where(
+                target.c.source.in_(sorted({s for s, _ in keys})),
+                target.c.external_id.in_(sorted({e for _, e in keys})),
+            )
         )
-        return {(r.source, r.external_id): r for r in found}
+        return {(r.source, r.external_id): r for r in found if (r.source, r.external_id) in keys}
 
     def _chunk(self, rows: Sequence[Any]) -> None:
         existing = self._existing(rows)
@@ -236,6 +243,7 @@ class _Promotion:
         self._insert(inserts)
         self._update(updates, before)
         self._withdraw(withdrawals, before)
+        self._flush()
 
     def _values(self, row: Any, now: datetime) -> dict[str, Any]:
         values = {name: row._mapping[name] for name in _COPIED}
@@ -259,12 +267,8 @@ class _Promotion:
     def _update(self, pairs: list[tuple[Any, Any]], before: dict[int, Any]) -> None:
         if not pairs:
             return
-        target = production["listings"]
         now = _now()
-        for row, current in pairs:
-            self.conn.execute(
-                sa.update(target).where(target.c.id == current.id).values(self._values(row, now))
-            )
+        update_listings(self.conn, [self._values(row, now) | {"id": c.id} for row, c in pairs])
         delete_children(self.conn, [current.id for _, current in pairs])
         self._children([(row, current.id) for row, current in pairs])
         for row, current in pairs:
@@ -274,14 +278,18 @@ class _Promotion:
             self._change(row, current.id, "updated", diff=diff, before=before[current.id])
 
     def _withdraw(self, pairs: list[tuple[Any, Any]], before: dict[int, Any]) -> None:
-        target = production["listings"]
         now = _now()
+        values = [
+            {
+                "id": c.id,
+                "status": "withdrawn",
+                "withdrawn_at": r.withdrawn_at or now,
+                "updated_at": now,
+            }
+            for r, c in pairs
+        ]
+        update_listings(self.conn, values)
         for row, current in pairs:
-            self.conn.execute(
-                sa.update(target)
-                .where(target.c.id == current.id)
-                .values(status="withdrawn", withdrawn_at=row.withdrawn_at or now, updated_at=now)
-            )
             diff = {"status": {"old": "active", "new": "withdrawn"}}
             self._change(row, current.id, "withdrawn", diff=diff, before=before[current.id])
 
@@ -318,11 +326,13 @@ class _Promotion:
         }
         self.report.changes.append(change)
         if self.report.batch_id is not None:
-            self.conn.execute(
-                sa.insert(promotion_changes).values(
-                    batch_id=self.report.batch_id, before=before, **change
-                )
-            )
+            self.pending.append({"batch_id": self.report.batch_id, "before": before, **change})
+
+    def _flush(self) -> None:
+        """Write the change rows gathered so far (one statement per chunk)."""
+        if self.pending:
+            self.conn.execute(sa.insert(promotion_changes), self.pending)
+            self.pending = []
 
     def _point_duplicates(self) -> None:
         """Point each listing this batch wrote at the production listing it duplicates:
@@ -477,19 +487,18 @@ def _undo(conn: sa.Connection, batch: Any, report: PromotionReport) -> None:
     counts = {"deleted": 0, "restored": 0}
     current = snapshot(conn, listing_ids)
     target = production["listings"]
+    inserted = [c.listing_id for c in changes if c.action == "inserted"]
+    for start in range(0, len(inserted), 500):
+        chunk = inserted[start : start + 500]
+        delete_children(conn, chunk)
+        conn.execute(
+            sa.update(target).where(target.c.duplicate_of.in_(chunk)).values(duplicate_of=None)
+        )
+        conn.execute(sa.delete(target).where(target.c.id.in_(chunk)))
+    restore_many(conn, {c.listing_id: c.before for c in changes if c.action != "inserted"})
+    rows = []
     for change in changes:
-        if change.action == "inserted":
-            delete_children(conn, [change.listing_id])
-            conn.execute(
-                sa.update(target)
-                .where(target.c.duplicate_of == change.listing_id)
-                .values(duplicate_of=None)
-            )
-            conn.execute(sa.delete(target).where(target.c.id == change.listing_id))
-            action = "deleted"
-        else:
-            restore(conn, change.listing_id, change.before)
-            action = "restored"
+        action = "deleted" if change.action == "inserted" else "restored"
         counts[action] += 1
         entry = {
             "listing_id": change.listing_id,
@@ -501,9 +510,9 @@ def _undo(conn: sa.Connection, batch: Any, report: PromotionReport) -> None:
             "reason": None,
         }
         report.changes.append(entry)
-        conn.execute(
-            sa.insert(promotion_changes).values(
-                batch_id=report.batch_id, before=current.get(change.listing_id), **entry
-            )
+        rows.append(
+            {"batch_id": report.batch_id, "before": current.get(change.listing_id), **entry}
         )
+    if rows:
+        conn.execute(sa.insert(promotion_changes), rows)
     report.counts = counts

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from pipeline_core.config import parse_quality_minimums
-from pipeline_core.db.tables import listing_quality
-from pipeline_core.quality.rules import score_record
+from pipeline_core.db.tables import listing_quality, sources
+from pipeline_core.quality.rules import score_record, seen_at
 
 if TYPE_CHECKING:
     from pipeline_core.config import Settings
@@ -62,13 +62,21 @@ class QualityPolicy:
                 )
             )
         }
+        crawled = dict(
+            conn.execute(
+                sa.select(sources.c.name, sources.c.last_complete_crawl_at).where(
+                    sources.c.name.in_(sorted({r.source for r in wanted}))
+                )
+            ).all()
+        )
         out: dict[int, tuple[int, Any]] = {}
         for row in wanted:
             known = stored.get(row.id)
             if known is not None and known.record_hash == row.record_hash:
                 out[row.id] = (known.score, known.breakdown)
             else:
-                out[row.id] = score_record(row.record, row.updated_at)
+                seen = seen_at(row.updated_at, crawled.get(row.source))
+                out[row.id] = score_record(row.record, seen)
         return out
 
     def refusal(self, row: Any, scored: tuple[int, Any] | None) -> str | None:

@@ -183,6 +183,13 @@ RULES: tuple[Rule, ...] = (
 )
 
 
+def seen_at(updated_at: datetime | None, complete_crawl_at: datetime | None) -> datetime | None:
+    """When a crawl last saw an active listing: its source's last complete crawl (which saw
+    every listing it left active), or when the listing was last written, the later one."""
+    moments = [m.replace(tzinfo=m.tzinfo or UTC) for m in (updated_at, complete_crawl_at) if m]
+    return max(moments, default=None)
+
+
 def score_record(
     record: dict[str, Any], seen_at: datetime | None = None, now: datetime | None = None
 ) -> tuple[int, dict[str, Any]]:

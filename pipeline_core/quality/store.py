@@ -9,8 +9,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from pipeline_core.db.engine import write_transaction
-from pipeline_core.db.tables import listing_quality, staging
-from pipeline_core.quality.rules import RULES, score_record
+from pipeline_core.db.tables import listing_quality, sources, staging
+from pipeline_core.quality.rules import RULES, score_record, seen_at
 
 _CHUNK = 500
 
@@ -26,7 +26,9 @@ def score_listings(engine: sa.Engine, source: str | None = None, dmo: str | None
         listings.c.record_hash,
         listings.c.record,
         listings.c.updated_at,
-    ).where(listings.c.status == "active")
+        sources.c.last_complete_crawl_at,
+    ).select_from(listings.outerjoin(sources, sources.c.name == listings.c.source))
+    query = query.where(listings.c.status == "active")
     if source is not None:
         query = query.where(listings.c.source == source)
     if dmo is not None:
@@ -39,7 +41,8 @@ def score_listings(engine: sa.Engine, source: str | None = None, dmo: str | None
             chunk = rows[start : start + _CHUNK]
             values = []
             for row in chunk:
-                score, breakdown = score_record(row.record, row.updated_at, now)
+                seen = seen_at(row.updated_at, row.last_complete_crawl_at)
+                score, breakdown = score_record(row.record, seen, now)
                 values.append(
                     {
                         "listing_id": row.id,
