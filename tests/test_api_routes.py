@@ -279,7 +279,11 @@ def test_serve_binds_loopback_and_answers(pipeline_env: dict[str, str]) -> None:
         port = sock.getsockname()[1]
     process = subprocess.Popen(
         [sys.executable, "-m", "pipeline_core.cli", "serve", "--port", str(port)],
-        env=pipeline_env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=pipeline_env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         answer = None
@@ -291,7 +295,8 @@ def test_serve_binds_loopback_and_answers(pipeline_env: dict[str, str]) -> None:
                 time.sleep(0.05)
         assert answer is not None and answer.json() == {"status": "up"}
         listening = [
-            line.split()[1] for line in Path("/proc/net/tcp").read_text().splitlines()[1:]
+            line.split()[1]
+            for line in Path("/proc/net/tcp").read_text().splitlines()[1:]
             if line.split()[3] == "0A" and line.split()[1].endswith(f":{port:04X}")
         ]
         assert listening == [f"0100007F:{port:04X}"]  # 127.0.0.1 only
