@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from starlette.responses import StreamingResponse
@@ -12,6 +13,10 @@ from pipeline_core.api.schemas import SLUG
 from pipeline_core.exports.stream import FORMATS, export_lines
 
 MEDIA = {"jsonl": "application/x-ndjson", "csv": "text/csv; charset=utf-8"}
+
+
+def _filename(dmo: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "_", dmo)[:100] or "export"
 
 
 def export_production(call: Call) -> StreamingResponse:
@@ -44,7 +49,7 @@ def export_production(call: Call) -> StreamingResponse:
     return StreamingResponse(
         (line.encode("utf-8") for line in lines),
         media_type=MEDIA[fmt],
-        headers={"Content-Disposition": f'attachment; filename="{dmo}.{fmt}"'},
+        headers={"Content-Disposition": f'attachment; filename="{_filename(dmo)}.{fmt}"'},
     )
 
 
