@@ -209,4 +209,4 @@ def app_maker(db_url: str, tmp_path: Path) -> Iterator[Callable[..., Any]]:
 
     yield make
     for app in built:
-        app.state.api.engine.dispose()
+        app.state.api.dispose()

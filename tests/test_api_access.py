@@ -66,6 +66,42 @@ def _fresh_config(ctx: Any) -> str:
     return name
 
 
+def _fresh_batch(ctx: Any) -> int:
+    """A completed promotion of the own DMO that changed nothing (so it can be rolled back)."""
+    from pipeline_core.promotion import promote
+
+    batch = promote(ctx.engine, OWN, ids=[])
+    assert batch.batch_id is not None
+    return batch.batch_id
+
+
+def _seed_promotion_and_pair(engine: sa.Engine, seeded: Any) -> tuple[int, int]:
+    """Promote the DMO's staging listing (a batch and a production row) and store a
+    duplicate candidate pair of its listing; the batch id and the pair id."""
+    from datetime import UTC, datetime
+
+    from pipeline_core.db.tables import duplicate_candidates
+    from pipeline_core.promotion import promote
+
+    batch = promote(engine, seeded.dmo)
+    assert batch.counts["inserted"] == 1, batch.counts
+    with engine.begin() as conn:
+        pair = conn.execute(
+            sa.insert(duplicate_candidates)
+            .values(
+                dmo=seeded.dmo,
+                listing_a=seeded.listing_id,
+                listing_b=seeded.listing_id,
+                score=0.93,
+                evidence={"name": 0.9, "source": seeded.source},
+                found_at=datetime.now(UTC),
+            )
+            .returning(duplicate_candidates.c.id)
+        ).scalar_one()
+    assert batch.batch_id is not None
+    return batch.batch_id, int(pair)
+
+
 def _fresh_key(ctx: Any) -> int:
     return create_key(ctx.engine, role="viewer")[0].id
 
@@ -133,10 +169,45 @@ CASES = [
         "POST",
         "/staging/promote",
         "admin",
-        501,
-        501,
+        202,
+        403,
         lambda c: "/staging/promote",
         lambda c: {"dmo": OWN},
+    ),
+    Case("GET", "/staging/promotions", "viewer", 200, "list", lambda c: "/staging/promotions"),
+    Case(
+        "GET",
+        "/staging/promotions/{id}",
+        "viewer",
+        200,
+        404,
+        lambda c: f"/staging/promotions/{c.batch}",
+    ),
+    Case(
+        "POST",
+        "/staging/promotions/{id}/rollback",
+        "admin",
+        200,
+        404,
+        lambda c: f"/staging/promotions/{_fresh_batch(c)}/rollback",
+    ),
+    Case("GET", "/staging/duplicates", "viewer", 200, "list", lambda c: "/staging/duplicates"),
+    Case(
+        "POST",
+        "/staging/duplicates/{id}/decision",
+        "operator",
+        200,
+        404,
+        lambda c: f"/staging/duplicates/{c.pair}/decision",
+        lambda c: {"decision": "different"},
+    ),
+    Case(
+        "GET",
+        "/production/export",
+        "viewer",
+        200,
+        403,
+        lambda c: f"/production/export?dmo={OWN}&format=csv",
     ),
     Case("GET", "/sources", "viewer", 200, "list", lambda c: "/sources"),
     Case("GET", "/errors", "viewer", 200, "list", lambda c: "/errors"),
@@ -218,6 +289,8 @@ class Ctx:
     engine: sa.Engine
     own: Any
     other: Any
+    batch: int = 0
+    pair: int = 0
 
 
 def test_route_role_scope_matrix(make_app: Any) -> None:
@@ -236,6 +309,8 @@ def test_route_role_scope_matrix(make_app: Any) -> None:
             )
     keys = make_keys(engine, OWN, OTHER)
     ctx = Ctx(engine, own, other)
+    ctx.batch, ctx.pair = _seed_promotion_and_pair(engine, own)
+    _seed_promotion_and_pair(engine, other)
     client = http_client(app)
     other_marks = [OTHER, other.source, other.config, f"upl-{OTHER}"]
     own_marks = [OWN, own.source, own.config, f"upl-{OWN}"]

@@ -22,13 +22,27 @@ logger = logging.getLogger(__name__)
 
 def all_endpoints() -> list[Endpoint]:
     """Every endpoint of the API, in the order of the OpenAPI document."""
-    from pipeline_core.api.routes import configs, files, jobs, keys, queue, sources, staging
+    from pipeline_core.api.routes import (
+        configs,
+        duplicates,
+        exports,
+        files,
+        jobs,
+        keys,
+        promotions,
+        queue,
+        sources,
+        staging,
+    )
 
     return [
         *queue.ENDPOINTS,
         *jobs.ENDPOINTS,
         *files.ENDPOINTS,
         *staging.ENDPOINTS,
+        *promotions.ENDPOINTS,
+        *duplicates.ENDPOINTS,
+        *exports.ENDPOINTS,
         *sources.ENDPOINTS,
         *configs.ENDPOINTS,
         *keys.ENDPOINTS,

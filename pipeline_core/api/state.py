@@ -32,6 +32,29 @@ class ApiState:
     )
     #: Last time each key's ``last_used_at`` was written (at most once a minute).
     key_seen: dict[int, float] = field(default_factory=dict)
+    #: Engines of DMO-scoped keys on PostgreSQL (row-level security), one per DMO.
+    _tenants: dict[str, sa.Engine] = field(default_factory=dict)
+
+    def data_engine(self, dmo: str | None) -> sa.Engine:
+        """The engine to read staging and production with for a key of ``dmo``: on
+        PostgreSQL a DMO's own :func:`~pipeline_core.db.tenant.tenant_engine` (row-level
+        security filters its rows in the database too), else the app's engine."""
+        if dmo is None or self.engine.dialect.name != "postgresql":
+            return self.engine
+        with self._lock:
+            if dmo not in self._tenants:
+                from pipeline_core.db.tenant import tenant_engine
+
+                self._tenants[dmo] = tenant_engine(self.settings.database_url, dmo)
+            return self._tenants[dmo]
+
+    def dispose(self) -> None:
+        """Close the app's engines (its own and the DMOs')."""
+        with self._lock:
+            for engine in self._tenants.values():
+                engine.dispose()
+            self._tenants.clear()
+        self.engine.dispose()
 
     def plugin_manager(self) -> PipelineManager:
         """The plugin manager, built once (sources of files and plugins change on restart)."""

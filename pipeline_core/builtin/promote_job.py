@@ -24,17 +24,21 @@ def promote(payload: Mapping[str, Any], context: JobContext) -> dict[str, Any]:
         str(dmo),
         source=payload.get("source"),
         ids=payload.get("ids"),
+        dry_run=bool(payload.get("dry_run", False)),
         promoted_by=f"job {context.job_id}",
         quality=QualityPolicy.from_settings(context.settings),
     )
-    return {"batch": report.batch_id, **report.counts}
+    stats: dict[str, Any] = {"batch": report.batch_id, **report.counts}
+    if report.dry_run:
+        stats["dry_run"] = True
+    return stats
 
 
 PROMOTE = JobType(
     "promote",
     promote,
     "Promote a DMO's valid staging listings into production as one batch "
-    "(payload: dmo, optional source and ids).",
+    "(payload: dmo, optional source, ids and dry_run).",
     max_attempts=1,
 )
 

@@ -14,7 +14,11 @@ from pipeline_core.db.tables import crawls, errors, sources
 
 
 def list_sources(call: Call) -> dict[str, Any]:
-    """Every source the key may see: where it is defined, its last crawl and that crawl's stats."""
+    """Every source the key may see: where it is defined, its last crawl and that crawl's
+    stats, and its quality (the average and lowest score of its active listings and the
+    rules that lose the most points; null when none was scored)."""
+    from pipeline_core.quality.store import source_quality
+
     found = call.state.sources()
     with call.state.engine.connect() as conn:
         rows = {r["name"]: r for r in conn.execute(sa.select(sources)).mappings()}
@@ -27,6 +31,7 @@ def list_sources(call: Call) -> dict[str, Any]:
             if last_ids
             else {}
         )
+        quality = {q.source: q.as_dict() for q in source_quality(conn)}
     items = []
     for name, source in found.items():
         if call.dmo is not None and source.dmo != call.dmo:
@@ -41,9 +46,16 @@ def list_sources(call: Call) -> dict[str, Any]:
                 "origin": source.origin,
                 "scrape_frequency": source.scrape_frequency,
                 "last_crawl": row_json(crawl) if crawl is not None else None,
+                "quality": _quality(quality.get(name)),
             }
         )
     return {"items": items}
+
+
+def _quality(summary: dict[str, Any] | None) -> dict[str, Any] | None:
+    if summary is None:
+        return None
+    return {k: v for k, v in summary.items() if k not in ("source", "dmo")}
 
 
 def list_errors(call: Call) -> dict[str, Any]:
@@ -79,7 +91,7 @@ def health(call: Call) -> dict[str, Any]:
 
 _SOURCE = {
     "type": "object",
-    "required": ["name", "dmo", "fetcher", "origin", "last_crawl"],
+    "required": ["name", "dmo", "fetcher", "origin", "last_crawl", "quality"],
     "properties": {
         "name": {"type": "string"},
         "dmo": {"type": "string"},
@@ -87,6 +99,26 @@ _SOURCE = {
         "origin": {"type": "string"},
         "scrape_frequency": {"type": "string"},
         "last_crawl": {"type": ["object", "null"]},
+        "quality": {
+            "type": ["object", "null"],
+            "required": ["listings", "average", "lowest", "worst_rules"],
+            "properties": {
+                "listings": {"type": "integer"},
+                "average": {"type": "number"},
+                "lowest": {"type": "integer"},
+                "worst_rules": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["rule", "points_lost"],
+                        "properties": {
+                            "rule": {"type": "string"},
+                            "points_lost": {"type": "number"},
+                        },
+                    },
+                },
+            },
+        },
     },
 }
 

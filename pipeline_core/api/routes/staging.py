@@ -1,4 +1,8 @@
-"""Staging routes: listings (keyset pages), one listing with its child rows, promotion."""
+"""Staging routes: listings (keyset pages), one listing with its child rows and quality
+score, queueing a promotion.
+
+On PostgreSQL a DMO-scoped key reads staging through its DMO's row-level-security engine
+(:meth:`~pipeline_core.api.state.ApiState.data_engine`), besides the ``dmo`` condition."""
 
 from __future__ import annotations
 
@@ -7,10 +11,22 @@ from typing import Any
 import sqlalchemy as sa
 
 from pipeline_core.api.endpoints import Call, Endpoint
-from pipeline_core.api.problems import Problem
-from pipeline_core.api.rows import dmo_scope, not_found, page, row_json
-from pipeline_core.api.schemas import AFTER, ERROR, ID, LISTING, SLUG, TIME, limit_param, page_of
-from pipeline_core.db.tables import CHILD_TABLES, errors, staging
+from pipeline_core.api.problems import Problem, field_problem
+from pipeline_core.api.rows import check_source, dmo_scope, not_found, page, row_json
+from pipeline_core.api.schemas import (
+    AFTER,
+    ERROR,
+    ID,
+    LISTING,
+    NULLABLE_TIME,
+    QUEUE_JOB,
+    SLUG,
+    TIME,
+    limit_param,
+    page_of,
+)
+from pipeline_core.db.tables import CHILD_TABLES, errors, queue, staging
+from pipeline_core.quality.store import listing_score
 
 LISTINGS = staging["listings"]
 _COLUMNS = [name for name in LISTING["properties"]]
@@ -41,15 +57,16 @@ def list_listings(call: Call) -> dict[str, Any]:
     if q.get("after"):
         query = query.where(LISTINGS.c.id > q["after"])
     query = query.order_by(LISTINGS.c.id).limit(q["limit"] + 1)
-    with call.state.engine.connect() as conn:
+    with call.state.data_engine(call.dmo).connect() as conn:
         rows = conn.execute(query).mappings().all()
     return page([row_json(r) for r in rows], q["limit"])
 
 
 def get_listing(call: Call) -> dict[str, Any]:
-    """One staged listing with every child row and its last errors."""
+    """One staged listing with every child row, its last errors, and its quality score with
+    the rule breakdown (null when it was not scored)."""
     listing_id = call.path["id"]
-    with call.state.engine.connect() as conn:
+    with call.state.data_engine(call.dmo).connect() as conn:
         row = (
             conn.execute(
                 sa.select(LISTINGS).where(
@@ -74,6 +91,7 @@ def get_listing(call: Call) -> dict[str, Any]:
                 .all()
             )
             children[name] = [row_json(r) for r in rows]
+    with call.state.engine.connect() as conn:
         found = (
             conn.execute(
                 sa.select(errors)
@@ -84,29 +102,62 @@ def get_listing(call: Call) -> dict[str, Any]:
             .mappings()
             .all()
         )
+        quality = listing_score(conn, listing_id)
     return {
         "listing": row_json(row, _COLUMNS),
         "children": children,
         "errors": [row_json(e) for e in found],
+        "quality": row_json(quality) if quality is not None else None,
     }
 
 
 def promote(call: Call) -> Any:
-    """Queue a ``promote`` job: not available yet (promotion is its own issue)."""
-    raise Problem(
-        501,
-        "promotion to production is not implemented yet: POST /staging/promote will queue a "
-        "promote job once the promote job type exists; nothing was queued",
+    """Queue a ``promote`` job for one DMO (the key's, or the body's ``dmo`` for an unscoped
+    key), optionally only one ``source`` or some staging ``ids``, or a ``dry_run``; the
+    answer is the queued job (its stats will hold the batch and counts)."""
+    from pipeline_core.operations.queueing import enqueue_job
+
+    body = call.body
+    dmo = body.get("dmo")
+    if call.dmo is not None:
+        if dmo not in (None, call.dmo):
+            raise Problem(403, f"this key acts for DMO {call.dmo!r} only")
+        dmo = call.dmo
+    if dmo is None:
+        raise field_problem(422, "body", "dmo", "required: the DMO to promote")
+    payload: dict[str, Any] = {"dmo": dmo}
+    if body.get("source") is not None:
+        with call.state.engine.connect() as conn:
+            check_source(call, conn, body["source"])
+        payload["source"] = body["source"]
+    if body.get("ids") is not None:
+        payload["ids"] = body["ids"]
+    if body.get("dry_run"):
+        payload["dry_run"] = True
+    job_id = enqueue_job(
+        call.state.engine, call.state.plugin_manager(), "promote", payload, dmo=dmo
     )
+    with call.state.engine.connect() as conn:
+        row = conn.execute(sa.select(queue).where(queue.c.id == job_id)).one()
+    return row_json(row._mapping)
 
 
 _DETAIL = {
     "type": "object",
-    "required": ["listing", "children", "errors"],
+    "required": ["listing", "children", "errors", "quality"],
     "properties": {
         "listing": LISTING,
         "children": {"type": "object"},
         "errors": {"type": "array", "items": ERROR},
+        "quality": {
+            "type": ["object", "null"],
+            "required": ["score", "breakdown", "scored_at"],
+            "properties": {
+                "score": {"type": "integer", "minimum": 0, "maximum": 100},
+                "breakdown": {"type": "object"},
+                "scored_at": NULLABLE_TIME,
+            },
+        },
     },
 }
 _PROMOTE = {
@@ -153,12 +204,12 @@ ENDPOINTS = [
         "POST",
         "/staging/promote",
         promote,
-        "Queue a promotion (not implemented: 501)",
+        "Queue a promotion of a DMO's staging listings",
         "staging",
         role="admin",
         body=_PROMOTE,
-        response={"type": "object"},
+        response=QUEUE_JOB,
         status=202,
-        errors=(413, 422, 501),
+        errors=(403, 413, 422),
     ),
 ]
