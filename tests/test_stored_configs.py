@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import sqlalchemy as sa
-from conftest import ROOT, run_cli, run_scrapy
+from conftest import run_cli, run_scrapy
 from feeds import expected_rows, feed, write_mapping
 
 from pipeline_core.db.tables import configs, staging
