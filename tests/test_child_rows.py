@@ -28,8 +28,11 @@ R1 = {
     "locations": [("R1", "1 Quay St", "H91", "Galway", None, "IE", 53.2708, -9.0568)],
     "contact_info": [("R1", "email", "info@example.org"), ("R1", "phone", "+35391000000")],
     "listing_images": [
-        ("R1", 0, "https://img.example.org/1.jpg", "Front", None, "CC0"),
-        ("R1", 1, "https://img.example.org/1b.jpg", None, "A. Photographer", None),
+        # url, caption, credit, licence; status pending and nothing processed yet (the
+        # image job fills width, height, bytes, content hash, keys, variants and error)
+        ("R1", 0, "https://img.example.org/1.jpg", "Front", None, "CC0", "pending") + (None,) * 7,
+        ("R1", 1, "https://img.example.org/1b.jpg", None, "A. Photographer", None, "pending")
+        + (None,) * 7,
     ],
     "attributes": [
         ("R1", "dogs", "false"),

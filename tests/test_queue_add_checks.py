@@ -21,14 +21,22 @@ from pipeline_core.queue.enqueue import add_job, enqueue
 from pipeline_core.queue.worker import process_batch
 
 BAD: list[tuple[str, dict[str, Any], dict[str, Any], str]] = [
-    ("nope", {}, {}, "type: no job type 'nope'; registered: ingest, noop, scrape, transform"),
+    (
+        "nope",
+        {},
+        {},
+        "type: no job type 'nope'; registered: image, ingest, noop, promote, read_upload, scrape, "
+        "transform",
+    ),
     ("scrape", {}, {}, "payload: scrape job: payload needs 'source' (text), got None"),
     (
         "scrape",
         {"source": "gone"},
         {},
         "payload: scrape job: no source named 'gone' (known: datatourisme-poi, example-city, "
-        "example-harbour, example-lakeside, failte-ireland-attractions, odh-events)",
+        "example-harbour, example-lakeside, failte-ireland-attractions, odh-events); a mapping "
+        "file elsewhere is found when its folder is in PIPELINE_SOURCES_PATH (folders separated "
+        "by ':')",
     ),
     ("scrape", {"source": 7}, {}, "payload: scrape job: payload needs 'source' (text), got 7"),
     (
