@@ -721,3 +721,24 @@ def test_a_mapping_in_a_deep_folder_still_opens_its_crawl(
         origin = conn.execute(sa.select(sources.c.origin)).scalar_one()
     assert len(origin) == 200 and origin.endswith("…")
     assert origin[:199] == str(path)[:199]
+
+
+@pytest.mark.parametrize("background", [False, "thread", "process"])
+def test_a_listings_warnings_are_staged_whoever_writes_its_batch(
+    engine: sa.Engine, tmp_path: Path, background: bool | Literal["thread", "process"]
+) -> None:
+    # The writer process gets each batch serialised: the warnings travel with the records.
+    # L00003 comes again in the second batch with another name: merged, with a warning
+    records = feed(12)
+    renamed = copy.deepcopy(records[2])
+    renamed["names"] = {"en": "Renamed"}
+    stats = run(
+        session(engine, tmp_path, 5, None, background), [*records[:6], renamed, *records[6:]]
+    )
+    assert (stats["inserted"], stats["updated"], stats["complete"]) == (12, 1, True)
+    listings = staging["listings"]
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(listings.c.external_id, listings.c.warnings)).all()
+    assert [
+        (row.external_id, [w["field"] for w in row.warnings]) for row in rows if row.warnings
+    ] == [("L00003", ["external_id"])]

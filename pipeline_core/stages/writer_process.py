@@ -43,7 +43,10 @@ def can_write_in_process(engine: sa.Engine) -> bool:
 
 
 def _encode(batch: list[ListingItem]) -> tuple[str, bytes]:
-    rows = [(item.external_id, item.record_hash, item.raw_hash, item.record) for item in batch]
+    rows = [
+        (item.external_id, item.record_hash, item.raw_hash, item.record, item.warnings)
+        for item in batch
+    ]
     try:
         return "json", orjson.dumps(rows)
     except TypeError:  # what orjson cannot write (an integer beyond 64 bits): pickle it
@@ -75,8 +78,15 @@ def _serve(conn: Connection, url: str, source: str) -> None:
             try:
                 rows = orjson.loads(payload) if encoding == "json" else pickle.loads(payload)
                 items = [
-                    ListingItem(source, eid, record, record_hash=record_hash, raw_hash=raw_hash)
-                    for eid, record_hash, raw_hash, record in rows
+                    ListingItem(
+                        source,
+                        eid,
+                        record,
+                        record_hash=record_hash,
+                        raw_hash=raw_hash,
+                        warnings=warnings,
+                    )
+                    for eid, record_hash, raw_hash, record, warnings in rows
                 ]
                 with engine.begin() as db:
                     result = writer.write(db, items, crawl_id)

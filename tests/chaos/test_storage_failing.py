@@ -1,11 +1,15 @@
 """Chaos: the storage fails for a while — a local folder made read-only, or moto's S3
 answering errors — under a worker running scrape → transform → ingest.
 
-Each phase of the outage lasts until an attempt has failed on it (the scrape's archive,
-then the transform's normalised file); the jobs are retried, nothing is half-written (the
-storage holds exactly the files that ``pipeline.files`` describes, their bytes matching
-their size and sha256; no temporary file is left) and nothing is lost (every listing of
-the feed is staged).
+Each phase of the outage is short and lasts until the storage has refused the scrape's
+archive, then the transform's normalised file. The scrape keeps its archive and retries
+its store (decision 49): with ``PIPELINE_STORAGE_RETRY_SECONDS=0`` (the read-only folder)
+its attempt fails and the next attempt stores the kept archive; with a retry window (S3)
+the attempt rides the outage out. Either way the source is crawled once. The transform's
+attempt fails and is retried. Nothing is half-written (the storage holds exactly the
+files that ``pipeline.files`` describes, their bytes matching their size and sha256; no
+temporary file or kept archive is left) and nothing is lost (every listing of the feed is
+staged).
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, cast
 
 import boto3
 import pytest
@@ -31,7 +37,8 @@ from queue_helpers import wait_for
 
 from pipeline_core.config import Settings, load_settings
 from pipeline_core.db.engine import write_transaction
-from pipeline_core.db.tables import files, jobs, queue, staging
+from pipeline_core.db.tables import crawls, files, jobs, queue, staging
+from pipeline_core.jobs.scrape import pending_folder
 from pipeline_core.queue.enqueue import enqueue
 from pipeline_core.storage import get_storage
 from pipeline_core.testing import FeedServer, paginate_json
@@ -49,6 +56,19 @@ def _failed_attempts(engine: sa.Engine, job_type: str) -> list[str]:
                 sa.select(jobs.c.error)
                 .join(queue, queue.c.id == jobs.c.queue_id)
                 .where(queue.c.type == job_type, jobs.c.status == "failed")
+                .order_by(jobs.c.id)
+            ).scalars()
+        )
+
+
+def _attempts(engine: sa.Engine, job_type: str) -> list[str]:
+    """Every attempt's status, in order."""
+    with engine.connect() as conn:
+        return list(
+            conn.execute(
+                sa.select(jobs.c.status)
+                .join(queue, queue.c.id == jobs.c.queue_id)
+                .where(queue.c.type == job_type)
                 .order_by(jobs.c.id)
             ).scalars()
         )
@@ -96,29 +116,57 @@ def _run_through_outages(
     log: Path,
     outage: Callable[[bool], None],
     unprivileged: bool = False,
+    scrape_rides_it_out: bool = False,
 ) -> None:
-    """Queue a scrape; the storage fails until the scrape, then the transform, has failed
-    an attempt on it; then the chain must complete."""
+    """Queue a scrape; the storage fails until it has refused the scrape's archive (a failed
+    attempt, or with ``scrape_rides_it_out`` a try retried within the attempt), then until
+    the transform has failed an attempt on it; then the chain must complete."""
     settings = load_settings(env)
     with write_transaction(engine) as conn:
         enqueue(conn, "scrape", {"source": SOURCE}, settings=settings)
     outage(True)
     worker = _worker(env, log, unprivileged)
     try:
-        wait_for("a failed scrape", lambda: _failed_attempts(engine, "scrape"), 120)
+        if scrape_rides_it_out:
+            wait_for("a refused store", lambda: "storing the archive failed" in log.read_text(), 20)
+        else:
+            wait_for("a failed scrape", lambda: _failed_attempts(engine, "scrape"), 20)
         outage(False)
-        wait_for("the transform job", lambda: "transform" in _states(engine), 120)
+        wait_for("the transform job", lambda: "transform" in _states(engine), 20)
         outage(True)
-        wait_for("a failed transform", lambda: _failed_attempts(engine, "transform"), 120)
+        wait_for("a failed transform", lambda: _failed_attempts(engine, "transform"), 20)
         outage(False)
         done = {"scrape": "completed", "transform": "completed", "ingest": "completed"}
-        wait_for("the chain", lambda: _states(engine) == done, 180)
+        wait_for("the chain", lambda: _states(engine) == done, 30)
         assert worker.poll() is None, log.read_text()
     finally:
         outage(False)
         worker.send_signal(signal.SIGTERM)
         code = worker.wait(60)
     assert code == 0, log.read_text()
+    scrapes = _attempts(engine, "scrape")
+    if scrape_rides_it_out:
+        assert scrapes == ["completed"], scrapes
+    else:
+        assert scrapes[-1] == "completed" and set(scrapes[:-1]) == {"failed"}, scrapes
+        assert "the source is not crawled again" in log.read_text()
+    assert "failed" in _attempts(engine, "transform")
+    _check_crawled_once_nothing_kept(engine, settings)
+
+
+def _check_crawled_once_nothing_kept(engine: sa.Engine, settings: Settings) -> None:
+    """One crawl however many attempts the scrape took; its kept archive removed once stored."""
+    with engine.connect() as conn:
+        crawled = conn.execute(sa.select(crawls.c.id, crawls.c.source)).all()
+        scrape = conn.execute(
+            sa.select(queue.c.id, queue.c.correlation_id).where(queue.c.type == "scrape")
+        ).one()
+    assert [source for _, source in crawled] == [SOURCE], crawled
+    context = SimpleNamespace(
+        settings=settings, job_id=scrape.id, correlation_id=scrape.correlation_id
+    )
+    kept = pending_folder(cast(Any, context))
+    assert not kept.exists(), sorted(kept.rglob("*"))
 
 
 def _check_nothing_half_written_nothing_lost(
@@ -153,7 +201,8 @@ def test_a_read_only_storage_folder_delays_the_chain_and_loses_nothing(
     folder = tmp_path / "files"
     folder.mkdir(exist_ok=True)
     # the folders the chain writes to exist, read-only like the root while the outage lasts
-    env = dict(storage_env, PIPELINE_STORAGE_URL=str(folder))
+    # no retry within the attempt: the scrape's attempt fails, the next stores its archive
+    env = dict(storage_env, PIPELINE_STORAGE_URL=str(folder), PIPELINE_STORAGE_RETRY_SECONDS="0")
 
     def outage(on: bool) -> None:
         for path in [folder, *(p for p in folder.rglob("*") if p.is_dir())]:
@@ -194,8 +243,10 @@ def test_s3_answering_errors_delays_the_chain_and_loses_nothing(
             **CREDENTIALS,
             PIPELINE_STORAGE_URL=f"s3://{bucket}/dmo",
             PIPELINE_S3_ENDPOINT_URL=proxy.endpoint,
+            # the scrape's attempt retries its store within the attempt, well past the outage
+            PIPELINE_STORAGE_RETRY_SECONDS="60",
         )
-        _run_through_outages(engine, env, tmp_path / "worker.log", outage)
+        _run_through_outages(engine, env, tmp_path / "worker.log", outage, scrape_rides_it_out=True)
         refused = sum(1 for call in proxy.calls if call.status == 503)
     errors = _failed_attempts(engine, "scrape") + _failed_attempts(engine, "transform")
     assert errors and all("ServiceUnavailable" in error or "503" in error for error in errors), (
