@@ -7,6 +7,7 @@ import signal
 import subprocess
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 import queue_jobs
@@ -18,9 +19,10 @@ from queue_helpers import (
     wait_for,
 )
 
+from pipeline_core.db import ensure
 from pipeline_core.db.engine import write_transaction
 from pipeline_core.db.tables import jobs, queue
-from pipeline_core.queue import enqueue
+from pipeline_core.queue import enqueue, worker
 
 pytest_plugins = ["queue_fixtures"]
 
@@ -242,3 +244,31 @@ def test_a_worker_outlives_its_database_connections_being_killed(
         failed = conn.execute(sa.select(jobs.c.error).where(jobs.c.status == "failed")).scalars()
         for error in failed:  # the driver's message, never the SQL and its parameters
             assert error.startswith("OperationalError (") and "[SQL" not in error, error
+
+
+def test_a_worker_started_while_the_database_is_away_waits_for_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # A worker that starts while PostgreSQL restarts meets the database away before its
+    # loop; it waits for it, as its loop does, rather than die with a traceback
+    checks: list[int] = []
+
+    def ensure_schema(engine: sa.Engine) -> None:
+        checks.append(1)
+        if len(checks) < 3:
+            raise sa.exc.OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+    class Ran:
+        def __init__(self, engine: sa.Engine, pm: Any, **options: Any) -> None:
+            pass
+
+        def run(self) -> str:
+            return "ran"
+
+    monkeypatch.setattr(ensure, "ensure_schema", ensure_schema)
+    monkeypatch.setattr(worker, "Worker", Ran)
+    monkeypatch.setenv("PIPELINE_DATABASE_URL", f"sqlite:///{tmp_path / 'db.sqlite'}")
+    monkeypatch.setenv("PIPELINE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("PIPELINE_POLL_INTERVAL", "0.01")
+    assert worker.run_worker(once=True) == "ran"
+    assert len(checks) == 3

@@ -754,7 +754,15 @@ def run_worker(once: bool = False, grace: float = SHUTDOWN_GRACE) -> BatchCounts
     pm = get_plugin_manager()
     configure_logging(pm.settings.log_level)
     engine = make_engine(pm.settings.database_url)
-    ensure_schema(engine)
+    while True:
+        try:
+            ensure_schema(engine)
+            break
+        except sa.exc.OperationalError as exc:
+            # The database is away (a restart, a failover) as the worker starts: wait for
+            # it, as a running worker does, rather than die before claiming anything
+            logger.error("worker %s: the database failed: %s", os.getpid(), exc.orig)
+            time.sleep(pm.settings.poll_interval)
     try:
         return Worker(engine, pm, once=once, grace=grace).run()
     finally:
