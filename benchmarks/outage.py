@@ -194,6 +194,9 @@ def run(args: argparse.Namespace, url: str, work: Path) -> int:
             PIPELINE_ENABLE_QUEUES="true",
             PIPELINE_JOBS_QUEUE_URL=queue_url,
             PIPELINE_SQS_ENDPOINT_URL=proxy.url,
+            # No image job: the outage run is about the scrape chain, and no name of a feed's
+            # image may be looked up off loopback.
+            PIPELINE_DISABLE_PLUGINS="builtin-image-jobs",
             PIPELINE_AWS_TIMEOUT="2",
             PIPELINE_SWEEP_SECONDS="5",
             PIPELINE_STORAGE_RETRY_SECONDS=str(max(30, args.seconds)),
