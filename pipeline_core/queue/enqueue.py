@@ -174,7 +174,7 @@ def add_job(
     if job_id is not None and job_type == "scrape" and run_after is None:
         # A scrape queued by hand counts for the schedule slot it falls in.
         from pipeline_core.plugins import get_plugin_manager
-        from pipeline_core.queue.scheduler import record_manual_slot
+        from pipeline_core.queue.slots import record_manual_slot
 
         source = get_plugin_manager(settings).sources().get(payload["source"])
         if source is not None:

@@ -15,16 +15,17 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from pipeline_core.config import Settings
 from pipeline_core.db.tables import configs, schedule_slots
 from pipeline_core.exceptions import PipelineError
 from pipeline_core.frequency import as_utc, parse_frequency
 from pipeline_core.queue.enqueue import enqueue
+from pipeline_core.queue.slots import claim_slot as _claim_slot
+from pipeline_core.queue.slots import utc_now
 from pipeline_core.sources import Source
 
 logger = logging.getLogger(__name__)
@@ -33,11 +34,6 @@ logger = logging.getLogger(__name__)
 SCRAPE_JOB = "scrape"
 
 Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    """The current time in UTC (the scheduler's default clock)."""
-    return datetime.now(UTC)
 
 
 def scrape_dedup_key(source: str) -> str:
@@ -146,47 +142,6 @@ def schedule(
             )
         )
     return found
-
-
-def _claim_slot(conn: sa.Connection, source: str, slot_at: datetime) -> bool:
-    """Record the slot; False when it already is (another scheduler took it)."""
-    insert_of = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    stmt = (
-        insert_of(schedule_slots)
-        .values(source=source, slot_at=slot_at, created_at=utc_now())
-        .on_conflict_do_nothing(index_elements=[schedule_slots.c.source, schedule_slots.c.slot_at])
-        .returning(schedule_slots.c.source)
-    )
-    return conn.execute(stmt).first() is not None
-
-
-def record_manual_slot(
-    conn: sa.Connection, source: Source, job_id: int, now: datetime | None = None
-) -> datetime | None:
-    """A scrape queued by hand (``queue add scrape``, the API) counts for the slot it falls
-    in: that slot is recorded with the job's id, so the scheduler does not scrape the source
-    again until its next slot. Returns the slot (None when the source has no slot now, or
-    its frequency cannot be read; a slot recorded already is left as it is)."""
-    now = as_utc(now or utc_now())
-    try:
-        slot_at = parse_frequency(source.scrape_frequency, now).latest_slot(now)
-    except ValueError:
-        return None
-    if slot_at is None:
-        return None
-    if _claim_slot(conn, source.name, slot_at):
-        conn.execute(
-            sa.update(schedule_slots)
-            .where(schedule_slots.c.source == source.name, schedule_slots.c.slot_at == slot_at)
-            .values(queue_id=job_id)
-        )
-        logger.info(
-            "%s: slot %s: taken by scrape job %s, queued by hand",
-            source.name,
-            slot_at.isoformat(),
-            job_id,
-        )
-    return slot_at
 
 
 def enqueue_slot(
