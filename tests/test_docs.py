@@ -556,6 +556,9 @@ def _staging_rows(engine: sa.Engine) -> dict[str, list[tuple[Any, ...]]]:
         }
 
 
+# The tutorial's reader runs it on the embedded default (SQLite); the crawl, re-crawl and
+# withdrawal it walks through run on PostgreSQL too in test_end_to_end.py.
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_the_tutorial_end_to_end(
     pipeline_env: dict[str, str], engine: sa.Engine, tmp_path: Path
 ) -> None:

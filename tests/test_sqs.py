@@ -378,7 +378,9 @@ def test_a_message_for_a_later_job_is_hidden_until_then_within_12_hours(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     settings = sqs_settings(engine, tmp_path, sqs_queue)
-    soon = add(engine, settings, run_after=datetime.now(UTC) + timedelta(seconds=1.5))
+    # Due in 4 s: enough for the adds, sends and first receive on a loaded machine.
+    soon_at = datetime.now(UTC) + timedelta(seconds=4)
+    soon = add(engine, settings, run_after=soon_at)
     days = add(engine, settings, run_after=datetime.now(UTC) + timedelta(days=2))
     with write_transaction(engine) as conn:
         conn.execute(sa.delete(outbox))  # announce them by hand, without a delay
@@ -392,7 +394,7 @@ def test_a_message_for_a_later_job_is_hidden_until_then_within_12_hours(
         r for r in caplog.records if r.name.endswith("sqs_feed")
     ] == []  # SQS took both visibility timeouts (2 days capped at 12 h)
     assert sqs_queue.attribute("ApproximateNumberOfMessagesNotVisible") == 2
-    time.sleep(1.6)
+    time.sleep(max(0.0, (soon_at - datetime.now(UTC)).total_seconds()) + 0.1)
     claimed: list[int] = []
     deadline = time.monotonic() + 5
     while not claimed and time.monotonic() < deadline:
