@@ -1,0 +1,230 @@
+"""What the listings are called and say: names, descriptions (per language), hours, the language."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from pipeline_core.drafting.columns import looks_like_url
+from pipeline_core.drafting.lexicon import names, names_exactly
+from pipeline_core.drafting.plan import Base, pct
+from pipeline_core.drafting.values import (
+    COUNTRY_LANGUAGE,
+    is_html,
+    language_of,
+    reads_as_hours,
+    share,
+)
+
+
+class TextRules(Base):
+    """Names, descriptions, opening hours and the default language."""
+
+    def i18n_texts(self) -> None:
+        """Objects keyed by language: ``Detail.de.Title`` → ``name`` for every language."""
+        for path, tags in self.columns.i18n.items():
+            if path in self.used:
+                continue
+            subkeys: Counter[str] = Counter()
+            for tag in tags:
+                prefix = f"{path}.{tag}."
+                for other in self.columns.by_path:
+                    if other.startswith(prefix) and "." not in other[len(prefix) :]:
+                        subkeys[other[len(prefix) :]] += 1
+            if subkeys:
+                for target, wanted in (("name", "name"), ("description", "description")):
+                    if self.plan.has(target):
+                        continue
+                    key = next(
+                        (
+                            k
+                            for k in sorted(
+                                subkeys, key=lambda k: (not names_exactly(k, wanted), k)
+                            )
+                            if names(k, wanted)
+                        ),
+                        None,
+                    )
+                    if key is None or (
+                        target == "description" and not self._long_text(path, tags, key)
+                    ):
+                        continue
+                    html = any(is_html(t) for t in self._texts_under(path, tags, key))
+                    args: dict[str, Any] = {"key": key}
+                    if html:
+                        args["html"] = True
+                    self.plan.add(
+                        target,
+                        {"from": path, "transform": {"languages": args}},
+                        f"{path} holds text per language ({', '.join(tags)}) under {key}",
+                        [path],
+                    )
+                    self._i18n_language(path, tags, key)
+                    for tag in tags:
+                        self.use(f"{path}.{tag}.{key}")
+            else:
+                for target in ("name", "description"):
+                    if not self.plan.has(target) and names(path, target):
+                        self.plan.add(
+                            target,
+                            {"from": path, "transform": "languages"},
+                            f"{path} holds text per language ({', '.join(tags)})",
+                            [path],
+                        )
+                        self._i18n_language(path, tags, None)
+                        self.use(path)
+
+    def _texts_under(self, path: str, tags: list[str], key: str) -> list[str]:
+        out = []
+        for tag in tags:
+            column = self.columns.by_path.get(f"{path}.{tag}.{key}")
+            if column is not None:
+                out.extend(column.texts())
+        return out
+
+    def _long_text(self, path: str, tags: list[str], key: str) -> bool:
+        texts = self._texts_under(path, tags, key)
+        return bool(texts) and sum(len(t) for t in texts) / len(texts) >= 40
+
+    def _i18n_language(self, path: str, tags: list[str], key: str | None) -> None:
+        if self.language:
+            return
+        counts = {}
+        for tag in tags:
+            column = self.columns.by_path.get(f"{path}.{tag}.{key}" if key else f"{path}.{tag}")
+            counts[tag] = len(column.present) if column else 0
+        home = COUNTRY_LANGUAGE.get(self.country or "")
+        best = max(tags, key=lambda t: (counts[t], t == home, -tags.index(t)))
+        self.language = best.split("-")[0].split("_")[0].lower()
+        self.plan.defaults_why.append(
+            f"language {self.language}: the language {path} has most often ({counts[best]} records)"
+        )
+
+    def hours(self) -> None:
+        for column in self.scalar_columns():
+            texts = column.texts()
+            if not texts:
+                continue
+            named = names(column.path, "hours")
+            ok = share(texts, lambda t: reads_as_hours(t, self.language))
+            if named or ok >= 0.5:
+                self.plan.add(
+                    "$",
+                    {"from": column.path, "transform": "opening_hours"},
+                    f"{pct(ok)} of the values read as opening hours"
+                    + ("; the rest are kept as published (opening_hours_text)" if ok < 1 else ""),
+                    [column.path],
+                )
+                self.use(column.path)
+                return
+
+    def texts(self) -> None:
+        plan = self.plan
+        n = self.columns.count
+        if not plan.has("name"):
+            named = [
+                c
+                for c in self.named("name")
+                if share(c.texts(), lambda t: not looks_like_url(t)) >= 0.9
+            ]
+            named = [c for c in named if c.fill >= 0.9]
+            if not named:
+                named = [
+                    c
+                    for c in self.scalar_columns()
+                    if c.fill >= 0.95
+                    and len(set(c.texts())) >= 0.8 * len(c.texts())
+                    and 3 <= sum(len(t) for t in c.texts()) / len(c.texts()) <= 100
+                    and share(
+                        c.texts(), lambda t: any(ch.isalpha() for ch in t) and not looks_like_url(t)
+                    )
+                    >= 0.95
+                ]
+                why = "the first text column whose values are mostly distinct and short"
+            else:
+                why = (
+                    f"{named[0].path} is named like a name "
+                    f"and filled in {pct(named[0].fill)} of the records"
+                )
+            if named:
+                column = named[0]
+                plan.add(
+                    "name",
+                    {"from": column.path, "transform": "text", "required": True},
+                    why,
+                    [column.path],
+                )
+                self.use(column.path)
+                if len(named) > 1 and names_exactly(named[1].path, "name"):
+                    plan.undecided.append(f"name: also named so: {named[1].path}")
+            else:
+                plan.undecided.append("name: no column looks like the listing's name")
+        if not plan.has("description"):
+            for column in self.named("description"):
+                texts = column.texts()
+                if texts and sum(len(t) for t in texts) / len(texts) >= 30:
+                    html = share(texts, is_html) > 0.1
+                    plan.add(
+                        "description",
+                        {"from": column.path, "transform": "html_text" if html else "text"},
+                        f"{column.path} holds long text" + (" with HTML" if html else ""),
+                        [column.path],
+                    )
+                    self.use(column.path)
+                    break
+        if not plan.has("description"):
+            for column in self.scalar_columns():
+                texts = column.texts()
+                if (
+                    column.fill >= 0.5
+                    and texts
+                    and sum(len(t) for t in texts) / len(texts) >= 80
+                    and len(set(texts)) >= 0.5 * len(texts)
+                    and share(texts, lambda t: " " in t and not looks_like_url(t)) >= 0.95
+                ):
+                    html = share(texts, is_html) > 0.1
+                    plan.add(
+                        "description",
+                        {"from": column.path, "transform": "html_text" if html else "text"},
+                        f"{column.path} holds long running text "
+                        f"({sum(len(t) for t in texts) // len(texts)} characters on average)",
+                        [column.path],
+                    )
+                    self.use(column.path)
+                    break
+        del n
+
+    def language_default(self) -> None:
+        plan = self.plan
+        if not self.language:
+            texts: list[str] = []
+            for prop in plan.fields:
+                if prop.target in ("name", "description") and prop.paths:
+                    column = self.columns.by_path.get(prop.paths[0])
+                    if column is not None:
+                        texts.extend(column.texts())
+            lang, hits = language_of(texts)
+            fallback = COUNTRY_LANGUAGE.get(self.country or "")
+            if lang and hits >= 10:
+                self.language = lang
+                plan.defaults_why.append(
+                    f"language {lang}: {hits} words of the names and descriptions are {lang}"
+                )
+            elif fallback:
+                self.language = fallback
+                plan.defaults_why.append(
+                    f"language {fallback}: the language of {self.country} "
+                    "(the text says too little)"
+                )
+                plan.undecided.append(
+                    f"language: the text says too little; {fallback} from the country"
+                )
+            else:
+                plan.undecided.append("language: could not tell; en assumed")
+                self.language = "en"
+        plan.defaults["language"] = self.language
+        if self.country:
+            plan.defaults["country"] = self.country
+            plan.defaults["phone_region"] = self.country
+        else:
+            plan.undecided.append("country: no coordinates to place the listings")
