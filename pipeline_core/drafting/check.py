@@ -53,6 +53,20 @@ class Draft:
         """Share of sampled records that map and validate."""
         return self.staged / self.sampled if self.sampled else 0.0
 
+    def as_json(self) -> dict[str, Any]:
+        """The draft and its preview as plain JSON values (``POST /configs/draft``)."""
+        return {
+            "source": self.name,
+            "format": self.fmt,
+            "mapping": self.text,
+            "sampled": self.sampled,
+            "staged": self.staged,
+            "share_staged": round(self.share_staged, 4),
+            "errors": [{"message": m, "records": n} for m, n in self.errors],
+            "unmapped": [{"path": p, "example": e} for p, e in self.unmapped],
+            "undecided": list(self.undecided),
+        }
+
     def summary(self) -> list[str]:
         """The lines the command ends with."""
         lines = [
@@ -82,8 +96,13 @@ def draft_source(
     allowed_hosts: tuple[str, ...] = (),
     transforms: dict[str, Any] | None = None,
     fetchers: dict[str, type] | None = None,
+    mapping_dir: Path | None = None,
 ) -> Draft:
-    """Draft the mapping of source ``name`` from ``source`` (an http(s) URL or a file)."""
+    """Draft the mapping of source ``name`` from ``source`` (an http(s) URL or a file).
+
+    A file inside ``mapping_dir`` (the folder the draft will be written to) is named by
+    its path relative to it, so the mapping reads it from its own folder; any other file
+    by its absolute ``file://`` URL."""
     sample = fetch_sample(source, allowed_hosts)
     return draft_from_sample(
         name,
@@ -93,6 +112,7 @@ def draft_source(
         dmo=dmo,
         transforms=transforms,
         fetchers=fetchers,
+        mapping_dir=mapping_dir,
     )
 
 
@@ -105,6 +125,7 @@ def draft_from_sample(
     dmo: str | None = None,
     transforms: dict[str, Any] | None = None,
     fetchers: dict[str, type] | None = None,
+    mapping_dir: Path | None = None,
 ) -> Draft:
     """Draft from a fetched :class:`Sample` (see :func:`draft_source`)."""
     if transforms is None or fetchers is None:
@@ -124,7 +145,7 @@ def draft_from_sample(
         f"# sample: {len(records.records)} of {records.total or len(records.records)} records "
         f"of the first page; " + "; ".join(records.notes)
     )
-    url = sample.location if sample.is_url else Path(sample.location).as_uri()
+    url = sample.location if sample.is_url else _file_url(Path(sample.location), mapping_dir)
     pagination, pagination_why = paging.detect(
         url, sample.link_header, records.document, fmt, records.records_path
     )
@@ -145,6 +166,13 @@ def draft_from_sample(
     draft.records = records.records
     preview(draft, records, transforms, fetchers)
     return draft
+
+
+def _file_url(path: Path, mapping_dir: Path | None) -> str:
+    """``feeds/page.json`` inside the mapping's folder, else ``file:///…``."""
+    if mapping_dir is not None and path.is_relative_to(mapping_dir.resolve()):
+        return path.relative_to(mapping_dir.resolve()).as_posix()
+    return path.as_uri()
 
 
 def load_draft(text: str, origin: str) -> MappingDocument:

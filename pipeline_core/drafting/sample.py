@@ -92,6 +92,7 @@ def fetch_sample(source: str, allowed_hosts: tuple[str, ...] = ()) -> Sample:
                 content_type = response.headers.get("Content-Type", "")
                 link = response.headers.get("Link", "")
         except urllib.error.HTTPError as exc:
+            exc.close()  # the error holds the response and its socket
             raise DraftError(f"{source}: HTTP {exc.code} {exc.reason}") from None
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
@@ -270,8 +271,20 @@ def _read_xml(sample: Sample, limit: int) -> Records:
     )
 
 
+def _same_text(body: bytes, encoding: str) -> bool:
+    """True when ``body`` reads the same in ``encoding`` and in Windows-1252 (the
+    Western European code page is the likelier name of the two)."""
+    try:
+        return body.decode(encoding) == body.decode("cp1252")
+    except (UnicodeDecodeError, LookupError):
+        return False
+
+
 def _read_csv(sample: Sample, limit: int) -> Records:
     encoding, skip, how = detect_encoding(sample.body)
+    if how == "detected" and encoding != "cp1252" and _same_text(sample.body, encoding):
+        how = f"detected as {encoding}, which reads this sample as cp1252 does"
+        encoding = "cp1252"
     notes = [f"encoding {encoding} ({how})"]
     text = open_text(sample.body, encoding, skip)
     try:
