@@ -52,6 +52,13 @@ class ContactRules(Base):
                 if ok >= threshold:
                     best.append((ok, column, region))
         if not best:
+            if named and threshold < 0.9:
+                reads = partial(_reads_as_phone, region=tried[0])
+                shares = ", ".join(f"{pct(share(c.texts(), reads))} of {c.path}" for c in named[:3])
+                where = f" in {tried[0]}" if tried[0] else ""
+                self.plan.undecided.append(
+                    f"contact.phone: named so, but only {shares} read as phone numbers{where}"
+                )
             return
         by_region: dict[str | None, float] = {}
         for ok, column, place in best:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from pipeline_core.builtin.transforms import to_time, weekday
 from pipeline_core.drafting.columns import looks_like_url
 from pipeline_core.drafting.lexicon import names, names_exactly
 from pipeline_core.drafting.plan import Base, pct
@@ -101,6 +102,8 @@ class TextRules(Base):
         )
 
     def hours(self) -> None:
+        if self._hour_rows():
+            return
         for column in self.scalar_columns():
             texts = column.texts()
             if not texts:
@@ -117,6 +120,40 @@ class TextRules(Base):
                 )
                 self.use(column.path)
                 return
+
+    def _hour_rows(self) -> bool:
+        """A list of objects with a weekday and two times: ``opening_hours`` rows."""
+        for column in self.columns.ordered():
+            if not column.is_list_of_objects or column.path in self.used:
+                continue
+            prefix = column.path + ".0."
+            subs = [
+                c
+                for p, c in self.columns.by_path.items()
+                if p.startswith(prefix) and "." not in p[len(prefix) :] and c.texts()
+            ]
+            days = [c for c in subs if share(c.texts(), _is_weekday) >= 0.9]
+            times = [c for c in subs if share(c.texts(), _is_time) >= 0.9]
+            if not days or len(times) < 2:
+                continue
+            day, opens, closes = (c.path[len(prefix) :] for c in (days[0], times[0], times[1]))
+            self.plan.add(
+                "opening_hours",
+                {
+                    "each": column.path,
+                    "fields": {
+                        "weekday": {"from": day, "transform": "weekday"},
+                        "opens": {"from": opens, "transform": "time"},
+                        "closes": {"from": closes, "transform": "time"},
+                    },
+                },
+                f"{column.path} is a list of rows with a weekday ({day}) and two times "
+                f"({opens}, {closes})",
+                [column.path],
+            )
+            self.use(column.path)
+            return True
+        return False
 
     def texts(self) -> None:
         plan = self.plan
@@ -228,3 +265,11 @@ class TextRules(Base):
             plan.defaults["phone_region"] = self.country
         else:
             plan.undecided.append("country: no coordinates to place the listings")
+
+
+def _is_weekday(text: str) -> bool:
+    return weekday(text) >= 0
+
+
+def _is_time(text: str) -> bool:
+    return bool(to_time(text))
