@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from typing import Any
 
-from pipeline_core.builtin.transforms import to_time, weekday
-from pipeline_core.drafting.columns import looks_like_url
-from pipeline_core.drafting.lexicon import names, names_exactly
+from pipeline_core.builtin.transforms import to_date, to_time, weekday
+from pipeline_core.drafting.columns import Column, looks_like_url
+from pipeline_core.drafting.lexicon import fold, names, names_exactly
 from pipeline_core.drafting.plan import Base, pct
 from pipeline_core.drafting.values import (
     COUNTRY_LANGUAGE,
@@ -16,6 +17,8 @@ from pipeline_core.drafting.values import (
     reads_as_hours,
     share,
 )
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 
 
 class TextRules(Base):
@@ -132,11 +135,21 @@ class TextRules(Base):
                 for p, c in self.columns.by_path.items()
                 if p.startswith(prefix) and "." not in p[len(prefix) :] and c.texts()
             ]
-            days = [c for c in subs if share(c.texts(), _is_weekday) >= 0.9]
+            days = [
+                c
+                for c in subs
+                if share(c.texts(), _is_weekday) >= 0.9
+                and (share(c.texts(), str.isdigit) < 0.5 or _day_key(c.path))
+            ]
             times = [c for c in subs if share(c.texts(), _is_time) >= 0.9]
+            dates = [c for c in subs if share(c.texts(), _is_date) >= 0.9]
+            if dates and not days:
+                self._date_rows(column, prefix, dates, times)
+                return True
             if not days or len(times) < 2:
                 continue
-            day, opens, closes = (c.path[len(prefix) :] for c in (days[0], times[0], times[1]))
+            opens, closes = _start_first([c.path[len(prefix) :] for c in times])[:2]
+            day = days[0].path[len(prefix) :]
             self.plan.add(
                 "opening_hours",
                 {
@@ -154,6 +167,26 @@ class TextRules(Base):
             self.use(column.path)
             return True
         return False
+
+    def _date_rows(
+        self, column: Column, prefix: str, dates: list[Column], times: list[Column]
+    ) -> None:
+        """A list of objects with dates (and times): ``opening_dates`` rows."""
+        keys = _start_first([c.path[len(prefix) :] for c in dates])[:2]
+        fields: dict[str, Any] = {"date": {"from": keys[0], "transform": "date"}}
+        if len(keys) > 1:
+            fields["end_date"] = {"from": keys[1], "transform": "date"}
+        clock = _start_first([c.path[len(prefix) :] for c in times])[:2]
+        for target, key in zip(("opens", "closes"), clock, strict=False):
+            fields[target] = {"from": key, "transform": "time"}
+        self.plan.add(
+            "opening_dates",
+            {"each": column.path, "fields": fields},
+            f"{column.path} is a list of rows with dates ({', '.join(keys)})"
+            + (f" and times ({', '.join(clock)})" if clock else ""),
+            [column.path],
+        )
+        self.use(column.path)
 
     def texts(self) -> None:
         plan = self.plan
@@ -273,3 +306,37 @@ def _is_weekday(text: str) -> bool:
 
 def _is_time(text: str) -> bool:
     return bool(to_time(text))
+
+
+def _is_date(text: str) -> bool:
+    return bool(_ISO_DATE.match(text)) and bool(to_date(text))
+
+
+def _day_key(path: str) -> bool:
+    """A key that says it holds a weekday (``day``, ``Wochentag``, ``dia``, ``jour``)."""
+    folded = fold(path.rsplit(".", 1)[-1])
+    return any(w in folded for w in ("day", "tag", "dia", "jour", "giorn", "dag"))
+
+
+_STARTS = ("from", "begin", "start", "open", "von", "debut", "inicio", "desde", "dal", "van")
+_ENDS = ("to", "end", "until", "close", "bis", "fin", "hasta", "al", "tot")
+
+
+def _start_first(keys: list[str]) -> list[str]:
+    """The key naming a start (``From``, ``Begin``, ``opens``) then the one naming an end
+    (``To``, ``End``, ``closes``); keys naming neither fill in, in their order."""
+
+    def rank(key: str) -> int:
+        word = fold(key)
+        if word.startswith(_STARTS):
+            return 0
+        if word.startswith(_ENDS):
+            return 2
+        return 1
+
+    starts = [k for k in keys if rank(k) == 0]
+    ends = [k for k in keys if rank(k) == 2]
+    rest = [k for k in keys if rank(k) == 1]
+    first = (starts + rest + ends)[:1]
+    second = [k for k in ends + rest + starts if k not in first][:1]
+    return first + second
