@@ -208,3 +208,33 @@ def test_post_configs_draft_drafts_for_admins(make_app: Any) -> None:
     assert missing.status_code == 422
     assert "HTTP 404" in missing.json()["errors"][0]["detail"]
     assert local.status_code == 422
+
+
+def test_the_tutorial_shows_the_draft_of_its_feed(tmp_path: Path, registry: Any) -> None:
+    transforms, fetchers = registry
+    tutorial = Path(__file__).parent.parent / "docs" / "tutorial.md"
+    text = tutorial.read_text(encoding="utf-8")
+    shown = text.split("<!-- test: tutorial draft -->\n```yaml\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "feed").mkdir()
+    feed = tmp_path / "feed" / "page-1.json"
+    feed.write_bytes(
+        (tutorial.parent / "examples" / "tutorial" / "feed" / "page-1.json").read_bytes()
+    )
+    draft = draft_source(
+        "harbourtown",
+        str(feed),
+        dmo="visit-harbourtown",
+        transforms=transforms,
+        fetchers=fetchers,
+        mapping_dir=tmp_path,
+    )
+    assert draft.text == shown
+    output = "\n".join(
+        [
+            "wrote draft.yaml (draft mapping of harbourtown, json)",
+            *draft.summary(),
+            "next: edit draft.yaml, put it in mappings/ (or a folder of PIPELINE_SOURCES_PATH), "
+            "then: dmo-pipeline preview harbourtown",
+        ]
+    )
+    assert f"```text\n{output}\n```" in text
