@@ -193,6 +193,7 @@ class KindRules(Base):
             ),
             ("restaurant", ("restaurant", "gastro", "eten", "food")),
             ("service", ("oficina", "office", "touristinfo", "visitor")),
+            ("tour", ("sightseeing", "rundfahrt")),
             (
                 "attraction",
                 ("attraction", "sight", "sehensw", "monument", "museum", "museo", "poi"),

@@ -197,7 +197,8 @@ class TextRules(Base):
                 for c in self.named("name")
                 if share(c.texts(), lambda t: not looks_like_url(t)) >= 0.9
             ]
-            named = [c for c in named if c.fill >= 0.9]
+            named = [c for c in named if c.fill >= 0.9 and _distinct(c) >= 0.3]
+            named.sort(key=lambda c: (not names_exactly(c.path, "name"), -_distinct(c), c.order))
             if not named:
                 named = [
                     c
@@ -340,3 +341,9 @@ def _start_first(keys: list[str]) -> list[str]:
     first = (starts + rest + ends)[:1]
     second = [k for k in ends + rest + starts if k not in first][:1]
     return first + second
+
+
+def _distinct(column: Column) -> float:
+    """Share of distinct values among a column's values."""
+    texts = column.texts()
+    return len(set(texts)) / len(texts) if texts else 0.0
