@@ -182,7 +182,7 @@ def test_post_configs_draft_drafts_for_admins(make_app: Any) -> None:
     admin = bearer(create_key(engine, role="admin")[1])
     operator = bearer(create_key(engine, role="operator")[1])
     scoped = bearer(create_key(engine, role="admin", dmo="stadt-wien")[1])
-    feed = (CORPUS / "wien-sehenswuerdigkeiten" / "sehenswuerdigogd.json").read_bytes()
+    feed = (CORPUS / "wien-sehenswuerdigkeiten" / "SEHENSWUERDIGOGD.json").read_bytes()
     with FeedServer({"/sights.json": feed}) as server:
         body = {"source": "wien-sights", "url": server.url("/sights.json"), "sample": 50}
         denied = client.post(PREFIX + "/configs/draft", json=body, headers=operator)
