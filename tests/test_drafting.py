@@ -174,7 +174,6 @@ def make_app(db_url: str, tmp_path: Path) -> Iterator[Callable[..., Any]]:
     yield from app_maker(db_url, tmp_path)
 
 
-@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_post_configs_draft_drafts_for_admins(make_app: Any) -> None:
     app = make_app()
     engine = app.state.api.engine
