@@ -237,3 +237,32 @@ def test_the_tutorial_shows_the_draft_of_its_feed(tmp_path: Path, registry: Any)
         ]
     )
     assert f"```text\n{output}\n```" in text
+
+
+def test_a_page_with_json_ld_is_drafted_for_the_jsonld_fetcher(registry: Any) -> None:
+    transforms, fetchers = registry
+    item = (Path(__file__).parent.parent / "mappings" / "samples" / "datatourisme-poi").glob(
+        "*.json"
+    )
+    document = next(item).read_text(encoding="utf-8")
+    page = (
+        '<!doctype html><html><head><script type="application/ld+json">'
+        f"{document}</script></head><body><h1>Abbaye</h1></body></html>"
+    ).encode()
+    bare = b"<!doctype html><html><body><p>No structured data.</p></body></html>"
+    with FeedServer({"/abbaye.html": page, "/bare.html": bare}) as server:
+        draft = draft_source(
+            "abbaye",
+            server.url("/abbaye.html"),
+            allowed_hosts=("127.0.0.1",),
+            transforms=transforms,
+            fetchers=fetchers,
+        )
+        with pytest.raises(DraftError, match=r"without schema\.org items"):
+            draft_source("bare", server.url("/bare.html"), allowed_hosts=("127.0.0.1",))
+    lines = _lines(draft.text)
+    assert draft.text.splitlines()[1] == "# format: html (Content-Type text/html)"
+    assert lines["fetcher"] == "jsonld"
+    assert lines["defaults"] == "{language: fr, country: FR, phone_region: FR}"
+    assert lines["$"] == "{from: isLocatedAt.0.openingHoursSpecification, transform: opening_hours}"
+    assert (draft.sampled, draft.staged) == (1, 1)

@@ -139,6 +139,7 @@ def draft_from_sample(
         fmt, why = sniff_format(sample)
         header.append(f"# format: {fmt} ({why})")
     records = read_records(sample, fmt, sample_size)
+    fmt = records.fmt  # an HTML page's schema.org items are read as the jsonld fetcher does
     if not records.records:
         raise DraftError(f"{sample.location}: no records found ({'; '.join(records.notes)})")
     header.append(

@@ -8,7 +8,13 @@ import yaml
 
 from pipeline_core.drafting.recognise import Plan
 
-_FETCHERS = {"json": "json_api", "jsonld": "jsonld", "xml": "xml_feed", "csv": "csv_feed"}
+_FETCHERS = {
+    "json": "json_api",
+    "jsonld": "jsonld",
+    "html": "jsonld",
+    "xml": "xml_feed",
+    "csv": "csv_feed",
+}
 
 
 def flow(value: Any) -> str:
@@ -44,7 +50,8 @@ def compose(
     lines.append("# Every line is a proposal: check it against the feed, then delete this note.")
     lines.append(_line("source", name, ""))
     lines.append(_line("dmo", dmo, ""))
-    lines.append(_line("fetcher", _FETCHERS[fmt], f"the feed is {fmt}"))
+    why = "schema.org items in HTML pages" if fmt == "html" else f"the feed is {fmt}"
+    lines.append(_line("fetcher", _FETCHERS[fmt], why))
     lines.append(_line("url", url, ""))
     if records_path is not None:
         why = "the record element" if fmt == "xml" else "the list of records"

@@ -160,15 +160,14 @@ def read_records(sample: Sample, fmt: str, limit: int, records_path: str | None 
             if len(records) >= limit:
                 break
         return Records("xml", records, records_path, total=len(records))
-    readers = {"json": _read_json, "jsonld": _read_jsonld, "xml": _read_xml, "csv": _read_csv}
-    reader = readers.get(fmt)
-    if reader is None:
-        raise DraftError(
-            f"{sample.location}: drafting reads json, jsonld, xml and csv; an HTML page "
-            "without JSON-LD needs the html fetcher's selectors written by hand "
-            "(docs/reference/fetchers.md#html)"
-        )
-    return reader(sample, limit)
+    readers = {
+        "json": _read_json,
+        "jsonld": _read_jsonld,
+        "xml": _read_xml,
+        "csv": _read_csv,
+        "html": _read_html,
+    }
+    return readers[fmt](sample, limit)
 
 
 def _load_json(sample: Sample) -> Any:
@@ -212,11 +211,38 @@ def _read_json(sample: Sample, limit: int) -> Records:
     return Records("json", records[:limit], path, notes=[why], document=data, total=len(records))
 
 
-def _read_jsonld(sample: Sample, limit: int) -> Records:
+def _read_html(sample: Sample, limit: int) -> Records:
+    """A page's schema.org items (JSON-LD, microdata), read as the ``jsonld`` fetcher
+    reads pages; a page without any needs the ``html`` fetcher's selectors."""
+    import extruct
+
+    text = sample.body.decode("utf-8", errors="replace")
+    try:
+        found = extruct.extract(
+            text, base_url=sample.location, syntaxes=["json-ld", "microdata"], uniform=True
+        )
+    except ValueError as exc:
+        raise DraftError(
+            f"{sample.location}: the page's structured data cannot be read: {exc}"
+        ) from None
+    data = [found.get("json-ld", []), found.get("microdata", [])]
+    records = _read_jsonld(sample, limit, data)
+    if not records.records:
+        raise DraftError(
+            f"{sample.location}: an HTML page without schema.org items (JSON-LD or "
+            "microdata); its listings need the html fetcher's selectors, written by hand "
+            "(docs/reference/fetchers.md#html)"
+        )
+    records.notes = [f"{records.total} schema.org items in the page (JSON-LD, microdata)"]
+    return records
+
+
+def _read_jsonld(sample: Sample, limit: int, data: Any = None) -> Records:
     from pipeline_core.builtin.jsonld import PAGE_TYPES, _items
     from pipeline_core.builtin.schema_org import normalise, types_of
 
-    data = _load_json(sample)
+    if data is None:
+        data = _load_json(sample)
     items = [normalise(i) for i in _items(data)]
     records = [i for i in items if not set(types_of(i)) <= PAGE_TYPES]
     return Records(
