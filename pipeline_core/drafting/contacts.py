@@ -22,6 +22,8 @@ class ContactRules(Base):
     """Phone, e-mail, website, the DMO's page and images."""
 
     def contact_phone(self) -> None:
+        """Phone columns: named like one and read as valid numbers by the ``phone`` transform
+        in the region (or, with no column so named, columns of digits that read so)."""
         regions = [self.country] if self.country else []
         if self._country_candidates:
             regions = list(self._country_candidates)
@@ -92,6 +94,7 @@ class ContactRules(Base):
         self.use(*paths)
 
     def contact_email(self) -> None:
+        """The column whose values the ``email`` transform accepts."""
         for column in self.preferred(self.scalar_columns()):
             texts = column.texts()
             ok = share(texts, is_email)
@@ -106,6 +109,8 @@ class ContactRules(Base):
                 return
 
     def links_and_images(self) -> None:
+        """Web addresses: images by their extension, the listing's page at the DMO when the
+        links share one host, a website otherwise; lists of image objects as ``images``."""
         images = self._image_list()
         if images is not None:
             self.plan.add(*images)

@@ -17,6 +17,7 @@ class KindRules(Base):
     """Id or key, category, JSON-LD overrides and the unmapped rest."""
 
     def identity(self) -> None:
+        """The id: unique in the sample, short, named like one (else a derived key later)."""
         plan = self.plan
         n = self.columns.count
         candidates = []
@@ -89,6 +90,8 @@ class KindRules(Base):
             plan.undecided.append(f"key: {repeats} sampled rows repeat the derived key")
 
     def category(self) -> None:
+        """The category: events by their dates, a small closed set of values mapped onto the
+        taxonomy (unknown ones listed), else the source's name."""
         plan = self.plan
         if self.fmt == "jsonld":
             return  # the jsonld fetcher's default mapping reads @type
@@ -252,6 +255,7 @@ class KindRules(Base):
         self.use(*[p for prop in kept for p in prop.paths])
 
     def leftovers(self) -> None:
+        """Source paths with values that nothing maps, for the draft's last comment."""
         for column in self.scalar_columns():
             if any(column.path.startswith(u + ".") for u in self.used):
                 continue

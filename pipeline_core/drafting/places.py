@@ -19,6 +19,8 @@ class PlaceRules(Base):
     """Coordinates, country and address fields."""
 
     def coordinates(self) -> None:
+        """Latitude and longitude: named columns holding degrees, or a column of pairs; the
+        country is the smallest box that holds the points (swapped pairs caught)."""
         plan = self.plan
         numeric = [
             c
@@ -128,6 +130,7 @@ class PlaceRules(Base):
         return None
 
     def country_from_phones(self) -> None:
+        """When several countries' boxes hold the points, the one whose phones read best."""
         if self._country_candidates and self.country:
             self.plan.defaults_why.append(
                 f"country {self.country}: the points lie in "
@@ -147,6 +150,8 @@ class PlaceRules(Base):
             self.plan.defaults_why.append(f"country {self.country}: where the points lie")
 
     def address(self) -> None:
+        """Street (with a house number column, one address), postal code of the country,
+        locality, region and country columns."""
         plan = self.plan
         others = ("locality", "region", "country", "postal_code", "number", "email", "website")
         streets = [

@@ -105,6 +105,7 @@ class TextRules(Base):
         )
 
     def hours(self) -> None:
+        """Opening hours: rows (weekday and times, or dates), else text the hours reader reads."""
         if self._hour_rows():
             return
         for column in self.scalar_columns():
@@ -189,6 +190,8 @@ class TextRules(Base):
         self.use(column.path)
 
     def texts(self) -> None:
+        """The name (named so, or the first short, distinct text) and the description (named
+        so, or long running text)."""
         plan = self.plan
         n = self.columns.count
         if not plan.has("name"):
@@ -266,6 +269,7 @@ class TextRules(Base):
         del n
 
     def language_default(self) -> None:
+        """``defaults``: the language (of the text, or the country's), country and phone region."""
         plan = self.plan
         if not self.language:
             texts: list[str] = []
