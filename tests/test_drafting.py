@@ -266,3 +266,48 @@ def test_a_page_with_json_ld_is_drafted_for_the_jsonld_fetcher(registry: Any) ->
     assert lines["defaults"] == "{language: fr, country: FR, phone_region: FR}"
     assert lines["$"] == "{from: isLocatedAt.0.openingHoursSpecification, transform: opening_hours}"
     assert (draft.sampled, draft.staged) == (1, 1)
+
+
+def test_pagination_is_recognised_from_link_headers_and_url_parameters(registry: Any) -> None:
+    transforms, fetchers = registry
+    feed = (CORPUS / "wien-sehenswuerdigkeiten" / "SEHENSWUERDIGOGD.json").read_bytes()
+    linked = "/sights.json"
+    paged = "/sights.json?page=1&per_page=63"
+    offset = "/sights.json?offset=0&limit=63"
+    headers = {linked: {"Link": '</sights.json?page=2>; rel="next"'}}
+    with FeedServer({linked: feed, paged: feed, offset: feed}, headers=headers) as server:
+        found = {
+            path: _lines(
+                draft_source(
+                    "sights",
+                    server.url(path),
+                    allowed_hosts=("127.0.0.1",),
+                    transforms=transforms,
+                    fetchers=fetchers,
+                ).text
+            ).get("pagination")
+            for path in (linked, paged, offset)
+        }
+    assert found == {
+        linked: "{type: link_header}",
+        paged: "{type: page, param: page, start: 1, size_param: per_page, size: 63}",
+        offset: "{type: offset, param: offset, start: 0, size_param: limit, size: 63}",
+    }
+
+
+def test_swapped_coordinates_are_caught_with_the_country_box(tmp_path: Path, registry: Any) -> None:
+    transforms, fetchers = registry
+    rows = (CORPUS / "failte-attractions" / "attractions.csv").read_text(encoding="utf-8")
+    header, rest = rows.split("\n", 1)
+    # the export names its columns Longitude,Latitude: call them the other way round
+    swapped = header.replace("Longitude,Latitude", "Latitude,Longitude")
+    (tmp_path / "swapped.csv").write_text(f"{swapped}\n{rest}", encoding="utf-8")
+    draft = draft_source(
+        "swapped", str(tmp_path / "swapped.csv"), transforms=transforms, fetchers=fetchers
+    )
+    assert _lines(draft.text)["location"] == (
+        "{from: {latitude: Latitude, longitude: Longitude}, "
+        "transform: {coordinates: {country: IE, swapped: fix, invalid: drop}}}"
+    )
+    assert "the pairs look swapped: they lie in IE read the other way round" in draft.text
+    assert draft.staged == draft.sampled == 200
