@@ -445,9 +445,29 @@ def preview(
     "--format",
     "fmt",
     type=click.Choice(["json", "xml", "csv", "html", "jsonld"]),
-    default="json",
+    default=None,
+    help="Feed format: the fetcher, mapping, sample feed and test to generate (default "
+    "json); with --from, the format to read the feed as (default: sniffed).",
+)
+@click.option(
+    "--from",
+    "source",
+    metavar="URL|FILE",
+    default=None,
+    help="Draft the mapping from this feed instead of scaffolding a plugin package.",
+)
+@click.option(
+    "--sample",
+    type=click.IntRange(min=1, max=10_000),
+    default=200,
     show_default=True,
-    help="Feed format: the fetcher, mapping, sample feed and test to generate.",
+    help="With --from: records of the first page the draft is made from and previewed on.",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="With --from: the mapping file to write (default: ./NAME.yaml); must not exist.",
 )
 @click.option(
     "--dir",
@@ -457,10 +477,29 @@ def preview(
     help="Folder of the new package (default: ./dmo-pipeline-NAME); must be new or empty.",
 )
 @click.option("--dmo", default=None, help="Slug of the DMO publishing the source (default: NAME).")
-def new_source(name: str, fmt: str, directory: Path | None, dmo: str | None) -> None:
-    """Scaffold a plugin package for a new source: mapping, sample feed, test, pyproject."""
+def new_source(
+    name: str,
+    fmt: str | None,
+    source: str | None,
+    sample: int,
+    out: Path | None,
+    directory: Path | None,
+    dmo: str | None,
+) -> None:
+    """Scaffold a plugin package for a new source: mapping, sample feed, test, pyproject.
+
+    With --from URL|FILE, write a draft mapping instead: the feed's first page is fetched
+    (under the URL policy), its format, records, pagination and fields recognised, and
+    every line of the mapping proposed with the reason beside it; the draft is then
+    checked and previewed on the sample.
+    """
     from pipeline_core.plugins import get_plugin_manager
     from pipeline_core.scaffold import scaffold, template_values
+
+    if source is not None:
+        _draft_source(name, source, fmt, sample, out, dmo)
+        return
+    fmt = fmt or "json"
 
     values = template_values(name, fmt, dmo)
     if values["fetcher"] not in get_plugin_manager().fetchers():
@@ -478,6 +517,37 @@ def new_source(name: str, fmt: str, directory: Path | None, dmo: str | None) -> 
     click.echo(f"  cd {target} && pytest")
     first = (target / "tests" / "fixtures" / values["first_page"]).resolve()
     click.echo(f"  dmo-pipeline preview {name} --url {first.as_uri()}")
+
+
+def _draft_source(
+    name: str, source: str, fmt: str | None, sample: int, out: Path | None, dmo: str | None
+) -> None:
+    """``new-source NAME --from URL|FILE``: write the draft mapping and say how it did."""
+    from pipeline_core.drafting import DraftError, draft_source
+
+    target = out or Path(f"{name}.yaml")
+    if target.exists():
+        raise click.ClickException(f"{target} exists; choose another --out")
+    try:
+        draft = draft_source(
+            name,
+            source,
+            fmt=fmt,
+            sample_size=sample,
+            dmo=dmo,
+            allowed_hosts=load_settings().allowed_hosts,
+            mapping_dir=target.resolve().parent,
+        )
+    except DraftError as exc:
+        raise click.ClickException(str(exc)) from None
+    target.write_text(draft.text, encoding="utf-8")
+    click.echo(f"wrote {target} (draft mapping of {name}, {draft.fmt})")
+    for line in draft.summary():
+        click.echo(line)
+    click.echo(
+        f"next: edit {target}, put it in mappings/ (or a folder of PIPELINE_SOURCES_PATH), "
+        f"then: dmo-pipeline preview {name}"
+    )
 
 
 @main.command()

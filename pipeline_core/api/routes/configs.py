@@ -161,6 +161,29 @@ def preview(call: Call) -> Any:
         raise Problem(422, f"preview of {name} failed: {last[:500]}") from None
 
 
+def draft(call: Call) -> dict[str, Any]:
+    """Draft a mapping from a feed's first page (``dmo-pipeline new-source --from URL``)."""
+    from pipeline_core.drafting import DraftError, draft_source
+
+    body = call.body
+    if call.dmo is not None and body.get("dmo", call.dmo) != call.dmo:
+        raise field_problem(403, "body", "dmo", f"this key acts for DMO {call.dmo!r} only")
+    try:
+        made = draft_source(
+            body["source"],
+            body["url"],
+            fmt=body.get("format"),
+            sample_size=body.get("sample", 200),
+            dmo=body.get("dmo", call.dmo),
+            allowed_hosts=call.state.settings.allowed_hosts,
+            transforms=call.state.plugin_manager().transforms(),
+            fetchers=call.state.plugin_manager().fetchers(),
+        )
+    except DraftError as exc:
+        raise field_problem(422, "body", "url", str(exc)) from None
+    return made.as_json()
+
+
 _DOC = {
     "type": "object",
     "maxProperties": 40,
@@ -241,6 +264,28 @@ ENDPOINTS = [
         body=_CREDENTIAL,
         response={"type": "object", "required": ["config", "credentials"]},
         errors=(404, 413, 422, 503),
+    ),
+    Endpoint(
+        "POST",
+        "/configs/draft",
+        draft,
+        "Draft a mapping from a feed",
+        "configs",
+        role="admin",
+        body={
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["source", "url"],
+            "properties": {
+                "source": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,99}$"},
+                "url": {"type": "string", "pattern": "^https?://", "maxLength": 2000},
+                "format": {"enum": ["json", "xml", "csv", "html", "jsonld"]},
+                "sample": {"type": "integer", "minimum": 1, "maximum": 1000},
+                "dmo": NAME,
+            },
+        },
+        response={"type": "object", "required": ["mapping", "sampled", "staged"]},
+        errors=(403, 413, 422),
     ),
     Endpoint(
         "POST",
