@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from pipeline_core.stages.repeats import is_empty
+
 MAX_DEPTH = 5
 MAX_COLUMNS = 2000
 _LANGUAGE_TAG = re.compile(r"^[a-z]{2}(?:[-_][A-Za-z]{2,4})?$")
@@ -30,7 +32,7 @@ class Column:
     @property
     def present(self) -> list[Any]:
         """The non-empty values."""
-        return [v for v in self.values if not empty(v)]
+        return [v for v in self.values if not is_empty(v)]
 
     @property
     def fill(self) -> float:
@@ -54,17 +56,6 @@ class Columns:
     def ordered(self) -> list[Column]:
         """Columns in the order their paths were first met."""
         return sorted(self.by_path.values(), key=lambda c: c.order)
-
-
-def empty(value: Any) -> bool:
-    """Missing, null, blank text, ``[]`` or ``{}``."""
-    if value is None:
-        return True
-    if isinstance(value, str):
-        return not value.strip()
-    if isinstance(value, list | dict):
-        return not value
-    return False
 
 
 def is_language_object(value: Any) -> bool:

@@ -20,7 +20,8 @@ from typing import Any
 REPEAT_RULES = ("merge", "first", "last", "invalid")
 
 
-def _empty(value: Any) -> bool:
+def is_empty(value: Any) -> bool:
+    """Missing, null, blank text, ``[]`` or ``{}``."""
     if value is None:
         return True
     if isinstance(value, str):
@@ -35,12 +36,12 @@ def merge_records(earlier: dict[str, Any], later: dict[str, Any]) -> dict[str, A
     value; objects (``location``, ``contact``, ``name``) are merged one level deep."""
     out = dict(earlier)
     for key, value in later.items():
-        if _empty(value):
+        if is_empty(value):
             continue
         before = out.get(key)
         if isinstance(value, dict) and isinstance(before, dict):
             merged = dict(before)
-            merged.update({k: v for k, v in value.items() if not _empty(v)})
+            merged.update({k: v for k, v in value.items() if not is_empty(v)})
             out[key] = merged
         else:
             out[key] = value
