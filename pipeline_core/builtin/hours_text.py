@@ -4,20 +4,30 @@
 1 mayo y 25 diciembre." becomes ``Mo-Sa 09:00-20:00; Su,PH 09:00-14:00; Jan 01,May 01,Dec
 25 off``, which :mod:`pipeline_core.builtin.hours` checks with ``opening-hours-py`` and
 turns into rows. The reader is strict on purpose: every word of the text must be a
-weekday, a month, a time, or a word of the language's small vocabulary (ranges, lists,
-"every day", holidays, "closed", "from"); a text with any other word ("Consultar web
-oficial", "según espectáculo", seasons) is not read, and the transform keeps it as text
-and reports it. A wrong row is worse than a kept sentence.
+weekday, a month, a time, a date, or a word of the language's small vocabulary (ranges,
+lists, "every day", weekends, holidays, "closed", "except", "from"); a text with any other
+word ("Consultar web oficial", "según espectáculo", "Verano") is not read, and the
+transform keeps it as text and reports it. A wrong row is worse than a kept sentence.
+
+What it reads: weekdays, their ranges and lists ("Lun - vier", "Sáb y dom"), "every day",
+weekends, public holidays; times in 12 and 24 hour forms ("9:30 a 20:30 horas", "de 9 a
+14 h", "10am-4pm", "9.00-17.00 Uhr", "14h30"), split periods ("10 - 14 h / 17 - 20 h");
+seasons with or without a year ("Del 1 de abril al 15 de junio", "d'avril à octobre",
+"du 2 mai au 2 octobre 2011", "juillet-août"); closures on weekdays and dates ("Cerrado
+1 enero, 1 mayo y 25 diciembre", "fermé le lundi", "Montag Ruhetag"); and "except"
+("Täglich außer Montag 10-18 Uhr", "tous les jours sauf le mardi").
 
 Weekday and month names come from Babel's CLDR data (well kept, every language), with
-the abbreviations and plurals feeds use added; the small words are ours.
+their plurals and unambiguous prefixes ("vier", "sept"); the small words are ours.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass, field
 from functools import cache
+from typing import Any
 
 from babel import Locale
 
@@ -25,286 +35,656 @@ LANGUAGES = ("es", "ca", "pt", "en", "de", "fr", "it", "nl")
 _OSM_DAYS = ("Mo", "Tu", "We", "Th", "Fr", "Sa", "Su")
 _OSM_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
-#: Per language: words joining a range, a list, meaning every day, public holidays,
-#: closed, and words that carry no meaning here (from, open, hours, articles).
+#: Per language: words joining a range, a list, meaning every day, the weekend, Monday to
+#: Friday, public holidays, closed, except, and words that carry no meaning here.
 _WORDS: dict[str, dict[str, tuple[str, ...]]] = {
     "es": {
         "range": ("a", "al", "hasta", "-"),
-        "list": ("y", "e", ",", "/"),
-        "every": ("todos los dias", "diario", "diariamente", "cada dia", "lunes a domingo"),
-        "holiday": ("festivos", "festivo", "dias festivos", "feriados"),
-        "closed": ("cerrado", "cerrada", "cerrados", "descanso", "excepto"),
-        "noise": ("de", "desde", "las", "los", "el", "la", "horas", "hora", "h", "hrs",
-                  "abierto", "horario", "y de", "del", ":", "apertura"),
+        "list": ("y", "e", ",", "/", "&"),
+        "every": ("todos los dias", "diario", "diariamente", "cada dia"),
+        "weekend": ("fines de semana", "fin de semana"),
+        "holiday": ("festivos", "festivo", "dias festivos", "feriados", "fest", "fiestas"),
+        "closed": ("cerrado", "cerrada", "cerrados", "descanso", "cierra", "cierre semanal"),
+        "except": ("excepto", "salvo", "menos"),
+        "noise": ("de", "desde", "las", "los", "el", "la", "horas", "hora", "h", "hrs", "hs",
+                  "abierto", "abierta", "horario", "del", ":", "apertura", "dias", "dia",
+                  "todo el ano", "horario de apertura", "y de", "de la manana"),
     },
     "ca": {
-        "range": ("a", "al", "fins", "-"),
-        "list": ("i", ",", "/"),
-        "every": ("cada dia", "tots els dies", "diari"),
-        "holiday": ("festius", "festiu", "dies festius"),
+        "range": ("a", "al", "fins", "fins a", "-"),
+        "list": ("i", ",", "/", "&"),
+        "every": ("cada dia", "tots els dies", "diari", "diariament"),
+        "weekend": ("caps de setmana", "cap de setmana"),
+        "holiday": ("festius", "festiu", "dies festius", "festes"),
         "closed": ("tancat", "tancada", "tancats"),
+        "except": ("excepte", "llevat de", "menys"),
         "noise": ("de", "del", "des", "les", "els", "el", "la", "h", "hores", "hora", "obert",
-                  "horari", ":"),
+                  "oberta", "horari", ":", "d'", "dies", "dia", "tot l'any", "i de"),
     },
     "pt": {
         "range": ("a", "ao", "as", "ate", "-"),
-        "list": ("e", ",", "/"),
+        "list": ("e", ",", "/", "&"),
         "every": ("todos os dias", "diariamente", "diario"),
+        "weekend": ("fins de semana", "fim de semana"),
         "holiday": ("feriados", "feriado"),
-        "closed": ("encerrado", "fechado", "encerra"),
-        "noise": ("de", "das", "dos", "do", "da", "h", "horas", "aberto", "horario", ":"),
+        "closed": ("encerrado", "fechado", "encerra", "encerrada", "fechada"),
+        "except": ("exceto", "excepto", "salvo"),
+        "noise": ("de", "das", "dos", "do", "da", "h", "horas", "aberto", "aberta", "horario",
+                  ":", "o", "os", "e das", "todo o ano"),
     },
     "en": {
         "range": ("to", "till", "until", "-", "through", "thru"),
-        "list": ("and", ",", "&", "/"),
+        "list": ("and", ",", "/", "&"),
         "every": ("daily", "every day", "7 days", "seven days a week", "7 days a week"),
+        "weekend": ("weekends", "weekend", "the weekend"),
+        "weekdays": ("weekdays",),
         "holiday": ("bank holidays", "public holidays", "holidays", "bank holiday"),
         "closed": ("closed",),
-        "noise": ("from", "open", "opening hours", "hours", "hrs", "the", "on", ":", "including"),
+        "except": ("except", "excluding"),
+        "noise": ("from", "open", "opening hours", "hours", "hrs", "the", "on", ":",
+                  "including", "all year", "all year round", "year round"),
     },
     "de": {
         "range": ("bis", "-"),
-        "list": ("und", ",", "/", "&"),
+        "list": ("und", ",", "/", "&", "sowie"),
         "every": ("taglich", "jeden tag"),
-        "holiday": ("feiertage", "feiertags", "feiertag", "an feiertagen"),
-        "closed": ("geschlossen", "ruhetag"),
-        "noise": ("von", "ab", "uhr", "geoffnet", "offnungszeiten", "am", ":", "h"),
+        "weekend": ("wochenende", "am wochenende"),
+        "holiday": ("feiertage", "feiertags", "feiertag", "an feiertagen", "feiertagen"),
+        "closed": ("geschlossen", "ruhetag", "ruhetage"),
+        "except": ("ausser", "auser"),
+        "noise": ("von", "ab", "uhr", "geoffnet", "offnungszeiten", "am", ":", "h", "vom",
+                  "zum", "an", "ganzjahrig", "jeweils", "und von"),
     },
     "fr": {
-        "range": ("a", "au", "-"),
-        "list": ("et", ",", "/"),
-        "every": ("tous les jours", "7j/7", "quotidien"),
-        "holiday": ("jours feries", "feries", "ferie"),
-        "closed": ("ferme", "fermee", "fermeture"),
-        "noise": ("de", "du", "des", "le", "les", "h", "heures", "ouvert", "horaires", ":", "l'"),
+        "range": ("a", "au", "-", "jusqu'a"),
+        "list": ("et", ",", "/", "&"),
+        "every": ("tous les jours", "7j/7", "7 jours sur 7", "tlj"),
+        "weekend": ("week-end", "week-ends", "les week-ends", "le week-end", "week end",
+                    "les week-end", "fins de semaine", "weekend", "weekends"),
+        "weekdays": ("en semaine",),
+        "holiday": ("jours feries", "feries", "ferie", "jours de fetes"),
+        "closed": ("ferme", "fermee", "fermeture", "fermes"),
+        "except": ("sauf",),
+        "in": ("en", "et en"),
+        "noise": ("de", "du", "des", "le", "les", "h", "heures", "ouvert", "ouverte",
+                  "ouverts", "horaires", ":", "l'", "d'", "la", "toute l'annee",
+                  "et de", "et le", "et les", "puis", "de l'annee"),
     },
     "it": {
-        "range": ("a", "al", "alle", "-"),
-        "list": ("e", "ed", ",", "/"),
-        "every": ("tutti i giorni", "ogni giorno", "tutto l'anno tutti i giorni"),
-        "holiday": ("festivi", "giorni festivi", "festivo"),
-        "closed": ("chiuso", "chiusa", "chiusura"),
-        "noise": ("dal", "dalle", "da", "di", "il", "la", "ore", "h", "aperto", "orario", ":"),
+        "range": ("a", "al", "alle", "-", "fino a", "fino al", "all'"),
+        "list": ("e", "ed", ",", "/", "&"),
+        "every": ("tutti i giorni", "ogni giorno", "giornalmente"),
+        "weekend": ("fine settimana", "weekend"),
+        "holiday": ("festivi", "giorni festivi", "festivo", "festività"),
+        "closed": ("chiuso", "chiusa", "chiusura", "chiusi"),
+        "except": ("tranne", "eccetto", "escluso", "esclusi"),
+        "noise": ("dal", "dalle", "da", "di", "il", "la", "ore", "h", "aperto", "aperta",
+                  "orario", "orari", ":", "dall'", "i", "lo", "tutto l'anno", "e dalle"),
     },
     "nl": {
-        "range": ("tot", "t/m", "tm", "-"),
+        "range": ("tot", "t/m", "tm", "-", "tot en met"),
         "list": ("en", ",", "/", "&"),
         "every": ("dagelijks", "elke dag", "alle dagen"),
+        "weekend": ("weekend", "weekenden", "in het weekend"),
         "holiday": ("feestdagen", "feestdag"),
         "closed": ("gesloten",),
-        "noise": ("van", "vanaf", "uur", "u", "open", "geopend", "openingstijden", ":", "op"),
+        "except": ("behalve", "uitgezonderd"),
+        "noise": ("van", "vanaf", "uur", "u", "open", "geopend", "openingstijden", ":", "op",
+                  "de", "het", "jaarrond"),
     },
 }  # fmt: skip
 
-_TIME = re.compile(r"^(\d{1,2})(?:[:.h](\d{2}))?\s*(am|pm|a\.m\.|p\.m\.|h|uhr|u)?$", re.IGNORECASE)
-_TOKEN = re.compile(r"\d{1,2}(?:[:.h]\d{2})?\s*(?:am|pm|a\.m\.|p\.m\.)?|[^\W\d_]+'?|[-,/&:;]")
+#: Prefixes that are ordinary words too, so never read as a weekday or month.
+_NOT_PREFIXES = {"mit", "son", "mar", "ma", "do", "jun", "jul", "so", "sa", "di", "mi"}
+
+_TOKEN = re.compile(
+    r"(?P<time>\d{1,2}\s*[:.h]\s*\d{2}(?!\d)\s*(?:am|pm|a\.m\.|p\.m\.)?"
+    r"|\d{1,2}\s*(?:am|pm|a\.m\.|p\.m\.)(?![a-z])|\d{1,2}h(?![a-z]))"
+    r"|(?P<num>\d{1,4})(?:er|re|eme|e|st|nd|rd|th|º|ª|°|o)?(?![\w])"
+    r"|(?P<word>[^\W\d_]+(?:'|-[^\W\d_]+)*'?)"
+    r"|(?P<punct>[-,/&:;.()])"
+)
+_TIME = re.compile(r"^(\d{1,2})(?:[:.h](\d{2}))?h?(am|pm|a\.m\.|p\.m\.)?$")
 
 
 def _fold(text: str) -> str:
     """Lower case without accents, dashes as ``-``: "Sábado" → "sabado"."""
     decomposed = unicodedata.normalize("NFD", text.lower())
     folded = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return folded.replace("\u2013", "-").replace("\u2014", "-").replace("t/m", "tm")
+    for dash in ("\u2013", "\u2014", "\u2012", "\u2212"):
+        folded = folded.replace(dash, "-")
+    folded = folded.replace("\u00df", "ss")
+    return folded.replace("\u2019", "'").replace("t/m", " tm ").replace("\u00a0", " ")
 
 
 @cache
-def _day_names(language: str) -> dict[str, int]:
-    """Weekday names of ``language`` (CLDR wide, abbreviated and short, with plurals)."""
+def _names(language: str, kind: str) -> dict[str, int]:
+    """Weekday (``kind="days"``) or month names of ``language``: CLDR's wide,
+    abbreviated and short forms, plurals, and prefixes of three letters or more that
+    belong to one name only ("vier" for "viernes", "sept" for "septiembre")."""
     locale = Locale.parse(language)
+    table = locale.days if kind == "days" else locale.months
+    widths = ("wide", "abbreviated", "short") if kind == "days" else ("wide", "abbreviated")
     names: dict[str, int] = {}
-    for width in ("wide", "abbreviated", "short"):
+    wide: dict[str, int] = {}
+    for width in widths:
         for context in ("format", "stand-alone"):
-            for index, name in locale.days[context][width].items():
-                key = _fold(name).rstrip(".")
-                for form in {key, key.split("-")[0]}:  # "segunda-feira": "segunda" too
+            for index, name in table[context][width].items():
+                key = _fold(name).rstrip(".").removeprefix("de ")
+                if kind == "months":
+                    index -= 1
+                forms = {key, key.split("-")[0]}  # "segunda-feira": "segunda" too
+                for form in forms:
                     if len(form) >= 2:
                         names[form] = index
-                        names[form + "s"] = index  # "domingos"
+                        names[form + "s"] = index  # "domingos", "lundis"
+                if width == "wide":
+                    wide[key] = index
+    prefixes: dict[str, set[int]] = {}
+    for name, index in wide.items():
+        for end in range(3, len(name)):
+            prefixes.setdefault(name[:end], set()).add(index)
+    for prefix, found in prefixes.items():
+        if len(found) == 1 and prefix not in names and prefix not in _NOT_PREFIXES:
+            names[prefix] = next(iter(found))
     return names
 
 
-@cache
-def _month_names(language: str) -> dict[str, int]:
-    locale = Locale.parse(language)
-    names: dict[str, int] = {}
-    for width in ("wide", "abbreviated"):
-        for context in ("format", "stand-alone"):
-            for index, name in locale.months[context][width].items():
-                key = _fold(name).rstrip(".")
-                if len(key) >= 3:
-                    names[key.removeprefix("de ")] = index
-    return names
+@dataclass
+class _Rule:
+    season: str = ""
+    days: str = ""
+    times: str = ""
+
+    def osm(self) -> str:
+        return " ".join(part for part in (self.season, self.days, self.times) if part)
 
 
-def _time(hour: int, minute: int, half: str | None) -> str | None:
-    if half in ("pm", "p.m.") and hour < 12:
-        hour += 12
-    elif half in ("am", "a.m.") and hour == 12:
-        hour = 0
-    if hour > 24 or minute > 59:
-        return None
-    return f"{hour:02d}:{minute:02d}"
+@dataclass
+class _Days:
+    days: list[int] = field(default_factory=list)
+    holiday: bool = False
+
+    def osm(self) -> str:
+        parts: list[str] = []
+        run: list[int] = []
+        ordered = sorted(set(self.days))
+        if len(ordered) == 7:
+            parts.append("Mo-Su")
+            ordered = []
+        for day in [*ordered, None]:
+            if day is not None and run and day == run[-1] + 1:
+                run.append(day)
+                continue
+            if run:
+                if len(run) > 2:
+                    parts.append(f"{_OSM_DAYS[run[0]]}-{_OSM_DAYS[run[-1]]}")
+                else:
+                    parts.extend(_OSM_DAYS[d] for d in run)
+            run = [day] if day is not None else []
+        if self.holiday:
+            parts.append("PH")
+        return ",".join(parts)
+
+
+Token = tuple[str, Any]
 
 
 class _Reader:
-    """Reads one text in one language; every method returns None when it cannot."""
+    """Reads one text in one language; methods return None when they cannot."""
 
     def __init__(self, language: str) -> None:
         self.language = language
-        self.days = _day_names(language)
-        self.months = _month_names(language)
+        self.days = _names(language, "days")
+        self.months = _names(language, "months")
         words = _WORDS[language]
         self.phrases = sorted(
-            ((phrase, kind) for kind, group in words.items() for phrase in group),
-            key=lambda item: -len(item[0].split()),
+            ((phrase.split(), kind) for kind, group in words.items() for phrase in group),
+            key=lambda item: -len(item[0]),
         )
 
-    def tokens(self, clause: str) -> list[tuple[str, str]] | None:
-        """(kind, text) tokens: day, month, number, time, range, list, every, holiday,
-        closed; noise is dropped; None on a word the reader does not know."""
-        raw = [m.group(0).strip() for m in _TOKEN.finditer(_fold(clause))]
-        out: list[tuple[str, str]] = []
+    # ---------------------------------------------------------------- tokens
+
+    def known(self, word: str) -> bool:
+        """Whether a hyphenated word is a name or a vocabulary word as it is."""
+        return (
+            word in self.days
+            or word in self.months
+            or any(parts[0] == word for parts, _ in self.phrases)
+        )
+
+    def tokens(self, text: str) -> list[Token] | None:
+        raw: list[tuple[str, str]] = []
+        for match in _TOKEN.finditer(_fold(text)):
+            kind, word = match.lastgroup or "punct", match.group(0).replace(" ", "")
+            if kind == "word" and "-" in word and not self.known(word):
+                for n, part in enumerate(word.split("-")):
+                    raw.extend([("punct", "-")] * bool(n) + [("word", part)])
+            else:
+                raw.append((kind, word))
+        out: list[Token] = []
         i = 0
         while i < len(raw):
-            for phrase, kind in self.phrases:
-                parts = phrase.split()
-                if raw[i : i + len(parts)] == parts:
-                    if kind != "noise":
-                        out.append((kind, phrase))
+            kind, word = raw[i]
+            if kind == "time":
+                out.append(("time", word))
+                i += 1
+                continue
+            if kind == "num":
+                value = int(re.sub(r"\D", "", word))
+                out.append(("year" if value >= 1900 else "num", value))
+                i += 1
+                continue
+            if word in (";", "(", ")"):
+                out.append(("stop", word))
+                i += 1
+                continue
+            if word == ".":
+                previous = out[-1] if out else None
+                if previous and previous[0] in ("day", "month", "daymonth"):
+                    i += 1  # "Lun." "sept."
+                else:
+                    out.append(("stop", word))
+                    i += 1
+                continue
+            for parts, phrase_kind in self.phrases:
+                if [w for _, w in raw[i : i + len(parts)]] == parts:
+                    if phrase_kind != "noise":
+                        out.append((phrase_kind, " ".join(parts)))
                     i += len(parts)
                     break
             else:
-                word = raw[i]
-                if word in self.days:
-                    out.append(("day", str(self.days[word])))
-                elif word in self.months:
-                    out.append(("month", str(self.months[word])))
-                elif word[0].isdigit():
-                    out.append(("time", word))
+                day, month = self.days.get(word), self.months.get(word)
+                if day is not None and month is not None:
+                    out.append(("daymonth", (day, month)))
+                elif day is not None:
+                    out.append(("day", day))
+                elif month is not None:
+                    out.append(("month", month))
                 else:
                     return None
                 i += 1
+        return self.settle(out)
+
+    @staticmethod
+    def settle(tokens: list[Token]) -> list[Token]:
+        """A name that is a weekday and a month ("mar"): a month beside a month or a
+        number, else a weekday."""
+        out = list(tokens)
+        for i, (kind, value) in enumerate(out):
+            if kind != "daymonth":
+                continue
+            day, month = value
+            near = [out[j][0] for j in (i - 2, i - 1, i + 1, i + 2) if 0 <= j < len(out)]
+            out[i] = ("month", month) if {"month", "num"} & set(near) else ("day", day)
         return out
 
-    def clause(self, clause: str) -> list[str] | None:
-        """OSM rules of one clause, or None."""
-        tokens = self.tokens(clause)
-        if tokens is None:
-            return None
-        if not tokens:
-            return []
-        if tokens[0][0] == "closed" or (tokens[-1][0] == "closed" and len(tokens) > 1):
-            body = tokens[1:] if tokens[0][0] == "closed" else tokens[:-1]
-            return self.closed(body)
-        rules: list[str] = []
+    # ---------------------------------------------------------------- items
+
+    def items(self, tokens: list[Token]) -> list[Token] | None:
+        """Seasons, dates, day sets, time ranges and markers, or None."""
+        items: list[Token] = []
         i = 0
         while i < len(tokens):
-            days, i = self.day_spec(tokens, i)
-            if days is None:
-                return None
-            times, i = self.time_spec(tokens, i)
-            if times is None:
-                return None
-            rules.append(f"{days} {times}")
-            if i < len(tokens) and tokens[i][0] == "list":
+            kind = tokens[i][0]
+            if kind in ("stop", "closed", "except", "in"):
+                items.append((kind, None))
                 i += 1
-        return rules
+                continue
+            if kind == "list":
+                i += 1
+                continue
+            found = self.season(tokens, i) or self.dates(tokens, i)
+            if found:
+                items.append(found[0])
+                i = found[1]
+                continue
+            days, j = self.day_set(tokens, i)
+            if days is not None:
+                items.append(("days", days))
+                i = j
+                continue
+            times, j = self.time_ranges(tokens, i)
+            if times is not None:
+                items.append(("times", times))
+                i = j
+                continue
+            return None
+        return items
 
-    def day_spec(self, tokens: list[tuple[str, str]], i: int) -> tuple[str | None, int]:
-        parts: list[str] = []
+    @staticmethod
+    def _date(tokens: list[Token], i: int) -> tuple[tuple[int, int, int | None] | None, int]:
+        """(day, month, year) at ``i``: ``1 enero``, ``1er janvier 2011``, ``Jan 1``."""
+        if i + 1 < len(tokens) and tokens[i][0] == "num" and tokens[i + 1][0] == "month":
+            day, month, j = int(tokens[i][1]), int(tokens[i + 1][1]), i + 2
+        elif i + 1 < len(tokens) and tokens[i][0] == "month" and tokens[i + 1][0] == "num":
+            day, month, j = int(tokens[i + 1][1]), int(tokens[i][1]), i + 2
+        else:
+            return None, i
+        if not 1 <= day <= 31:
+            return None, i
+        year = None
+        if j < len(tokens) and tokens[j][0] == "year":
+            year, j = int(tokens[j][1]), j + 1
+        return (day, month, year), j
+
+    @staticmethod
+    def _osm_date(date: tuple[int, int, int | None]) -> str:
+        day, month, year = date
+        text = f"{_OSM_MONTHS[month]} {day:02d}"
+        return f"{year} {text}" if year else text
+
+    def season(self, tokens: list[Token], i: int) -> tuple[Token, int] | None:
+        """``1 abril - 15 junio``, ``15 - 30 septiembre``, ``abril - octubre``,
+        ``juillet-août``, ``julio y agosto``."""
+        start, j = self._date(tokens, i)
+        if start and j < len(tokens) and tokens[j][0] == "range":
+            end, k = self._date(tokens, j + 1)
+            if end:
+                if end[2] and not start[2]:
+                    start = (start[0], start[1], end[2] if start[1] <= end[1] else end[2] - 1)
+                return ("season", f"{self._osm_date(start)}-{self._osm_date(end)}"), k
+        if (
+            i + 3 < len(tokens)
+            and tokens[i][0] == "num"
+            and tokens[i + 1][0] == "range"
+            and tokens[i + 2][0] == "num"
+            and tokens[i + 3][0] == "month"
+        ):
+            first, last = int(tokens[i][1]), int(tokens[i + 2][1])
+            month = int(tokens[i + 3][1])
+            k = i + 4
+            year = None
+            if k < len(tokens) and tokens[k][0] == "year":
+                year, k = int(tokens[k][1]), k + 1
+            if 1 <= first < last <= 31:
+                begin = self._osm_date((first, month, year))
+                return ("season", f"{begin}-{self._osm_date((last, month, year))}"), k
+        if tokens[i][0] != "month" or start:
+            return None
+        months = [int(tokens[i][1])]
+        parts = [_OSM_MONTHS[months[0]]]
+        j = i + 1
+        while (
+            j + 1 < len(tokens)
+            and tokens[j][0] in ("range", "list")
+            and tokens[j + 1][0] == "month"
+        ):
+            month = int(tokens[j + 1][1])
+            if tokens[j][0] == "range":
+                parts[-1] = f"{parts[-1]}-{_OSM_MONTHS[month]}"
+            else:
+                parts.append(_OSM_MONTHS[month])
+            j += 2
+        return ("season", ",".join(parts)), j
+
+    def dates(self, tokens: list[Token], i: int) -> tuple[Token, int] | None:
+        """Single dates: ``1 enero, 1 mayo y 25 diciembre``, ``1 y 6 de enero``."""
+        found: list[str] = []
+        pending: list[int] = []
+        j = i
+        while j < len(tokens):
+            kind, value = tokens[j]
+            date, k = self._date(tokens, j)
+            if date:
+                for day in pending:
+                    found.append(self._osm_date((day, date[1], date[2])))
+                pending = []
+                found.append(self._osm_date(date))
+                j = k
+            elif kind == "num" and 1 <= int(value) <= 31:
+                pending.append(int(value))
+                j += 1
+            elif kind == "list" and (found or pending):
+                j += 1
+            else:
+                break
+        while j > i and tokens[j - 1][0] == "list":
+            j -= 1
+        if pending or not found:
+            return None
+        return ("dates", ",".join(found)), j
+
+    def day_set(self, tokens: list[Token], i: int) -> tuple[_Days | None, int]:
+        found = _Days()
+        start = i
         while i < len(tokens):
-            kind, text = tokens[i]
+            kind, value = tokens[i]
             if kind == "every":
-                parts.append("Mo-Su")
-                i += 1
+                found.days.extend(range(7))
+            elif kind == "weekend":
+                found.days.extend((5, 6))
+            elif kind == "weekdays":
+                found.days.extend(range(5))
             elif kind == "holiday":
-                parts.append("PH")
-                i += 1
+                found.holiday = True
             elif kind == "day":
-                start = int(text)
+                first = int(value)
                 if (
                     i + 2 < len(tokens)
                     and tokens[i + 1][0] == "range"
                     and tokens[i + 2][0] == "day"
                 ):
-                    end = int(tokens[i + 2][1])
-                    parts.append(f"{_OSM_DAYS[start]}-{_OSM_DAYS[end]}")
-                    i += 3
+                    last = int(tokens[i + 2][1])
+                    found.days.extend((first + step) % 7 for step in range((last - first) % 7 + 1))
+                    i += 2
                 else:
-                    parts.append(_OSM_DAYS[start])
-                    i += 1
+                    found.days.append(first)
             else:
                 break
+            i += 1
             if (
-                i < len(tokens)
+                i + 1 < len(tokens)
                 and tokens[i][0] == "list"
-                and i + 1 < len(tokens)
-                and tokens[i + 1][0] in ("day", "every", "holiday")
+                and tokens[i + 1][0] in ("day", "every", "holiday", "weekend", "weekdays")
             ):
                 i += 1
-        if not parts:  # a time with no day: every day
-            return ("Mo-Su" if i < len(tokens) and tokens[i][0] == "time" else None), i
-        return ",".join(dict.fromkeys(parts)), i
+        if i == start:
+            return None, start
+        return found, i
 
-    def time_spec(self, tokens: list[tuple[str, str]], i: int) -> tuple[str | None, int]:
+    def time_ranges(self, tokens: list[Token], i: int) -> tuple[list[str] | None, int]:
         ranges: list[str] = []
         while (
             i + 2 < len(tokens)
-            and tokens[i][0] == "time"
+            and tokens[i][0] in ("time", "num")
             and tokens[i + 1][0] == "range"
-            and tokens[i + 2][0] == "time"
+            and tokens[i + 2][0] in ("time", "num")
         ):
-            start, end = self.time(tokens[i][1]), self.time(tokens[i + 2][1], after=True)
-            if start is None or end is None:
+            start, end = self.time(tokens[i][1]), self.time(tokens[i + 2][1])
+            if start is None or end is None or start == end:
+                return None, i
+            if end == "00:00":
+                end = "24:00"
+            if tokens[i + 2][0] == "num" and end < start:  # "de 14h à 1": a cut text
                 return None, i
             ranges.append(f"{start}-{end}")
             i += 3
-            if i + 1 < len(tokens) and tokens[i][0] == "list" and tokens[i + 1][0] == "time":
+            if (
+                i + 1 < len(tokens)
+                and tokens[i][0] == "list"
+                and tokens[i + 1][0] in ("time", "num")
+            ):
                 i += 1
-        return (",".join(ranges) if ranges else None), i
+        return (ranges or None), i  # ranges may follow each other: "et de" is noise
 
     @staticmethod
-    def time(text: str, after: bool = False) -> str | None:
-        match = _TIME.match(text.replace(" ", ""))
+    def time(value: object) -> str | None:
+        match = _TIME.match(str(value))
         if not match:
             return None
-        hour, minute = int(match[1]), int(match[2] or 0)
-        return _time(hour, minute, (match[3] or "").lower() or None)
+        hour, minute, half = int(match[1]), int(match[2] or 0), match[3]
+        if half in ("pm", "p.m.") and hour < 12:
+            hour += 12
+        elif half in ("am", "a.m.") and hour == 12:
+            hour = 0
+        if hour > 24 or minute > 59 or (hour == 24 and minute):
+            return None
+        return f"{hour:02d}:{minute:02d}"
 
-    def closed(self, tokens: list[tuple[str, str]]) -> list[str] | None:
-        """``Cerrado 1 enero, 1 mayo y 25 diciembre``, ``fermé le lundi``."""
-        dates: list[str] = []
-        days: list[str] = []
-        i = 0
-        while i < len(tokens):
-            kind, text = tokens[i]
-            if (
-                kind == "time"
-                and text.isdigit()
-                and i + 1 < len(tokens)
-                and tokens[i + 1][0] == "month"
-            ):
-                dates.append(f"{_OSM_MONTHS[int(tokens[i + 1][1]) - 1]} {int(text):02d}")
-                i += 2
-            elif kind == "month" and i + 1 < len(tokens) and tokens[i + 1][1].isdigit():
-                dates.append(f"{_OSM_MONTHS[int(text) - 1]} {int(tokens[i + 1][1]):02d}")
-                i += 2
-            elif kind in ("day", "holiday"):
-                spec, i = self.day_spec(tokens, i)
-                if spec is None:
+    # ---------------------------------------------------------------- rules
+
+    def rules(self, text: str) -> list[str] | None:
+        tokens = self.tokens(text)
+        if tokens is None:
+            return None
+        items = self.items(tokens)
+        if items is None:
+            return None
+        rules: list[_Rule] = []
+        season = ""
+        days: _Days | None = None
+        times: list[str] | None = None
+        last_days: _Days | None = None
+        mode = ""  # "closed" or "except" while their days or dates follow
+        subtract = False
+        previous = ""
+
+        def emit(rule_days: _Days | None, rule_times: str) -> None:
+            spec = rule_days.osm() if rule_days else "Mo-Su"
+            if rule_times != "off":
+                groups.add(spec)
+            rules.append(_Rule(season, spec, rule_times))
+
+        items = [*items, ("stop", None)]
+        groups: set[str] = set()  # the day sets of the rules so far (carried when one)
+        merged = False  # the last season was given to the rule before it
+        for index, (kind, value) in enumerate(items):
+            after = [*[k for k, _ in items[index + 1 :] if k != "in"][:2], "stop", "stop"]
+            if kind == "stop":
+                if times is not None:
+                    if days is not None:
+                        return None
+                    emit(None, ",".join(times))
+                    times = None
+                if days is not None:
+                    if mode == "closed":
+                        emit(days, "off")
+                    else:
+                        return None
+                days, mode, subtract = None, "", False
+            elif kind == "season":
+                mode = ""
+                if times is not None and days is None:  # "du 1er avril ... de 10h à 19h et du"
+                    emit(None, ",".join(times))
+                    times = None
+                    season, merged = str(value), False
+                elif previous == "season" and not merged:  # "del 1 ... y del 1 de octubre"
+                    season = f"{season},{value}"
+                elif (
+                    previous == "times"
+                    and rules
+                    and not rules[-1].season
+                    and days is None
+                    and (after[0] in ("stop", "season", "in") or after[:2] == ["times", "season"])
+                ):  # "de 10h à 18h du 1er avril au 31 octobre"
+                    rules[-1].season, merged = str(value), True
+                else:
+                    season, merged = str(value), False
+            elif kind == "in":
+                continue  # "de 14h30 à 18h30 en juillet-août": the season follows the rule
+            elif kind == "dates":
+                if mode != "closed":
                     return None
-                days.append(spec)
-            elif kind == "list":
-                i += 1
-            else:
-                return None
-        rules = [f"{d} off" for d in days]
-        if dates:
-            rules.append(",".join(dates) + " off")
-        return rules or None
+                rules.append(_Rule(str(value), "", "off"))
+            elif kind == "closed":
+                if days is not None and times is None:
+                    emit(days, "off")
+                    days = None
+                else:
+                    mode = "closed"
+            elif kind == "except":
+                mode, subtract = "except", days is not None and times is None
+            elif kind == "days":
+                assert isinstance(value, _Days)
+                if mode == "except" and subtract and days is not None:
+                    days = _Days([d for d in days.days if d not in value.days], days.holiday)
+                    if value.holiday:
+                        days.holiday = False
+                    mode = ""
+                elif mode in ("closed", "except"):
+                    emit(value, "off")
+                elif times is not None:
+                    if after[0] == "times":  # "de 14h à 17h le week-end de 10h à 17h"
+                        return None
+                    emit(value, ",".join(times))
+                    last_days, times = value, None
+                elif days is not None:
+                    return None
+                else:
+                    days = value
+            elif kind == "times":
+                assert isinstance(value, list)
+                if days is not None:
+                    emit(days, ",".join(value))
+                    last_days, days = days, None
+                elif previous == "season" and last_days is not None:
+                    if len(groups) > 1:  # which of the days before? not guessed
+                        return None
+                    if merged and after[0] != "season":
+                        return None
+                    emit(last_days, ",".join(value))
+                elif times is not None:
+                    return None
+                else:
+                    times = value
+                mode = "" if mode == "except" else mode
+            previous = kind
+        if _adds_to_earlier(rules) or _year_round_after_season(rules):
+            return None
+        return [rule.osm() for rule in rules]
 
 
-_CLAUSES = re.compile(r"(?<!\d)\.(?!\d)|;|\n|\|")
+def _minutes(times: str) -> list[tuple[int, int]]:
+    spans = []
+    for span in times.split(","):
+        start, end = (int(t[:2]) * 60 + int(t[3:]) for t in span.split("-"))
+        spans.append((start, end if end > start else end + 24 * 60))
+    return spans
+
+
+def _day_set(spec: str) -> set[str]:
+    found: set[str] = set()
+    for part in spec.split(","):
+        if "-" in part:
+            first, last = (_OSM_DAYS.index(p) for p in part.split("-"))
+            found.update(_OSM_DAYS[(first + s) % 7] for s in range((last - first) % 7 + 1))
+        else:
+            found.add(part)
+    return found
+
+
+def _year_round_after_season(rules: list[_Rule]) -> bool:
+    """Whether hours for the whole year follow hours of a season: OSM would let them
+    replace the season's, which no text means."""
+    seen_season = False
+    for rule in rules:
+        if rule.times == "off":
+            continue
+        if rule.season:
+            seen_season = True
+        elif seen_season:
+            return True
+    return False
+
+
+def _adds_to_earlier(rules: list[_Rule]) -> bool:
+    """Whether a rule names days an earlier rule of its season named, at hours that do not
+    meet the earlier ones: "lundi ... de 8h à 13h15 et lundi et jeudi de 15h à 17h45" adds
+    hours, where OSM would replace them, so the text is not read."""
+    for n, later in enumerate(rules):
+        for earlier in rules[:n]:
+            if "off" in (later.times, earlier.times) or later.season != earlier.season:
+                continue
+            if not _day_set(later.days) & _day_set(earlier.days):
+                continue
+            if not any(
+                a < d and c < b
+                for a, b in _minutes(earlier.times)
+                for c, d in _minutes(later.times)
+            ):
+                return True
+    return False
 
 
 def text_to_osm(text: str, language: str | None = None) -> str | None:
@@ -312,14 +692,7 @@ def text_to_osm(text: str, language: str | None = None) -> str | None:
     turn, the first that reads every word), or None when it cannot be read."""
     order = [language] if language in LANGUAGES else list(LANGUAGES)
     for lang in order:
-        reader = _Reader(lang)
-        rules: list[str] = []
-        for clause in _CLAUSES.split(text):
-            found = reader.clause(clause)
-            if found is None:
-                break
-            rules.extend(found)
-        else:
-            if rules:
-                return "; ".join(rules)
+        rules = _Reader(lang).rules(text)
+        if rules:
+            return "; ".join(rules)
     return None
