@@ -48,7 +48,9 @@ _WORDS: dict[str, dict[str, tuple[str, ...]]] = {
         "except": ("excepto", "salvo", "menos"),
         "noise": ("de", "desde", "las", "los", "el", "la", "horas", "hora", "h", "hrs", "hs",
                   "abierto", "abierta", "horario", "del", ":", "apertura", "dias", "dia",
-                  "todo el ano", "horario de apertura", "y de", "de la manana"),
+                  "todo el ano", "horario de apertura", "y de", "de la manana", "todos los",
+                  "todas las", "del ano", "al publico", "365 dias", "ininterrumpidamente",
+                  "incluidos festivos", "incluido festivos", "incluso festivos"),
     },
     "ca": {
         "range": ("a", "al", "fins", "fins a", "-"),
@@ -154,7 +156,8 @@ def _fold(text: str) -> str:
     for dash in ("\u2013", "\u2014", "\u2012", "\u2212"):
         folded = folded.replace(dash, "-")
     folded = folded.replace("\u00df", "ss")
-    return folded.replace("\u2019", "'").replace("t/m", " tm ").replace("\u00a0", " ")
+    folded = folded.replace("\u200b", "").replace("\u00a0", " ")
+    return folded.replace("\u2019", "'").replace("t/m", " tm ")
 
 
 @cache
@@ -239,7 +242,11 @@ class _Reader:
         self.months = _names(language, "months")
         words = _WORDS[language]
         self.phrases = sorted(
-            ((phrase.split(), kind) for kind, group in words.items() for phrase in group),
+            (
+                ([m.group(0).replace(" ", "") for m in _TOKEN.finditer(phrase)], kind)
+                for kind, group in words.items()
+                for phrase in group
+            ),
             key=lambda item: -len(item[0]),
         )
 
@@ -341,6 +348,8 @@ class _Reader:
                 continue
             days, j = self.day_set(tokens, i)
             if days is not None:
+                if tokens[j - 1][0] == "holiday" and self.dates(tokens, j):
+                    days.holiday = False  # "los festivos 1 y 6 de enero": those dates
                 items.append(("days", days))
                 i = j
                 continue
@@ -490,13 +499,14 @@ class _Reader:
             and tokens[i][0] in ("time", "num")
             and tokens[i + 1][0] == "range"
             and tokens[i + 2][0] in ("time", "num")
+            and not (i + 3 < len(tokens) and tokens[i + 3][0] == "month")  # "1 - 30 sept"
         ):
-            start, end = self.time(tokens[i][1]), self.time(tokens[i + 2][1])
+            start, end = self.time(tokens[i][1]), self.time(tokens[i + 2][1], end=True)
             if start is None or end is None or start == end:
                 return None, i
             if end == "00:00":
                 end = "24:00"
-            if tokens[i + 2][0] == "num" and end < start:  # "de 14h à 1": a cut text
+            if tokens[i + 2][0] == "num" and (end < start or end > "24:00"):  # "de 14h à 1"
                 return None, i
             ranges.append(f"{start}-{end}")
             i += 3
@@ -509,7 +519,9 @@ class _Reader:
         return (ranges or None), i  # ranges may follow each other: "et de" is noise
 
     @staticmethod
-    def time(value: object) -> str | None:
+    def time(value: object, end: bool = False) -> str | None:
+        """``"9.30"``, ``"14h"``, ``"4pm"`` → ``"HH:MM"``; an end may pass midnight
+        (``"24:30"``), as OSM allows."""
         match = _TIME.match(str(value))
         if not match:
             return None
@@ -518,7 +530,7 @@ class _Reader:
             hour += 12
         elif half in ("am", "a.m.") and hour == 12:
             hour = 0
-        if hour > 24 or minute > 59 or (hour == 24 and minute):
+        if hour > (47 if end else 24) or minute > 59 or (hour == 24 and minute and not end):
             return None
         return f"{hour:02d}:{minute:02d}"
 
@@ -536,6 +548,8 @@ class _Reader:
         days: _Days | None = None
         times: list[str] | None = None
         last_days: _Days | None = None
+        days_lead = False  # days were named before any season: they carry to later seasons
+        seen_season = False
         mode = ""  # "closed" or "except" while their days or dates follow
         subtract = False
         previous = ""
@@ -564,7 +578,10 @@ class _Reader:
                         return None
                 days, mode, subtract = None, "", False
             elif kind == "season":
-                mode = ""
+                if mode == "closed" and after[0] == "stop":  # "cerrado ... y mes de agosto"
+                    rules.append(_Rule(str(value), "", "off"))
+                    continue
+                mode, seen_season = "", True
                 if times is not None and days is None:  # "du 1er avril ... de 10h à 19h et du"
                     emit(None, ",".join(times))
                     times = None
@@ -584,9 +601,12 @@ class _Reader:
             elif kind == "in":
                 continue  # "de 14h30 à 18h30 en juillet-août": the season follows the rule
             elif kind == "dates":
-                if mode != "closed":
+                if mode == "closed":
+                    rules.append(_Rule(str(value), "", "off"))
+                elif after[0] == "times" and days is None and times is None:
+                    season, merged = str(value), False  # "14 juillet et 15 août de 14h à 18h"
+                else:
                     return None
-                rules.append(_Rule(str(value), "", "off"))
             elif kind == "closed":
                 if days is not None and times is None:
                     emit(days, "off")
@@ -597,6 +617,7 @@ class _Reader:
                 mode, subtract = "except", days is not None and times is None
             elif kind == "days":
                 assert isinstance(value, _Days)
+                days_lead = days_lead or not seen_season
                 if mode == "except" and subtract and days is not None:
                     days = _Days([d for d in days.days if d not in value.days], days.holiday)
                     if value.holiday:
@@ -619,7 +640,7 @@ class _Reader:
                     emit(days, ",".join(value))
                     last_days, days = days, None
                 elif previous == "season" and last_days is not None:
-                    if len(groups) > 1:  # which of the days before? not guessed
+                    if len(groups) > 1 or not days_lead:  # which days? not guessed
                         return None
                     if merged and after[0] != "season":
                         return None
@@ -632,7 +653,7 @@ class _Reader:
             previous = kind
         if _adds_to_earlier(rules) or _year_round_after_season(rules):
             return None
-        return [rule.osm() for rule in rules]
+        return list(dict.fromkeys(rule.osm() for rule in rules))
 
 
 def _minutes(times: str) -> list[tuple[int, int]]:
