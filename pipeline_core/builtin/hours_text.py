@@ -108,7 +108,8 @@ _WORDS: dict[str, dict[str, tuple[str, ...]]] = {
         "closed": ("ferme", "fermee", "fermeture", "fermes"),
         "except": ("sauf",),
         "in": ("en", "et en"),
-        "noise": ("de", "du", "des", "le", "les", "h", "heures", "ouvert", "ouverte",
+        "noise": ("de", "du", "des", "le", "les", "h", "heures", "ouvert", "ouverte", "er",
+                  "ouverture",
                   "ouverts", "horaires", ":", "l'", "d'", "la", "toute l'annee",
                   "et de", "et le", "et les", "puis", "de l'annee"),
     },
@@ -178,8 +179,9 @@ def _names(language: str, kind: str) -> dict[str, int]:
                     index -= 1
                 forms = {key, key.split("-")[0]}  # "segunda-feira": "segunda" too
                 for form in forms:
-                    if len(form) >= 2:
-                        names[form] = index
+                    if len(form) >= 3 or (len(form) == 2 and language in ("de", "nl")):
+                        names[form] = index  # "Mo", "Di" in German, "ma", "di" in Dutch
+                    if len(form) >= 3:
                         names[form + "s"] = index  # "domingos", "lundis"
                 if width == "wide":
                     wide[key] = index
@@ -198,6 +200,7 @@ class _Rule:
     season: str = ""
     days: str = ""
     times: str = ""
+    implicit: bool = False  # no day was named: every day
 
     def osm(self) -> str:
         return " ".join(part for part in (self.season, self.days, self.times) if part)
@@ -231,6 +234,12 @@ class _Days:
 
 
 Token = tuple[str, Any]
+_DAY_KINDS = ("day", "every", "holiday", "weekend", "weekdays")
+#: Kinds of token that say something about when a place is open.
+_SCHEDULE = {
+    "day", "month", "daymonth", "num", "year", "time", "closed", "except", "holiday",
+    "every", "weekend", "weekdays",
+}  # fmt: skip
 
 
 class _Reader:
@@ -260,7 +269,9 @@ class _Reader:
             or any(parts[0] == word for parts, _ in self.phrases)
         )
 
-    def tokens(self, text: str) -> list[Token] | None:
+    def tokens(self, text: str) -> list[Token]:
+        """(kind, value) tokens of ``text``; words the reader does not know are
+        ``unknown``."""
         raw: list[tuple[str, str]] = []
         for match in _TOKEN.finditer(_fold(text)):
             kind, word = match.lastgroup or "punct", match.group(0).replace(" ", "")
@@ -288,7 +299,11 @@ class _Reader:
                 continue
             if word == ".":
                 previous = out[-1] if out else None
-                if previous and previous[0] in ("day", "month", "daymonth"):
+                if (
+                    previous
+                    and previous[0] in ("day", "month", "daymonth")
+                    and len(raw[i - 1][1]) <= 5
+                ):
                     i += 1  # "Lun." "sept."
                 else:
                     out.append(("stop", word))
@@ -309,9 +324,38 @@ class _Reader:
                 elif month is not None:
                     out.append(("month", month))
                 else:
-                    return None
+                    out.append(("unknown", word))
                 i += 1
         return self.settle(out)
+
+    @staticmethod
+    def trim(tokens: list[Token]) -> tuple[list[Token], bool] | None:
+        """The tokens without a remark before or after the hours ("Según el tour.",
+        "Consultar en web oficial", "(matin sur rdv)"), and whether one was dropped;
+        None when an unknown word stands among the hours, or a remark before them is
+        not a sentence of its own, or one after them follows "closed" or "except"."""
+        unknown = [i for i, (kind, _) in enumerate(tokens) if kind == "unknown"]
+        if not unknown:
+            return tokens, False
+        hours = [i for i, (kind, _) in enumerate(tokens) if kind in _SCHEDULE]
+        if not hours:
+            return None
+        first, last = hours[0], hours[-1]
+        if any(first < i < last for i in unknown):
+            return None
+        leading = [i for i in unknown if i < first]
+        if leading and not any(kind == "stop" for kind, _ in tokens[leading[-1] : first]):
+            return None
+        trailing = [i for i in unknown if i > last]
+        if (
+            trailing
+            and tokens[last][0] not in ("time", "num", "year")
+            and not any(kind == "stop" for kind, _ in tokens[last : trailing[0]])
+        ):  # "y dos festivos locales", "fermé sauf ...": the remark belongs to them
+            return None
+        start = leading[-1] + 1 if leading else 0
+        end = last + 1 if any(i > last for i in unknown) else len(tokens)
+        return tokens[start:end], True
 
     @staticmethod
     def settle(tokens: list[Token]) -> list[Token]:
@@ -338,7 +382,12 @@ class _Reader:
                 items.append((kind, None))
                 i += 1
                 continue
-            if kind == "list":
+            if kind == "list" or (
+                (kind == "range"
+                and (i == 0 or tokens[i - 1][0] == "stop" or tokens[i + 1 : i + 2] == []))
+                or (kind == "range"
+                and tokens[i + 1][0] == "stop")
+            ):  # "- 24 diciembre", "de 14h à 18h - (ouvert le 14 juillet)"
                 i += 1
                 continue
             found = self.season(tokens, i) or self.dates(tokens, i)
@@ -482,12 +531,11 @@ class _Reader:
             else:
                 break
             i += 1
-            if (
-                i + 1 < len(tokens)
-                and tokens[i][0] == "list"
-                and tokens[i + 1][0] in ("day", "every", "holiday", "weekend", "weekdays")
-            ):
-                i += 1
+            j = i
+            while j < len(tokens) and tokens[j][0] == "list":  # "du mardi, et du mercredi"
+                j += 1
+            if j > i and j < len(tokens) and tokens[j][0] in _DAY_KINDS:
+                i = j
         if i == start:
             return None, start
         return found, i
@@ -499,7 +547,9 @@ class _Reader:
             and tokens[i][0] in ("time", "num")
             and tokens[i + 1][0] == "range"
             and tokens[i + 2][0] in ("time", "num")
-            and not (i + 3 < len(tokens) and tokens[i + 3][0] == "month")  # "1 - 30 sept"
+            and not (  # "1 - 30 sept" is a season
+                tokens[i + 2][0] == "num" and i + 3 < len(tokens) and tokens[i + 3][0] == "month"
+            )
         ):
             start, end = self.time(tokens[i][1]), self.time(tokens[i + 2][1], end=True)
             if start is None or end is None or start == end:
@@ -536,10 +586,12 @@ class _Reader:
 
     # ---------------------------------------------------------------- rules
 
-    def rules(self, text: str) -> list[str] | None:
-        tokens = self.tokens(text)
-        if tokens is None:
+    def rules(self, text: str) -> tuple[list[str], bool] | None:
+        """The OSM rules of ``text`` and whether a remark was left out, or None."""
+        trimmed = self.trim(self.tokens(text))
+        if trimmed is None:
             return None
+        tokens, remark = trimmed
         items = self.items(tokens)
         if items is None:
             return None
@@ -553,16 +605,28 @@ class _Reader:
         mode = ""  # "closed" or "except" while their days or dates follow
         subtract = False
         previous = ""
+        groups: set[str] = set()  # the day sets of the rules so far (carried when one)
+        merged = False  # the last season was given to the rule before it
+        unused = False  # a season was named and no hours given to it yet
 
         def emit(rule_days: _Days | None, rule_times: str) -> None:
+            nonlocal unused
             spec = rule_days.osm() if rule_days else "Mo-Su"
             if rule_times != "off":
                 groups.add(spec)
-            rules.append(_Rule(season, spec, rule_times))
+            rules.append(_Rule(season, spec, rule_times, rule_days is None))
+            unused = False
+
+        def new_season(value: str) -> bool:
+            """Start a season; False when the one before got no hours ("du 1er avril
+            au 17 juin." says when, not at what time)."""
+            nonlocal season, merged, unused
+            if unused:
+                return False
+            season, merged, unused = value, False, True
+            return True
 
         items = [*items, ("stop", None)]
-        groups: set[str] = set()  # the day sets of the rules so far (carried when one)
-        merged = False  # the last season was given to the rule before it
         for index, (kind, value) in enumerate(items):
             after = [*[k for k, _ in items[index + 1 :] if k != "in"][:2], "stop", "stop"]
             if kind == "stop":
@@ -576,6 +640,8 @@ class _Reader:
                         emit(days, "off")
                     else:
                         return None
+                if unused:
+                    return None
                 days, mode, subtract = None, "", False
             elif kind == "season":
                 if mode == "closed" and after[0] == "stop":  # "cerrado ... y mes de agosto"
@@ -585,7 +651,8 @@ class _Reader:
                 if times is not None and days is None:  # "du 1er avril ... de 10h à 19h et du"
                     emit(None, ",".join(times))
                     times = None
-                    season, merged = str(value), False
+                    if not new_season(str(value)):
+                        return None
                 elif previous == "season" and not merged:  # "del 1 ... y del 1 de octubre"
                     season = f"{season},{value}"
                 elif (
@@ -596,15 +663,16 @@ class _Reader:
                     and (after[0] in ("stop", "season", "in") or after[:2] == ["times", "season"])
                 ):  # "de 10h à 18h du 1er avril au 31 octobre"
                     rules[-1].season, merged = str(value), True
-                else:
-                    season, merged = str(value), False
+                elif not new_season(str(value)):
+                    return None
             elif kind == "in":
                 continue  # "de 14h30 à 18h30 en juillet-août": the season follows the rule
             elif kind == "dates":
                 if mode == "closed":
                     rules.append(_Rule(str(value), "", "off"))
                 elif after[0] == "times" and days is None and times is None:
-                    season, merged = str(value), False  # "14 juillet et 15 août de 14h à 18h"
+                    if not new_season(str(value)):  # "14 juillet et 15 août de 14h à 18h"
+                        return None
                 else:
                     return None
             elif kind == "closed":
@@ -630,7 +698,7 @@ class _Reader:
                         return None
                     emit(value, ",".join(times))
                     last_days, times = value, None
-                elif days is not None:
+                elif days is not None and set(days.days) != set(value.days):
                     return None
                 else:
                     days = value
@@ -639,7 +707,7 @@ class _Reader:
                 if days is not None:
                     emit(days, ",".join(value))
                     last_days, days = days, None
-                elif previous == "season" and last_days is not None:
+                elif previous == "season" and last_days is not None and after[0] != "days":
                     if len(groups) > 1 or not days_lead:  # which days? not guessed
                         return None
                     if merged and after[0] != "season":
@@ -651,9 +719,13 @@ class _Reader:
                     times = value
                 mode = "" if mode == "except" else mode
             previous = kind
-        if _adds_to_earlier(rules) or _year_round_after_season(rules):
+        if not rules or _adds_to_earlier(rules) or _year_round_after_season(rules):
             return None
-        return list(dict.fromkeys(rule.osm() for rule in rules))
+        if any(r.implicit for r in rules) and any(
+            not r.implicit and r.times != "off" and r.days != "Mo-Su" for r in rules
+        ):  # "du 1er février au 31 mai de 14h à 18h ... du mardi au dimanche": which days?
+            return None
+        return list(dict.fromkeys(rule.osm() for rule in rules)), remark
 
 
 def _minutes(times: str) -> list[tuple[int, int]]:
@@ -708,12 +780,19 @@ def _adds_to_earlier(rules: list[_Rule]) -> bool:
     return False
 
 
-def text_to_osm(text: str, language: str | None = None) -> str | None:
-    """The OSM ``opening_hours`` of free text in ``language`` (else each known language in
-    turn, the first that reads every word), or None when it cannot be read."""
+def read_text(text: str, language: str | None = None) -> tuple[str, bool] | None:
+    """(OSM ``opening_hours``, whether a remark before or after the hours was left out)
+    of free text in ``language`` (else each known language in turn, the first that reads
+    the text), or None when it cannot be read."""
     order = [language] if language in LANGUAGES else list(LANGUAGES)
     for lang in order:
-        rules = _Reader(lang).rules(text)
-        if rules:
-            return "; ".join(rules)
+        found = _Reader(lang).rules(text)
+        if found:
+            return "; ".join(found[0]), found[1]
     return None
+
+
+def text_to_osm(text: str, language: str | None = None) -> str | None:
+    """The OSM ``opening_hours`` of free text (see :func:`read_text`), or None."""
+    found = read_text(text, language)
+    return found[0] if found else None
