@@ -47,10 +47,11 @@ _WORDS: dict[str, dict[str, tuple[str, ...]]] = {
         "closed": ("cerrado", "cerrada", "cerrados", "descanso", "cierra", "cierre semanal"),
         "except": ("excepto", "salvo", "menos"),
         "noise": ("de", "desde", "las", "los", "el", "la", "horas", "hora", "h", "hrs", "hs",
-                  "abierto", "abierta", "horario", "del", ":", "apertura", "dias", "dia",
+                  "abierto", "abierta", "horario", "del", "apertura", "dias", "dia",
                   "todo el ano", "horario de apertura", "y de", "de la manana", "todos los",
                   "todas las", "del ano", "al publico", "365 dias", "ininterrumpidamente",
-                  "incluidos festivos", "incluido festivos", "incluso festivos"),
+                  "incluidos festivos", "incluido festivos", "incluso festivos",
+                  "apertura continuada", "continuado", "permanece abierto", "con horario"),
     },
     "ca": {
         "range": ("a", "al", "fins", "fins a", "-"),
@@ -61,7 +62,7 @@ _WORDS: dict[str, dict[str, tuple[str, ...]]] = {
         "closed": ("tancat", "tancada", "tancats"),
         "except": ("excepte", "llevat de", "menys"),
         "noise": ("de", "del", "des", "les", "els", "el", "la", "h", "hores", "hora", "obert",
-                  "oberta", "horari", ":", "d'", "dies", "dia", "tot l'any", "i de"),
+                  "oberta", "horari", "d'", "dies", "dia", "tot l'any", "i de"),
     },
     "pt": {
         "range": ("a", "ao", "as", "ate", "-"),
@@ -72,7 +73,7 @@ _WORDS: dict[str, dict[str, tuple[str, ...]]] = {
         "closed": ("encerrado", "fechado", "encerra", "encerrada", "fechada"),
         "except": ("exceto", "excepto", "salvo"),
         "noise": ("de", "das", "dos", "do", "da", "h", "horas", "aberto", "aberta", "horario",
-                  ":", "o", "os", "e das", "todo o ano"),
+                  "o", "os", "e das", "todo o ano"),
     },
     "en": {
         "range": ("to", "till", "until", "-", "through", "thru"),
@@ -83,7 +84,7 @@ _WORDS: dict[str, dict[str, tuple[str, ...]]] = {
         "holiday": ("bank holidays", "public holidays", "holidays", "bank holiday"),
         "closed": ("closed",),
         "except": ("except", "excluding"),
-        "noise": ("from", "open", "opening hours", "hours", "hrs", "the", "on", ":",
+        "noise": ("from", "open", "opening hours", "hours", "hrs", "the", "on",
                   "including", "all year", "all year round", "year round"),
     },
     "de": {
@@ -94,7 +95,7 @@ _WORDS: dict[str, dict[str, tuple[str, ...]]] = {
         "holiday": ("feiertage", "feiertags", "feiertag", "an feiertagen", "feiertagen"),
         "closed": ("geschlossen", "ruhetag", "ruhetage"),
         "except": ("ausser", "auser"),
-        "noise": ("von", "ab", "uhr", "geoffnet", "offnungszeiten", "am", ":", "h", "vom",
+        "noise": ("von", "ab", "uhr", "geoffnet", "offnungszeiten", "am", "h", "vom",
                   "zum", "an", "ganzjahrig", "jeweils", "und von"),
     },
     "fr": {
@@ -110,7 +111,7 @@ _WORDS: dict[str, dict[str, tuple[str, ...]]] = {
         "in": ("en", "et en"),
         "noise": ("de", "du", "des", "le", "les", "h", "heures", "ouvert", "ouverte", "er",
                   "ouverture",
-                  "ouverts", "horaires", ":", "l'", "d'", "la", "toute l'annee",
+                  "ouverts", "horaires", "l'", "d'", "la", "toute l'annee",
                   "et de", "et le", "et les", "puis", "de l'annee"),
     },
     "it": {
@@ -122,7 +123,7 @@ _WORDS: dict[str, dict[str, tuple[str, ...]]] = {
         "closed": ("chiuso", "chiusa", "chiusura", "chiusi"),
         "except": ("tranne", "eccetto", "escluso", "esclusi"),
         "noise": ("dal", "dalle", "da", "di", "il", "la", "ore", "h", "aperto", "aperta",
-                  "orario", "orari", ":", "dall'", "i", "lo", "tutto l'anno", "e dalle"),
+                  "orario", "orari", "dall'", "i", "lo", "tutto l'anno", "e dalle"),
     },
     "nl": {
         "range": ("tot", "t/m", "tm", "-", "tot en met"),
@@ -132,9 +133,46 @@ _WORDS: dict[str, dict[str, tuple[str, ...]]] = {
         "holiday": ("feestdagen", "feestdag"),
         "closed": ("gesloten",),
         "except": ("behalve", "uitgezonderd"),
-        "noise": ("van", "vanaf", "uur", "u", "open", "geopend", "openingstijden", ":", "op",
+        "noise": ("van", "vanaf", "uur", "u", "open", "geopend", "openingstijden", "op",
                   "de", "het", "jaarrond"),
     },
+}  # fmt: skip
+
+#: Per language: words that open a remark about visits rather than opening hours (last
+#: entry, guided tours, groups, ticket desks, "see the website"); the remark runs to the
+#: end of its sentence and is left out.
+_REMARKS: dict[str, tuple[str, ...]] = {
+    "es": ("ultimo pase", "ultimos pases", "ultimo acceso", "ultima admision",
+           "ultima entrada", "cierre de taquillas", "cierre taquillas", "el desalojo",
+           "las salas se desalojan", "las taquillas", "visitas guiadas", "visita guiada",
+           "visitas para grupos", "grupos", "consultar", "consulte", "este horario",
+           "estos horarios", "se aconseja", "previa reserva", "venta de entradas",
+           "horario de cierre de las taquillas", "entrada libre", "entrada gratuita"),
+    "ca": ("darrer acces", "darrera entrada", "ultima entrada", "visites guiades", "grups",
+           "consultar"),
+    "pt": ("ultima entrada", "ultimo acesso", "visitas guiadas", "grupos", "consultar"),
+    "en": ("last entry", "last admission", "guided tours", "groups", "please check",
+           "check the website"),
+    "de": ("letzter einlass", "fuhrungen", "gruppen", "gruppen nach vereinbarung"),
+    "fr": ("dernier acces", "derniere entree", "dernieres entrees", "visites guidees",
+           "visite guidee", "groupes", "pour les groupes", "pour les groupe",
+           "accueil de groupes", "accueil des groupes", "fermeture des caisses"),
+    "it": ("ultimo ingresso", "ultimo accesso", "visite guidate", "gruppi"),
+    "nl": ("laatste toegang", "laatste entree", "rondleidingen", "groepen"),
+}  # fmt: skip
+
+#: Per language: names of seasons. One that a season's months or dates follow ("Verano
+#: (julio y agosto)") is a heading; anywhere else it is a word the reader does not know.
+_SEASON_WORDS: dict[str, tuple[str, ...]] = {
+    "es": ("verano", "invierno", "primavera", "otono", "horario de verano",
+           "horario de invierno", "temporada alta", "temporada baja"),
+    "ca": ("estiu", "hivern", "primavera", "tardor"),
+    "pt": ("verao", "inverno", "primavera", "outono"),
+    "en": ("summer", "winter", "spring", "autumn", "high season", "low season"),
+    "de": ("sommer", "winter", "fruhling", "herbst", "hauptsaison", "nebensaison"),
+    "fr": ("ete", "hiver", "printemps", "automne", "haute saison", "basse saison"),
+    "it": ("estate", "inverno", "primavera", "autunno", "alta stagione", "bassa stagione"),
+    "nl": ("zomer", "winter", "lente", "herfst", "hoogseizoen", "laagseizoen"),
 }  # fmt: skip
 
 #: Prefixes that are ordinary words too, so never read as a weekday or month.
@@ -143,7 +181,7 @@ _NOT_PREFIXES = {"mit", "son", "mar", "ma", "do", "jun", "jul", "so", "sa", "di"
 _TOKEN = re.compile(
     r"(?P<time>\d{1,2}\s*[:.h]\s*\d{2}(?!\d)\s*(?:am|pm|a\.m\.|p\.m\.)?"
     r"|\d{1,2}\s*(?:am|pm|a\.m\.|p\.m\.)(?![a-z])|\d{1,2}h(?![a-z]))"
-    r"|(?P<num>\d{1,4})(?:er|re|eme|e|st|nd|rd|th|º|ª|°|o)?(?![\w])"
+    r"|(?P<num>\d{1,4})(?:er|re|eme|e|st|nd|rd|th|º|ª|°|o)?(?!\d)"
     r"|(?P<word>[^\W\d_]+(?:'|-[^\W\d_]+)*'?)"
     r"|(?P<punct>[-,/&:;.()])"
 )
@@ -249,7 +287,11 @@ class _Reader:
         self.language = language
         self.days = _names(language, "days")
         self.months = _names(language, "months")
-        words = _WORDS[language]
+        words = {
+            **_WORDS[language],
+            "remark": _REMARKS[language],
+            "season_word": _SEASON_WORDS[language],
+        }
         self.phrases = sorted(
             (
                 ([m.group(0).replace(" ", "") for m in _TOKEN.finditer(phrase)], kind)
@@ -284,31 +326,6 @@ class _Reader:
         i = 0
         while i < len(raw):
             kind, word = raw[i]
-            if kind == "time":
-                out.append(("time", word))
-                i += 1
-                continue
-            if kind == "num":
-                value = int(re.sub(r"\D", "", word))
-                out.append(("year" if value >= 1900 else "num", value))
-                i += 1
-                continue
-            if word in (";", "(", ")"):
-                out.append(("stop", word))
-                i += 1
-                continue
-            if word == ".":
-                previous = out[-1] if out else None
-                if (
-                    previous
-                    and previous[0] in ("day", "month", "daymonth")
-                    and len(raw[i - 1][1]) <= 5
-                ):
-                    i += 1  # "Lun." "sept."
-                else:
-                    out.append(("stop", word))
-                    i += 1
-                continue
             for parts, phrase_kind in self.phrases:
                 if [w for _, w in raw[i : i + len(parts)]] == parts:
                     if phrase_kind != "noise":
@@ -316,46 +333,87 @@ class _Reader:
                     i += len(parts)
                     break
             else:
-                day, month = self.days.get(word), self.months.get(word)
-                if day is not None and month is not None:
-                    out.append(("daymonth", (day, month)))
-                elif day is not None:
-                    out.append(("day", day))
-                elif month is not None:
-                    out.append(("month", month))
-                else:
-                    out.append(("unknown", word))
+                out.append(self.token(kind, word, out, raw[i - 1][1] if i else ""))
                 i += 1
-        return self.settle(out)
+        return self.settle([t for t in out if t[0] != "skip"])
+
+    def token(self, kind: str, word: str, out: list[Token], before: str) -> Token:
+        """The token of one word or sign that is no phrase of the vocabulary."""
+        if kind == "time":
+            return "time", word
+        if kind == "num":
+            value = int(re.sub(r"\D", "", word))
+            return ("year" if value >= 1900 else "num"), value
+        if word == ";":
+            return "stop", word
+        if word in "()":
+            return "paren", word
+        if word == ":":
+            return "colon", word
+        if word == ".":
+            if out and out[-1][0] in ("day", "month", "daymonth") and len(before) <= 5:
+                return "skip", word  # "Lun." "sept."
+            return "stop", word
+        day, month = self.days.get(word), self.months.get(word)
+        if day is not None and month is not None:
+            return "daymonth", (day, month)
+        if day is not None:
+            return "day", day
+        if month is not None:
+            return "month", month
+        return "unknown", word
 
     @staticmethod
     def trim(tokens: list[Token]) -> tuple[list[Token], bool] | None:
-        """The tokens without a remark before or after the hours ("Según el tour.",
-        "Consultar en web oficial", "(matin sur rdv)"), and whether one was dropped;
-        None when an unknown word stands among the hours, or a remark before them is
-        not a sentence of its own, or one after them follows "closed" or "except"."""
-        unknown = [i for i, (kind, _) in enumerate(tokens) if kind == "unknown"]
-        if not unknown:
-            return tokens, False
-        hours = [i for i, (kind, _) in enumerate(tokens) if kind in _SCHEDULE]
+        """The tokens without what is not the hours, and whether something was left out;
+        None when a word the reader does not know may change what the hours mean.
+
+        Left out: a remark from its opening words to the end of its sentence ("Último
+        pase a las 17 horas", "Visitas guiadas: ..."); a season's name before its months
+        ("Verano (julio y agosto)"); a label before the first hours ("Biblioteca:");
+        sentences of unknown words before or after all the hours ("Según el tour.",
+        "Consultar web oficial"); unknown words after the last time of the hours.
+        Unknown words anywhere else, or a left-out sentence that names a season, keep
+        the text from being read.
+        """
+        out = list(tokens)
+        dropped = False
+        boundary = ("stop", "paren")
+        # remarks run to the end of their sentence
+        i = 0
+        while i < len(out):
+            if out[i][0] == "remark":
+                j = i
+                while j < len(out) and out[j][0] not in boundary:
+                    j += 1
+                del out[i:j]
+                dropped = True
+            else:
+                i += 1
+        # a season's name is a heading when its months or dates follow
+        for i, (kind, value) in enumerate(out):
+            if kind != "season_word":
+                continue
+            j = i + 1
+            while j < len(out) and out[j][0] in ("list", "range", "colon", "paren", "season_word"):
+                j += 1
+            ahead = [k for k, _ in out[j : j + 4]]
+            heading = bool(ahead) and (
+                ahead[0] in ("month", "daymonth") or (ahead[0] == "num" and "month" in ahead)
+            )
+            out[i] = ("skip", value) if heading else ("season_name", value)
+        out = [t for t in out if t[0] != "skip"]
+        hours = [i for i, (kind, _) in enumerate(out) if kind in _SCHEDULE]
         if not hours:
             return None
-        first, last = hours[0], hours[-1]
-        if any(first < i < last for i in unknown):
-            return None
-        leading = [i for i in unknown if i < first]
-        if leading and not any(kind == "stop" for kind, _ in tokens[leading[-1] : first]):
-            return None
-        trailing = [i for i in unknown if i > last]
-        if (
-            trailing
-            and tokens[last][0] not in ("time", "num", "year")
-            and not any(kind == "stop" for kind, _ in tokens[last : trailing[0]])
-        ):  # "y dos festivos locales", "fermé sauf ...": the remark belongs to them
-            return None
-        start = leading[-1] + 1 if leading else 0
-        end = last + 1 if any(i > last for i in unknown) else len(tokens)
-        return tokens[start:end], True
+        first = hours[0]
+        # a label right before the first hours: "Exposiciones: Lun - vier"
+        colon = max((i for i in range(first) if out[i][0] == "colon"), default=-1)
+        label = [i for i in range(colon) if out[i][0] == "unknown"]
+        if label and not any(k in boundary for k, _ in out[label[-1] : colon]):
+            del out[label[0] : colon + 1]
+            return _trim_sentences(out, True)
+        return _trim_sentences(out, dropped)
 
     @staticmethod
     def settle(tokens: list[Token]) -> list[Token]:
@@ -382,11 +440,12 @@ class _Reader:
                 items.append((kind, None))
                 i += 1
                 continue
-            if kind == "list" or (
-                (kind == "range"
-                and (i == 0 or tokens[i - 1][0] == "stop" or tokens[i + 1 : i + 2] == []))
-                or (kind == "range"
-                and tokens[i + 1][0] == "stop")
+            if kind in ("list", "colon", "paren") or (
+                (
+                    kind == "range"
+                    and (i == 0 or tokens[i - 1][0] == "stop" or tokens[i + 1 : i + 2] == [])
+                )
+                or (kind == "range" and tokens[i + 1][0] == "stop")
             ):  # "- 24 diciembre", "de 14h à 18h - (ouvert le 14 juillet)"
                 i += 1
                 continue
@@ -501,6 +560,9 @@ class _Reader:
             j -= 1
         if pending or not found:
             return None
+        if found[-1][:4].isdigit() and not found[0][:4].isdigit():  # "... 31 de diciembre de 2018"
+            year = found[-1][:4]
+            found = [f if f[:4].isdigit() else f"{year} {f}" for f in found]
         return ("dates", ",".join(found)), j
 
     def day_set(self, tokens: list[Token], i: int) -> tuple[_Days | None, int]:
@@ -588,7 +650,11 @@ class _Reader:
 
     def rules(self, text: str) -> tuple[list[str], bool] | None:
         """The OSM rules of ``text`` and whether a remark was left out, or None."""
-        trimmed = self.trim(self.tokens(text))
+        tokens = self.tokens(text)
+        ends = [k for k, _ in tokens if k not in ("stop", "paren")]
+        if ends and ends[-1] in ("list", "range"):  # "... 15h30 et": the text was cut
+            return None
+        trimmed = self.trim(tokens)
         if trimmed is None:
             return None
         tokens, remark = trimmed
@@ -642,7 +708,8 @@ class _Reader:
                         return None
                 if unused:
                     return None
-                days, mode, subtract = None, "", False
+                days, subtract = None, False
+                mode = "closed" if mode == "closed" and after[0] == "dates" else ""
             elif kind == "season":
                 if mode == "closed" and after[0] == "stop":  # "cerrado ... y mes de agosto"
                     rules.append(_Rule(str(value), "", "off"))
@@ -721,11 +788,50 @@ class _Reader:
             previous = kind
         if not rules or _adds_to_earlier(rules) or _year_round_after_season(rules):
             return None
+        _year_for_closed_dates(rules)
         if any(r.implicit for r in rules) and any(
             not r.implicit and r.times != "off" and r.days != "Mo-Su" for r in rules
         ):  # "du 1er février au 31 mai de 14h à 18h ... du mardi au dimanche": which days?
             return None
         return list(dict.fromkeys(rule.osm() for rule in rules)), remark
+
+
+def _trim_sentences(tokens: list[Token], dropped: bool) -> tuple[list[Token], bool] | None:
+    """Sentences of unknown words before or after the hours are left out, and unknown
+    words after the last time; None if unknown words (or a season's name that does not
+    head its months) remain elsewhere."""
+    boundary = ("stop", "paren")
+    sentences: list[list[Token]] = [[]]
+    for token in tokens:
+        sentences[-1].append(token)
+        if token[0] in boundary:
+            sentences.append([])
+    bearing = [n for n, s in enumerate(sentences) if any(k in _SCHEDULE for k, _ in s)]
+    if not bearing:
+        return None
+    kept: list[Token] = []
+    for n, sentence in enumerate(sentences):
+        unknown = [i for i, (k, _) in enumerate(sentence) if k in ("unknown", "season_name")]
+        if not unknown:
+            kept.extend(sentence)
+            continue
+        if n not in bearing:
+            if bearing[0] < n < bearing[-1] or any(k == "season_name" for k, _ in sentence):
+                return None  # a sentence among the hours, or a season's name: not guessed
+            kept.extend(t for t in sentence if t[0] in boundary)
+            dropped = True
+            continue
+        marks = [i for i, (k, _) in enumerate(sentence) if k in _SCHEDULE]
+        if (
+            n != bearing[-1]
+            or unknown[0] < marks[-1]
+            or sentence[marks[-1]][0] not in ("time", "num", "year")
+        ):
+            return None
+        kept.extend(sentence[: unknown[0]])
+        kept.extend(t for t in sentence[unknown[0] :] if t[0] in boundary)
+        dropped = True
+    return kept, dropped
 
 
 def _minutes(times: str) -> list[tuple[int, int]]:
@@ -745,6 +851,24 @@ def _day_set(spec: str) -> set[str]:
         else:
             found.add(part)
     return found
+
+
+def _year_for_closed_dates(rules: list[_Rule]) -> None:
+    """Closed dates listed one after another take the year the last of them names:
+    "6 de enero; 29 y 30 de marzo; ... 31 de diciembre de 2018"."""
+    run: list[_Rule] = []
+    for rule in [*rules, _Rule()]:
+        if not rule.days and rule.times == "off" and "-" not in rule.season:
+            run.append(rule)
+            continue
+        if len(run) > 1 and run[-1].season[:4].isdigit():
+            year = run[-1].season[:4]
+            for dated in run[:-1]:
+                dated.season = ",".join(
+                    part if part[:4].isdigit() else f"{year} {part}"
+                    for part in dated.season.split(",")
+                )
+        run = []
 
 
 def _year_round_after_season(rules: list[_Rule]) -> bool:
