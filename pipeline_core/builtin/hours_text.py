@@ -51,7 +51,8 @@ _WORDS: dict[str, dict[str, tuple[str, ...]]] = {
                   "todo el ano", "horario de apertura", "y de", "de la manana", "todos los",
                   "todas las", "del ano", "al publico", "365 dias", "ininterrumpidamente",
                   "incluidos festivos", "incluido festivos", "incluso festivos",
-                  "apertura continuada", "continuado", "permanece abierto", "con horario"),
+                  "apertura continuada", "continuado", "permanece abierto", "con horario",
+                  "mananas", "tardes"),
     },
     "ca": {
         "range": ("a", "al", "fins", "fins a", "-"),
@@ -147,7 +148,10 @@ _REMARKS: dict[str, tuple[str, ...]] = {
            "las salas se desalojan", "las taquillas", "visitas guiadas", "visita guiada",
            "visitas para grupos", "grupos", "consultar", "consulte", "este horario",
            "estos horarios", "se aconseja", "previa reserva", "venta de entradas",
-           "horario de cierre de las taquillas", "entrada libre", "entrada gratuita"),
+           "horario de cierre de las taquillas", "entrada libre", "entrada gratuita",
+           "talleres", "horario talleres", "horario de talleres", "misa", "misas",
+           "horario de misas", "horario de espectaculos", "ultimas mesas", "horario cocina",
+           "horario de cocina"),
     "ca": ("darrer acces", "darrera entrada", "ultima entrada", "visites guiades", "grups",
            "consultar"),
     "pt": ("ultima entrada", "ultimo acesso", "visitas guiadas", "grupos", "consultar"),
@@ -156,7 +160,8 @@ _REMARKS: dict[str, tuple[str, ...]] = {
     "de": ("letzter einlass", "fuhrungen", "gruppen", "gruppen nach vereinbarung"),
     "fr": ("dernier acces", "derniere entree", "dernieres entrees", "visites guidees",
            "visite guidee", "groupes", "pour les groupes", "pour les groupe",
-           "accueil de groupes", "accueil des groupes", "fermeture des caisses"),
+           "accueil de groupes", "accueil des groupes", "fermeture des caisses",
+           "pour les scolaires", "pour les scolaire", "les scolaires"),
     "it": ("ultimo ingresso", "ultimo accesso", "visite guidate", "gruppi"),
     "nl": ("laatste toegang", "laatste entree", "rondleidingen", "groepen"),
 }  # fmt: skip
@@ -175,17 +180,29 @@ _SEASON_WORDS: dict[str, tuple[str, ...]] = {
     "nl": ("zomer", "winter", "lente", "herfst", "hoogseizoen", "laagseizoen"),
 }  # fmt: skip
 
+#: Per language: "all day" (times 00:00-24:00) and "midnight" (24:00).
+_ALL_DAY = {
+    "es": ("todo el dia",), "ca": ("tot el dia",), "pt": ("todo o dia",),
+    "en": ("all day",), "de": ("ganztags", "ganztagig"), "fr": ("toute la journee",),
+    "it": ("tutto il giorno",), "nl": ("de hele dag", "hele dag"),
+}  # fmt: skip
+_MIDNIGHT = {
+    "es": ("medianoche",), "ca": ("mitjanit",), "pt": ("meia-noite", "meia noite"),
+    "en": ("midnight",), "de": ("mitternacht",), "fr": ("minuit",), "it": ("mezzanotte",),
+    "nl": ("middernacht",),
+}  # fmt: skip
+
 #: Prefixes that are ordinary words too, so never read as a weekday or month.
 _NOT_PREFIXES = {"mit", "son", "mar", "ma", "do", "jun", "jul", "so", "sa", "di", "mi"}
 
 _TOKEN = re.compile(
-    r"(?P<time>\d{1,2}\s*[:.h]\s*\d{2}(?!\d)\s*(?:am|pm|a\.m\.|p\.m\.)?"
+    r"(?P<time>\d{1,2}\s*[:.h']\s*\d{2}(?!\d)\s*(?:am|pm|a\.m\.|p\.m\.)?"
     r"|\d{1,2}\s*(?:am|pm|a\.m\.|p\.m\.)(?![a-z])|\d{1,2}h(?![a-z]))"
     r"|(?P<num>\d{1,4})(?:er|re|eme|e|st|nd|rd|th|º|ª|°|o)?(?!\d)"
     r"|(?P<word>[^\W\d_]+(?:'|-[^\W\d_]+)*'?)"
     r"|(?P<punct>[-,/&:;.()])"
 )
-_TIME = re.compile(r"^(\d{1,2})(?:[:.h](\d{2}))?h?(am|pm|a\.m\.|p\.m\.)?$")
+_TIME = re.compile(r"^(\d{1,2})(?:[:.h'](\d{2}))?h?(am|pm|a\.m\.|p\.m\.)?$")
 
 
 def _fold(text: str) -> str:
@@ -276,7 +293,7 @@ _DAY_KINDS = ("day", "every", "holiday", "weekend", "weekdays")
 #: Kinds of token that say something about when a place is open.
 _SCHEDULE = {
     "day", "month", "daymonth", "num", "year", "time", "closed", "except", "holiday",
-    "every", "weekend", "weekdays",
+    "every", "weekend", "weekdays", "allday",
 }  # fmt: skip
 
 
@@ -291,6 +308,8 @@ class _Reader:
             **_WORDS[language],
             "remark": _REMARKS[language],
             "season_word": _SEASON_WORDS[language],
+            "allday": _ALL_DAY[language],
+            "midnight": _MIDNIGHT[language],
         }
         self.phrases = sorted(
             (
@@ -328,7 +347,9 @@ class _Reader:
             kind, word = raw[i]
             for parts, phrase_kind in self.phrases:
                 if [w for _, w in raw[i : i + len(parts)]] == parts:
-                    if phrase_kind != "noise":
+                    if phrase_kind == "midnight":
+                        out.append(("time", "24:00"))
+                    elif phrase_kind != "noise":
                         out.append((phrase_kind, " ".join(parts)))
                     i += len(parts)
                     break
@@ -379,7 +400,10 @@ class _Reader:
         out = list(tokens)
         dropped = False
         boundary = ("stop", "paren")
-        # remarks run to the end of their sentence
+        # remarks run to the end of their sentence (before any hours they are words)
+        first_mark = next((n for n, (k, _) in enumerate(out) if k in _SCHEDULE), len(out))
+        out = [("unknown", v) if k == "remark" and n < first_mark else (k, v)
+               for n, (k, v) in enumerate(out)]  # fmt: skip
         i = 0
         while i < len(out):
             if out[i][0] == "remark":
@@ -440,12 +464,15 @@ class _Reader:
                 items.append((kind, None))
                 i += 1
                 continue
+            edges = ("stop", "paren", "colon")
             if kind in ("list", "colon", "paren") or (
-                (
-                    kind == "range"
-                    and (i == 0 or tokens[i - 1][0] == "stop" or tokens[i + 1 : i + 2] == [])
+                kind == "range"
+                and (
+                    i == 0
+                    or i + 1 == len(tokens)
+                    or tokens[i - 1][0] in edges
+                    or tokens[i + 1][0] in edges
                 )
-                or (kind == "range" and tokens[i + 1][0] == "stop")
             ):  # "- 24 diciembre", "de 14h à 18h - (ouvert le 14 juillet)"
                 i += 1
                 continue
@@ -460,6 +487,10 @@ class _Reader:
                     days.holiday = False  # "los festivos 1 y 6 de enero": those dates
                 items.append(("days", days))
                 i = j
+                continue
+            if kind == "allday":  # "todo el día"
+                items.append(("times", ["00:00-24:00"]))
+                i += 1
                 continue
             times, j = self.time_ranges(tokens, i)
             if times is not None:
@@ -539,7 +570,7 @@ class _Reader:
         """Single dates: ``1 enero, 1 mayo y 25 diciembre``, ``1 y 6 de enero``."""
         found: list[str] = []
         pending: list[int] = []
-        j = i
+        j = end = i
         while j < len(tokens):
             kind, value = tokens[j]
             date, k = self._date(tokens, j)
@@ -548,7 +579,7 @@ class _Reader:
                     found.append(self._osm_date((day, date[1], date[2])))
                 pending = []
                 found.append(self._osm_date(date))
-                j = k
+                j = end = k
             elif kind == "num" and 1 <= int(value) <= 31:
                 pending.append(int(value))
                 j += 1
@@ -556,9 +587,8 @@ class _Reader:
                 j += 1
             else:
                 break
-        while j > i and tokens[j - 1][0] == "list":
-            j -= 1
-        if pending or not found:
+        j = end  # numbers after the last date are not dates of it: "y 14 a 31 agosto"
+        if not found:
             return None
         if found[-1][:4].isdigit() and not found[0][:4].isdigit():  # "... 31 de diciembre de 2018"
             year = found[-1][:4]
@@ -609,8 +639,10 @@ class _Reader:
             and tokens[i][0] in ("time", "num")
             and tokens[i + 1][0] == "range"
             and tokens[i + 2][0] in ("time", "num")
-            and not (  # "1 - 30 sept" is a season
-                tokens[i + 2][0] == "num" and i + 3 < len(tokens) and tokens[i + 3][0] == "month"
+            and not (  # "1 - 30 sept" is a season; "de 10 a 18 De abril a septiembre" is not
+                tokens[i + 2][0] == "num"
+                and [k for k, _ in tokens[i + 3 : i + 6]][:1] == ["month"]
+                and [k for k, _ in tokens[i + 4 : i + 6]] != ["range", "month"]
             )
         ):
             start, end = self.time(tokens[i][1]), self.time(tokens[i + 2][1], end=True)
@@ -650,10 +682,11 @@ class _Reader:
 
     def rules(self, text: str) -> tuple[list[str], bool] | None:
         """The OSM rules of ``text`` and whether a remark was left out, or None."""
-        tokens = self.tokens(text)
-        ends = [k for k, _ in tokens if k not in ("stop", "paren")]
-        if ends and ends[-1] in ("list", "range"):  # "... 15h30 et": the text was cut
+        words = re.findall(r"[^\W\d_]+|\d+|[^\w\s.]", _fold(text))
+        connectors = set(_WORDS[self.language]["range"] + _WORDS[self.language]["list"])
+        if words and words[-1] in connectors:  # "... 15h30 et": the text was cut
             return None
+        tokens = self.tokens(text)
         trimmed = self.trim(tokens)
         if trimmed is None:
             return None
@@ -674,22 +707,23 @@ class _Reader:
         groups: set[str] = set()  # the day sets of the rules so far (carried when one)
         merged = False  # the last season was given to the rule before it
         unused = False  # a season was named and no hours given to it yet
+        on_dates = False  # the season is a list of dates: hours on them are not "every day"
 
         def emit(rule_days: _Days | None, rule_times: str) -> None:
             nonlocal unused
             spec = rule_days.osm() if rule_days else "Mo-Su"
             if rule_times != "off":
                 groups.add(spec)
-            rules.append(_Rule(season, spec, rule_times, rule_days is None))
+            rules.append(_Rule(season, spec, rule_times, rule_days is None and not on_dates))
             unused = False
 
         def new_season(value: str) -> bool:
             """Start a season; False when the one before got no hours ("du 1er avril
             au 17 juin." says when, not at what time)."""
-            nonlocal season, merged, unused
+            nonlocal season, merged, unused, on_dates
             if unused:
                 return False
-            season, merged, unused = value, False, True
+            season, merged, unused, on_dates = value, False, True, False
             return True
 
         items = [*items, ("stop", None)]
@@ -740,6 +774,7 @@ class _Reader:
                 elif after[0] == "times" and days is None and times is None:
                     if not new_season(str(value)):  # "14 juillet et 15 août de 14h à 18h"
                         return None
+                    on_dates = True
                 else:
                     return None
             elif kind == "closed":
