@@ -52,7 +52,7 @@ _WORDS: dict[str, dict[str, tuple[str, ...]]] = {
                   "todas las", "del ano", "al publico", "365 dias", "ininterrumpidamente",
                   "incluidos festivos", "incluido festivos", "incluso festivos",
                   "apertura continuada", "continuado", "permanece abierto", "con horario",
-                  "mananas", "tardes"),
+                  "mananas", "tardes", "mes", "el mes", "mes de", "el mes de"),
     },
     "ca": {
         "range": ("a", "al", "fins", "fins a", "-"),
@@ -151,7 +151,7 @@ _REMARKS: dict[str, tuple[str, ...]] = {
            "horario de cierre de las taquillas", "entrada libre", "entrada gratuita",
            "talleres", "horario talleres", "horario de talleres", "misa", "misas",
            "horario de misas", "horario de espectaculos", "ultimas mesas", "horario cocina",
-           "horario de cocina"),
+           "horario de cocina", "mas informacion", "informacion", "telefono", "reservas"),
     "ca": ("darrer acces", "darrera entrada", "ultima entrada", "visites guiades", "grups",
            "consultar"),
     "pt": ("ultima entrada", "ultimo acesso", "visitas guiadas", "grupos", "consultar"),
@@ -178,6 +178,19 @@ _SEASON_WORDS: dict[str, tuple[str, ...]] = {
     "fr": ("ete", "hiver", "printemps", "automne", "haute saison", "basse saison"),
     "it": ("estate", "inverno", "primavera", "autunno", "alta stagione", "bassa stagione"),
     "nl": ("zomer", "winter", "lente", "herfst", "hoogseizoen", "laagseizoen"),
+}  # fmt: skip
+
+#: Per language: "by appointment". Before the hours ("Sólo visitas de grupo con cita previa:
+#: de lunes a viernes ...") they say the hours are not opening hours: the text is kept.
+_APPOINTMENT: dict[str, tuple[str, ...]] = {
+    "es": ("cita previa", "previa cita", "con cita", "previa reserva", "con reserva"),
+    "ca": ("cita previa", "amb reserva", "amb cita"),
+    "pt": ("marcacao previa", "com marcacao", "mediante marcacao"),
+    "en": ("by appointment", "appointment only", "by arrangement"),
+    "de": ("nach vereinbarung", "nach voranmeldung", "auf anfrage"),
+    "fr": ("sur rendez-vous", "sur rdv", "sur reservation", "rendez-vous"),
+    "it": ("su prenotazione", "su appuntamento", "previa prenotazione"),
+    "nl": ("op afspraak", "na afspraak", "op aanvraag"),
 }  # fmt: skip
 
 #: Per language: "all day" (times 00:00-24:00) and "midnight" (24:00).
@@ -309,6 +322,7 @@ class _Reader:
             "remark": _REMARKS[language],
             "season_word": _SEASON_WORDS[language],
             "allday": _ALL_DAY[language],
+            "appointment": _APPOINTMENT[language],
             "midnight": _MIDNIGHT[language],
         }
         self.phrases = sorted(
@@ -425,8 +439,8 @@ class _Reader:
             heading = bool(ahead) and (
                 ahead[0] in ("month", "daymonth") or (ahead[0] == "num" and "month" in ahead)
             )
-            out[i] = ("skip", value) if heading else ("season_name", value)
-        out = [t for t in out if t[0] != "skip"]
+            out[i] = ("heading", value) if heading else ("season_name", value)
+        out = [t for n, t in enumerate(out) if t[0] != "heading" or out[n - 1][0] != "heading"]
         hours = [i for i, (kind, _) in enumerate(out) if kind in _SCHEDULE]
         if not hours:
             return None
@@ -435,6 +449,8 @@ class _Reader:
         colon = max((i for i in range(first) if out[i][0] == "colon"), default=-1)
         label = [i for i in range(colon) if out[i][0] == "unknown"]
         if label and not any(k in boundary for k, _ in out[label[-1] : colon]):
+            if any(k == "appointment" for k, _ in out[: colon + 1]):
+                return None  # "Sólo visitas de grupo con cita previa: de lunes a viernes"
             del out[label[0] : colon + 1]
             return _trim_sentences(out, True)
         return _trim_sentences(out, dropped)
@@ -460,7 +476,7 @@ class _Reader:
         i = 0
         while i < len(tokens):
             kind = tokens[i][0]
-            if kind in ("stop", "closed", "except", "in"):
+            if kind in ("stop", "closed", "except", "in", "heading"):
                 items.append((kind, None))
                 i += 1
                 continue
@@ -538,6 +554,7 @@ class _Reader:
             and tokens[i + 1][0] == "range"
             and tokens[i + 2][0] == "num"
             and tokens[i + 3][0] == "month"
+            and [k for k, _ in tokens[i + 4 : i + 6]] != ["range", "month"]  # "10 a 18 De abril a"
         ):
             first, last = int(tokens[i][1]), int(tokens[i + 2][1])
             month = int(tokens[i + 3][1])
@@ -708,14 +725,16 @@ class _Reader:
         merged = False  # the last season was given to the rule before it
         unused = False  # a season was named and no hours given to it yet
         on_dates = False  # the season is a list of dates: hours on them are not "every day"
+        headed = False  # the season comes under a heading: it is for what follows
+        pending_dates: list[str] = []  # dates waiting for "cerrado"
 
         def emit(rule_days: _Days | None, rule_times: str) -> None:
-            nonlocal unused
+            nonlocal unused, headed
             spec = rule_days.osm() if rule_days else "Mo-Su"
             if rule_times != "off":
                 groups.add(spec)
             rules.append(_Rule(season, spec, rule_times, rule_days is None and not on_dates))
-            unused = False
+            unused = headed = False
 
         def new_season(value: str) -> bool:
             """Start a season; False when the one before got no hours ("du 1er avril
@@ -740,7 +759,9 @@ class _Reader:
                         emit(days, "off")
                     else:
                         return None
-                if unused:
+                if unused and not headed:
+                    return None
+                if pending_dates:
                     return None
                 days, subtract = None, False
                 mode = "closed" if mode == "closed" and after[0] == "dates" else ""
@@ -758,6 +779,7 @@ class _Reader:
                     season = f"{season},{value}"
                 elif (
                     previous == "times"
+                    and not headed
                     and rules
                     and not rules[-1].season
                     and days is None
@@ -768,9 +790,16 @@ class _Reader:
                     return None
             elif kind == "in":
                 continue  # "de 14h30 à 18h30 en juillet-août": the season follows the rule
+            elif kind == "heading":
+                headed = True  # "Horario de verano del 15 de junio al 15 de septiembre."
+                continue
             elif kind == "dates":
-                if mode == "closed":
+                if mode in ("closed", "except"):
                     rules.append(_Rule(str(value), "", "off"))
+                elif "closed" in [k for k, _ in items[index + 1 :]][:1] or (
+                    days is not None and times is None and after[0] == "closed"
+                ):  # "Lunes, 24 y 31 diciembre: cerrado"
+                    pending_dates.append(str(value))
                 elif after[0] == "times" and days is None and times is None:
                     if not new_season(str(value)):  # "14 juillet et 15 août de 14h à 18h"
                         return None
@@ -778,11 +807,13 @@ class _Reader:
                 else:
                     return None
             elif kind == "closed":
+                rules.extend(_Rule(dated, "", "off") for dated in pending_dates)
                 if days is not None and times is None:
                     emit(days, "off")
                     days = None
-                else:
+                elif not pending_dates:
                     mode = "closed"
+                pending_dates = []
             elif kind == "except":
                 mode, subtract = "except", days is not None and times is None
             elif kind == "days":
@@ -846,12 +877,18 @@ def _trim_sentences(tokens: list[Token], dropped: bool) -> tuple[list[Token], bo
         return None
     kept: list[Token] = []
     for n, sentence in enumerate(sentences):
-        unknown = [i for i, (k, _) in enumerate(sentence) if k in ("unknown", "season_name")]
+        unknown = [
+            i for i, (k, _) in enumerate(sentence) if k in ("unknown", "season_name", "appointment")
+        ]
         if not unknown:
             kept.extend(sentence)
             continue
         if n not in bearing:
-            if bearing[0] < n < bearing[-1] or any(k == "season_name" for k, _ in sentence):
+            if (
+                bearing[0] < n < bearing[-1]
+                or any(k == "season_name" for k, _ in sentence)
+                or (n < bearing[0] and any(k == "appointment" for k, _ in sentence))
+            ):
                 return None  # a sentence among the hours, or a season's name: not guessed
             kept.extend(t for t in sentence if t[0] in boundary)
             dropped = True
