@@ -109,9 +109,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--detect", action="store_true", help="give the reader no language")
     parser.add_argument("--show", choices=("wrong", "kept"), help="list those values")
+    parser.add_argument("--json", action="store_true", help="figures and outcomes as JSON")
     args = parser.parse_args(argv)
     values = load()
     figures = score(values, args.detect)
+    if args.json:
+        outcomes = [
+            {"file": v["file"], "id": v["id"], "outcome": judge(v, args.detect)[0]} for v in values
+        ]
+        figures_out = {key: vars(row) for key, row in figures.items()}
+        print(json.dumps({"figures": figures_out, "outcomes": outcomes}))
+        return 0
     print(f"{'language':<9}{'values':>7}{'hours':>7}{'read right':>16}{'kept as text':>16}"
           f"{'read wrong':>14}")  # fmt: skip
     for language, row in sorted(figures.items(), key=lambda item: item[0] == "all"):

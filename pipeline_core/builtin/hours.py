@@ -16,7 +16,7 @@ from typing import Any
 
 import opening_hours
 
-from pipeline_core.builtin.hours_text import text_to_osm
+from pipeline_core.builtin.hours_text import read_text
 from pipeline_core.builtin.transforms import to_time, weekday
 from pipeline_core.exceptions import PartialTransformError
 from pipeline_core.hookspecs import hookimpl
@@ -325,17 +325,22 @@ def _verbatim(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
-def _from_text(value: Any, language: str | None) -> tuple[Rows, Rows, str | None]:
-    osm = text_to_osm(str(value), language)
-    if osm is None:
+#: Rows, special dates, the OSM string, and whether a remark of a free text was left out.
+_Reading = tuple[Rows, Rows, str | None, bool]
+
+
+def _from_text(value: Any, language: str | None) -> _Reading:
+    found = read_text(str(value), language)
+    if found is None:
         raise ValueError(
             "not opening hours in OpenStreetMap syntax or in free text the reader knows"
             + (f" ({language})" if language else "")
         )
-    return _read(osm, "osm")
+    weekly, dates, osm, _ = _read(found[0], "osm")
+    return weekly, dates, osm, found[1]
 
 
-def _read(value: Any, format: str, language: str | None = None) -> tuple[Rows, Rows, str | None]:
+def _read(value: Any, format: str, language: str | None = None) -> _Reading:
     if format == "text":
         return _from_text(value, language)
     if format == "auto" and isinstance(value, str):
@@ -356,11 +361,11 @@ def _read(value: Any, format: str, language: str | None = None) -> tuple[Rows, R
             format = "osm"
     if format == "schema_org":
         weekly, dates = from_schema_org(value)
-        return weekly, dates, None
+        return weekly, dates, None, False
     if format == "weekdays":
         if not isinstance(value, dict):
             raise ValueError("expected an object of weekdays")
-        return from_weekdays(value), [], None
+        return from_weekdays(value), [], None, False
     if format != "osm":
         raise ValueError("format must be auto, osm, text, weekdays or schema_org")
     try:
@@ -368,7 +373,7 @@ def _read(value: Any, format: str, language: str | None = None) -> tuple[Rows, R
     except _PARSE_ERRORS:
         raise ValueError("not in OpenStreetMap opening_hours syntax") from None
     weekly, dates = from_osm(normalised)
-    return weekly, dates, normalised
+    return weekly, dates, normalised, False
 
 
 def opening_hours_fields(
@@ -388,12 +393,13 @@ def opening_hours_fields(
     de, fr, it or nl (``De lunes a sábado de 9 a 20 h``; see
     :mod:`pipeline_core.builtin.hours_text`), in ``language``, else the source's
     ``defaults.language``, else each in turn. A value that cannot be read is kept as
-    published under ``opening_hours_text`` and reported.
+    published under ``opening_hours_text`` and reported; free text read with a remark
+    left out ("Último pase a las 17 h") keeps its text there too, beside the rows.
     """
     if language is None and context is not None:
         language = context.defaults.get("language")
     try:
-        weekly, dates, osm = _read(value, format, language)
+        weekly, dates, osm, remark = _read(value, format, language)
         if osm is None:
             osm = to_osm(weekly, dates)
     except _UNREADABLE as exc:
@@ -405,6 +411,8 @@ def opening_hours_fields(
         out["opening_dates"] = dates
     if osm:
         out["opening_hours_osm"] = osm
+    if remark:  # a remark was left out of the rows: the text as published stays too
+        out["opening_hours_text"] = _verbatim(value)
     return out
 
 

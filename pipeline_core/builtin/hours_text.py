@@ -63,7 +63,7 @@ _WORDS: dict[str, dict[str, tuple[str, ...]]] = {
         "closed": ("tancat", "tancada", "tancats"),
         "except": ("excepte", "llevat de", "menys"),
         "noise": ("de", "del", "des", "les", "els", "el", "la", "h", "hores", "hora", "obert",
-                  "oberta", "horari", "d'", "dies", "dia", "tot l'any", "i de"),
+                  "oberta", "horari", "d'", "l'", "dies", "dia", "tot l'any", "i de"),
     },
     "pt": {
         "range": ("a", "ao", "as", "ate", "-"),
@@ -116,7 +116,7 @@ _WORDS: dict[str, dict[str, tuple[str, ...]]] = {
                   "et de", "et le", "et les", "puis", "de l'annee"),
     },
     "it": {
-        "range": ("a", "al", "alle", "-", "fino a", "fino al", "all'"),
+        "range": ("a", "al", "alla", "alle", "-", "fino a", "fino al", "all'"),
         "list": ("e", "ed", ",", "/", "&"),
         "every": ("tutti i giorni", "ogni giorno", "giornalmente"),
         "weekend": ("fine settimana", "weekend"),
@@ -388,6 +388,8 @@ class _Reader:
         if word == ".":
             if out and out[-1][0] in ("day", "month", "daymonth") and len(before) <= 5:
                 return "skip", word  # "Lun." "sept."
+            if self.language == "de" and out and out[-1][0] == "num":
+                return "skip", word  # "am 24. und 25. Dezember"
             return "stop", word
         day, month = self.days.get(word), self.months.get(word)
         if day is not None and month is not None:
@@ -481,12 +483,13 @@ class _Reader:
                 i += 1
                 continue
             edges = ("stop", "paren", "colon")
+            before = ("stop", "paren", "colon", "closed", "except")  # "Encerrado a 1 de janeiro"
             if kind in ("list", "colon", "paren") or (
                 kind == "range"
                 and (
                     i == 0
                     or i + 1 == len(tokens)
-                    or tokens[i - 1][0] in edges
+                    or tokens[i - 1][0] in before
                     or tokens[i + 1][0] in edges
                 )
             ):  # "- 24 diciembre", "de 14h à 18h - (ouvert le 14 juillet)"
