@@ -258,7 +258,7 @@ def to_osm(weekly: Rows, dates: Rows) -> str:
 _OSM_RULE = re.compile(
     r"^(?:(?P<y1>\d{4}) (?P<m1>[A-Z][a-z]{2}) (?P<d1>\d{1,2})"
     r"(?:-(?:(?P<y2>\d{4}) )?(?:(?P<m2>[A-Z][a-z]{2}) )?(?P<d2>\d{1,2}))? ?)?"
-    r"(?P<days>(?:Mo|Tu|We|Th|Fr|Sa|Su)(?:[-,](?:Mo|Tu|We|Th|Fr|Sa|Su))*)? ?"
+    r"(?P<days>(?:Mo|Tu|We|Th|Fr|Sa|Su)(?:[-,](?:Mo|Tu|We|Th|Fr|Sa|Su))*)?(?:,PH)? ?"
     r"(?P<times>\d\d:\d\d-\d\d:\d\d(?:,\d\d:\d\d-\d\d:\d\d)*|closed|off)?$"
 )
 
@@ -279,8 +279,10 @@ def _osm_rule_days(text: str | None) -> list[int]:
 def from_osm(normalised: str) -> tuple[Rows, Rows]:
     """Rows of the rules of a normalised OSM string that rows can say: weekdays and times,
     optionally within dates that name their year. Other rules (public holidays, school
-    holidays, sunrise, week numbers, yearly dates) stay in the OSM string only."""
-    weekly: Rows = []
+    holidays, sunrise, week numbers, yearly dates) stay in the OSM string only (``Su,PH``
+    gives Sunday's rows). As in OSM, a later rule for a weekday and period replaces an
+    earlier one's rows (``Mo-Su 10:00-18:00; Mo off``: Monday is closed)."""
+    by_day: dict[tuple[int, str | None, str | None], Rows] = {}
     dates: Rows = []
     if normalised == "24/7":
         return [{"weekday": d, "opens": "00:00", "closes": "24:00"} for d in range(7)], []
@@ -310,9 +312,14 @@ def from_osm(normalised: str) -> tuple[Rows, Rows]:
         if start is not None and end is not None:
             validity = {"valid_from": start.isoformat(), "valid_to": end.isoformat()}
         for day in _osm_rule_days(match["days"]):
+            key = (day, validity.get("valid_from"), validity.get("valid_to"))
             if closed:
-                weekly.append({"weekday": day, "closed": True, **validity})
-            weekly.extend({"weekday": day, "opens": a, "closes": b, **validity} for a, b in ranges)
+                by_day[key] = [{"weekday": day, "closed": True, **validity}]
+            else:
+                by_day[key] = [
+                    {"weekday": day, "opens": a, "closes": b, **validity} for a, b in ranges
+                ]
+    weekly = [row for rows in by_day.values() for row in rows]
     return weekly, dates
 
 
