@@ -208,7 +208,7 @@ def test_without_a_language_the_first_that_reads_the_text_is_used(text: str, osm
         ("fr", "Ouvert du 1er avril au 17 juin puis du 1er juillet au 14 octobre."),  # no hours
         ("es", "Lun \u2013 vier: 16:30 \u2013 20:30 h Mañanas, sábados: previa cita"),
         ("es", "Verano: jue \u2013 sáb: 19:30 \u2013 22:30"),  # which months?
-        ("es", "Cerrado: todos los lunes del año y dos festivos locales."),
+        ("es", "Cerrado: lunes y festivos locales."),  # which holidays?
     ],
 )  # fmt: skip
 def test_what_a_reader_cannot_settle_is_kept(language: str, text: str) -> None:
@@ -222,5 +222,7 @@ def test_a_remark_is_left_out_of_the_rows_and_the_text_is_kept_beside_them() -> 
     assert out["opening_hours_osm"] == "Tu-Su 10:00-18:00"
     assert [row["weekday"] for row in out["opening_hours"]] == [1, 2, 3, 4, 5, 6]
     assert out["opening_hours_text"] == text
+    local = "Cerrado: todos los lunes del año y dos festivos locales."  # not datable
+    assert read_text(local, "es") == ("Mo off", True)
     plain = opening_hours_fields("De martes a domingo de 10 a 18 horas", language="es")
     assert "opening_hours_text" not in plain

@@ -52,7 +52,8 @@ _WORDS: dict[str, dict[str, tuple[str, ...]]] = {
                   "todas las", "del ano", "al publico", "365 dias", "ininterrumpidamente",
                   "incluidos festivos", "incluido festivos", "incluso festivos",
                   "apertura continuada", "continuado", "permanece abierto", "con horario",
-                  "mananas", "tardes", "mes", "el mes", "mes de", "el mes de"),
+                  "mananas", "tardes", "mes", "el mes", "mes de", "el mes de",
+                  "horario reducido"),
     },
     "ca": {
         "range": ("a", "al", "fins", "fins a", "-"),
@@ -151,7 +152,10 @@ _REMARKS: dict[str, tuple[str, ...]] = {
            "horario de cierre de las taquillas", "entrada libre", "entrada gratuita",
            "talleres", "horario talleres", "horario de talleres", "misa", "misas",
            "horario de misas", "horario de espectaculos", "ultimas mesas", "horario cocina",
-           "horario de cocina", "mas informacion", "informacion", "telefono", "reservas"),
+           "horario de cocina", "mas informacion", "informacion", "telefono", "reservas",
+           "y un festivo local", "un festivo local", "y dos festivos locales",
+           "dos festivos locales", "una fiesta local", "y una fiesta local", "brunch",
+           "horario gratuito", "exposiciones temporales", "exposicion temporal"),
     "ca": ("darrer acces", "darrera entrada", "ultima entrada", "visites guiades", "grups",
            "consultar"),
     "pt": ("ultima entrada", "ultimo acesso", "visitas guiadas", "grupos", "consultar"),
@@ -807,6 +811,12 @@ class _Reader:
                     if not new_season(str(value)):  # "14 juillet et 15 août de 14h à 18h"
                         return None
                     on_dates = True
+                elif times is not None and days is None and after[0] == "stop":
+                    if not new_season(str(value)):  # "de 10 a 14 horas, los días 6 de enero"
+                        return None
+                    on_dates = True
+                    emit(None, ",".join(times))
+                    times = None
                 else:
                     return None
             elif kind == "closed":
@@ -853,7 +863,7 @@ class _Reader:
                     return None
                 else:
                     times = value
-                mode = "" if mode == "except" else mode
+                mode = ""  # hours end "closed" and "except": "Horario reducido, de 10 a 14 h"
             previous = kind
         if not rules or _adds_to_earlier(rules) or _year_round_after_season(rules):
             return None
