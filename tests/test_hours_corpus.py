@@ -18,7 +18,7 @@ CORPUS = ROOT / "tests" / "data" / "hours"
 FILES = {"es-esmadrid.jsonl": 220, "es-madrid-museos.jsonl": 66, "fr-musees-de-france.jsonl": 150}
 #: Values read right per language when this test was written: the reader may read more,
 #: never fewer (the shares are of the values that state hours).
-RIGHT_AT_LEAST = {"es": 150, "fr": 83}
+RIGHT_AT_LEAST = {"es": 160, "fr": 84}
 
 
 def _benchmark(*args: str) -> str:
@@ -85,4 +85,4 @@ def test_the_benchmark_prints_the_figures_per_language() -> None:
         "language", "values", "hours", "read", "right", "kept", "as", "text", "read", "wrong",
     ]  # fmt: skip
     assert [row.split()[0] for row in rows[:3]] == ["es", "fr", "all"]
-    assert rows[2].split()[1:3] == ["436", "301"]
+    assert rows[2].split()[1:3] == ["436", "302"]

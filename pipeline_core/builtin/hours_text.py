@@ -39,6 +39,7 @@ _OSM_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "O
 #: Friday, public holidays, closed, except, and words that carry no meaning here.
 _WORDS: dict[str, dict[str, tuple[str, ...]]] = {
     "es": {
+        "in": ("en",),
         "range": ("a", "al", "hasta", "-"),
         "list": ("y", "e", ",", "/", "&"),
         "every": ("todos los dias", "diario", "diariamente", "cada dia"),
@@ -155,7 +156,9 @@ _REMARKS: dict[str, tuple[str, ...]] = {
            "horario de cocina", "mas informacion", "informacion", "telefono", "reservas",
            "y un festivo local", "un festivo local", "y dos festivos locales",
            "dos festivos locales", "una fiesta local", "y una fiesta local", "brunch",
-           "horario gratuito", "exposiciones temporales", "exposicion temporal"),
+           "horario gratuito", "exposiciones temporales", "exposicion temporal",
+           "exposiciones", "biblioteca", "tienda", "recepcion", "bar", "restaurante",
+           "cafeteria", "horario del parque", "comidas"),
     "ca": ("darrer acces", "darrera entrada", "ultima entrada", "visites guiades", "grups",
            "consultar"),
     "pt": ("ultima entrada", "ultimo acesso", "visitas guiadas", "grupos", "consultar"),
@@ -165,7 +168,8 @@ _REMARKS: dict[str, tuple[str, ...]] = {
     "fr": ("dernier acces", "derniere entree", "dernieres entrees", "visites guidees",
            "visite guidee", "groupes", "pour les groupes", "pour les groupe",
            "accueil de groupes", "accueil des groupes", "fermeture des caisses",
-           "pour les scolaires", "pour les scolaire", "les scolaires"),
+           "pour les scolaires", "pour les scolaire", "les scolaires", "expositions",
+           "exposition"),
     "it": ("ultimo ingresso", "ultimo accesso", "visite guidate", "gruppi"),
     "nl": ("laatste toegang", "laatste entree", "rondleidingen", "groepen"),
 }  # fmt: skip
@@ -439,14 +443,20 @@ class _Reader:
             if kind != "season_word":
                 continue
             j = i + 1
-            while j < len(out) and out[j][0] in ("list", "range", "colon", "paren", "season_word"):
+            while j < len(out) and out[j][0] in (
+                "list", "range", "colon", "paren", "season_word", "heading", "in",
+            ):  # fmt: skip
                 j += 1
             ahead = [k for k, _ in out[j : j + 4]]
             heading = bool(ahead) and (
                 ahead[0] in ("month", "daymonth") or (ahead[0] == "num" and "month" in ahead)
             )
             out[i] = ("heading", value) if heading else ("season_name", value)
-        out = [t for n, t in enumerate(out) if t[0] != "heading" or out[n - 1][0] != "heading"]
+            if heading:  # "Primavera - Verano (Abril - septiembre)": one heading
+                for n in range(i + 1, j):
+                    if out[n][0] in ("list", "range", "season_word", "heading"):
+                        out[n] = ("skip", out[n][1])
+        out = [t for t in out if t[0] != "skip"]
         hours = [i for i, (kind, _) in enumerate(out) if kind in _SCHEDULE]
         if not hours:
             return None
