@@ -172,6 +172,11 @@ def test_the_transform_reads_text_in_the_source_language_and_keeps_the_rest() ->
         ("es", "Lun \u2013 vier: 8:30 \u2013 14:00 h Cerrado: sábado, domingo, festivos, 24 y "
                "31 diciembre",
          "Mo-Fr 08:30-14:00; Sa,Su,PH off; Dec 24,Dec 31 off"),
+        # hours added to some of the days
+        ("fr", "Ouvert le lundi, mercredi, jeudi et vendredi de 8h00 à 13h15 et Lundi et Jeudi "
+               "de 15h00 à 17h45", "Mo,We-Fr 08:00-13:15; Mo,Th 08:00-13:15,15:00-17:45"),
+        ("es", "De martes a sábado de 9:30 a 15 horas. Jueves de 17 a 20 horas.",
+         "Tu-Sa 09:30-15:00; Th 09:30-15:00,17:00-20:00"),
         # all day, midnight, past midnight
         ("es", "Abierto todo el día", "Mo-Su 00:00-24:00"),
         ("es", "Mar \u2013 jue: 13:30 \u2013 24:00 h Vier \u2013 sáb: 13:30 \u2013 24:30 h",
@@ -201,12 +206,10 @@ def test_without_a_language_the_first_that_reads_the_text_is_used(text: str, osm
     [
         ("fr", "Ouvert du mardi au dimanche de 14h à 18h et"),  # cut off: the rest is unknown
         ("es", "Sólo visitas de grupo con cita previa: de lunes a viernes, de 10 a 14 horas."),
-        ("fr", "Ouvert le lundi, mercredi, jeudi et vendredi de 8h00 à 13h15 et Lundi et Jeudi "
-               "de 15h00 à 17h45"),  # adds hours to Monday: OSM would replace them
+        ("fr", "Lundi et mardi de 9h à 12h, mardi et mercredi de 14h à 18h"),  # adds or replaces?
         ("fr", "Ouvert du 1er février au 31 mai de 14h à 18h et du 1er juin au 30 septembre de "
                "10h à 12h du mardi au dimanche"),  # which days from February to May?
         ("fr", "Ouvert du 1er avril au 17 juin puis du 1er juillet au 14 octobre."),  # no hours
-        ("es", "Lun \u2013 vier: 16:30 \u2013 20:30 h Mañanas, sábados: previa cita"),
         ("es", "Verano: jue \u2013 sáb: 19:30 \u2013 22:30"),  # which months?
         ("es", "Cerrado: lunes y festivos locales."),  # which holidays?
     ],

@@ -425,16 +425,32 @@ class _Reader:
         dropped = False
         boundary = ("stop", "paren")
         # remarks run to the end of their sentence (before any hours they are words)
+        # "by appointment" after the hours is a remark too, and so are the days it is for
+        # ("Sábados: visita con cita previa", "Domingos y festivos consultar")
         first_mark = next((n for n, (k, _) in enumerate(out) if k in _SCHEDULE), len(out))
-        out = [("unknown", v) if k == "remark" and n < first_mark else (k, v)
-               for n, (k, v) in enumerate(out)]  # fmt: skip
+        out = [
+            ("unknown", v) if k == "remark" and n < first_mark
+            else ("by_appointment", v) if k == "appointment" and n > first_mark
+            else (k, v)
+            for n, (k, v) in enumerate(out)
+        ]  # fmt: skip
         i = 0
         while i < len(out):
-            if out[i][0] == "remark":
-                j = i
-                while j < len(out) and out[j][0] not in boundary:
+            if out[i][0] in ("remark", "by_appointment"):
+                j = i + 1  # a remark runs to the end of its sentence, "by appointment" to
+                ends = boundary if out[i][0] == "remark" else (*boundary, *_SCHEDULE)
+                while j < len(out) and out[j][0] not in ends:  # the next hours
                     j += 1
-                del out[i:j]
+                start = i
+                asks = out[i][0] == "by_appointment" or out[i][1] in ("consultar", "consulte")
+                while asks and start > first_mark and out[start - 1][0] in (
+                    "day", "holiday", "weekend", "list", "colon", "unknown",
+                ):  # fmt: skip
+                    start -= 1
+                if not any(k == "day" or k == "holiday" for k, _ in out[start:i]):
+                    start = i
+                del out[start:j]
+                i = start
                 dropped = True
             else:
                 i += 1
@@ -982,20 +998,25 @@ def _year_round_after_season(rules: list[_Rule]) -> bool:
 
 def _adds_to_earlier(rules: list[_Rule]) -> bool:
     """Whether a rule names days an earlier rule of its season named, at hours that do not
-    meet the earlier ones: "lundi ... de 8h à 13h15 et lundi et jeudi de 15h à 17h45" adds
-    hours, where OSM would replace them, so the text is not read."""
+    meet the earlier ones. When its days are all among the earlier rule's ("De martes a
+    sábado de 9:30 a 15 horas. Jueves de 17 a 20 horas"), it adds hours to them: its times
+    become both (OSM would otherwise replace them). When they are only partly, which is
+    meant is not known: True, and the text is not read."""
     for n, later in enumerate(rules):
         for earlier in rules[:n]:
             if "off" in (later.times, earlier.times) or later.season != earlier.season:
                 continue
             if not _day_set(later.days) & _day_set(earlier.days):
                 continue
-            if not any(
+            if any(
                 a < d and c < b
                 for a, b in _minutes(earlier.times)
                 for c, d in _minutes(later.times)
             ):
+                continue
+            if not _day_set(later.days) <= _day_set(earlier.days):
                 return True
+            later.times = ",".join(sorted(set(earlier.times.split(",") + later.times.split(","))))
     return False
 
 
