@@ -54,7 +54,7 @@ _WORDS: dict[str, dict[str, tuple[str, ...]]] = {
                   "incluidos festivos", "incluido festivos", "incluso festivos",
                   "apertura continuada", "continuado", "permanece abierto", "con horario",
                   "mananas", "tardes", "mes", "el mes", "mes de", "el mes de",
-                  "horario reducido"),
+                  "horario reducido", "tarde"),
     },
     "ca": {
         "range": ("a", "al", "fins", "fins a", "-"),
@@ -379,6 +379,10 @@ class _Reader:
                 out.append(self.token(kind, word, out, raw[i - 1][1] if i else ""))
                 i += 1
         return self.settle([t for t in out if t[0] != "skip"])
+
+    def unknown_words(self, text: str) -> int:
+        """How many words of ``text`` this language's reader does not know."""
+        return sum(kind == "unknown" for kind, _ in self.tokens(text))
 
     def token(self, kind: str, word: str, out: list[Token], before: str) -> Token:
         """The token of one word or sign that is no phrase of the vocabulary."""
@@ -1022,9 +1026,13 @@ def _adds_to_earlier(rules: list[_Rule]) -> bool:
 
 def read_text(text: str, language: str | None = None) -> tuple[str, bool] | None:
     """(OSM ``opening_hours``, whether a remark before or after the hours was left out)
-    of free text in ``language`` (else each known language in turn, the first that reads
-    the text), or None when it cannot be read."""
-    order = [language] if language in LANGUAGES else list(LANGUAGES)
+    of free text in ``language`` (else in the language whose words cover the text best),
+    or None when it cannot be read."""
+    if language in LANGUAGES:
+        order = [language]
+    else:  # the language whose words cover the text best, ties in LANGUAGES order
+        unknown = {lang: _Reader(lang).unknown_words(text) for lang in LANGUAGES}
+        order = [min(LANGUAGES, key=lambda lang: unknown[lang])]
     for lang in order:
         found = _Reader(lang).rules(text)
         if found:
