@@ -399,9 +399,10 @@ def opening_hours_fields(
     object weekdays, text OSM, else free text). ``text`` is free text in es, ca, pt, en,
     de, fr, it or nl (``De lunes a sábado de 9 a 20 h``; see
     :mod:`pipeline_core.builtin.hours_text`), in ``language``, else the source's
-    ``defaults.language``, else the one whose words cover the text best. A value that cannot be read is kept as
-    published under ``opening_hours_text`` and reported; free text read with a remark
-    left out ("Último pase a las 17 h") keeps its text there too, beside the rows.
+    ``defaults.language``, else the one whose words cover the text best. A value that
+    cannot be read is kept as published under ``opening_hours_text`` and reported; free
+    text read with a remark left out ("Último pase a las 17 h") keeps its text there too,
+    beside the rows.
     """
     if language is None and context is not None:
         language = context.defaults.get("language")
