@@ -728,7 +728,7 @@ class _Reader:
             hour += 12
         elif half in ("am", "a.m.") and hour == 12:
             hour = 0
-        if hour > (47 if end else 24) or minute > 59 or (hour == 24 and minute and not end):
+        if hour > 24 or minute > 59 or (hour == 24 and minute and not end):
             return None
         return f"{hour:02d}:{minute:02d}"
 
