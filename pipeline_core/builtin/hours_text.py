@@ -453,6 +453,9 @@ class _Reader:
                     start -= 1
                 if not any(k == "day" or k == "holiday" for k, _ in out[start:i]):
                     start = i
+                if start == i and i > first_mark + 1 and out[i - 1][0] == "colon":
+                    while out[start - 1][0] in ("colon", "unknown"):  # its label:
+                        start -= 1  # "Visitas Viaje de agua: consultar en el centro"
                 del out[start:j]
                 i = start
                 dropped = True
