@@ -53,8 +53,7 @@ _WORDS: dict[str, dict[str, tuple[str, ...]]] = {
                   "todas las", "del ano", "al publico", "365 dias", "ininterrumpidamente",
                   "incluidos festivos", "incluido festivos", "incluso festivos",
                   "apertura continuada", "continuado", "permanece abierto", "con horario",
-                  "mananas", "tardes", "mes", "el mes", "mes de", "el mes de",
-                  "horario reducido", "tarde"),
+                  "mes", "el mes", "mes de", "el mes de", "horario reducido"),
     },
     "ca": {
         "range": ("a", "al", "fins", "fins a", "-"),
@@ -201,6 +200,20 @@ _APPOINTMENT: dict[str, tuple[str, ...]] = {
     "nl": ("op afspraak", "na afspraak", "op aanvraag"),
 }  # fmt: skip
 
+#: Per language: parts of the day. Before times ("mañanas de 10 a 14 horas tardes de 17:30
+#: a 21 horas") they say nothing more; anywhere else ("domingo tarde: cerrado") they do.
+_DAY_PARTS: dict[str, tuple[str, ...]] = {
+    "es": ("manana", "mananas", "tarde", "tardes", "noche", "noches", "por la manana",
+           "por la tarde", "por la noche"),
+    "ca": ("mati", "matins", "tarda", "tardes", "nit"),
+    "pt": ("manha", "manhas", "tarde", "tardes", "noite"),
+    "en": ("morning", "mornings", "afternoon", "afternoons", "evening", "evenings"),
+    "de": ("vormittags", "nachmittags", "abends", "vormittag", "nachmittag", "abend"),
+    "fr": ("matin", "matins", "apres-midi", "soir", "le matin", "l'apres-midi"),
+    "it": ("mattina", "mattino", "pomeriggio", "sera"),
+    "nl": ("ochtend", "middag", "avond", "'s ochtends", "'s middags", "'s avonds"),
+}  # fmt: skip
+
 #: Per language: "all day" (times 00:00-24:00) and "midnight" (24:00).
 _ALL_DAY = {
     "es": ("todo el dia",), "ca": ("tot el dia",), "pt": ("todo o dia",),
@@ -330,6 +343,7 @@ class _Reader:
             "remark": _REMARKS[language],
             "season_word": _SEASON_WORDS[language],
             "allday": _ALL_DAY[language],
+            "daypart": _DAY_PARTS[language],
             "appointment": _APPOINTMENT[language],
             "midnight": _MIDNIGHT[language],
         }
@@ -440,6 +454,8 @@ class _Reader:
         ]  # fmt: skip
         i = 0
         while i < len(out):
+            if out[i][0] == "by_appointment" and out[i - 1] == ("paren", "("):
+                return None  # "Sábados: 11:00 - 14:00 h (previa cita)": those hours?
             if out[i][0] in ("remark", "by_appointment"):
                 j = i + 1  # a remark runs to the end of its sentence, "by appointment" to
                 ends = boundary if out[i][0] == "remark" else (*boundary, *_SCHEDULE)
@@ -461,6 +477,12 @@ class _Reader:
                 dropped = True
             else:
                 i += 1
+        # a part of the day before times says nothing more ("mañanas de 10 a 14 horas");
+        # anywhere else ("domingo tarde: cerrado") it is a word the reader does not know
+        for i, (kind, value) in enumerate(out):
+            if kind == "daypart":
+                ahead = [k for k, _ in out[i + 1 : i + 3] if k != "colon"][:1]
+                out[i] = ("skip" if ahead in (["time"], ["num"]) else "unknown", value)
         # a season's name is a heading when its months or dates follow
         for i, (kind, value) in enumerate(out):
             if kind != "season_word":
@@ -799,8 +821,8 @@ class _Reader:
                         emit(days, "off")
                     else:
                         return None
-                if unused and not headed:
-                    return None
+                if unused and (not headed or index == len(items) - 1):
+                    return None  # a season with no hours (at the end even under a heading)
                 if pending_dates:
                     return None
                 days, subtract = None, False
@@ -934,8 +956,9 @@ def _trim_sentences(tokens: list[Token], dropped: bool) -> tuple[list[Token], bo
                 bearing[0] < n < bearing[-1]
                 or any(k == "season_name" for k, _ in sentence)
                 or (n < bearing[0] and any(k == "appointment" for k, _ in sentence))
-            ):
-                return None  # a sentence among the hours, or a season's name: not guessed
+                or (n == bearing[-1] + 1 and sentences[n - 1][-1:] == [("paren", "(")])
+            ):  # a sentence among the hours, a season's name, a qualifier in brackets
+                return None  # after the hours ("(capilla lateral)"): not guessed
             kept.extend(t for t in sentence if t[0] in boundary)
             dropped = True
             continue
