@@ -190,7 +190,8 @@ _SEASON_WORDS: dict[str, tuple[str, ...]] = {
 #: Per language: "by appointment". Before the hours ("Sólo visitas de grupo con cita previa:
 #: de lunes a viernes ...") they say the hours are not opening hours: the text is kept.
 _APPOINTMENT: dict[str, tuple[str, ...]] = {
-    "es": ("cita previa", "previa cita", "con cita", "previa reserva", "con reserva"),
+    "es": ("cita previa", "previa cita", "con cita", "previa reserva", "con reserva",
+           "atencion telefonica"),
     "ca": ("cita previa", "amb reserva", "amb cita"),
     "pt": ("marcacao previa", "com marcacao", "mediante marcacao"),
     "en": ("by appointment", "appointment only", "by arrangement"),
@@ -472,6 +473,8 @@ class _Reader:
                 if start == i and i > first_mark + 1 and out[i - 1][0] == "colon":
                     while out[start - 1][0] in ("colon", "unknown"):  # its label:
                         start -= 1  # "Visitas Viaje de agua: consultar en el centro"
+                if any(k in ("closed", "except") for k, _ in out[i:j]):
+                    return None  # "La biblioteca permanece cerrada por obras": it matters
                 del out[start:j]
                 i = start
                 dropped = True
@@ -831,6 +834,9 @@ class _Reader:
                 if mode == "closed" and after[0] == "stop":  # "cerrado ... y mes de agosto"
                     rules.append(_Rule(str(value), "", "off"))
                     continue
+                if days is not None and times is None and after[0] == "closed":
+                    pending_dates.append(str(value))  # "Domingos, festivos, agosto: cerrado"
+                    continue
                 mode, seen_season = "", True
                 if times is not None and days is None:  # "du 1er avril ... de 10h à 19h et du"
                     emit(None, ",".join(times))
@@ -967,7 +973,8 @@ def _trim_sentences(tokens: list[Token], dropped: bool) -> tuple[list[Token], bo
             n != bearing[-1]
             or unknown[0] < marks[-1]
             or sentence[marks[-1]][0] not in ("time", "num", "year")
-        ):
+            or any(k == "season_name" for k, _ in sentence[unknown[0] :])
+        ):  # "... Durante los meses de verano el horario será de mañana": not guessed
             return None
         kept.extend(sentence[: unknown[0]])
         kept.extend(t for t in sentence[unknown[0] :] if t[0] in boundary)
