@@ -173,6 +173,17 @@ _REMARKS: dict[str, tuple[str, ...]] = {
     "nl": ("laatste toegang", "laatste entree", "rondleidingen", "groepen"),
 }  # fmt: skip
 
+#: Remarks that name another part of the place (its shop, bar, library, exhibitions,
+#: masses, free hours): they run to the end of their sentence, days and hours included.
+#: Other remarks ("visites guidées à 14h, 15h et 16h") end before ", <weekday>".
+_SECTIONS = {
+    "horario gratuito", "horario del parque", "biblioteca", "tienda", "recepcion", "bar",
+    "restaurante", "cafeteria", "comidas", "exposiciones", "exposiciones temporales",
+    "exposicion temporal", "horario de espectaculos", "horario de misas", "horario cocina",
+    "horario de cocina", "talleres", "horario talleres", "horario de talleres", "misa",
+    "misas", "expositions", "exposition", "visitas guiadas", "visita guiada",
+}  # fmt: skip
+
 #: Per language: names of seasons. One that a season's months or dates follow ("Verano
 #: (julio y agosto)") is a heading; anywhere else it is a word the reader does not know.
 _SEASON_WORDS: dict[str, tuple[str, ...]] = {
@@ -461,6 +472,13 @@ class _Reader:
                 j = i + 1  # a remark runs to the end of its sentence, "by appointment" to
                 ends = boundary if out[i][0] == "remark" else (*boundary, *_SCHEDULE)
                 while j < len(out) and out[j][0] not in ends:  # the next hours
+                    if (
+                        out[i][1] not in _SECTIONS
+                        and out[j] == ("list", ",")
+                        and out[j + 1 : j + 2]
+                        and out[j + 1][0] in _DAY_KINDS
+                    ):
+                        break  # "visites guidées à 14h, 15h et 16h, le dimanche de ..."
                     j += 1
                 start = i
                 asks = out[i][0] == "by_appointment" or out[i][1] in ("consultar", "consulte")
@@ -742,6 +760,9 @@ class _Reader:
                 and tokens[i + 1][0] in ("time", "num")
             ):
                 i += 1
+        spans = _minutes(",".join(ranges)) if ranges else []
+        if any(a < d and c < b for n, (a, b) in enumerate(spans) for c, d in spans[:n]):
+            return None, i  # "de 14h à 18h, de 14h à 19h lors des expositions": which?
         return (ranges or None), i  # ranges may follow each other: "et de" is noise
 
     @staticmethod
@@ -831,6 +852,10 @@ class _Reader:
                 days, subtract = None, False
                 mode = "closed" if mode == "closed" and after[0] == "dates" else ""
             elif kind == "season":
+                if mode == "except":  # "le week-end de 12h à 18h sauf octobre": not said
+                    return None
+                if previous == "times" and "," in str(value) and after[0] == "days":
+                    return None  # "de 14h à 18h de novembre à mars et d'avril à octobre du"
                 if mode == "closed" and after[0] == "stop":  # "cerrado ... y mes de agosto"
                     rules.append(_Rule(str(value), "", "off"))
                     continue
