@@ -184,6 +184,12 @@ _SECTIONS = {
     "misas", "expositions", "exposition", "visitas guiadas", "visita guiada",
 }  # fmt: skip
 
+#: Remarks naming who the hours are for: right after hours they say whose hours they are.
+_AUDIENCES = {
+    "grupos", "groups", "gruppen", "groupes", "pour les groupes", "pour les groupe",
+    "pour les scolaires", "pour les scolaire", "les scolaires", "gruppi", "groepen", "grups",
+}  # fmt: skip
+
 #: Per language: names of seasons. One that a season's months or dates follow ("Verano
 #: (julio y agosto)") is a heading; anywhere else it is a word the reader does not know.
 _SEASON_WORDS: dict[str, tuple[str, ...]] = {
@@ -468,15 +474,17 @@ class _Reader:
         while i < len(out):
             if out[i][0] == "by_appointment" and out[i - 1] == ("paren", "("):
                 return None  # "Sábados: 11:00 - 14:00 h (previa cita)": those hours?
+            if out[i][1] in _AUDIENCES and out[i - 1][0] in ("time", "num"):
+                return None  # "de 9h à 12h et de 14h à 17h30 pour les scolaires": whose hours?
             if out[i][0] in ("remark", "by_appointment"):
                 j = i + 1  # a remark runs to the end of its sentence, "by appointment" to
                 ends = boundary if out[i][0] == "remark" else (*boundary, *_SCHEDULE)
                 while j < len(out) and out[j][0] not in ends:  # the next hours
                     if (
                         out[i][1] not in _SECTIONS
-                        and out[j] == ("list", ",")
+                        and out[j][0] == "list"
                         and out[j + 1 : j + 2]
-                        and out[j + 1][0] in _DAY_KINDS
+                        and out[j + 1][0] in (*_DAY_KINDS, "month", "daymonth", "num")
                     ):
                         break  # "visites guidées à 14h, 15h et 16h, le dimanche de ..."
                     j += 1
