@@ -157,7 +157,7 @@ _REMARKS: dict[str, tuple[str, ...]] = {
            "dos festivos locales", "una fiesta local", "y una fiesta local", "brunch",
            "horario gratuito", "exposiciones temporales", "exposicion temporal",
            "exposiciones", "biblioteca", "tienda", "recepcion", "bar", "restaurante",
-           "cafeteria", "horario del parque", "comidas"),
+           "cafeteria", "horario del parque"),
     "ca": ("darrer acces", "darrera entrada", "ultima entrada", "visites guiades", "grups",
            "consultar"),
     "pt": ("ultima entrada", "ultimo acesso", "visitas guiadas", "grupos", "consultar"),
@@ -178,10 +178,10 @@ _REMARKS: dict[str, tuple[str, ...]] = {
 #: Other remarks ("visites guidées à 14h, 15h et 16h") end before ", <weekday>".
 _SECTIONS = {
     "horario gratuito", "horario del parque", "biblioteca", "tienda", "recepcion", "bar",
-    "restaurante", "cafeteria", "comidas", "exposiciones", "exposiciones temporales",
+    "restaurante", "cafeteria", "exposiciones", "exposiciones temporales",
     "exposicion temporal", "horario de espectaculos", "horario de misas", "horario cocina",
-    "horario de cocina", "talleres", "horario talleres", "horario de talleres", "misa",
-    "misas", "expositions", "exposition", "visitas guiadas", "visita guiada",
+    "horario de cocina", "talleres", "horario talleres", "horario de talleres",
+    "expositions", "exposition", "visitas guiadas", "visita guiada",
 }  # fmt: skip
 
 #: Remarks naming who the hours are for: right after hours they say whose hours they are.
@@ -207,7 +207,7 @@ _SEASON_WORDS: dict[str, tuple[str, ...]] = {
 #: Per language: "by appointment". Before the hours ("Sólo visitas de grupo con cita previa:
 #: de lunes a viernes ...") they say the hours are not opening hours: the text is kept.
 _APPOINTMENT: dict[str, tuple[str, ...]] = {
-    "es": ("cita previa", "previa cita", "con cita", "previa reserva", "con reserva",
+    "es": ("cita previa", "previa cita", "con cita", "por cita previa", "previa reserva", "con reserva",
            "atencion telefonica"),
     "ca": ("cita previa", "amb reserva", "amb cita"),
     "pt": ("marcacao previa", "com marcacao", "mediante marcacao"),
@@ -308,6 +308,7 @@ class _Rule:
     days: str = ""
     times: str = ""
     implicit: bool = False  # no day was named: every day
+    block: bool = False  # the season came before its days: its own week ("Agosto: Lun-sáb")
 
     def osm(self) -> str:
         return " ".join(part for part in (self.season, self.days, self.times) if part)
@@ -474,7 +475,10 @@ class _Reader:
         while i < len(out):
             if out[i][0] == "by_appointment" and out[i - 1] == ("paren", "("):
                 return None  # "Sábados: 11:00 - 14:00 h (previa cita)": those hours?
-            if out[i][1] in _AUDIENCES and out[i - 1][0] in ("time", "num"):
+            if (out[i][1] in _AUDIENCES or out[i][0] == "by_appointment") and out[i - 1][0] in (
+                "time",
+                "num",
+            ):  # "16:00 - 19:00 h Por cita previa"
                 return None  # "de 9h à 12h et de 14h à 17h30 pour les scolaires": whose hours?
             if out[i][0] in ("remark", "by_appointment"):
                 j = i + 1  # a remark runs to the end of its sentence, "by appointment" to
@@ -487,6 +491,12 @@ class _Reader:
                         and out[j + 1][0] in (*_DAY_KINDS, "month", "daymonth", "num")
                     ):
                         break  # "visites guidées à 14h, 15h et 16h, le dimanche de ..."
+                    if (
+                        out[i][1] not in _SECTIONS
+                        and out[j][0] in _DAY_KINDS
+                        and out[j - 1][0] in ("time", "num")
+                    ):
+                        break  # "Misa: 19:00 h Dom y fest: 9:00 - 14:00 h"
                     j += 1
                 start = i
                 asks = out[i][0] == "by_appointment" or out[i][1] in ("consultar", "consulte")
@@ -818,6 +828,7 @@ class _Reader:
         groups: set[str] = set()  # the day sets of the rules so far (carried when one)
         merged = False  # the last season was given to the rule before it
         unused = False  # a season was named and no hours given to it yet
+        season_first = False  # the season was named before the days of its rules
         on_dates = False  # the season is a list of dates: hours on them are not "every day"
         headed = False  # the season comes under a heading: it is for what follows
         pending_dates: list[str] = []  # dates waiting for "cerrado"
@@ -827,16 +838,18 @@ class _Reader:
             spec = rule_days.osm() if rule_days else "Mo-Su"
             if rule_times != "off":
                 groups.add(spec)
-            rules.append(_Rule(season, spec, rule_times, rule_days is None and not on_dates))
+            block = bool(season) and season_first and not on_dates
+            rules.append(_Rule(season, spec, rule_times, rule_days is None and not on_dates, block))
             unused = headed = False
 
         def new_season(value: str) -> bool:
             """Start a season; False when the one before got no hours ("du 1er avril
             au 17 juin." says when, not at what time)."""
-            nonlocal season, merged, unused, on_dates
+            nonlocal season, merged, unused, on_dates, season_first
             if unused:
                 return False
             season, merged, unused, on_dates = value, False, True, False
+            season_first = days is None
             return True
 
         items = [*items, ("stop", None)]
@@ -962,6 +975,7 @@ class _Reader:
         if not rules or _adds_to_earlier(rules) or _year_round_after_season(rules):
             return None
         _year_for_closed_dates(rules)
+        rules = _season_weeks(rules)
         if any(r.implicit for r in rules) and any(
             not r.implicit and r.times != "off" and r.days != "Mo-Su" for r in rules
         ):  # "du 1er février au 31 mai de 14h à 18h ... du mardi au dimanche": which days?
@@ -1032,6 +1046,21 @@ def _day_set(spec: str) -> set[str]:
         else:
             found.add(part)
     return found
+
+
+def _season_weeks(rules: list[_Rule]) -> list[_Rule]:
+    """A season named before its days ("Agosto: Lun - sáb: 13:00 - 24:00 h") has a week of
+    its own: it starts with "<season> off", so days of the year's rules it does not name
+    are closed in it, as the text means (OSM would keep them open)."""
+    year_round = any(not r.season and r.times != "off" for r in rules)
+    out: list[_Rule] = []
+    seen: set[str] = set()
+    for rule in rules:
+        if year_round and rule.block and rule.times != "off" and rule.season not in seen:
+            out.append(_Rule(rule.season, "", "off"))
+            seen.add(rule.season)
+        out.append(rule)
+    return out
 
 
 def _year_for_closed_dates(rules: list[_Rule]) -> None:
