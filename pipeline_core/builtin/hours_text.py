@@ -207,8 +207,8 @@ _SEASON_WORDS: dict[str, tuple[str, ...]] = {
 #: Per language: "by appointment". Before the hours ("Sólo visitas de grupo con cita previa:
 #: de lunes a viernes ...") they say the hours are not opening hours: the text is kept.
 _APPOINTMENT: dict[str, tuple[str, ...]] = {
-    "es": ("cita previa", "previa cita", "con cita", "por cita previa", "previa reserva", "con reserva",
-           "atencion telefonica"),
+    "es": ("cita previa", "previa cita", "con cita", "por cita previa", "previa reserva",
+           "con reserva", "atencion telefonica"),
     "ca": ("cita previa", "amb reserva", "amb cita"),
     "pt": ("marcacao previa", "com marcacao", "mediante marcacao"),
     "en": ("by appointment", "appointment only", "by arrangement"),
