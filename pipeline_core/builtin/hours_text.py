@@ -45,7 +45,8 @@ _WORDS: dict[str, dict[str, tuple[str, ...]]] = {
         "every": ("todos los dias", "diario", "diariamente", "cada dia"),
         "weekend": ("fines de semana", "fin de semana"),
         "holiday": ("festivos", "festivo", "dias festivos", "feriados", "fest", "fiestas"),
-        "closed": ("cerrado", "cerrada", "cerrados", "descanso", "cierra", "cierre semanal"),
+        "closed": ("cerrado", "cerrada", "cerrados", "cerradas", "descanso", "cierra",
+                   "cierre semanal", "permanecera cerrado", "permanecera cerrada"),
         "except": ("excepto", "salvo", "menos"),
         "noise": ("de", "desde", "las", "los", "el", "la", "horas", "hora", "h", "hrs", "hs",
                   "abierto", "abierta", "horario", "del", "apertura", "dias", "dia",
@@ -516,6 +517,15 @@ class _Reader:
                 dropped = True
             else:
                 i += 1
+        # a season in brackets right after hours ("17:00-20:45 h (julio y agosto: 18:00 -
+        # 20:45 h)"): for those hours or all of them? Not guessed.
+        for i in range(1, len(out) - 1):
+            if (
+                out[i] == ("paren", "(")
+                and out[i - 1][0] in ("time", "num")
+                and out[i + 1][0] in ("month", "daymonth", "num", "season_word")
+            ):
+                return None
         # a part of the day before times says nothing more ("mañanas de 10 a 14 horas");
         # anywhere else ("domingo tarde: cerrado") it is a word the reader does not know
         for i, (kind, value) in enumerate(out):
