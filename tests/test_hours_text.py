@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import opening_hours
 import pytest
 
 from pipeline_core.builtin.hours import opening_hours_fields
-from pipeline_core.builtin.hours_text import text_to_osm
+from pipeline_core.builtin.hours_text import read_text, text_to_osm
 from pipeline_core.exceptions import PartialTransformError
 from pipeline_core.transforms import TransformContext
 
@@ -87,3 +88,144 @@ def test_the_transform_reads_text_in_the_source_language_and_keeps_the_rest() ->
     assert str(raised.value) == (
         "not opening hours in OpenStreetMap syntax or in free text the reader knows (es)"
     )
+
+
+@pytest.mark.parametrize(
+    ("language", "text", "osm"),
+    [
+        # closures on dates, in every language
+        (
+            "ca",
+            "De dimarts a diumenge de 10 a 14 h. Tancat l'1 de gener i el 25 de desembre",
+            "Tu-Su 10:00-14:00; Jan 01,Dec 25 off",
+        ),
+        (
+            "pt",
+            "De terça a domingo das 10h às 18h. Encerrado a 1 de janeiro e 25 de dezembro",
+            "Tu-Su 10:00-18:00; Jan 01,Dec 25 off",
+        ),
+        ("en", "Open daily 10am - 6pm. Closed 25 and 26 December",
+         "Mo-Su 10:00-18:00; Dec 25,Dec 26 off"),
+        ("de", "Di-So 10-18 Uhr. Geschlossen am 24. und 25. Dezember",
+         "Tu-Su 10:00-18:00; Dec 24,Dec 25 off"),
+        (
+            "fr",
+            "Ouvert tous les jours de 10h à 18h. Fermé le 1er janvier et le 25 décembre",
+            "Mo-Su 10:00-18:00; Jan 01,Dec 25 off",
+        ),
+        (
+            "it",
+            "Dal martedì alla domenica dalle 9 alle 19. Chiuso il 1° gennaio e il 25 dicembre",
+            "Tu-Su 09:00-19:00; Jan 01,Dec 25 off",
+        ),
+        (
+            "nl",
+            "Di t/m zo 10.00 - 17.00 uur. Gesloten op 1 januari en 25 december",
+            "Tu-Su 10:00-17:00; Jan 01,Dec 25 off",
+        ),
+        (
+            "es",
+            "Cerrado los lunes, días 1 y 6 de enero, 1 de mayo y 24, 25 y 31 de diciembre.",
+            "Mo off; Jan 01,Jan 06,May 01,Dec 24,Dec 25,Dec 31 off",
+        ),
+        # seasons, with and without a year
+        ("es", "Del 1 de abril al 15 de junio de 10 a 21 horas", "Apr 01-Jun 15 Mo-Su 10:00-21:00"),
+        (
+            "fr",
+            "Ouvert du 2 mai au 2 octobre 2011 les vendredis, samedis de 14h à 17h",
+            "2011 May 02-2011 Oct 02 Fr,Sa 14:00-17:00",
+        ),
+        ("de", "April bis Oktober: Di-So 10-18 Uhr", "Apr-Oct Tu-Su 10:00-18:00"),
+        ("it", "Da aprile a ottobre dal martedì alla domenica dalle 10 alle 18",
+         "Apr-Oct Tu-Su 10:00-18:00"),
+        ("en", "April to October: daily 10am-5pm", "Apr-Oct Mo-Su 10:00-17:00"),
+        ("nl", "April t/m oktober: dagelijks 10.00-17.00 uur", "Apr-Oct Mo-Su 10:00-17:00"),
+        ("ca", "De juny a setembre, cada dia de 10 a 20 h", "Jun-Sep Mo-Su 10:00-20:00"),
+        ("pt", "De junho a setembro, todos os dias das 10h às 19h", "Jun-Sep Mo-Su 10:00-19:00"),
+        (
+            "fr",
+            "Ouvert du mercredi au lundi du 2 mai au 31 octobre de 9h30 à 18h et du 2 novembre "
+            "au 30 avril de 10h à 17h",
+            "May 02-Oct 31 Mo,We-Su 09:30-18:00; Nov 02-Apr 30 Mo,We-Su 10:00-17:00",
+        ),
+        (
+            "es",
+            "Horario de invierno (de noviembre a abril) De martes a sábado: de 9:30 a 18:30. "
+            "Horario de verano (de mayo a octubre) De martes a sábado: de 9:30 a 20:30.",
+            "Nov-Apr Tu-Sa 09:30-18:30; May-Oct Tu-Sa 09:30-20:30",
+        ),
+        # "except"
+        ("de", "Täglich außer Montag 10-18 Uhr", "Tu-Su 10:00-18:00"),
+        ("fr", "Ouvert tous les jours de 10h à 18h sauf le mardi", "Mo-Su 10:00-18:00; Tu off"),
+        (
+            "es",
+            "Abierto todos los días de 10 a 14 horas, excepto 25 de diciembre y 1 de enero",
+            "Mo-Su 10:00-14:00; Dec 25,Jan 01 off",
+        ),
+        ("en", "Daily 9am-5pm except Mondays", "Mo-Su 09:00-17:00; Mo off"),
+        ("it", "Tutti i giorni dalle 9 alle 18 tranne il lunedì", "Mo-Su 09:00-18:00; Mo off"),
+        ("nl", "Dagelijks 10-17 uur behalve maandag", "Mo-Su 10:00-17:00; Mo off"),
+        ("ca", "Cada dia de 10 a 19 h excepte dilluns", "Mo-Su 10:00-19:00; Mo off"),
+        ("pt", "Todos os dias das 10h às 18h, exceto segunda-feira", "Mo-Su 10:00-18:00; Mo off"),
+        # "every day ..., Monday closed"
+        ("de", "Täglich 10-18 Uhr, Montag Ruhetag", "Mo-Su 10:00-18:00; Mo off"),
+        ("es", "Lun \u2013 vier: 8:30 \u2013 14:00 h Cerrado: sábado, domingo, festivos, 24 y "
+               "31 diciembre",
+         "Mo-Fr 08:30-14:00; Sa,Su,PH off; Dec 24,Dec 31 off"),
+        # hours added to some of the days
+        ("fr", "Ouvert le lundi, mercredi, jeudi et vendredi de 8h00 à 13h15 et Lundi et Jeudi "
+               "de 15h00 à 17h45", "Mo,We-Fr 08:00-13:15; Mo,Th 08:00-13:15,15:00-17:45"),
+        ("es", "De martes a sábado de 9:30 a 15 horas. Jueves de 17 a 20 horas.",
+         "Tu-Sa 09:30-15:00; Th 09:30-15:00,17:00-20:00"),
+        # all day, midnight, past midnight
+        ("es", "Abierto todo el día", "Mo-Su 00:00-24:00"),
+        ("es", "Mar \u2013 jue: 13:30 \u2013 24:00 h Vier \u2013 sáb: 13:30 \u2013 24:30 h",
+         "Tu-Th 13:30-24:00; Fr,Sa 13:30-24:30"),
+    ],
+)  # fmt: skip
+def test_seasons_closures_and_exceptions_are_read(language: str, text: str, osm: str) -> None:
+    assert text_to_osm(text, language) == osm
+    opening_hours.OpeningHours(osm)  # and OSM's own parser accepts it
+
+
+@pytest.mark.parametrize(
+    ("text", "osm"),
+    [
+        ("Dal lunedì al venerdì dalle 9 alle 13", "Mo-Fr 09:00-13:00"),
+        ("Maandag t/m vrijdag 10.00 - 17.00 uur", "Mo-Fr 10:00-17:00"),
+        ("Montag bis Freitag 9-17 Uhr", "Mo-Fr 09:00-17:00"),
+        ("Du lundi au vendredi de 9h à 12h", "Mo-Fr 09:00-12:00"),
+    ],
+)
+def test_without_a_language_the_first_that_reads_the_text_is_used(text: str, osm: str) -> None:
+    assert text_to_osm(text) == osm
+
+
+@pytest.mark.parametrize(
+    ("language", "text"),
+    [
+        ("fr", "Ouvert du mardi au dimanche de 14h à 18h et"),  # cut off: the rest is unknown
+        ("es", "Sólo visitas de grupo con cita previa: de lunes a viernes, de 10 a 14 horas."),
+        ("fr", "Lundi et mardi de 9h à 12h, mardi et mercredi de 14h à 18h"),  # adds or replaces?
+        ("fr", "Ouvert du 1er février au 31 mai de 14h à 18h et du 1er juin au 30 septembre de "
+               "10h à 12h du mardi au dimanche"),  # which days from February to May?
+        ("fr", "Ouvert du 1er avril au 17 juin puis du 1er juillet au 14 octobre."),  # no hours
+        ("es", "Verano: jue \u2013 sáb: 19:30 \u2013 22:30"),  # which months?
+        ("es", "Cerrado: lunes y festivos locales."),  # which holidays?
+    ],
+)  # fmt: skip
+def test_what_a_reader_cannot_settle_is_kept(language: str, text: str) -> None:
+    assert text_to_osm(text, language) is None
+
+
+def test_a_remark_is_left_out_of_the_rows_and_the_text_is_kept_beside_them() -> None:
+    text = "De martes a domingo de 10 a 18 horas (último pase a las 17 horas)"
+    assert read_text(text, "es") == ("Tu-Su 10:00-18:00", True)
+    out = opening_hours_fields(text, format="text", language="es")
+    assert out["opening_hours_osm"] == "Tu-Su 10:00-18:00"
+    assert [row["weekday"] for row in out["opening_hours"]] == [1, 2, 3, 4, 5, 6]
+    assert out["opening_hours_text"] == text
+    local = "Cerrado: todos los lunes del año y dos festivos locales."  # not datable
+    assert read_text(local, "es") == ("Mo off", True)
+    plain = opening_hours_fields("De martes a domingo de 10 a 18 horas", language="es")
+    assert "opening_hours_text" not in plain

@@ -16,7 +16,7 @@ from typing import Any
 
 import opening_hours
 
-from pipeline_core.builtin.hours_text import text_to_osm
+from pipeline_core.builtin.hours_text import read_text
 from pipeline_core.builtin.transforms import to_time, weekday
 from pipeline_core.exceptions import PartialTransformError
 from pipeline_core.hookspecs import hookimpl
@@ -258,7 +258,7 @@ def to_osm(weekly: Rows, dates: Rows) -> str:
 _OSM_RULE = re.compile(
     r"^(?:(?P<y1>\d{4}) (?P<m1>[A-Z][a-z]{2}) (?P<d1>\d{1,2})"
     r"(?:-(?:(?P<y2>\d{4}) )?(?:(?P<m2>[A-Z][a-z]{2}) )?(?P<d2>\d{1,2}))? ?)?"
-    r"(?P<days>(?:Mo|Tu|We|Th|Fr|Sa|Su)(?:[-,](?:Mo|Tu|We|Th|Fr|Sa|Su))*)? ?"
+    r"(?P<days>(?:Mo|Tu|We|Th|Fr|Sa|Su)(?:[-,](?:Mo|Tu|We|Th|Fr|Sa|Su))*)?(?:,PH)? ?"
     r"(?P<times>\d\d:\d\d-\d\d:\d\d(?:,\d\d:\d\d-\d\d:\d\d)*|closed|off)?$"
 )
 
@@ -279,8 +279,10 @@ def _osm_rule_days(text: str | None) -> list[int]:
 def from_osm(normalised: str) -> tuple[Rows, Rows]:
     """Rows of the rules of a normalised OSM string that rows can say: weekdays and times,
     optionally within dates that name their year. Other rules (public holidays, school
-    holidays, sunrise, week numbers, yearly dates) stay in the OSM string only."""
-    weekly: Rows = []
+    holidays, sunrise, week numbers, yearly dates) stay in the OSM string only (``Su,PH``
+    gives Sunday's rows). As in OSM, a later rule for a weekday and period replaces an
+    earlier one's rows (``Mo-Su 10:00-18:00; Mo off``: Monday is closed)."""
+    by_day: dict[tuple[int, str | None, str | None], Rows] = {}
     dates: Rows = []
     if normalised == "24/7":
         return [{"weekday": d, "opens": "00:00", "closes": "24:00"} for d in range(7)], []
@@ -310,9 +312,14 @@ def from_osm(normalised: str) -> tuple[Rows, Rows]:
         if start is not None and end is not None:
             validity = {"valid_from": start.isoformat(), "valid_to": end.isoformat()}
         for day in _osm_rule_days(match["days"]):
+            key = (day, validity.get("valid_from"), validity.get("valid_to"))
             if closed:
-                weekly.append({"weekday": day, "closed": True, **validity})
-            weekly.extend({"weekday": day, "opens": a, "closes": b, **validity} for a, b in ranges)
+                by_day[key] = [{"weekday": day, "closed": True, **validity}]
+            else:
+                by_day[key] = [
+                    {"weekday": day, "opens": a, "closes": b, **validity} for a, b in ranges
+                ]
+    weekly = [row for rows in by_day.values() for row in rows]
     return weekly, dates
 
 
@@ -325,17 +332,22 @@ def _verbatim(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
-def _from_text(value: Any, language: str | None) -> tuple[Rows, Rows, str | None]:
-    osm = text_to_osm(str(value), language)
-    if osm is None:
+#: Rows, special dates, the OSM string, and whether a remark of a free text was left out.
+_Reading = tuple[Rows, Rows, str | None, bool]
+
+
+def _from_text(value: Any, language: str | None) -> _Reading:
+    found = read_text(str(value), language)
+    if found is None:
         raise ValueError(
             "not opening hours in OpenStreetMap syntax or in free text the reader knows"
             + (f" ({language})" if language else "")
         )
-    return _read(osm, "osm")
+    weekly, dates, osm, _ = _read(found[0], "osm")
+    return weekly, dates, osm, found[1]
 
 
-def _read(value: Any, format: str, language: str | None = None) -> tuple[Rows, Rows, str | None]:
+def _read(value: Any, format: str, language: str | None = None) -> _Reading:
     if format == "text":
         return _from_text(value, language)
     if format == "auto" and isinstance(value, str):
@@ -356,11 +368,11 @@ def _read(value: Any, format: str, language: str | None = None) -> tuple[Rows, R
             format = "osm"
     if format == "schema_org":
         weekly, dates = from_schema_org(value)
-        return weekly, dates, None
+        return weekly, dates, None, False
     if format == "weekdays":
         if not isinstance(value, dict):
             raise ValueError("expected an object of weekdays")
-        return from_weekdays(value), [], None
+        return from_weekdays(value), [], None, False
     if format != "osm":
         raise ValueError("format must be auto, osm, text, weekdays or schema_org")
     try:
@@ -368,7 +380,7 @@ def _read(value: Any, format: str, language: str | None = None) -> tuple[Rows, R
     except _PARSE_ERRORS:
         raise ValueError("not in OpenStreetMap opening_hours syntax") from None
     weekly, dates = from_osm(normalised)
-    return weekly, dates, normalised
+    return weekly, dates, normalised, False
 
 
 def opening_hours_fields(
@@ -387,13 +399,15 @@ def opening_hours_fields(
     object weekdays, text OSM, else free text). ``text`` is free text in es, ca, pt, en,
     de, fr, it or nl (``De lunes a sábado de 9 a 20 h``; see
     :mod:`pipeline_core.builtin.hours_text`), in ``language``, else the source's
-    ``defaults.language``, else each in turn. A value that cannot be read is kept as
-    published under ``opening_hours_text`` and reported.
+    ``defaults.language``, else the one whose words cover the text best. A value that
+    cannot be read is kept as published under ``opening_hours_text`` and reported; free
+    text read with a remark left out ("Último pase a las 17 h") keeps its text there too,
+    beside the rows.
     """
     if language is None and context is not None:
         language = context.defaults.get("language")
     try:
-        weekly, dates, osm = _read(value, format, language)
+        weekly, dates, osm, remark = _read(value, format, language)
         if osm is None:
             osm = to_osm(weekly, dates)
     except _UNREADABLE as exc:
@@ -405,6 +419,8 @@ def opening_hours_fields(
         out["opening_dates"] = dates
     if osm:
         out["opening_hours_osm"] = osm
+    if remark:  # a remark was left out of the rows: the text as published stays too
+        out["opening_hours_text"] = _verbatim(value)
     return out
 
 

@@ -4,20 +4,30 @@
 1 mayo y 25 diciembre." becomes ``Mo-Sa 09:00-20:00; Su,PH 09:00-14:00; Jan 01,May 01,Dec
 25 off``, which :mod:`pipeline_core.builtin.hours` checks with ``opening-hours-py`` and
 turns into rows. The reader is strict on purpose: every word of the text must be a
-weekday, a month, a time, or a word of the language's small vocabulary (ranges, lists,
-"every day", holidays, "closed", "from"); a text with any other word ("Consultar web
-oficial", "según espectáculo", seasons) is not read, and the transform keeps it as text
-and reports it. A wrong row is worse than a kept sentence.
+weekday, a month, a time, a date, or a word of the language's small vocabulary (ranges,
+lists, "every day", weekends, holidays, "closed", "except", "from"); a text with any other
+word ("Consultar web oficial", "según espectáculo", "Verano") is not read, and the
+transform keeps it as text and reports it. A wrong row is worse than a kept sentence.
+
+What it reads: weekdays, their ranges and lists ("Lun - vier", "Sáb y dom"), "every day",
+weekends, public holidays; times in 12 and 24 hour forms ("9:30 a 20:30 horas", "de 9 a
+14 h", "10am-4pm", "9.00-17.00 Uhr", "14h30"), split periods ("10 - 14 h / 17 - 20 h");
+seasons with or without a year ("Del 1 de abril al 15 de junio", "d'avril à octobre",
+"du 2 mai au 2 octobre 2011", "juillet-août"); closures on weekdays and dates ("Cerrado
+1 enero, 1 mayo y 25 diciembre", "fermé le lundi", "Montag Ruhetag"); and "except"
+("Täglich außer Montag 10-18 Uhr", "tous les jours sauf le mardi").
 
 Weekday and month names come from Babel's CLDR data (well kept, every language), with
-the abbreviations and plurals feeds use added; the small words are ours.
+their plurals and unambiguous prefixes ("vier", "sept"); the small words are ours.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass, field
 from functools import cache
+from typing import Any
 
 from babel import Locale
 
@@ -25,301 +35,1117 @@ LANGUAGES = ("es", "ca", "pt", "en", "de", "fr", "it", "nl")
 _OSM_DAYS = ("Mo", "Tu", "We", "Th", "Fr", "Sa", "Su")
 _OSM_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
-#: Per language: words joining a range, a list, meaning every day, public holidays,
-#: closed, and words that carry no meaning here (from, open, hours, articles).
+#: Per language: words joining a range, a list, meaning every day, the weekend, Monday to
+#: Friday, public holidays, closed, except, and words that carry no meaning here.
 _WORDS: dict[str, dict[str, tuple[str, ...]]] = {
     "es": {
+        "in": ("en",),
         "range": ("a", "al", "hasta", "-"),
-        "list": ("y", "e", ",", "/"),
-        "every": ("todos los dias", "diario", "diariamente", "cada dia", "lunes a domingo"),
-        "holiday": ("festivos", "festivo", "dias festivos", "feriados"),
-        "closed": ("cerrado", "cerrada", "cerrados", "descanso", "excepto"),
-        "noise": ("de", "desde", "las", "los", "el", "la", "horas", "hora", "h", "hrs",
-                  "abierto", "horario", "y de", "del", ":", "apertura"),
+        "list": ("y", "e", ",", "/", "&"),
+        "every": ("todos los dias", "diario", "diariamente", "cada dia"),
+        "weekend": ("fines de semana", "fin de semana"),
+        "holiday": ("festivos", "festivo", "dias festivos", "feriados", "fest", "fiestas"),
+        "closed": ("cerrado", "cerrada", "cerrados", "cerradas", "descanso", "cierra",
+                   "cierre semanal", "permanecera cerrado", "permanecera cerrada"),
+        "except": ("excepto", "salvo", "menos"),
+        "noise": ("de", "desde", "las", "los", "el", "la", "horas", "hora", "h", "hrs", "hs",
+                  "abierto", "abierta", "horario", "del", "apertura", "dias", "dia",
+                  "todo el ano", "horario de apertura", "y de", "de la manana", "todos los",
+                  "todas las", "del ano", "al publico", "365 dias", "ininterrumpidamente",
+                  "incluidos festivos", "incluido festivos", "incluso festivos",
+                  "apertura continuada", "continuado", "permanece abierto", "con horario",
+                  "mes", "el mes", "mes de", "el mes de", "horario reducido"),
     },
     "ca": {
-        "range": ("a", "al", "fins", "-"),
-        "list": ("i", ",", "/"),
-        "every": ("cada dia", "tots els dies", "diari"),
-        "holiday": ("festius", "festiu", "dies festius"),
+        "range": ("a", "al", "fins", "fins a", "-"),
+        "list": ("i", ",", "/", "&"),
+        "every": ("cada dia", "tots els dies", "diari", "diariament"),
+        "weekend": ("caps de setmana", "cap de setmana"),
+        "holiday": ("festius", "festiu", "dies festius", "festes"),
         "closed": ("tancat", "tancada", "tancats"),
+        "except": ("excepte", "llevat de", "menys"),
         "noise": ("de", "del", "des", "les", "els", "el", "la", "h", "hores", "hora", "obert",
-                  "horari", ":"),
+                  "oberta", "horari", "d'", "l'", "dies", "dia", "tot l'any", "i de"),
     },
     "pt": {
         "range": ("a", "ao", "as", "ate", "-"),
-        "list": ("e", ",", "/"),
+        "list": ("e", ",", "/", "&"),
         "every": ("todos os dias", "diariamente", "diario"),
+        "weekend": ("fins de semana", "fim de semana"),
         "holiday": ("feriados", "feriado"),
-        "closed": ("encerrado", "fechado", "encerra"),
-        "noise": ("de", "das", "dos", "do", "da", "h", "horas", "aberto", "horario", ":"),
+        "closed": ("encerrado", "fechado", "encerra", "encerrada", "fechada"),
+        "except": ("exceto", "excepto", "salvo"),
+        "noise": ("de", "das", "dos", "do", "da", "h", "horas", "aberto", "aberta", "horario",
+                  "o", "os", "e das", "todo o ano"),
     },
     "en": {
         "range": ("to", "till", "until", "-", "through", "thru"),
-        "list": ("and", ",", "&", "/"),
+        "list": ("and", ",", "/", "&"),
         "every": ("daily", "every day", "7 days", "seven days a week", "7 days a week"),
+        "weekend": ("weekends", "weekend", "the weekend"),
+        "weekdays": ("weekdays",),
         "holiday": ("bank holidays", "public holidays", "holidays", "bank holiday"),
         "closed": ("closed",),
-        "noise": ("from", "open", "opening hours", "hours", "hrs", "the", "on", ":", "including"),
+        "except": ("except", "excluding"),
+        "noise": ("from", "open", "opening hours", "hours", "hrs", "the", "on",
+                  "including", "all year", "all year round", "year round"),
     },
     "de": {
         "range": ("bis", "-"),
-        "list": ("und", ",", "/", "&"),
+        "list": ("und", ",", "/", "&", "sowie"),
         "every": ("taglich", "jeden tag"),
-        "holiday": ("feiertage", "feiertags", "feiertag", "an feiertagen"),
-        "closed": ("geschlossen", "ruhetag"),
-        "noise": ("von", "ab", "uhr", "geoffnet", "offnungszeiten", "am", ":", "h"),
+        "weekend": ("wochenende", "am wochenende"),
+        "holiday": ("feiertage", "feiertags", "feiertag", "an feiertagen", "feiertagen"),
+        "closed": ("geschlossen", "ruhetag", "ruhetage"),
+        "except": ("ausser", "auser"),
+        "noise": ("von", "ab", "uhr", "geoffnet", "offnungszeiten", "am", "h", "vom",
+                  "zum", "an", "ganzjahrig", "jeweils", "und von"),
     },
     "fr": {
-        "range": ("a", "au", "-"),
-        "list": ("et", ",", "/"),
-        "every": ("tous les jours", "7j/7", "quotidien"),
-        "holiday": ("jours feries", "feries", "ferie"),
-        "closed": ("ferme", "fermee", "fermeture"),
-        "noise": ("de", "du", "des", "le", "les", "h", "heures", "ouvert", "horaires", ":", "l'"),
+        "range": ("a", "au", "-", "jusqu'a"),
+        "list": ("et", ",", "/", "&"),
+        "every": ("tous les jours", "7j/7", "7 jours sur 7", "tlj"),
+        "weekend": ("week-end", "week-ends", "les week-ends", "le week-end", "week end",
+                    "les week-end", "fins de semaine", "weekend", "weekends"),
+        "weekdays": ("en semaine",),
+        "holiday": ("jours feries", "feries", "ferie", "jours de fetes"),
+        "closed": ("ferme", "fermee", "fermeture", "fermes"),
+        "except": ("sauf",),
+        "in": ("en", "et en"),
+        "noise": ("de", "du", "des", "le", "les", "h", "heures", "ouvert", "ouverte", "er",
+                  "ouverture",
+                  "ouverts", "horaires", "l'", "d'", "la", "toute l'annee",
+                  "et de", "et le", "et les", "puis", "de l'annee"),
     },
     "it": {
-        "range": ("a", "al", "alle", "-"),
-        "list": ("e", "ed", ",", "/"),
-        "every": ("tutti i giorni", "ogni giorno", "tutto l'anno tutti i giorni"),
-        "holiday": ("festivi", "giorni festivi", "festivo"),
-        "closed": ("chiuso", "chiusa", "chiusura"),
-        "noise": ("dal", "dalle", "da", "di", "il", "la", "ore", "h", "aperto", "orario", ":"),
+        "range": ("a", "al", "alla", "alle", "-", "fino a", "fino al", "all'"),
+        "list": ("e", "ed", ",", "/", "&"),
+        "every": ("tutti i giorni", "ogni giorno", "giornalmente"),
+        "weekend": ("fine settimana", "weekend"),
+        "holiday": ("festivi", "giorni festivi", "festivo", "festività"),
+        "closed": ("chiuso", "chiusa", "chiusura", "chiusi"),
+        "except": ("tranne", "eccetto", "escluso", "esclusi"),
+        "noise": ("dal", "dalle", "da", "di", "il", "la", "ore", "h", "aperto", "aperta",
+                  "orario", "orari", "dall'", "i", "lo", "tutto l'anno", "e dalle"),
     },
     "nl": {
-        "range": ("tot", "t/m", "tm", "-"),
+        "range": ("tot", "t/m", "tm", "-", "tot en met"),
         "list": ("en", ",", "/", "&"),
         "every": ("dagelijks", "elke dag", "alle dagen"),
+        "weekend": ("weekend", "weekenden", "in het weekend"),
         "holiday": ("feestdagen", "feestdag"),
         "closed": ("gesloten",),
-        "noise": ("van", "vanaf", "uur", "u", "open", "geopend", "openingstijden", ":", "op"),
+        "except": ("behalve", "uitgezonderd"),
+        "noise": ("van", "vanaf", "uur", "u", "open", "geopend", "openingstijden", "op",
+                  "de", "het", "jaarrond"),
     },
 }  # fmt: skip
 
-_TIME = re.compile(r"^(\d{1,2})(?:[:.h](\d{2}))?\s*(am|pm|a\.m\.|p\.m\.|h|uhr|u)?$", re.IGNORECASE)
-_TOKEN = re.compile(r"\d{1,2}(?:[:.h]\d{2})?\s*(?:am|pm|a\.m\.|p\.m\.)?|[^\W\d_]+'?|[-,/&:;]")
+#: Per language: words that open a remark about visits rather than opening hours (last
+#: entry, guided tours, groups, ticket desks, "see the website"); the remark runs to the
+#: end of its sentence and is left out.
+_REMARKS: dict[str, tuple[str, ...]] = {
+    "es": ("ultimo pase", "ultimos pases", "ultimo acceso", "ultima admision",
+           "ultima entrada", "cierre de taquillas", "cierre taquillas", "el desalojo",
+           "las salas se desalojan", "las taquillas", "visitas guiadas", "visita guiada",
+           "visitas para grupos", "grupos", "consultar", "consulte", "este horario",
+           "estos horarios", "se aconseja", "previa reserva", "venta de entradas",
+           "horario de cierre de las taquillas", "entrada libre", "entrada gratuita",
+           "talleres", "horario talleres", "horario de talleres", "misa", "misas",
+           "horario de misas", "horario de espectaculos", "ultimas mesas", "horario cocina",
+           "horario de cocina", "mas informacion", "informacion", "telefono", "reservas",
+           "y un festivo local", "un festivo local", "y dos festivos locales",
+           "dos festivos locales", "una fiesta local", "y una fiesta local", "brunch",
+           "horario gratuito", "exposiciones temporales", "exposicion temporal",
+           "exposiciones", "biblioteca", "tienda", "recepcion", "bar", "restaurante",
+           "cafeteria", "horario del parque"),
+    "ca": ("darrer acces", "darrera entrada", "ultima entrada", "visites guiades", "grups",
+           "consultar"),
+    "pt": ("ultima entrada", "ultimo acesso", "visitas guiadas", "grupos", "consultar"),
+    "en": ("last entry", "last admission", "guided tours", "groups", "please check",
+           "check the website"),
+    "de": ("letzter einlass", "fuhrungen", "gruppen", "gruppen nach vereinbarung"),
+    "fr": ("dernier acces", "derniere entree", "dernieres entrees", "visites guidees",
+           "visite guidee", "groupes", "pour les groupes", "pour les groupe",
+           "accueil de groupes", "accueil des groupes", "fermeture des caisses",
+           "pour les scolaires", "pour les scolaire", "les scolaires", "expositions",
+           "exposition"),
+    "it": ("ultimo ingresso", "ultimo accesso", "visite guidate", "gruppi"),
+    "nl": ("laatste toegang", "laatste entree", "rondleidingen", "groepen"),
+}  # fmt: skip
+
+#: Remarks that name another part of the place (its shop, bar, library, exhibitions,
+#: masses, free hours): they run to the end of their sentence, days and hours included.
+#: Other remarks ("visites guidées à 14h, 15h et 16h") end before ", <weekday>".
+_SECTIONS = {
+    "horario gratuito", "horario del parque", "biblioteca", "tienda", "recepcion", "bar",
+    "restaurante", "cafeteria", "exposiciones", "exposiciones temporales",
+    "exposicion temporal", "horario de espectaculos", "horario de misas", "horario cocina",
+    "horario de cocina", "talleres", "horario talleres", "horario de talleres",
+    "expositions", "exposition", "visitas guiadas", "visita guiada",
+}  # fmt: skip
+
+#: Remarks naming who the hours are for: right after hours they say whose hours they are.
+_AUDIENCES = {
+    "grupos", "groups", "gruppen", "groupes", "pour les groupes", "pour les groupe",
+    "pour les scolaires", "pour les scolaire", "les scolaires", "gruppi", "groepen", "grups",
+}  # fmt: skip
+
+#: Per language: names of seasons. One that a season's months or dates follow ("Verano
+#: (julio y agosto)") is a heading; anywhere else it is a word the reader does not know.
+_SEASON_WORDS: dict[str, tuple[str, ...]] = {
+    "es": ("verano", "invierno", "primavera", "otono", "horario de verano",
+           "horario de invierno", "temporada alta", "temporada baja"),
+    "ca": ("estiu", "hivern", "primavera", "tardor"),
+    "pt": ("verao", "inverno", "primavera", "outono"),
+    "en": ("summer", "winter", "spring", "autumn", "high season", "low season"),
+    "de": ("sommer", "winter", "fruhling", "herbst", "hauptsaison", "nebensaison"),
+    "fr": ("ete", "hiver", "printemps", "automne", "haute saison", "basse saison"),
+    "it": ("estate", "inverno", "primavera", "autunno", "alta stagione", "bassa stagione"),
+    "nl": ("zomer", "winter", "lente", "herfst", "hoogseizoen", "laagseizoen"),
+}  # fmt: skip
+
+#: Per language: "by appointment". Before the hours ("Sólo visitas de grupo con cita previa:
+#: de lunes a viernes ...") they say the hours are not opening hours: the text is kept.
+_APPOINTMENT: dict[str, tuple[str, ...]] = {
+    "es": ("cita previa", "previa cita", "con cita", "por cita previa", "previa reserva",
+           "con reserva", "atencion telefonica"),
+    "ca": ("cita previa", "amb reserva", "amb cita"),
+    "pt": ("marcacao previa", "com marcacao", "mediante marcacao"),
+    "en": ("by appointment", "appointment only", "by arrangement"),
+    "de": ("nach vereinbarung", "nach voranmeldung", "auf anfrage"),
+    "fr": ("sur rendez-vous", "sur rdv", "sur reservation", "rendez-vous"),
+    "it": ("su prenotazione", "su appuntamento", "previa prenotazione"),
+    "nl": ("op afspraak", "na afspraak", "op aanvraag"),
+}  # fmt: skip
+
+#: Per language: parts of the day. Before times ("mañanas de 10 a 14 horas tardes de 17:30
+#: a 21 horas") they say nothing more; anywhere else ("domingo tarde: cerrado") they do.
+_DAY_PARTS: dict[str, tuple[str, ...]] = {
+    "es": ("manana", "mananas", "tarde", "tardes", "noche", "noches", "por la manana",
+           "por la tarde", "por la noche"),
+    "ca": ("mati", "matins", "tarda", "tardes", "nit"),
+    "pt": ("manha", "manhas", "tarde", "tardes", "noite"),
+    "en": ("morning", "mornings", "afternoon", "afternoons", "evening", "evenings"),
+    "de": ("vormittags", "nachmittags", "abends", "vormittag", "nachmittag", "abend"),
+    "fr": ("matin", "matins", "apres-midi", "soir", "le matin", "l'apres-midi"),
+    "it": ("mattina", "mattino", "pomeriggio", "sera"),
+    "nl": ("ochtend", "middag", "avond", "'s ochtends", "'s middags", "'s avonds"),
+}  # fmt: skip
+
+#: Per language: "all day" (times 00:00-24:00) and "midnight" (24:00).
+_ALL_DAY = {
+    "es": ("todo el dia",), "ca": ("tot el dia",), "pt": ("todo o dia",),
+    "en": ("all day",), "de": ("ganztags", "ganztagig"), "fr": ("toute la journee",),
+    "it": ("tutto il giorno",), "nl": ("de hele dag", "hele dag"),
+}  # fmt: skip
+_MIDNIGHT = {
+    "es": ("medianoche",), "ca": ("mitjanit",), "pt": ("meia-noite", "meia noite"),
+    "en": ("midnight",), "de": ("mitternacht",), "fr": ("minuit",), "it": ("mezzanotte",),
+    "nl": ("middernacht",),
+}  # fmt: skip
+
+#: Prefixes that are ordinary words too, so never read as a weekday or month.
+_NOT_PREFIXES = {"mit", "son", "mar", "ma", "do", "jun", "jul", "so", "sa", "di", "mi"}
+
+_TOKEN = re.compile(
+    r"(?P<time>\d{1,2}\s*[:.h']\s*\d{2}(?!\d)\s*(?:am|pm|a\.m\.|p\.m\.)?"
+    r"|\d{1,2}\s*(?:am|pm|a\.m\.|p\.m\.)(?![a-z])|\d{1,2}h(?![a-z]))"
+    r"|(?P<num>\d{1,4})(?:er|re|eme|e|st|nd|rd|th|º|ª|°|o)?(?!\d)"
+    r"|(?P<word>[^\W\d_]+(?:'|-[^\W\d_]+)*'?)"
+    r"|(?P<punct>[-,/&:;.()])"
+)
+_TIME = re.compile(r"^(\d{1,2})(?:[:.h'](\d{2}))?h?(am|pm|a\.m\.|p\.m\.)?$")
 
 
 def _fold(text: str) -> str:
     """Lower case without accents, dashes as ``-``: "Sábado" → "sabado"."""
     decomposed = unicodedata.normalize("NFD", text.lower())
     folded = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return folded.replace("\u2013", "-").replace("\u2014", "-").replace("t/m", "tm")
+    for dash in ("\u2013", "\u2014", "\u2012", "\u2212"):
+        folded = folded.replace(dash, "-")
+    folded = folded.replace("\u00df", "ss")
+    folded = folded.replace("\u200b", "").replace("\u00a0", " ")
+    return folded.replace("\u2019", "'").replace("t/m", " tm ")
 
 
 @cache
-def _day_names(language: str) -> dict[str, int]:
-    """Weekday names of ``language`` (CLDR wide, abbreviated and short, with plurals)."""
+def _names(language: str, kind: str) -> dict[str, int]:
+    """Weekday (``kind="days"``) or month names of ``language``: CLDR's wide,
+    abbreviated and short forms, plurals, and prefixes of three letters or more that
+    belong to one name only ("vier" for "viernes", "sept" for "septiembre")."""
     locale = Locale.parse(language)
+    table = locale.days if kind == "days" else locale.months
+    widths = ("wide", "abbreviated", "short") if kind == "days" else ("wide", "abbreviated")
     names: dict[str, int] = {}
-    for width in ("wide", "abbreviated", "short"):
+    wide: dict[str, int] = {}
+    for width in widths:
         for context in ("format", "stand-alone"):
-            for index, name in locale.days[context][width].items():
-                key = _fold(name).rstrip(".")
-                for form in {key, key.split("-")[0]}:  # "segunda-feira": "segunda" too
-                    if len(form) >= 2:
-                        names[form] = index
-                        names[form + "s"] = index  # "domingos"
+            for index, name in table[context][width].items():
+                key = _fold(name).rstrip(".").removeprefix("de ")
+                if kind == "months":
+                    index -= 1
+                forms = {key, key.split("-")[0]}  # "segunda-feira": "segunda" too
+                for form in forms:
+                    if len(form) >= 3 or (len(form) == 2 and language in ("de", "nl")):
+                        names[form] = index  # "Mo", "Di" in German, "ma", "di" in Dutch
+                    if len(form) >= 3:
+                        names[form + "s"] = index  # "domingos", "lundis"
+                if width == "wide":
+                    wide[key] = index
+    prefixes: dict[str, set[int]] = {}
+    for name, index in wide.items():
+        for end in range(3, len(name)):
+            prefixes.setdefault(name[:end], set()).add(index)
+    for prefix, found in prefixes.items():
+        if len(found) == 1 and prefix not in names and prefix not in _NOT_PREFIXES:
+            names[prefix] = next(iter(found))
     return names
 
 
-@cache
-def _month_names(language: str) -> dict[str, int]:
-    locale = Locale.parse(language)
-    names: dict[str, int] = {}
-    for width in ("wide", "abbreviated"):
-        for context in ("format", "stand-alone"):
-            for index, name in locale.months[context][width].items():
-                key = _fold(name).rstrip(".")
-                if len(key) >= 3:
-                    names[key.removeprefix("de ")] = index
-    return names
+@dataclass
+class _Rule:
+    season: str = ""
+    days: str = ""
+    times: str = ""
+    implicit: bool = False  # no day was named: every day
+    block: bool = False  # the season came before its days: its own week ("Agosto: Lun-sáb")
+
+    def osm(self) -> str:
+        return " ".join(part for part in (self.season, self.days, self.times) if part)
 
 
-def _time(hour: int, minute: int, half: str | None) -> str | None:
-    if half in ("pm", "p.m.") and hour < 12:
-        hour += 12
-    elif half in ("am", "a.m.") and hour == 12:
-        hour = 0
-    if hour > 24 or minute > 59:
-        return None
-    return f"{hour:02d}:{minute:02d}"
+@dataclass
+class _Days:
+    days: list[int] = field(default_factory=list)
+    holiday: bool = False
+
+    def osm(self) -> str:
+        parts: list[str] = []
+        run: list[int] = []
+        ordered = sorted(set(self.days))
+        if len(ordered) == 7:
+            parts.append("Mo-Su")
+            ordered = []
+        for day in [*ordered, None]:
+            if day is not None and run and day == run[-1] + 1:
+                run.append(day)
+                continue
+            if run:
+                if len(run) > 2:
+                    parts.append(f"{_OSM_DAYS[run[0]]}-{_OSM_DAYS[run[-1]]}")
+                else:
+                    parts.extend(_OSM_DAYS[d] for d in run)
+            run = [day] if day is not None else []
+        if self.holiday:
+            parts.append("PH")
+        return ",".join(parts)
+
+
+Token = tuple[str, Any]
+_DAY_KINDS = ("day", "every", "holiday", "weekend", "weekdays")
+#: Kinds of token that say something about when a place is open.
+_SCHEDULE = {
+    "day", "month", "daymonth", "num", "year", "time", "closed", "except", "holiday",
+    "every", "weekend", "weekdays", "allday",
+}  # fmt: skip
 
 
 class _Reader:
-    """Reads one text in one language; every method returns None when it cannot."""
+    """Reads one text in one language; methods return None when they cannot."""
 
     def __init__(self, language: str) -> None:
         self.language = language
-        self.days = _day_names(language)
-        self.months = _month_names(language)
-        words = _WORDS[language]
+        self.days = _names(language, "days")
+        self.months = _names(language, "months")
+        words = {
+            **_WORDS[language],
+            "remark": _REMARKS[language],
+            "season_word": _SEASON_WORDS[language],
+            "allday": _ALL_DAY[language],
+            "daypart": _DAY_PARTS[language],
+            "appointment": _APPOINTMENT[language],
+            "midnight": _MIDNIGHT[language],
+        }
         self.phrases = sorted(
-            ((phrase, kind) for kind, group in words.items() for phrase in group),
-            key=lambda item: -len(item[0].split()),
+            (
+                ([m.group(0).replace(" ", "") for m in _TOKEN.finditer(phrase)], kind)
+                for kind, group in words.items()
+                for phrase in group
+            ),
+            key=lambda item: -len(item[0]),
         )
 
-    def tokens(self, clause: str) -> list[tuple[str, str]] | None:
-        """(kind, text) tokens: day, month, number, time, range, list, every, holiday,
-        closed; noise is dropped; None on a word the reader does not know."""
-        raw = [m.group(0).strip() for m in _TOKEN.finditer(_fold(clause))]
-        out: list[tuple[str, str]] = []
+    # ---------------------------------------------------------------- tokens
+
+    def known(self, word: str) -> bool:
+        """Whether a hyphenated word is a name or a vocabulary word as it is."""
+        return (
+            word in self.days
+            or word in self.months
+            or any(parts[0] == word for parts, _ in self.phrases)
+        )
+
+    def tokens(self, text: str) -> list[Token]:
+        """(kind, value) tokens of ``text``; words the reader does not know are
+        ``unknown``."""
+        raw: list[tuple[str, str]] = []
+        for match in _TOKEN.finditer(_fold(text)):
+            kind, word = match.lastgroup or "punct", match.group(0).replace(" ", "")
+            if kind == "word" and "-" in word and not self.known(word):
+                for n, part in enumerate(word.split("-")):
+                    raw.extend([("punct", "-")] * bool(n) + [("word", part)])
+            else:
+                raw.append((kind, word))
+        out: list[Token] = []
         i = 0
         while i < len(raw):
-            for phrase, kind in self.phrases:
-                parts = phrase.split()
-                if raw[i : i + len(parts)] == parts:
-                    if kind != "noise":
-                        out.append((kind, phrase))
+            kind, word = raw[i]
+            for parts, phrase_kind in self.phrases:
+                if [w for _, w in raw[i : i + len(parts)]] == parts:
+                    if phrase_kind == "midnight":
+                        out.append(("time", "24:00"))
+                    elif phrase_kind != "noise":
+                        out.append((phrase_kind, " ".join(parts)))
                     i += len(parts)
                     break
             else:
-                word = raw[i]
-                if word in self.days:
-                    out.append(("day", str(self.days[word])))
-                elif word in self.months:
-                    out.append(("month", str(self.months[word])))
-                elif word[0].isdigit():
-                    out.append(("time", word))
-                else:
-                    return None
+                out.append(self.token(kind, word, out, raw[i - 1][1] if i else ""))
                 i += 1
+        return self.settle([t for t in out if t[0] != "skip"])
+
+    def unknown_words(self, text: str) -> int:
+        """How many words of ``text`` this language's reader does not know."""
+        return sum(kind == "unknown" for kind, _ in self.tokens(text))
+
+    def token(self, kind: str, word: str, out: list[Token], before: str) -> Token:
+        """The token of one word or sign that is no phrase of the vocabulary."""
+        if kind == "time":
+            return "time", word
+        if kind == "num":
+            value = int(re.sub(r"\D", "", word))
+            return ("year" if value >= 1900 else "num"), value
+        if word == ";":
+            return "stop", word
+        if word in "()":
+            return "paren", word
+        if word == ":":
+            return "colon", word
+        if word == ".":
+            if out and out[-1][0] in ("day", "month", "daymonth") and len(before) <= 5:
+                return "skip", word  # "Lun." "sept."
+            if self.language == "de" and out and out[-1][0] == "num":
+                return "skip", word  # "am 24. und 25. Dezember"
+            return "stop", word
+        day, month = self.days.get(word), self.months.get(word)
+        if day is not None and month is not None:
+            return "daymonth", (day, month)
+        if day is not None:
+            return "day", day
+        if month is not None:
+            return "month", month
+        return "unknown", word
+
+    @staticmethod
+    def trim(tokens: list[Token]) -> tuple[list[Token], bool] | None:
+        """The tokens without what is not the hours, and whether something was left out;
+        None when a word the reader does not know may change what the hours mean.
+
+        Left out: a remark from its opening words to the end of its sentence ("Último
+        pase a las 17 horas", "Visitas guiadas: ..."); a season's name before its months
+        ("Verano (julio y agosto)"); a label before the first hours ("Biblioteca:");
+        sentences of unknown words before or after all the hours ("Según el tour.",
+        "Consultar web oficial"); unknown words after the last time of the hours.
+        Unknown words anywhere else, or a left-out sentence that names a season, keep
+        the text from being read.
+        """
+        out = list(tokens)
+        dropped = False
+        boundary = ("stop", "paren")
+        # remarks run to the end of their sentence (before any hours they are words)
+        # "by appointment" after the hours is a remark too, and so are the days it is for
+        # ("Sábados: visita con cita previa", "Domingos y festivos consultar")
+        first_mark = next((n for n, (k, _) in enumerate(out) if k in _SCHEDULE), len(out))
+        out = [
+            ("unknown", v) if k == "remark" and n < first_mark
+            else ("by_appointment", v) if k == "appointment" and n > first_mark
+            else (k, v)
+            for n, (k, v) in enumerate(out)
+        ]  # fmt: skip
+        i = 0
+        while i < len(out):
+            if out[i][0] == "by_appointment" and out[i - 1] == ("paren", "("):
+                return None  # "Sábados: 11:00 - 14:00 h (previa cita)": those hours?
+            if (out[i][1] in _AUDIENCES or out[i][0] == "by_appointment") and out[i - 1][0] in (
+                "time",
+                "num",
+            ):  # "16:00 - 19:00 h Por cita previa"
+                return None  # "de 9h à 12h et de 14h à 17h30 pour les scolaires": whose hours?
+            if out[i][0] in ("remark", "by_appointment"):
+                j = i + 1  # a remark runs to the end of its sentence, "by appointment" to
+                ends = boundary if out[i][0] == "remark" else (*boundary, *_SCHEDULE)
+                while j < len(out) and out[j][0] not in ends:  # the next hours
+                    if (
+                        out[i][1] not in _SECTIONS
+                        and out[j][0] == "list"
+                        and out[j + 1 : j + 2]
+                        and out[j + 1][0] in (*_DAY_KINDS, "month", "daymonth", "num")
+                    ):
+                        break  # "visites guidées à 14h, 15h et 16h, le dimanche de ..."
+                    if (
+                        out[i][1] not in _SECTIONS
+                        and out[j][0] in _DAY_KINDS
+                        and out[j - 1][0] in ("time", "num")
+                    ):
+                        break  # "Misa: 19:00 h Dom y fest: 9:00 - 14:00 h"
+                    j += 1
+                start = i
+                asks = out[i][0] == "by_appointment" or out[i][1] in ("consultar", "consulte")
+                while asks and start > first_mark and out[start - 1][0] in (
+                    "day", "holiday", "weekend", "list", "colon", "unknown",
+                ):  # fmt: skip
+                    start -= 1
+                if not any(k == "day" or k == "holiday" for k, _ in out[start:i]):
+                    start = i
+                if start == i and i > first_mark + 1 and out[i - 1][0] == "colon":
+                    while out[start - 1][0] in ("colon", "unknown"):  # its label:
+                        start -= 1  # "Visitas Viaje de agua: consultar en el centro"
+                if any(k in ("closed", "except") for k, _ in out[i:j]):
+                    return None  # "La biblioteca permanece cerrada por obras": it matters
+                del out[start:j]
+                i = start
+                dropped = True
+            else:
+                i += 1
+        # a season in brackets right after hours ("17:00-20:45 h (julio y agosto: 18:00 -
+        # 20:45 h)"): for those hours or all of them? Not guessed.
+        for i in range(1, len(out) - 1):
+            if (
+                out[i] == ("paren", "(")
+                and out[i - 1][0] in ("time", "num")
+                and out[i + 1][0] in ("month", "daymonth", "num", "season_word")
+            ):
+                return None
+        # a part of the day before times says nothing more ("mañanas de 10 a 14 horas");
+        # anywhere else ("domingo tarde: cerrado") it is a word the reader does not know
+        for i, (kind, value) in enumerate(out):
+            if kind == "daypart":
+                ahead = [k for k, _ in out[i + 1 : i + 3] if k != "colon"][:1]
+                out[i] = ("skip" if ahead in (["time"], ["num"]) else "unknown", value)
+        # a season's name is a heading when its months or dates follow
+        for i, (kind, value) in enumerate(out):
+            if kind != "season_word":
+                continue
+            j = i + 1
+            while j < len(out) and out[j][0] in (
+                "list", "range", "colon", "paren", "season_word", "heading", "in",
+            ):  # fmt: skip
+                j += 1
+            ahead = [k for k, _ in out[j : j + 4]]
+            heading = bool(ahead) and (
+                ahead[0] in ("month", "daymonth") or (ahead[0] == "num" and "month" in ahead)
+            )
+            out[i] = ("heading", value) if heading else ("season_name", value)
+            if heading:  # "Primavera - Verano (Abril - septiembre)": one heading
+                for n in range(i + 1, j):
+                    if out[n][0] in ("list", "range", "season_word", "heading"):
+                        out[n] = ("skip", out[n][1])
+        out = [t for t in out if t[0] != "skip"]
+        hours = [i for i, (kind, _) in enumerate(out) if kind in _SCHEDULE]
+        if not hours:
+            return None
+        first = hours[0]
+        # a label right before the first hours: "Exposiciones: Lun - vier"
+        colon = max((i for i in range(first) if out[i][0] == "colon"), default=-1)
+        label = [i for i in range(colon) if out[i][0] == "unknown"]
+        if label and not any(k in boundary for k, _ in out[label[-1] : colon]):
+            if any(k == "appointment" for k, _ in out[: colon + 1]):
+                return None  # "Sólo visitas de grupo con cita previa: de lunes a viernes"
+            del out[label[0] : colon + 1]
+            return _trim_sentences(out, True)
+        return _trim_sentences(out, dropped)
+
+    @staticmethod
+    def settle(tokens: list[Token]) -> list[Token]:
+        """A name that is a weekday and a month ("mar"): a month beside a month or a
+        number, else a weekday."""
+        out = list(tokens)
+        for i, (kind, value) in enumerate(out):
+            if kind != "daymonth":
+                continue
+            day, month = value
+            near = [out[j][0] for j in (i - 2, i - 1, i + 1, i + 2) if 0 <= j < len(out)]
+            out[i] = ("month", month) if {"month", "num"} & set(near) else ("day", day)
         return out
 
-    def clause(self, clause: str) -> list[str] | None:
-        """OSM rules of one clause, or None."""
-        tokens = self.tokens(clause)
-        if tokens is None:
-            return None
-        if not tokens:
-            return []
-        if tokens[0][0] == "closed" or (tokens[-1][0] == "closed" and len(tokens) > 1):
-            body = tokens[1:] if tokens[0][0] == "closed" else tokens[:-1]
-            return self.closed(body)
-        rules: list[str] = []
+    # ---------------------------------------------------------------- items
+
+    def items(self, tokens: list[Token]) -> list[Token] | None:
+        """Seasons, dates, day sets, time ranges and markers, or None."""
+        items: list[Token] = []
         i = 0
         while i < len(tokens):
-            days, i = self.day_spec(tokens, i)
-            if days is None:
-                return None
-            times, i = self.time_spec(tokens, i)
-            if times is None:
-                return None
-            rules.append(f"{days} {times}")
-            if i < len(tokens) and tokens[i][0] == "list":
+            kind = tokens[i][0]
+            if kind in ("stop", "closed", "except", "in", "heading"):
+                items.append((kind, None))
                 i += 1
-        return rules
+                continue
+            edges = ("stop", "paren", "colon")
+            before = ("stop", "paren", "colon", "closed", "except")  # "Encerrado a 1 de janeiro"
+            if kind in ("list", "colon", "paren") or (
+                kind == "range"
+                and (
+                    i == 0
+                    or i + 1 == len(tokens)
+                    or tokens[i - 1][0] in before
+                    or tokens[i + 1][0] in edges
+                )
+            ):  # "- 24 diciembre", "de 14h à 18h - (ouvert le 14 juillet)"
+                i += 1
+                continue
+            found = self.season(tokens, i) or self.dates(tokens, i)
+            if found:
+                items.append(found[0])
+                i = found[1]
+                continue
+            days, j = self.day_set(tokens, i)
+            if days is not None:
+                if tokens[j - 1][0] == "holiday" and self.dates(tokens, j):
+                    days.holiday = False  # "los festivos 1 y 6 de enero": those dates
+                items.append(("days", days))
+                i = j
+                continue
+            if kind == "allday":  # "todo el día"
+                items.append(("times", ["00:00-24:00"]))
+                i += 1
+                continue
+            times, j = self.time_ranges(tokens, i)
+            if times is not None:
+                items.append(("times", times))
+                i = j
+                continue
+            return None
+        return items
 
-    def day_spec(self, tokens: list[tuple[str, str]], i: int) -> tuple[str | None, int]:
-        parts: list[str] = []
+    @staticmethod
+    def _date(tokens: list[Token], i: int) -> tuple[tuple[int, int, int | None] | None, int]:
+        """(day, month, year) at ``i``: ``1 enero``, ``1er janvier 2011``, ``Jan 1``."""
+        if i + 1 < len(tokens) and tokens[i][0] == "num" and tokens[i + 1][0] == "month":
+            day, month, j = int(tokens[i][1]), int(tokens[i + 1][1]), i + 2
+        elif i + 1 < len(tokens) and tokens[i][0] == "month" and tokens[i + 1][0] == "num":
+            day, month, j = int(tokens[i + 1][1]), int(tokens[i][1]), i + 2
+        else:
+            return None, i
+        if not 1 <= day <= 31:
+            return None, i
+        year = None
+        if j < len(tokens) and tokens[j][0] == "year":
+            year, j = int(tokens[j][1]), j + 1
+        return (day, month, year), j
+
+    @staticmethod
+    def _osm_date(date: tuple[int, int, int | None]) -> str:
+        day, month, year = date
+        text = f"{_OSM_MONTHS[month]} {day:02d}"
+        return f"{year} {text}" if year else text
+
+    def season(self, tokens: list[Token], i: int) -> tuple[Token, int] | None:
+        """``1 abril - 15 junio``, ``15 - 30 septiembre``, ``abril - octubre``,
+        ``juillet-août``, ``julio y agosto``."""
+        start, j = self._date(tokens, i)
+        if start and j < len(tokens) and tokens[j][0] == "range":
+            end, k = self._date(tokens, j + 1)
+            if end:
+                if end[2] and not start[2]:
+                    start = (start[0], start[1], end[2] if start[1] <= end[1] else end[2] - 1)
+                return ("season", f"{self._osm_date(start)}-{self._osm_date(end)}"), k
+        if (
+            i + 3 < len(tokens)
+            and tokens[i][0] == "num"
+            and tokens[i + 1][0] == "range"
+            and tokens[i + 2][0] == "num"
+            and tokens[i + 3][0] == "month"
+            and [k for k, _ in tokens[i + 4 : i + 6]] != ["range", "month"]  # "10 a 18 De abril a"
+        ):
+            first, last = int(tokens[i][1]), int(tokens[i + 2][1])
+            month = int(tokens[i + 3][1])
+            k = i + 4
+            year = None
+            if k < len(tokens) and tokens[k][0] == "year":
+                year, k = int(tokens[k][1]), k + 1
+            if 1 <= first < last <= 31:
+                begin = self._osm_date((first, month, year))
+                return ("season", f"{begin}-{self._osm_date((last, month, year))}"), k
+        if tokens[i][0] != "month" or start:
+            return None
+        months = [int(tokens[i][1])]
+        parts = [_OSM_MONTHS[months[0]]]
+        j = i + 1
+        while (
+            j + 1 < len(tokens)
+            and tokens[j][0] in ("range", "list")
+            and tokens[j + 1][0] == "month"
+        ):
+            month = int(tokens[j + 1][1])
+            if tokens[j][0] == "range":
+                parts[-1] = f"{parts[-1]}-{_OSM_MONTHS[month]}"
+            else:
+                parts.append(_OSM_MONTHS[month])
+            j += 2
+        return ("season", ",".join(parts)), j
+
+    def dates(self, tokens: list[Token], i: int) -> tuple[Token, int] | None:
+        """Single dates: ``1 enero, 1 mayo y 25 diciembre``, ``1 y 6 de enero``."""
+        found: list[str] = []
+        pending: list[int] = []
+        j = end = i
+        while j < len(tokens):
+            kind, value = tokens[j]
+            date, k = self._date(tokens, j)
+            if date:
+                for day in pending:
+                    found.append(self._osm_date((day, date[1], date[2])))
+                pending = []
+                found.append(self._osm_date(date))
+                j = end = k
+            elif kind == "num" and 1 <= int(value) <= 31:
+                pending.append(int(value))
+                j += 1
+            elif kind == "list" and (found or pending):
+                j += 1
+            else:
+                break
+        j = end  # numbers after the last date are not dates of it: "y 14 a 31 agosto"
+        if not found:
+            return None
+        if found[-1][:4].isdigit() and not found[0][:4].isdigit():  # "... 31 de diciembre de 2018"
+            year = found[-1][:4]
+            found = [f if f[:4].isdigit() else f"{year} {f}" for f in found]
+        return ("dates", ",".join(found)), j
+
+    def day_set(self, tokens: list[Token], i: int) -> tuple[_Days | None, int]:
+        found = _Days()
+        start = i
         while i < len(tokens):
-            kind, text = tokens[i]
+            kind, value = tokens[i]
             if kind == "every":
-                parts.append("Mo-Su")
-                i += 1
+                found.days.extend(range(7))
+            elif kind == "weekend":
+                found.days.extend((5, 6))
+            elif kind == "weekdays":
+                found.days.extend(range(5))
             elif kind == "holiday":
-                parts.append("PH")
-                i += 1
+                found.holiday = True
             elif kind == "day":
-                start = int(text)
+                first = int(value)
                 if (
                     i + 2 < len(tokens)
                     and tokens[i + 1][0] == "range"
                     and tokens[i + 2][0] == "day"
                 ):
-                    end = int(tokens[i + 2][1])
-                    parts.append(f"{_OSM_DAYS[start]}-{_OSM_DAYS[end]}")
-                    i += 3
+                    last = int(tokens[i + 2][1])
+                    found.days.extend((first + step) % 7 for step in range((last - first) % 7 + 1))
+                    i += 2
                 else:
-                    parts.append(_OSM_DAYS[start])
-                    i += 1
+                    found.days.append(first)
             else:
                 break
-            if (
-                i < len(tokens)
-                and tokens[i][0] == "list"
-                and i + 1 < len(tokens)
-                and tokens[i + 1][0] in ("day", "every", "holiday")
-            ):
-                i += 1
-        if not parts:  # a time with no day: every day
-            return ("Mo-Su" if i < len(tokens) and tokens[i][0] == "time" else None), i
-        return ",".join(dict.fromkeys(parts)), i
+            i += 1
+            j = i
+            while j < len(tokens) and tokens[j][0] == "list":  # "du mardi, et du mercredi"
+                j += 1
+            if j > i and j < len(tokens) and tokens[j][0] in _DAY_KINDS:
+                i = j
+        if i == start:
+            return None, start
+        return found, i
 
-    def time_spec(self, tokens: list[tuple[str, str]], i: int) -> tuple[str | None, int]:
+    def time_ranges(self, tokens: list[Token], i: int) -> tuple[list[str] | None, int]:
         ranges: list[str] = []
         while (
             i + 2 < len(tokens)
-            and tokens[i][0] == "time"
+            and tokens[i][0] in ("time", "num")
             and tokens[i + 1][0] == "range"
-            and tokens[i + 2][0] == "time"
+            and tokens[i + 2][0] in ("time", "num")
+            and not (  # "1 - 30 sept" is a season; "de 10 a 18 De abril a septiembre" is not
+                tokens[i + 2][0] == "num"
+                and [k for k, _ in tokens[i + 3 : i + 6]][:1] == ["month"]
+                and [k for k, _ in tokens[i + 4 : i + 6]] != ["range", "month"]
+            )
         ):
-            start, end = self.time(tokens[i][1]), self.time(tokens[i + 2][1], after=True)
-            if start is None or end is None:
+            start, end = self.time(tokens[i][1]), self.time(tokens[i + 2][1], end=True)
+            if start is None or end is None or start == end:
+                return None, i
+            if end == "00:00":
+                end = "24:00"
+            if tokens[i + 2][0] == "num" and (end < start or end > "24:00"):  # "de 14h à 1"
                 return None, i
             ranges.append(f"{start}-{end}")
             i += 3
-            if i + 1 < len(tokens) and tokens[i][0] == "list" and tokens[i + 1][0] == "time":
+            if (
+                i + 1 < len(tokens)
+                and tokens[i][0] == "list"
+                and tokens[i + 1][0] in ("time", "num")
+            ):
                 i += 1
-        return (",".join(ranges) if ranges else None), i
+        spans = _minutes(",".join(ranges)) if ranges else []
+        if any(a < d and c < b for n, (a, b) in enumerate(spans) for c, d in spans[:n]):
+            return None, i  # "de 14h à 18h, de 14h à 19h lors des expositions": which?
+        return (ranges or None), i  # ranges may follow each other: "et de" is noise
 
     @staticmethod
-    def time(text: str, after: bool = False) -> str | None:
-        match = _TIME.match(text.replace(" ", ""))
+    def time(value: object, end: bool = False) -> str | None:
+        """``"9.30"``, ``"14h"``, ``"4pm"`` → ``"HH:MM"``; an end may pass midnight
+        (``"24:30"``), as OSM allows."""
+        match = _TIME.match(str(value))
         if not match:
             return None
-        hour, minute = int(match[1]), int(match[2] or 0)
-        return _time(hour, minute, (match[3] or "").lower() or None)
+        hour, minute, half = int(match[1]), int(match[2] or 0), match[3]
+        if half in ("pm", "p.m.") and hour < 12:
+            hour += 12
+        elif half in ("am", "a.m.") and hour == 12:
+            hour = 0
+        if hour > 24 or minute > 59 or (hour == 24 and minute and not end):
+            return None
+        return f"{hour:02d}:{minute:02d}"
 
-    def closed(self, tokens: list[tuple[str, str]]) -> list[str] | None:
-        """``Cerrado 1 enero, 1 mayo y 25 diciembre``, ``fermé le lundi``."""
-        dates: list[str] = []
-        days: list[str] = []
-        i = 0
-        while i < len(tokens):
-            kind, text = tokens[i]
-            if (
-                kind == "time"
-                and text.isdigit()
-                and i + 1 < len(tokens)
-                and tokens[i + 1][0] == "month"
-            ):
-                dates.append(f"{_OSM_MONTHS[int(tokens[i + 1][1]) - 1]} {int(text):02d}")
-                i += 2
-            elif kind == "month" and i + 1 < len(tokens) and tokens[i + 1][1].isdigit():
-                dates.append(f"{_OSM_MONTHS[int(text) - 1]} {int(tokens[i + 1][1]):02d}")
-                i += 2
-            elif kind in ("day", "holiday"):
-                spec, i = self.day_spec(tokens, i)
-                if spec is None:
+    # ---------------------------------------------------------------- rules
+
+    def rules(self, text: str) -> tuple[list[str], bool] | None:
+        """The OSM rules of ``text`` and whether a remark was left out, or None."""
+        words = re.findall(r"[^\W\d_]+|\d+|[^\w\s.]", _fold(text))
+        connectors = set(_WORDS[self.language]["range"] + _WORDS[self.language]["list"])
+        if words and words[-1] in connectors:  # "... 15h30 et": the text was cut
+            return None
+        tokens = self.tokens(text)
+        trimmed = self.trim(tokens)
+        if trimmed is None:
+            return None
+        tokens, remark = trimmed
+        items = self.items(tokens)
+        if items is None:
+            return None
+        rules: list[_Rule] = []
+        season = ""
+        days: _Days | None = None
+        times: list[str] | None = None
+        last_days: _Days | None = None
+        days_lead = False  # days were named before any season: they carry to later seasons
+        seen_season = False
+        mode = ""  # "closed" or "except" while their days or dates follow
+        subtract = False
+        previous = ""
+        groups: set[str] = set()  # the day sets of the rules so far (carried when one)
+        merged = False  # the last season was given to the rule before it
+        unused = False  # a season was named and no hours given to it yet
+        season_first = False  # the season was named before the days of its rules
+        on_dates = False  # the season is a list of dates: hours on them are not "every day"
+        headed = False  # the season comes under a heading: it is for what follows
+        pending_dates: list[str] = []  # dates waiting for "cerrado"
+
+        def emit(rule_days: _Days | None, rule_times: str) -> None:
+            nonlocal unused, headed
+            spec = rule_days.osm() if rule_days else "Mo-Su"
+            if rule_times != "off":
+                groups.add(spec)
+            block = bool(season) and season_first and not on_dates
+            rules.append(_Rule(season, spec, rule_times, rule_days is None and not on_dates, block))
+            unused = headed = False
+
+        def new_season(value: str) -> bool:
+            """Start a season; False when the one before got no hours ("du 1er avril
+            au 17 juin." says when, not at what time)."""
+            nonlocal season, merged, unused, on_dates, season_first
+            if unused:
+                return False
+            season, merged, unused, on_dates = value, False, True, False
+            season_first = days is None
+            return True
+
+        items = [*items, ("stop", None)]
+        for index, (kind, value) in enumerate(items):
+            after = [*[k for k, _ in items[index + 1 :] if k != "in"][:2], "stop", "stop"]
+            if kind == "stop":
+                if times is not None:
+                    if days is not None:
+                        return None
+                    emit(None, ",".join(times))
+                    times = None
+                if days is not None:
+                    if mode == "closed":
+                        emit(days, "off")
+                    else:
+                        return None
+                if unused and (not headed or index == len(items) - 1):
+                    return None  # a season with no hours (at the end even under a heading)
+                if pending_dates:
                     return None
-                days.append(spec)
-            elif kind == "list":
-                i += 1
-            else:
-                return None
-        rules = [f"{d} off" for d in days]
-        if dates:
-            rules.append(",".join(dates) + " off")
-        return rules or None
+                days, subtract = None, False
+                mode = "closed" if mode == "closed" and after[0] == "dates" else ""
+            elif kind == "season":
+                if mode == "except":  # "le week-end de 12h à 18h sauf octobre": not said
+                    return None
+                if previous == "times" and "," in str(value) and after[0] == "days":
+                    return None  # "de 14h à 18h de novembre à mars et d'avril à octobre du"
+                if mode == "closed" and after[0] == "stop":  # "cerrado ... y mes de agosto"
+                    rules.append(_Rule(str(value), "", "off"))
+                    continue
+                if days is not None and times is None and after[0] == "closed":
+                    pending_dates.append(str(value))  # "Domingos, festivos, agosto: cerrado"
+                    continue
+                mode, seen_season = "", True
+                if times is not None and days is None:  # "du 1er avril ... de 10h à 19h et du"
+                    emit(None, ",".join(times))
+                    times = None
+                    if not new_season(str(value)):
+                        return None
+                elif previous == "season" and not merged:  # "del 1 ... y del 1 de octubre"
+                    season = f"{season},{value}"
+                elif (
+                    previous == "times"
+                    and not headed
+                    and rules
+                    and not rules[-1].season
+                    and days is None
+                    and (after[0] in ("stop", "season", "in") or after[:2] == ["times", "season"])
+                ):  # "de 10h à 18h du 1er avril au 31 octobre"
+                    rules[-1].season, merged = str(value), True
+                elif not new_season(str(value)):
+                    return None
+            elif kind == "in":
+                continue  # "de 14h30 à 18h30 en juillet-août": the season follows the rule
+            elif kind == "heading":
+                headed = True  # "Horario de verano del 15 de junio al 15 de septiembre."
+                continue
+            elif kind == "dates":
+                if mode in ("closed", "except"):
+                    rules.append(_Rule(str(value), "", "off"))
+                elif "closed" in [k for k, _ in items[index + 1 :]][:1] or (
+                    days is not None and times is None and after[0] == "closed"
+                ):  # "Lunes, 24 y 31 diciembre: cerrado"
+                    pending_dates.append(str(value))
+                elif after[0] == "times" and days is None and times is None:
+                    if not new_season(str(value)):  # "14 juillet et 15 août de 14h à 18h"
+                        return None
+                    on_dates = True
+                elif times is not None and days is None and after[0] == "stop":
+                    if not new_season(str(value)):  # "de 10 a 14 horas, los días 6 de enero"
+                        return None
+                    on_dates = True
+                    emit(None, ",".join(times))
+                    times = None
+                else:
+                    return None
+            elif kind == "closed":
+                rules.extend(_Rule(dated, "", "off") for dated in pending_dates)
+                if days is not None and times is None:
+                    emit(days, "off")
+                    days = None
+                elif not pending_dates:
+                    mode = "closed"
+                pending_dates = []
+            elif kind == "except":
+                mode, subtract = "except", days is not None and times is None
+            elif kind == "days":
+                assert isinstance(value, _Days)
+                days_lead = days_lead or not seen_season
+                if mode == "except" and subtract and days is not None:
+                    days = _Days([d for d in days.days if d not in value.days], days.holiday)
+                    if value.holiday:
+                        days.holiday = False
+                    mode = ""
+                elif mode in ("closed", "except"):
+                    emit(value, "off")
+                elif times is not None:
+                    if after[0] == "times":  # "de 14h à 17h le week-end de 10h à 17h"
+                        return None
+                    emit(value, ",".join(times))
+                    last_days, times = value, None
+                elif days is not None and set(days.days) != set(value.days):
+                    return None
+                else:
+                    days = value
+            elif kind == "times":
+                assert isinstance(value, list)
+                if days is not None:
+                    emit(days, ",".join(value))
+                    last_days, days = days, None
+                elif previous == "season" and last_days is not None and after[0] != "days":
+                    if len(groups) > 1 or not days_lead:  # which days? not guessed
+                        return None
+                    if merged and after[0] != "season":
+                        return None
+                    emit(last_days, ",".join(value))
+                elif times is not None:
+                    return None
+                else:
+                    times = value
+                mode = ""  # hours end "closed" and "except": "Horario reducido, de 10 a 14 h"
+            previous = kind
+        if not rules or _adds_to_earlier(rules) or _year_round_after_season(rules):
+            return None
+        _year_for_closed_dates(rules)
+        rules = _season_weeks(rules)
+        if any(r.implicit for r in rules) and any(
+            not r.implicit and r.times != "off" and r.days != "Mo-Su" for r in rules
+        ):  # "du 1er février au 31 mai de 14h à 18h ... du mardi au dimanche": which days?
+            return None
+        return list(dict.fromkeys(rule.osm() for rule in rules)), remark
 
 
-_CLAUSES = re.compile(r"(?<!\d)\.(?!\d)|;|\n|\|")
+def _trim_sentences(tokens: list[Token], dropped: bool) -> tuple[list[Token], bool] | None:
+    """Sentences of unknown words before or after the hours are left out, and unknown
+    words after the last time; None if unknown words (or a season's name that does not
+    head its months) remain elsewhere."""
+    boundary = ("stop", "paren")
+    sentences: list[list[Token]] = [[]]
+    for token in tokens:
+        sentences[-1].append(token)
+        if token[0] in boundary:
+            sentences.append([])
+    bearing = [n for n, s in enumerate(sentences) if any(k in _SCHEDULE for k, _ in s)]
+    if not bearing:
+        return None
+    kept: list[Token] = []
+    for n, sentence in enumerate(sentences):
+        unknown = [
+            i for i, (k, _) in enumerate(sentence) if k in ("unknown", "season_name", "appointment")
+        ]
+        if not unknown:
+            kept.extend(sentence)
+            continue
+        if n not in bearing:
+            if (
+                bearing[0] < n < bearing[-1]
+                or any(k == "season_name" for k, _ in sentence)
+                or (n < bearing[0] and any(k == "appointment" for k, _ in sentence))
+                or (n == bearing[-1] + 1 and sentences[n - 1][-1:] == [("paren", "(")])
+            ):  # a sentence among the hours, a season's name, a qualifier in brackets
+                return None  # after the hours ("(capilla lateral)"): not guessed
+            kept.extend(t for t in sentence if t[0] in boundary)
+            dropped = True
+            continue
+        marks = [i for i, (k, _) in enumerate(sentence) if k in _SCHEDULE]
+        if (
+            n != bearing[-1]
+            or unknown[0] < marks[-1]
+            or sentence[marks[-1]][0] not in ("time", "num", "year")
+            or any(k == "season_name" for k, _ in sentence[unknown[0] :])
+        ):  # "... Durante los meses de verano el horario será de mañana": not guessed
+            return None
+        kept.extend(sentence[: unknown[0]])
+        kept.extend(t for t in sentence[unknown[0] :] if t[0] in boundary)
+        dropped = True
+    return kept, dropped
+
+
+def _minutes(times: str) -> list[tuple[int, int]]:
+    spans = []
+    for span in times.split(","):
+        start, end = (int(t[:2]) * 60 + int(t[3:]) for t in span.split("-"))
+        spans.append((start, end if end > start else end + 24 * 60))
+    return spans
+
+
+def _day_set(spec: str) -> set[str]:
+    found: set[str] = set()
+    for part in spec.split(","):
+        if "-" in part:
+            first, last = (_OSM_DAYS.index(p) for p in part.split("-"))
+            found.update(_OSM_DAYS[(first + s) % 7] for s in range((last - first) % 7 + 1))
+        else:
+            found.add(part)
+    return found
+
+
+def _season_weeks(rules: list[_Rule]) -> list[_Rule]:
+    """A season named before its days ("Agosto: Lun - sáb: 13:00 - 24:00 h") has a week of
+    its own: it starts with "<season> off", so days of the year's rules it does not name
+    are closed in it, as the text means (OSM would keep them open)."""
+    year_round = any(not r.season and r.times != "off" for r in rules)
+    out: list[_Rule] = []
+    seen: set[str] = set()
+    for rule in rules:
+        if year_round and rule.block and rule.times != "off" and rule.season not in seen:
+            out.append(_Rule(rule.season, "", "off"))
+            seen.add(rule.season)
+        out.append(rule)
+    return out
+
+
+def _year_for_closed_dates(rules: list[_Rule]) -> None:
+    """Closed dates listed one after another take the year the last of them names:
+    "6 de enero; 29 y 30 de marzo; ... 31 de diciembre de 2018"."""
+    run: list[_Rule] = []
+    for rule in [*rules, _Rule()]:
+        if not rule.days and rule.times == "off" and "-" not in rule.season:
+            run.append(rule)
+            continue
+        if len(run) > 1 and run[-1].season[:4].isdigit():
+            year = run[-1].season[:4]
+            for dated in run[:-1]:
+                dated.season = ",".join(
+                    part if part[:4].isdigit() else f"{year} {part}"
+                    for part in dated.season.split(",")
+                )
+        run = []
+
+
+def _year_round_after_season(rules: list[_Rule]) -> bool:
+    """Whether hours for the whole year follow hours of a season: OSM would let them
+    replace the season's, which no text means."""
+    seen_season = False
+    for rule in rules:
+        if rule.times == "off":
+            continue
+        if rule.season:
+            seen_season = True
+        elif seen_season:
+            return True
+    return False
+
+
+def _adds_to_earlier(rules: list[_Rule]) -> bool:
+    """Whether a rule names days an earlier rule of its season named, at hours that do not
+    meet the earlier ones. When its days are all among the earlier rule's ("De martes a
+    sábado de 9:30 a 15 horas. Jueves de 17 a 20 horas"), it adds hours to them: its times
+    become both (OSM would otherwise replace them). When they are only partly, which is
+    meant is not known: True, and the text is not read."""
+    for n, later in enumerate(rules):
+        for earlier in rules[:n]:
+            if "off" in (later.times, earlier.times) or later.season != earlier.season:
+                continue
+            if not _day_set(later.days) & _day_set(earlier.days):
+                continue
+            if any(
+                a < d and c < b
+                for a, b in _minutes(earlier.times)
+                for c, d in _minutes(later.times)
+            ):
+                continue
+            if not _day_set(later.days) <= _day_set(earlier.days):
+                return True
+            later.times = ",".join(sorted(set(earlier.times.split(",") + later.times.split(","))))
+    return False
+
+
+def read_text(text: str, language: str | None = None) -> tuple[str, bool] | None:
+    """(OSM ``opening_hours``, whether a remark before or after the hours was left out)
+    of free text in ``language`` (else in the language whose words cover the text best),
+    or None when it cannot be read."""
+    if language in LANGUAGES:
+        order = [language]
+    else:  # the language whose words cover the text best, ties in LANGUAGES order
+        unknown = {lang: _Reader(lang).unknown_words(text) for lang in LANGUAGES}
+        order = [min(LANGUAGES, key=lambda lang: unknown[lang])]
+    for lang in order:
+        found = _Reader(lang).rules(text)
+        if found:
+            return "; ".join(found[0]), found[1]
+    return None
 
 
 def text_to_osm(text: str, language: str | None = None) -> str | None:
-    """The OSM ``opening_hours`` of free text in ``language`` (else each known language in
-    turn, the first that reads every word), or None when it cannot be read."""
-    order = [language] if language in LANGUAGES else list(LANGUAGES)
-    for lang in order:
-        reader = _Reader(lang)
-        rules: list[str] = []
-        for clause in _CLAUSES.split(text):
-            found = reader.clause(clause)
-            if found is None:
-                break
-            rules.extend(found)
-        else:
-            if rules:
-                return "; ".join(rules)
-    return None
+    """The OSM ``opening_hours`` of free text (see :func:`read_text`), or None."""
+    found = read_text(text, language)
+    return found[0] if found else None
