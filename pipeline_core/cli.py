@@ -583,5 +583,14 @@ def _add_promotion_commands() -> None:
 
 _add_promotion_commands()
 
+
+def _add_operating_commands() -> None:
+    from pipeline_core.cli_audit import audit
+
+    main.add_command(audit)
+
+
+_add_operating_commands()
+
 if __name__ == "__main__":
     main()

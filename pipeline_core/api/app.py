@@ -23,6 +23,7 @@ logger = logging.getLogger(__name__)
 def all_endpoints() -> list[Endpoint]:
     """Every endpoint of the API, in the order of the OpenAPI document."""
     from pipeline_core.api.routes import (
+        audit,
         configs,
         duplicates,
         exports,
@@ -46,6 +47,7 @@ def all_endpoints() -> list[Endpoint]:
         *sources.ENDPOINTS,
         *configs.ENDPOINTS,
         *keys.ENDPOINTS,
+        *audit.ENDPOINTS,
     ]
 
 
