@@ -155,6 +155,11 @@ def run_crawls(
 
     quiet_scrapy_dumps()  # settings and stats dumps only at DEBUG
     process = CrawlerProcess(settings)
+    from pipeline_core.log_context import adopt_environment
+    from pipeline_core.log_format import format_root_handlers
+
+    adopt_environment()  # a scrape job's crawl: its lines carry the job's correlation id
+    format_root_handlers(runtime.settings.log_format)
     crawlers = []
     for name in names:
         crawler = process.create_crawler(name)
@@ -501,7 +506,7 @@ def scheduler(once: bool, interval: float, dry_run: bool) -> None:
     from pipeline_core.scrapy.runtime import get_runtime
 
     runtime = get_runtime()
-    configure_logging(runtime.settings.log_level)  # the worker's format: one log to follow
+    configure_logging(runtime.settings.log_level, runtime.settings.log_format)  # one log format
     runtime.ensure_database()
     engine, settings = runtime.engine, runtime.settings
     log = logging.getLogger(sched.__name__)

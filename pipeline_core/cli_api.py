@@ -63,6 +63,11 @@ def serve(
     ensure_schema(make_engine(settings.database_url))  # a clear error before binding
     scheme = "https" if ssl_certfile else "http"
     click.echo(f"dmo-pipeline API on {scheme}://{host}:{port}/api/v1/pipeline (docs: /docs)")
+    from pipeline_core.log_format import configure_logging
+
+    # uvicorn's lines go through the root logger, in PIPELINE_LOG_FORMAT; the app writes one
+    # access line per request itself (pipeline_core.api.observe), with its correlation id
+    configure_logging(settings.log_level, settings.log_format)
     uvicorn.run(
         "pipeline_core.api:create_app",
         factory=True,
@@ -72,6 +77,8 @@ def serve(
         ssl_certfile=ssl_certfile,
         ssl_keyfile=ssl_keyfile,
         log_level=settings.log_level.lower(),
+        log_config=None,
+        access_log=False,
     )
 
 

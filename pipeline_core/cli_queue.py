@@ -187,7 +187,7 @@ def relay(forever: bool) -> None:
     if forever:
         from pipeline_core.queue.worker import configure_logging
 
-        configure_logging(settings.log_level)
+        configure_logging(settings.log_level, settings.log_format)
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
