@@ -154,12 +154,14 @@ def run_crawls(
     from pipeline_core.scrapy.quiet_logs import quiet_scrapy_dumps
 
     quiet_scrapy_dumps()  # settings and stats dumps only at DEBUG
-    process = CrawlerProcess(settings)
     from pipeline_core.log_context import adopt_environment
-    from pipeline_core.log_format import format_root_handlers
+    from pipeline_core.log_format import configure_logging
 
     adopt_environment()  # a scrape job's crawl: its lines carry the job's correlation id
-    format_root_handlers(runtime.settings.log_format)
+    as_json = runtime.settings.log_format == "json"
+    process = CrawlerProcess(settings, install_root_handler=not as_json)
+    if as_json:  # Scrapy's handler writes text: this process logs JSON lines instead
+        configure_logging(str(settings.get("LOG_LEVEL")), "json")
     crawlers = []
     for name in names:
         crawler = process.create_crawler(name)

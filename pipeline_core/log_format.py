@@ -76,15 +76,6 @@ def configure_logging(level: str, log_format: str = "text") -> None:
     logging.basicConfig(level=level.upper(), handlers=[handler])
 
 
-def format_root_handlers(log_format: str) -> None:
-    """Give the root logger's handlers (Scrapy's, in a crawl) the format ``log_format``;
-    text keeps Scrapy's own format."""
-    if log_format != "json":
-        return
-    for handler in logging.getLogger().handlers:
-        handler.setFormatter(JsonFormatter())
-
-
 def relay_json_line(line: str) -> bool:
     """Log a child process's JSON log line (a crawl's, in the JSON format) as the record it
     was, under its own logger, level and process id, with ``relayed_by`` this process: so a

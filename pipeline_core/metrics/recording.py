@@ -126,10 +126,12 @@ def observe_outcomes(outcomes: Iterable[Any], dead_types: Iterable[str] = ()) ->
         metrics.jobs.labels(job_type, "completed" if outcome.ok else "failed").inc()
         metrics.job_seconds.labels(job_type).observe(outcome.duration_ms / 1000)
         stats = outcome.stats if outcome.ok else None
-        if job_type == "ingest" and isinstance(stats, dict) and stats.get("source"):
+        payload = outcome.job.payload if isinstance(outcome.job.payload, dict) else {}
+        source = (stats or {}).get("source") or payload.get("source")
+        if job_type == "ingest" and isinstance(stats, dict) and source:
             for name, keys in RECORD_OUTCOMES.items():
                 count = sum(int(stats.get(key) or 0) for key in keys)
-                metrics.records.labels(str(stats["source"]), name).inc(count)
+                metrics.records.labels(str(source), name).inc(count)
     for job_type in dead_types:
         metrics.dead.labels(job_type).inc()
 
