@@ -593,8 +593,10 @@ _add_promotion_commands()
 
 def _add_operating_commands() -> None:
     from pipeline_core.cli_audit import audit
+    from pipeline_core.cli_doctor import doctor
 
     main.add_command(audit)
+    main.add_command(doctor)
 
 
 _add_operating_commands()
