@@ -16,6 +16,7 @@ import orjson
 import pytest
 import sqlalchemy as sa
 from conftest import run_cli
+from moto_server import moto_endpoint  # noqa: F401  (a fixture)
 
 from pipeline_core.db.tables import crawls, queue
 
@@ -146,3 +147,38 @@ def test_a_job_stuck_past_its_lease_dead_letters_and_an_overdue_source(
     assert text.returncode == 1
     assert "FAIL leases: 1 job(s) still running past their lease" in text.stdout
     assert text.stdout.splitlines()[-1] == "3 check(s) failed"
+
+
+def test_sqs_queue_mode_and_its_redrive_policy(moto_endpoint: str) -> None:  # noqa: F811
+    from sqs_server import create_queue
+
+    from pipeline_core.config import load_settings
+    from pipeline_core.operations.doctor import check_queue_mode
+
+    dead = create_queue(moto_endpoint)
+    arn = dead.client.get_queue_attributes(QueueUrl=dead.url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    policy = orjson.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": "5"}).decode()
+    guarded = create_queue(moto_endpoint, RedrivePolicy=policy)
+    bare = create_queue(moto_endpoint)
+
+    def checks(url: str, endpoint: str = moto_endpoint) -> list[tuple[str, bool]]:
+        settings = load_settings(
+            {
+                "PIPELINE_ENABLE_QUEUES": "true",
+                "PIPELINE_JOBS_QUEUE_URL": url,
+                "PIPELINE_SQS_ENDPOINT_URL": endpoint,
+                "PIPELINE_AWS_TIMEOUT": "2",
+            }
+        )
+        found = check_queue_mode(settings)
+        assert all(c.fix for c in found if not c.ok)
+        return [(c.name, c.ok) for c in found]
+
+    assert checks(guarded.url) == [("queue mode", True), ("redrive policy", True)]
+    assert checks(bare.url) == [("queue mode", True), ("redrive policy", False)]
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    assert checks(bare.url, closed) == [("queue mode", False)]
