@@ -249,3 +249,46 @@ def test_the_audit_route_is_for_admins_and_pages_by_keyset(
     parsed = [orjson.loads(line) for line in as_json.stdout.splitlines()]
     assert [p["action"] for p in parsed] == ["config.created", "key.created"]
     assert parsed[0]["after"]["source"] == "own-cfg"
+
+
+def test_command_line_changes_are_audited_as_the_user(
+    engine: sa.Engine, pipeline_env: dict[str, str]
+) -> None:
+    dead = new_dead_job(engine, OWN)
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.insert(staging["listings"]).values(
+                source="cli-src",
+                external_id="X1",
+                dmo=OWN,
+                category="attraction",
+                record_hash="2" * 64,
+                record={"name": {"en": "Old Mill"}, "category": "attraction"},
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    for args in (
+        ("queue", "add", "noop", "--dmo", OWN),
+        ("queue", "retry", str(dead)),
+        ("queue", "process", "--batch-size", "5"),
+        ("promote", "--dmo", OWN),
+        ("promote", "--rollback", "1"),
+    ):
+        done = run_cli(*args, env=pipeline_env)
+        assert done.returncode == 0, (args, done.stdout, done.stderr)
+    rows = _rows(engine)
+    assert [(r["action"], r["target"], r["dmo"], r["key_id"]) for r in rows] == [
+        ("job.queued", str(dead + 1), OWN, None),
+        ("job.retried", str(dead), OWN, None),
+        ("queue.processed", None, None, None),
+        ("promotion.run", "1", OWN, None),
+        ("promotion.rolled_back", "1", OWN, None),
+    ]
+    assert len({(r["actor"], r["address"]) for r in rows}) == 1
+    assert rows[0]["actor"].startswith("cli:") and rows[0]["address"]
+    assert rows[0]["after"] == {"type": "noop", "payload": {}, "priority": 0}
+    assert rows[2]["after"]["completed"] == 2
+    assert rows[3]["after"]["counts"]["inserted"] == 1
+    assert rows[4]["after"]["status"] == "completed"
