@@ -8,14 +8,14 @@ import os
 import sqlalchemy as sa
 
 from pipeline_core.metrics.database import DatabaseCollector
-from pipeline_core.metrics.recording import MULTIPROC_ENV, _get
+from pipeline_core.metrics.recording import MULTIPROC_ENV, process_metrics
 
 
 def render_metrics(engine: sa.Engine) -> tuple[bytes, str]:
     """The Prometheus text exposition and its content type."""
     from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 
-    _get()  # this process's metrics exist, so a fresh process's families are listed
+    process_metrics()  # this process's metrics exist, so a fresh process's families are listed
     folder = os.environ.get(MULTIPROC_ENV)
     if folder:
         from prometheus_client.multiprocess import MultiProcessCollector

@@ -67,7 +67,8 @@ def setup_metrics(settings: Settings) -> None:
         os.environ[MULTIPROC_ENV] = folder
 
 
-def _get() -> _Metrics:
+def process_metrics() -> _Metrics:
+    """This process's metrics, created on first use."""
     global _metrics
     with _lock:
         if _metrics is None:
@@ -120,7 +121,7 @@ def _get() -> _Metrics:
 def observe_outcomes(outcomes: Iterable[Any], dead_types: Iterable[str] = ()) -> None:
     """Count finished attempts (:class:`pipeline_core.queue.job.Outcome` objects whose rows
     were written): outcome, duration and, for an ``ingest``, its crawl's records."""
-    metrics = _get()
+    metrics = process_metrics()
     for outcome in outcomes:
         job_type = outcome.job.type
         metrics.jobs.labels(job_type, "completed" if outcome.ok else "failed").inc()
@@ -138,7 +139,7 @@ def observe_outcomes(outcomes: Iterable[Any], dead_types: Iterable[str] = ()) ->
 
 def observe_expired(job_types: Iterable[str], dead_types: Iterable[str] = ()) -> None:
     """Count attempts whose lease expired (rescued: outcome ``expired``)."""
-    metrics = _get()
+    metrics = process_metrics()
     for job_type in job_types:
         metrics.jobs.labels(job_type, "expired").inc()
     for job_type in dead_types:
@@ -147,11 +148,11 @@ def observe_expired(job_types: Iterable[str], dead_types: Iterable[str] = ()) ->
 
 def observe_crawl(source: str, seconds: float) -> None:
     """Count one crawl of ``source`` that took ``seconds``."""
-    _get().crawl_seconds.labels(source).observe(seconds)
+    process_metrics().crawl_seconds.labels(source).observe(seconds)
 
 
 def observe_http(method: str, route: str, status: int, seconds: float) -> None:
     """Count one HTTP request answered."""
-    metrics = _get()
+    metrics = process_metrics()
     metrics.requests.labels(method, route, str(status)).inc()
     metrics.request_seconds.labels(method, route).observe(seconds)
