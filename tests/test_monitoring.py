@@ -73,6 +73,13 @@ def test_requests_are_counted_by_route_template_and_alerts_use_real_metrics(
     assert grew(("GET", "/metrics", "200")) == 1  # the first scrape, counted once it answered
     assert not [key for key in after if "/5" in key[1] or "123" in key[1]]
 
+    openmetrics = client.get(
+        "/metrics", headers=viewer | {"Accept": "application/openmetrics-text; version=1.0.0"}
+    )
+    assert openmetrics.headers["content-type"].startswith("application/openmetrics-text")
+    assert openmetrics.text.endswith("# EOF\n")  # one document: the database's gauges inside
+    assert "dmo_pipeline_queue_jobs" in openmetrics.text
+
     exposed = _names(answer.text)
     rules = yaml.safe_load((EXAMPLES / "dmo-pipeline-alerts.yml").read_text("utf-8"))
     alerts = [rule for group in rules["groups"] for rule in group["rules"]]

@@ -1,9 +1,12 @@
 """The text of ``/metrics``: this process's (or, in multiprocess mode, every process's)
-counters and histograms, then the gauges read from the database."""
+counters and histograms, and the gauges read from the database, in the format the
+scraper asks for (Prometheus text, or OpenMetrics when its ``Accept`` header says so)."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -11,19 +14,32 @@ from pipeline_core.metrics.database import DatabaseCollector
 from pipeline_core.metrics.recording import MULTIPROC_ENV, process_metrics
 
 
-def render_metrics(engine: sa.Engine) -> tuple[bytes, str]:
-    """The Prometheus text exposition and its content type."""
-    from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+class _Together:
+    """One collector yielding the families of several."""
+
+    def __init__(self, *parts: Any) -> None:
+        self.parts = parts
+
+    def collect(self) -> Iterator[Any]:
+        for part in self.parts:
+            yield from part.collect()
+
+
+def render_metrics(engine: sa.Engine, accept: str | None = None) -> tuple[bytes, str]:
+    """The exposition for a scraper that sent ``accept``, and its content type."""
+    from prometheus_client import REGISTRY, CollectorRegistry
+    from prometheus_client.exposition import choose_encoder
 
     process_metrics()  # this process's metrics exist, so a fresh process's families are listed
     folder = os.environ.get(MULTIPROC_ENV)
     if folder:
         from prometheus_client.multiprocess import MultiProcessCollector
 
-        counted = CollectorRegistry()
+        counted: Any = CollectorRegistry()
         MultiProcessCollector(counted, folder)
     else:
         counted = REGISTRY
-    database = CollectorRegistry(auto_describe=False)
-    database.register(DatabaseCollector(engine))
-    return generate_latest(counted) + generate_latest(database), CONTENT_TYPE_LATEST
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Together(counted, DatabaseCollector(engine)))
+    encoder, content_type = choose_encoder(accept or "")
+    return encoder(registry), content_type

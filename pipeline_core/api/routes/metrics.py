@@ -19,7 +19,7 @@ def metrics(call: Call) -> Response:
             f"metrics cover every DMO; key {call.key.id if call.key else '?'} "
             f"is scoped to DMO {call.dmo!r}: use a key without a DMO",
         )
-    body, content_type = render_metrics(call.state.engine)
+    body, content_type = render_metrics(call.state.engine, call.request.headers.get("accept"))
     return Response(body, media_type=content_type)
 
 
