@@ -154,7 +154,14 @@ def run_crawls(
     from pipeline_core.scrapy.quiet_logs import quiet_scrapy_dumps
 
     quiet_scrapy_dumps()  # settings and stats dumps only at DEBUG
-    process = CrawlerProcess(settings)
+    from pipeline_core.log_context import adopt_environment
+    from pipeline_core.log_format import configure_logging
+
+    adopt_environment()  # a scrape job's crawl: its lines carry the job's correlation id
+    as_json = runtime.settings.log_format == "json"
+    process = CrawlerProcess(settings, install_root_handler=not as_json)
+    if as_json:  # Scrapy's handler writes text: this process logs JSON lines instead
+        configure_logging(str(settings.get("LOG_LEVEL")), "json")
     crawlers = []
     for name in names:
         crawler = process.create_crawler(name)
@@ -571,7 +578,7 @@ def scheduler(once: bool, interval: float, dry_run: bool) -> None:
     from pipeline_core.scrapy.runtime import get_runtime
 
     runtime = get_runtime()
-    configure_logging(runtime.settings.log_level)  # the worker's format: one log to follow
+    configure_logging(runtime.settings.log_level, runtime.settings.log_format)  # one log format
     runtime.ensure_database()
     engine, settings = runtime.engine, runtime.settings
     log = logging.getLogger(sched.__name__)
@@ -652,6 +659,17 @@ def _add_promotion_commands() -> None:
 
 
 _add_promotion_commands()
+
+
+def _add_operating_commands() -> None:
+    from pipeline_core.cli_audit import audit
+    from pipeline_core.cli_doctor import doctor
+
+    main.add_command(audit)
+    main.add_command(doctor)
+
+
+_add_operating_commands()
 
 if __name__ == "__main__":
     main()

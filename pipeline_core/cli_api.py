@@ -63,6 +63,11 @@ def serve(
     ensure_schema(make_engine(settings.database_url))  # a clear error before binding
     scheme = "https" if ssl_certfile else "http"
     click.echo(f"dmo-pipeline API on {scheme}://{host}:{port}/api/v1/pipeline (docs: /docs)")
+    from pipeline_core.log_format import configure_logging
+
+    # uvicorn's lines go through the root logger, in PIPELINE_LOG_FORMAT; the app writes one
+    # access line per request itself (pipeline_core.api.observe), with its correlation id
+    configure_logging(settings.log_level, settings.log_format)
     uvicorn.run(
         "pipeline_core.api:create_app",
         factory=True,
@@ -72,6 +77,8 @@ def serve(
         ssl_certfile=ssl_certfile,
         ssl_keyfile=ssl_keyfile,
         log_level=settings.log_level.lower(),
+        log_config=None,
+        access_log=False,
     )
 
 
@@ -99,9 +106,12 @@ def keys() -> None:
 )
 def keys_create(role: str, dmo: str | None, name: str, expires: float | None) -> None:
     """Create a key and print it once (it cannot be shown again)."""
+    from pipeline_core.operations.audit import cli_actor, record_now
     from pipeline_core.operations.keys import create_key
 
-    key, secret = create_key(_engine(), role=role, dmo=dmo, name=name, expires_days=expires)
+    engine = _engine()
+    key, secret = create_key(engine, role=role, dmo=dmo, name=name, expires_days=expires)
+    record_now(engine, cli_actor(), "key.created", str(key.id), dmo=key.dmo, after=key.as_json())
     scope = f"DMO {key.dmo}" if key.dmo else "every DMO"
     click.echo(f"key {key.id} ({key.role}, {scope}); shown once, keep it now:")
     click.echo(secret)
@@ -136,9 +146,12 @@ def keys_list() -> None:
 @click.argument("key_id", metavar="ID", type=int)
 def keys_revoke(key_id: int) -> None:
     """Revoke key ID: refused from the next request on, by every API process."""
+    from pipeline_core.operations.audit import cli_actor, record_now
     from pipeline_core.operations.keys import revoke_key
 
-    key = revoke_key(_engine(), key_id)
+    engine = _engine()
+    key = revoke_key(engine, key_id)
+    record_now(engine, cli_actor(), "key.revoked", str(key.id), dmo=key.dmo, after=key.as_json())
     click.echo(f"key {key.id} ({key.role}) revoked")
 
 
@@ -160,6 +173,7 @@ def set_credential_command(config: str, name: str, value_stdin: bool) -> None:
     as ${credential:NAME}). The value is never printed."""
     from pipeline_core.credentials import set_credential
     from pipeline_core.db.engine import write_transaction
+    from pipeline_core.operations.audit import cli_actor, record
     from pipeline_core.operations.configs import get_config
 
     value = sys.stdin.read().rstrip("\n") if value_stdin else click.prompt("value", hide_input=True)
@@ -167,8 +181,10 @@ def set_credential_command(config: str, name: str, value_stdin: bool) -> None:
         raise click.UsageError("the credential's value is empty")
     settings = load_settings()
     with write_transaction(_engine()) as conn:
-        get_config(conn, config)
+        row = get_config(conn, config)
         set_credential(conn, settings, config, name, value)
+        after = {"credential": name}  # its name only, never its value
+        record(conn, cli_actor(), "config.credential_set", config, dmo=row["dmo"], after=after)
     click.echo(f"credential {name} of {config} set (encrypted)")
 
 

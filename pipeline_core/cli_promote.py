@@ -59,6 +59,7 @@ def promote(
 ) -> None:
     """Promote valid staging listings into production, one numbered batch per DMO (inserts,
     updates of what changed, withdrawals), or roll a batch back with --rollback BATCH."""
+    from pipeline_core.operations.audit import cli_actor, record_now
     from pipeline_core.promotion import promote as promote_service
     from pipeline_core.promotion import rollback
 
@@ -68,6 +69,15 @@ def promote(
         if source or dmo or ids or dry_run:
             raise click.UsageError("--rollback takes no --source, --dmo, --ids or --dry-run")
         report = rollback(engine, rollback_batch, promoted_by=user)
+        done = {"batch": report.batch_id, "status": report.status, "counts": report.counts}
+        record_now(
+            engine,
+            cli_actor(),
+            "promotion.rolled_back",
+            str(rollback_batch),
+            dmo=report.dmo,
+            after=done,
+        )
         click.echo(report.summary())
         return
     try:
@@ -89,6 +99,11 @@ def promote(
             promoted_by=user,
             quality=policy,  # type: ignore[arg-type]
         )
+        if not dry_run:
+            done = {"batch": report.batch_id, "status": report.status, "counts": report.counts}
+            record_now(
+                engine, cli_actor(), "promotion.run", str(report.batch_id), dmo=name, after=done
+            )
         click.echo(report.summary())
         for change in report.changes:
             if change["action"] == "skipped":

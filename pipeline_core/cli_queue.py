@@ -105,6 +105,7 @@ def add(
     """
     from pipeline_core.db.engine import write_transaction
     from pipeline_core.exceptions import InvalidJobError
+    from pipeline_core.operations.audit import cli_actor, record
     from pipeline_core.plugins import get_plugin_manager
     from pipeline_core.queue.enqueue import add_job
 
@@ -128,6 +129,9 @@ def add(
                 priority=priority,
                 run_after=when,
             )
+            if job_id is not None:
+                after = {"type": job_type, "payload": data, "priority": priority}
+                record(conn, cli_actor(), "job.queued", str(job_id), dmo=dmo, after=after)
     except InvalidJobError as exc:
         hint = "TYPE" if exc.option == "type" else "--" + exc.option.replace("_", "-")
         raise click.BadParameter(exc.problem, param_hint=hint) from None
@@ -147,11 +151,14 @@ def add(
 )
 def process(batch_size: int) -> None:
     """Process one batch of due jobs in this process, print the counts, and exit."""
+    from pipeline_core.operations.audit import cli_actor, record_now
     from pipeline_core.plugins import get_plugin_manager
     from pipeline_core.queue.worker import process_batch
 
     pm = get_plugin_manager()
-    counts = process_batch(_engine(), pm, batch_size=batch_size)
+    engine = _engine()
+    counts = process_batch(engine, pm, batch_size=batch_size)
+    record_now(engine, cli_actor(), "queue.processed", None, after=counts.as_dict())
     click.echo(counts.summary())
 
 
@@ -180,7 +187,7 @@ def relay(forever: bool) -> None:
     if forever:
         from pipeline_core.queue.worker import configure_logging
 
-        configure_logging(settings.log_level)
+        configure_logging(settings.log_level, settings.log_format)
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
@@ -279,6 +286,7 @@ def retry(job_id: int | None, again: bool, all_dead: bool, source: str | None) -
     as long as the next attempt of the old count would (backoff doubles per attempt).
     """
     from pipeline_core.exceptions import QueueError
+    from pipeline_core.operations.audit import cli_actor, record_now
     from pipeline_core.operations.jobs import retry_again, retry_all_dead
     from pipeline_core.plugins import get_plugin_manager
     from pipeline_core.queue.runner import max_attempts_of
@@ -292,6 +300,8 @@ def retry(job_id: int | None, again: bool, all_dead: bool, source: str | None) -
     engine = _engine()
     if all_dead:
         done = retry_all_dead(engine, pm.settings, max(1, pm.settings.max_retries), source)
+        for queued in done.queued:
+            record_now(engine, cli_actor(), "job.retried", str(queued), after={"all_dead": True})
         click.echo(
             f"queued again {len(done.queued)} dead-lettered job(s)"
             + (f": {', '.join(map(str, done.queued))}" if done.queued else "")
@@ -309,6 +319,8 @@ def retry(job_id: int | None, again: bool, all_dead: bool, source: str | None) -
             raise click.ClickException(
                 f"job {job_id} not run again: a job with its dedup key is queued"
             )
+        after = {"again": True, "new_job": new_id}
+        record_now(engine, cli_actor(), "job.retried", str(job_id), after=after)
         click.echo(f"job {job_id} runs again as job {new_id}")
         return
     with engine.connect() as conn:
@@ -317,6 +329,8 @@ def retry(job_id: int | None, again: bool, all_dead: bool, source: str | None) -
         ).scalar()
     budget = max_attempts_of(pm.job_types(), job_type or "", pm.settings)
     row = retry_job(engine, job_id, pm.settings, max(1, budget))
+    after = {"attempts": row.attempts, "max_attempts": row.max_attempts}
+    record_now(engine, cli_actor(), "job.retried", str(job_id), dmo=row.dmo, after=after)
     click.echo(
         f"job {row.id} ({row.type}) queued again: {row.max_attempts - row.attempts} more "
         f"attempt(s), up to attempt {row.max_attempts}"

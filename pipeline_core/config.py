@@ -20,6 +20,7 @@ from urllib.parse import unquote_plus, urlsplit, urlunsplit
 from pipeline_core.exceptions import ConfigError
 
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
+LOG_FORMATS = ("text", "json")
 
 
 def _parse_bool(raw: str) -> bool:
@@ -49,6 +50,18 @@ def _non_negative_int(raw: str) -> int:
     if value < 0:
         raise ValueError("a whole number, 0 or more")
     return value
+
+
+def _log_format(raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in LOG_FORMATS:
+        raise ValueError("one of " + ", ".join(LOG_FORMATS))
+    return value
+
+
+def _optional_path(raw: str) -> str | None:
+    value = raw.strip()
+    return str(Path(value).expanduser().resolve()) if value else None
 
 
 def _log_level(raw: str) -> str:
@@ -488,6 +501,24 @@ SETTINGS: tuple[Setting, ...] = (
         "mapping's quality_minimum wins for its source. 0: no minimum.",
         _quality_minimum,
     ),
+    # Operating the pipeline (issue 11)
+    Setting(
+        "PIPELINE_LOG_FORMAT",
+        "text",
+        "Format of log lines on stderr: text (one readable line each) or json (one JSON "
+        "object per line: time, level, logger, message, and the correlation id, job id, "
+        "attempt, source and DMO of the job or request the line belongs to).",
+        _log_format,
+    ),
+    Setting(
+        "PIPELINE_METRICS_DIR",
+        "",
+        "Folder where each process (API processes, workers) writes its Prometheus metrics, "
+        "so that /metrics adds up every process (prometheus-client's multiprocess mode; "
+        "exported as PROMETHEUS_MULTIPROC_DIR). Empty: /metrics shows the API process's own "
+        "counts. Empty the folder when the service (re)starts.",
+        _optional_path,
+    ),
 )
 
 
@@ -681,6 +712,9 @@ class Settings:
     api_max_page: int = 500
     api_process_timeout: float = 60.0
     api_rate_limit: tuple[int, float] | None = (600, 60.0)
+    # Operating the pipeline (issue 11)
+    log_format: str = "text"
+    metrics_dir: str | None = None
 
     images: ImageSettings = field(default_factory=ImageSettings)
 
@@ -726,6 +760,8 @@ _FIELD_OF = {
     "PIPELINE_API_PROCESS_TIMEOUT": "api_process_timeout",
     "PIPELINE_API_RATE_LIMIT": "api_rate_limit",
     "PIPELINE_QUALITY_MINIMUM": "quality_minimum",
+    "PIPELINE_LOG_FORMAT": "log_format",
+    "PIPELINE_METRICS_DIR": "metrics_dir",
 }
 
 

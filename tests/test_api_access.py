@@ -255,7 +255,11 @@ CASES = [
     Case("POST", "/keys", "admin", 201, 403, lambda c: "/keys", lambda c: {"role": "viewer"}),
     Case("DELETE", "/keys/{id}", "admin", 200, 403, lambda c: f"/keys/{_fresh_key(c)}"),
     Case("GET", "/health", None, 200, 200, lambda c: "/health"),
+    Case("GET", "/audit", "admin", 200, "list", lambda c: "/audit"),
+    Case("GET", "/metrics", "viewer", 200, 403, lambda c: "/metrics"),
 ]
+#: Routes for keys not scoped to a DMO only (a scoped key gets 403).
+UNSCOPED = ("/keys", "/metrics")
 
 
 @pytest.fixture
@@ -277,7 +281,7 @@ def _expected(case: Case, label: str | None) -> int | str:
     role, _, scope = label.partition("@")
     if ROLES.index(role) < ROLES.index(case.role):
         return 403
-    if scope and case.path.startswith("/keys"):
+    if scope and case.path.startswith(UNSCOPED):
         return 403
     if scope == "other":
         return case.other
@@ -320,7 +324,7 @@ def test_route_role_scope_matrix(make_app: Any) -> None:
             if case.only is not None and label not in case.only:
                 continue
             want = _expected(case, label)
-            url = PREFIX + case.url(ctx) if case.path != "/health" else "/health"
+            url = case.path if case.path in ("/health", "/metrics") else PREFIX + case.url(ctx)
             body = case.body(ctx) if case.body else None
             headers = bearer(keys[label] if label else None)
             if isinstance(body, bytes):

@@ -8,14 +8,17 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from pipeline_core.api.endpoints import PREFIX, Endpoint, endpoint_handler, json_response
+from pipeline_core.api.observe import ObserveRequests
 from pipeline_core.api.problems import problem_response
 from pipeline_core.api.state import ApiState
 from pipeline_core.config import Settings, load_settings
+from pipeline_core.metrics import setup_metrics
 
 logger = logging.getLogger(__name__)
 
@@ -23,12 +26,14 @@ logger = logging.getLogger(__name__)
 def all_endpoints() -> list[Endpoint]:
     """Every endpoint of the API, in the order of the OpenAPI document."""
     from pipeline_core.api.routes import (
+        audit,
         configs,
         duplicates,
         exports,
         files,
         jobs,
         keys,
+        metrics,
         promotions,
         queue,
         sources,
@@ -46,6 +51,8 @@ def all_endpoints() -> list[Endpoint]:
         *sources.ENDPOINTS,
         *configs.ENDPOINTS,
         *keys.ENDPOINTS,
+        *audit.ENDPOINTS,
+        *metrics.ENDPOINTS,
     ]
 
 
@@ -72,6 +79,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
     from pipeline_core.db.ensure import ensure_schema
 
     settings = settings or load_settings()
+    setup_metrics(settings)
+    if not logging.getLogger().handlers:  # a server process of its own (serve --workers N)
+        from pipeline_core.log_format import configure_logging
+
+        configure_logging(settings.log_level, settings.log_format)
     engine = make_engine(settings.database_url)
     ensure_schema(engine)
     state = ApiState(settings, engine)
@@ -95,6 +107,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app = Starlette(
         routes=routes,
         exception_handlers={HTTPException: _http_error, Exception: _server_error},
+        middleware=[Middleware(ObserveRequests)],
     )
     app.state.api = state
     app.state.openapi = document

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 #: The Alembic revision these tables correspond to (a test checks it is the newest one).
-SCHEMA_REVISION = "0009"
+SCHEMA_REVISION = "0011"
 
 PIPELINE = "pipeline"
 STAGING = "staging"
@@ -528,3 +528,25 @@ duplicate_decisions = sa.Table(
     schema=STAGING,
 )
 """A person's decision on a pair (by source and external id, so it outlives re-staging)."""
+
+
+# ---------------------------------------------------------------- audit trail (migration 0011)
+
+audit = sa.Table(
+    "audit",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", Timestamp, nullable=False, server_default=_now()),
+    sa.Column("key_id", sa.Integer),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("address", sa.String(200)),
+    sa.Column("action", sa.String(50), nullable=False, index=True),
+    sa.Column("target", sa.String(300)),
+    sa.Column("dmo", sa.String(100), index=True),
+    sa.Column("before", JSONType),
+    sa.Column("after", JSONType),
+    schema=PIPELINE,
+)
+"""Every change a person or key made: who (key id and name, or the command-line user), what
+(``action`` on ``target``, the state ``before`` and ``after``, credentials left out), when and
+from which address. Rows are only ever inserted (a trigger refuses UPDATE and DELETE)."""

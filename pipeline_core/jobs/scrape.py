@@ -42,6 +42,9 @@ from pipeline_core.exceptions import (
 from pipeline_core.jobs.files import digest_file, record_file
 from pipeline_core.jobs.payload import payload_text
 from pipeline_core.jobtypes import JobContext, JobResult, NextJob
+from pipeline_core.log_context import context_environment
+from pipeline_core.log_format import relay_json_line
+from pipeline_core.metrics import observe_crawl
 from pipeline_core.plugins import get_plugin_manager
 from pipeline_core.sources import get_source
 from pipeline_core.stages.archive import mark_archived, summary_path
@@ -127,7 +130,8 @@ def _relay(stream: IO[bytes], source: str, tail: collections.deque[str]) -> None
         line = raw.decode("utf-8", "replace").rstrip()
         if line:
             tail.append(line)
-            logger.info("%s crawl | %s", source, line)
+            if not relay_json_line(line):
+                logger.info("%s crawl | %s", source, line)
 
 
 def _death(returncode: int) -> str:
@@ -176,7 +180,7 @@ def run_archive_crawl(name: str, path: Path, context: JobContext) -> dict[str, A
         f"PIPELINE_WORKER_PID={os.getpid()}",
     ]
     # The child reads the same settings as this job, whatever the worker's environment.
-    env = {**os.environ, **context.settings.raw}
+    env = {**os.environ, **context.settings.raw, **context_environment()}
     tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
     beat = max(1.0, min(30.0, context.settings.lease_seconds / 3))
     logger.info("scrape of %s: crawling in a child process", name)
@@ -380,7 +384,9 @@ def scrape(payload: Mapping[str, Any], context: JobContext) -> JobResult:
     else:
         with tempfile.TemporaryDirectory(prefix=f"{FOLDER_PREFIX}{os.getpid()}-") as folder:
             fresh = Path(folder) / "raw.jsonl"
+            began = time.monotonic()
             summary = run_archive_crawl(name, fresh, context)
+            observe_crawl(name, time.monotonic() - began)
             crawl_id = int(summary["crawl_id"])
             page_errors = int(summary.get("page_errors", 0))
             if page_errors and digest_file(fresh).lines == 0:

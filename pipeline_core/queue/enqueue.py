@@ -13,6 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from pipeline_core.config import Settings
 from pipeline_core.db.tables import outbox, queue
 from pipeline_core.exceptions import InvalidJobError, PermanentJobError
+from pipeline_core.log_context import current_correlation_id
 
 if TYPE_CHECKING:
     from pipeline_core.jobtypes import JobType
@@ -199,7 +200,8 @@ def enqueue(
 
     Returns ``None`` when a job with the same ``dedup_key`` is already queued (at most one
     queued job per key, e.g. one queued scrape per source). ``max_attempts`` defaults to
-    ``PIPELINE_MAX_RETRIES``; ``correlation_id`` to a new UUID (a chain of jobs passes
+    ``PIPELINE_MAX_RETRIES``; ``correlation_id`` to the one of the request or job this
+    runs for (:mod:`pipeline_core.log_context`), else a new UUID (a chain of jobs passes
     its own on). Higher ``priority`` runs first. With ``PIPELINE_ENABLE_QUEUES`` an outbox
     row is written in the same transaction (:func:`announce`); the relay announces it on
     SQS. Options that cannot be stored raise :class:`InvalidJobError`
@@ -222,7 +224,8 @@ def enqueue(
         "dedup_key": dedup_key,
         "priority": priority,
         "max_attempts": settings.max_retries if max_attempts is None else max_attempts,
-        "correlation_id": correlation_id or uuid.uuid4().hex,
+        # a job queued while a request or job runs joins its chain (its correlation id)
+        "correlation_id": correlation_id or current_correlation_id() or uuid.uuid4().hex,
     }
     if run_after is not None:
         values["run_after"] = run_after

@@ -19,6 +19,7 @@ from pipeline_core.config import Settings
 from pipeline_core.db.engine import write_transaction
 from pipeline_core.db.tables import errors, jobs, queue
 from pipeline_core.jobtypes import JobType
+from pipeline_core.metrics import observe_outcomes
 from pipeline_core.queue.backoff import retry_delay
 from pipeline_core.queue.enqueue import announce, enqueue
 from pipeline_core.queue.failures import error_row
@@ -112,6 +113,7 @@ def finish(
         if error_rows:
             conn.execute(sa.insert(errors), error_rows)
         announce(conn, requeued, settings=settings)
+    observe_outcomes(kept, [letter.job["type"] for letter in counts.dead])
     if counts.stale:
         logger.warning(
             "%d finished job(s) were no longer held by this worker (lease expired and "

@@ -1,30 +1,34 @@
 """Log lines that name their job: while a handler runs, every line written in its thread
 (and in threads it starts with the context copied, like the scrape's relay of its crawl's
-output) carries ``job ID (correlation C): `` after the logger's name."""
+output) carries the job's id, attempt, type, source, DMO and correlation id
+(:mod:`pipeline_core.log_context`): the text format shows ``job ID (correlation C): ``
+after the logger's name, the JSON format each field."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
 
-_TAG: ContextVar[str] = ContextVar("dmo_pipeline_job_tag", default="")
+from pipeline_core.log_context import log_fields
 
 
 @contextmanager
-def job_logging(job_id: int, correlation_id: str | None) -> Iterator[None]:
+def job_logging(
+    job_id: int,
+    correlation_id: str | None,
+    *,
+    attempt: int | None = None,
+    job_type: str | None = None,
+    source: str | None = None,
+    dmo: str | None = None,
+) -> Iterator[None]:
     """Tag the lines logged inside the block with the job and its correlation id."""
-    token = _TAG.set(f"job {job_id} (correlation {correlation_id or '-'}): ")
-    try:
+    with log_fields(
+        correlation_id=correlation_id,
+        job_id=job_id,
+        attempt=attempt,
+        job_type=job_type,
+        source=source,
+        dmo=dmo,
+    ):
         yield
-    finally:
-        _TAG.reset(token)
-
-
-class JobTagFilter(logging.Filter):
-    """Sets ``record.job_tag`` (empty outside a job) for the ``%(job_tag)s`` field."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.job_tag = _TAG.get()
-        return True

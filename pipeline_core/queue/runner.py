@@ -79,7 +79,15 @@ def run_job(
         cancelled=cancelled or threading.Event(),
     )
     try:
-        with job_logging(job.id, job.correlation_id):  # every line names the job
+        source = job.payload.get("source") if isinstance(job.payload, dict) else None
+        with job_logging(  # every line names the job
+            job.id,
+            job.correlation_id,
+            attempt=job.attempt,
+            job_type=job.type,
+            source=source if isinstance(source, str) else None,
+            dmo=job.dmo,
+        ):
             result = job_type.handler(job.payload, context)
     except (Exception, SystemExit) as exc:  # sys.exit() in a handler fails the job only
         named = exc if isinstance(exc, JobError) else None

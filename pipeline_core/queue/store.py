@@ -24,6 +24,7 @@ from pipeline_core.config import Settings
 from pipeline_core.db.engine import write_transaction
 from pipeline_core.db.tables import errors, jobs, queue
 from pipeline_core.exceptions import QueueError
+from pipeline_core.metrics import observe_expired
 from pipeline_core.queue.enqueue import announce
 from pipeline_core.queue.failures import error_row
 from pipeline_core.queue.job import ClaimedJob, DeadLetter, FinishCounts
@@ -356,6 +357,7 @@ def rescue_expired(engine: sa.Engine, settings: Settings) -> FinishCounts:
         job_rows: list[dict[str, Any]] = []
         error_rows: list[dict[str, Any]] = []
         requeued: list[int] = []
+        expired: list[ClaimedJob] = []
         for row in rows:
             job = ClaimedJob.from_row(row, row.lease_owner or "")
             message = f"lease expired: worker {row.lease_owner} stopped heartbeating"
@@ -375,11 +377,13 @@ def rescue_expired(engine: sa.Engine, settings: Settings) -> FinishCounts:
                 }
             )
             error_rows.append(error_row(job, message, None))
+            expired.append(job)
             count_released(job, message, dead, counts, requeued)
         if job_rows:
             conn.execute(sa.insert(jobs), job_rows)
             conn.execute(sa.insert(errors), error_rows)
         announce(conn, requeued, settings=settings)
+    observe_expired([job.type for job in expired], [d.job["type"] for d in counts.dead])
     if counts.retried or counts.dead_lettered:
         logger.warning(
             "rescued %d job(s) with expired leases: %d queued again, %d dead-lettered (%s)",

@@ -34,7 +34,6 @@ import logging
 import multiprocessing
 import os
 import signal
-import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -48,6 +47,7 @@ import sqlalchemy as sa
 from pipeline_core.config import Settings
 from pipeline_core.db.engine import database_away
 from pipeline_core.exceptions import JobTimedOut, LeaseLost
+from pipeline_core.metrics import setup_metrics
 from pipeline_core.queue.finish import finish
 from pipeline_core.queue.job import ClaimedJob, FinishCounts, Outcome
 from pipeline_core.queue.runner import (
@@ -730,19 +730,14 @@ def process_batch(
 # ---------------------------------------------------------------------- processes
 
 
-def configure_logging(level: str) -> None:
-    """Log to stderr at ``level`` (``LOG_LEVEL``) in the worker's process (and the
-    scheduler's and relay's: one format). A line logged while a job runs names the job and
-    its correlation id (:mod:`pipeline_core.queue.job_log`)."""
-    from pipeline_core.queue.job_log import JobTagFilter
+def configure_logging(level: str, log_format: str = "text") -> None:
+    """Log to stderr at ``level`` (``LOG_LEVEL``) in ``log_format`` (``PIPELINE_LOG_FORMAT``)
+    in the worker's process (and the scheduler's and relay's: one format). A line logged
+    while a job runs names the job and its correlation id
+    (:mod:`pipeline_core.queue.job_log`)."""
+    from pipeline_core.log_format import configure_logging as configure
 
-    handler = logging.StreamHandler(sys.stderr)
-    handler.addFilter(JobTagFilter())
-    logging.basicConfig(
-        level=level,
-        handlers=[handler],
-        format="%(asctime)s [%(process)d] %(levelname)s %(name)s: %(job_tag)s%(message)s",
-    )
+    configure(level, log_format)
 
 
 def run_worker(once: bool = False, grace: float = SHUTDOWN_GRACE) -> BatchCounts:
@@ -752,7 +747,8 @@ def run_worker(once: bool = False, grace: float = SHUTDOWN_GRACE) -> BatchCounts
     from pipeline_core.plugins import get_plugin_manager
 
     pm = get_plugin_manager()
-    configure_logging(pm.settings.log_level)
+    configure_logging(pm.settings.log_level, pm.settings.log_format)
+    setup_metrics(pm.settings)
     engine = make_engine(pm.settings.database_url)
     while True:
         try:

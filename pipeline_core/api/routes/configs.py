@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from pipeline_core.api.endpoints import Call, Endpoint
 from pipeline_core.api.problems import Problem, field_problem
+from pipeline_core.api.routes.audit import audit
 from pipeline_core.api.rows import not_found
 from pipeline_core.api.schemas import CONFIG
 from pipeline_core.credentials import credential_names, delete_credential, set_credential
@@ -21,6 +22,7 @@ from pipeline_core.exceptions import ConfigError, MappingError
 from pipeline_core.operations.configs import (
     ConfigNotFound,
     check_config,
+    config_document,
     config_json,
     delete_config,
     get_config,
@@ -76,6 +78,7 @@ def create_config(call: Call) -> dict[str, Any]:
         if name in call.state.sources():
             raise Problem(409, f"a source named {name!r} is already defined elsewhere")
         row = save_config(conn, checked, create=True)
+        audit(call, conn, "config.created", name, dmo=row["dmo"], after=config_document(row))
         return config_json(row, [])
 
 
@@ -93,7 +96,10 @@ def put_config(call: Call) -> dict[str, Any]:
         _row(call, conn, name)
     checked = _checked(call, call.body, name)
     with write_transaction(call.state.engine) as conn:
+        before = config_document(get_config(conn, name))
         row = save_config(conn, checked, create=False)
+        after = config_document(row)
+        audit(call, conn, "config.changed", name, dmo=row["dmo"], before=before, after=after)
         return config_json(row, credential_names(conn, name))
 
 
@@ -101,7 +107,8 @@ def delete_config_route(call: Call) -> dict[str, Any]:
     """Delete a stored configuration and its credentials."""
     name = call.path["name"]
     with write_transaction(call.state.engine) as conn:
-        _row(call, conn, name)
+        row = _row(call, conn, name)
+        audit(call, conn, "config.deleted", name, dmo=row["dmo"], before=config_document(row))
         delete_config(conn, name)
     return {"deleted": name}
 
@@ -111,7 +118,7 @@ def put_credential(call: Call) -> dict[str, Any]:
     returned or logged."""
     name = call.path["name"]
     with write_transaction(call.state.engine) as conn:
-        _row(call, conn, name)
+        row = _row(call, conn, name)
         try:
             if call.body.get("value") is None:
                 delete_credential(conn, name, call.body["name"])
@@ -121,6 +128,10 @@ def put_credential(call: Call) -> dict[str, Any]:
                 )
         except ConfigError as exc:
             raise Problem(422 if "name" in str(exc) else 503, str(exc)) from None
+        removed = call.body.get("value") is None
+        action = "config.credential_removed" if removed else "config.credential_set"
+        # the credential's name only, never its value
+        audit(call, conn, action, name, dmo=row["dmo"], after={"credential": call.body["name"]})
         return {"config": name, "credentials": credential_names(conn, name)}
 
 

@@ -13,6 +13,7 @@ from starlette.responses import Response, StreamingResponse
 
 from pipeline_core.api.endpoints import Call, Endpoint, json_response
 from pipeline_core.api.problems import Problem, field_problem
+from pipeline_core.api.routes.audit import audit
 from pipeline_core.api.rows import not_found, page, row_json, source_scope
 from pipeline_core.api.schemas import AFTER, FILE, ID, SLUG, limit_param, page_of
 from pipeline_core.db.tables import files
@@ -124,6 +125,10 @@ async def upload_file(call: Call) -> Response:
         )
     with call.state.engine.connect() as conn:
         row = conn.execute(sa.select(files).where(files.c.id == stored.file_id)).mappings().one()
+    done = {"file": row_json(row), "job_id": stored.job_id}
+    await run_in_threadpool(
+        audit, call, call.state.engine, "file.uploaded", stored.file_id, dmo=source.dmo, after=done
+    )
     return json_response({"file": row_json(row), "job_id": stored.job_id}, 201)
 
 

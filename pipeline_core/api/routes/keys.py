@@ -6,6 +6,7 @@ from typing import Any
 
 from pipeline_core.api.endpoints import Call, Endpoint
 from pipeline_core.api.problems import Problem
+from pipeline_core.api.routes.audit import audit
 from pipeline_core.api.rows import not_found
 from pipeline_core.api.schemas import ID, KEY
 from pipeline_core.operations.keys import ApiKeyError, create_key, list_keys, revoke_key
@@ -35,6 +36,7 @@ def create_key_route(call: Call) -> dict[str, Any]:
         )
     except ApiKeyError as exc:
         raise Problem(422, str(exc)) from None
+    audit(call, call.state.engine, "key.created", key.id, dmo=key.dmo, after=key.as_json())
     return {**key.as_json(), "key": secret}
 
 
@@ -42,9 +44,11 @@ def revoke_key_route(call: Call) -> dict[str, Any]:
     """Revoke a key."""
     _unscoped(call)
     try:
-        return revoke_key(call.state.engine, call.path["id"]).as_json()
+        key = revoke_key(call.state.engine, call.path["id"])
     except ApiKeyError:
         raise not_found("API key", call.path["id"]) from None
+    audit(call, call.state.engine, "key.revoked", key.id, dmo=key.dmo, after=key.as_json())
+    return key.as_json()
 
 
 _CREATE = {

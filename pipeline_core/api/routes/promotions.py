@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from pipeline_core.api.endpoints import Call, Endpoint
 from pipeline_core.api.problems import Problem
+from pipeline_core.api.routes.audit import audit
 from pipeline_core.api.rows import dmo_scope, not_found, page, row_json
 from pipeline_core.api.schemas import AFTER, ID, NULLABLE_TIME, SLUG, limit_param, page_of
 from pipeline_core.db.tables import promotion_batches, promotion_changes
@@ -85,6 +86,8 @@ def rollback_promotion(call: Call) -> dict[str, Any]:
         raise Problem(409, str(exc)) from None
     except PromotionError as exc:
         raise Problem(409, str(exc)) from None
+    done = {"batch": report.batch_id, "status": report.status, "counts": report.counts}
+    audit(call, call.state.engine, "promotion.rolled_back", batch["id"], dmo=report.dmo, after=done)
     return {
         "batch": report.batch_id,
         "rollback_of": batch["id"],

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from pipeline_core.api.endpoints import Call, Endpoint
 from pipeline_core.api.problems import Problem, field_problem
+from pipeline_core.api.routes.audit import audit
 from pipeline_core.api.rows import dmo_scope, not_found, page, row_json
 from pipeline_core.api.schemas import AFTER, ID, QUEUE_JOB, SLUG, limit_param, page_of
 from pipeline_core.db.tables import files, queue
@@ -117,6 +118,7 @@ def add_job(call: Call) -> Any:
         )
     with call.state.engine.connect() as conn:
         row = conn.execute(sa.select(queue).where(queue.c.id == job_id)).one()
+    audit(call, call.state.engine, "job.queued", job_id, dmo=dmo, after=_job_json(row))
     return _job_json(row)
 
 
@@ -138,12 +140,14 @@ def process(call: Call) -> dict[str, Any]:
         batch_size=call.body.get("batch_size", 1),
         dmo=call.dmo,
     )
-    return {
+    answer = {
         "counts": result.counts,
         "jobs": result.jobs,
         "seconds": result.seconds,
         "idle": result.idle,
     }
+    audit(call, call.state.engine, "queue.processed", None, dmo=call.dmo, after=answer)
+    return answer
 
 
 def retry(call: Call) -> Any:
@@ -164,6 +168,7 @@ def retry(call: Call) -> Any:
         updated = retry_job(call.state.engine, job_id, pm.settings, budget)
     except QueueError as exc:
         raise Problem(409, str(exc)) from None
+    audit(call, call.state.engine, "job.retried", job_id, dmo=updated.dmo, after=_job_json(updated))
     return _job_json(updated)
 
 

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from pipeline_core.api.endpoints import Call, Endpoint
 from pipeline_core.api.problems import Problem, field_problem
+from pipeline_core.api.routes.audit import audit
 from pipeline_core.api.rows import check_source, dmo_scope, not_found, page, row_json
 from pipeline_core.api.schemas import (
     AFTER,
@@ -139,6 +140,7 @@ def promote(call: Call) -> Any:
     )
     with call.state.engine.connect() as conn:
         row = conn.execute(sa.select(queue).where(queue.c.id == job_id)).one()
+    audit(call, call.state.engine, "promotion.queued", job_id, dmo=dmo, after=payload)
     return row_json(row._mapping)
 
 
