@@ -44,7 +44,7 @@ SECURITY_HEADERS = {
         "img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
     ),
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",  # no-referrer would make forms send Origin: null
     "Cache-Control": "no-store",
 }
 _STATIC = {"dashboard.js": "text/javascript", "dashboard.css": "text/css"}
@@ -102,7 +102,8 @@ async def dashboard(request: Request) -> Response:
         return _html(dashboard_html.login_page(error), 200 if error is None else problem.status)
     data = await run_in_threadpool(_overview, state, key.dmo)
     csrf = csrf_token(secret) if key.allows("operator") else None
-    who = f"key {key.id} ({key.name}), {key.role}" + (f", DMO {key.dmo}" if key.dmo else "")
+    named = f" ({key.name})" if key.name else ""
+    who = f"key {key.id}{named}, {key.role}, " + (f"DMO {key.dmo}" if key.dmo else "every DMO")
     flash = request.query_params.get("done")
     shown = flash if flash in ("retried", "not retried") else None
     job = request.query_params.get("job", "")

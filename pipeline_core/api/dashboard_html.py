@@ -36,7 +36,7 @@ def _num(metric: str, value: Any, css: str = "") -> str:
     return f'<td{cls} data-metric="{escape(metric)}">{_e(value)}</td>'
 
 
-def _stacked_bar(states: dict[str, int], width: int = 220) -> str:
+def _stacked_bar(states: dict[str, int], width: int = 90) -> str:
     """One horizontal bar of a job type's jobs by state (dead ones inside failed)."""
     parts = {s: states.get(s, 0) for s in ("queued", "running", "completed")}
     parts["failed"] = states.get("failed", 0) - states.get("dead", 0)
@@ -72,8 +72,11 @@ def _sparkline(values: list[int], width: int = 360, height: int = 48) -> str:
             f'height="{h:.1f}"><title>{60 - i} min ago: {v}</title></rect>'
         )
     return (
-        f'<svg class="spark" width="{width}" height="{height}" role="img" '
-        f'aria-label="completed per minute, last hour">' + "".join(bars) + "</svg>"
+        f'<svg class="spark" width="{width}" height="{height + 1}" role="img" '
+        f'aria-label="completed per minute, last hour">'
+        + "".join(bars)
+        + f'<line x1="0" y1="{height + 0.5}" x2="{width}" y2="{height + 0.5}"/></svg>'
+        '<div class="axis"><span>60 min ago</span><span>now</span></div>'
     )
 
 
@@ -231,6 +234,10 @@ def panels(o: Overview, csrf: str | None) -> dict[str, str]:
     }
 
 
+#: Panels two grid columns wide (their tables have many columns).
+_SPAN2 = ("panel-crawls", "panel-dead")
+
+
 def _shell(title: str, body: str) -> str:
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
@@ -244,7 +251,7 @@ def _shell(title: str, body: str) -> str:
 def page(o: Overview, csrf: str | None, who: str, flash: str | None = None) -> str:
     """The whole dashboard."""
     sections = "".join(
-        f'<section id="{pid}" class="panel">{html}</section>'
+        f'<section id="{pid}" class="panel{" span2" if pid in _SPAN2 else ""}">{html}</section>'
         for pid, html in panels(o, csrf).items()
     )
     notice = f'<p class="flash">{escape(flash)}</p>' if flash else ""
