@@ -51,7 +51,7 @@ def _attempt_row(outcome: Outcome) -> dict[str, Any]:
 def _event(outcome: Outcome, requeued: list[int]) -> dict[str, Any]:
     """The job event of a kept outcome: completed, failed (queued again) or dead-lettered."""
     job = outcome.job
-    timings = {
+    timings: dict[str, Any] = {
         "started_at": outcome.started_at,
         "finished_at": outcome.finished_at,
         "duration_ms": outcome.duration_ms,
