@@ -138,6 +138,37 @@ def test_a_client_that_reconnects_with_its_last_event_id_gets_what_it_missed(
     assert first < second
 
 
+@pytest.mark.timeout(120)
+def test_events_of_another_api_process_and_a_worker_reach_the_stream(
+    make_app: Any, db_url: str, tmp_path: Path
+) -> None:
+    """Two apps on one database (two API processes): a job queued and processed through the
+    second, and one run by a worker, stream through the first."""
+    watched = make_app(PIPELINE_POLL_INTERVAL="0.2")
+    other = make_app(PIPELINE_POLL_INTERVAL="0.2")
+    engine = watched.state.api.engine
+    key = create_key(engine, role="operator")[1]
+    with http_client(watched).websocket_connect(EVENTS, headers=bearer(key)) as ws:
+        assert ws.receive_json()["kind"] == "hello"
+        job_id = _queue_and_process(http_client(other), key)
+        assert [(e["job_id"], e["state"]) for e in _jobs(ws, 3)] == [
+            (job_id, "queued"),
+            (job_id, "running"),
+            (job_id, "completed"),
+        ]
+        settings = api_settings(db_url, tmp_path)
+        with engine.begin() as conn:
+            worked = enqueue(conn, "noop", {"source": "s9"}, settings=settings, dmo=OWN)
+        worker_engine = make_engine(db_url)
+        Worker(worker_engine, get_plugin_manager(settings), once=True).process_once(10)
+        worker_engine.dispose()
+        assert [(e["job_id"], e["state"], e["source"]) for e in _jobs(ws, 3)] == [
+            (worked, "queued", "s9"),
+            (worked, "running", "s9"),
+            (worked, "completed", "s9"),
+        ]
+
+
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_the_events_socket_needs_a_key_from_this_site(make_app: Any) -> None:
     app = make_app()
