@@ -2,7 +2,8 @@
 
 ``Authorization: Bearer KEY``; no key, an unknown, revoked or expired key is 401 (logged with
 the key's id when known, never the key); a role below the route's is 403; past
-``PIPELINE_API_RATE_LIMIT`` a key gets 429 with ``Retry-After``.
+``PIPELINE_API_RATE_LIMIT`` a key gets 429 with ``Retry-After``. The events WebSocket and
+the dashboard also take the key from the dashboard's cookie (:func:`presented_secret`).
 """
 
 from __future__ import annotations
@@ -44,17 +45,16 @@ def same_origin(conn: HTTPConnection) -> bool:
     return urlsplit(origin).netloc == conn.headers.get("host", "")
 
 
-def presented_secret(conn: HTTPConnection) -> tuple[str | None, str]:
-    """The key a request or WebSocket presents, and how: ``Authorization: Bearer KEY``
-    (``header``), else the dashboard's cookie (``cookie``, honoured only from this site's
-    own pages), else none."""
+def presented_secret(conn: HTTPConnection) -> str | None:
+    """The key a request or WebSocket presents: ``Authorization: Bearer KEY``, else the
+    dashboard's cookie (honoured only from this site's own pages), else None."""
     scheme, _, secret = conn.headers.get("authorization", "").partition(" ")
     if scheme.lower() == "bearer" and secret.strip():
-        return secret.strip(), "header"
+        return secret.strip()
     cookie = conn.cookies.get(COOKIE, "").strip()
     if cookie and same_origin(conn):
-        return cookie, "cookie"
-    return None, "none"
+        return cookie
+    return None
 
 
 def _lookup(state: ApiState, secret: str) -> tuple[ApiKey | None, str]:

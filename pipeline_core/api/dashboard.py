@@ -67,7 +67,7 @@ def _where(request: Request) -> str:
 async def _key(request: Request, role: str = "viewer") -> tuple[ApiKey, str]:
     """The cookie's (or header's) key, checked for ``role``; :class:`Problem` when none."""
     state: ApiState = request.app.state.api
-    secret, _how = presented_secret(request)
+    secret = presented_secret(request)
     if secret is None:
         raise Problem(401, "log in with an API key")
     return await check_key(state, secret, role, _where(request)), secret

@@ -166,7 +166,7 @@ async def events_socket(websocket: WebSocket) -> None:
     await websocket.accept()
     where = f"WebSocket {PATH} from {websocket.client.host if websocket.client else '?'}"
     try:
-        secret, _how = presented_secret(websocket)
+        secret = presented_secret(websocket)
         if secret is None and "key" in websocket.query_params:
             raise Problem(401, "no key in the URL (logs keep URLs): Authorization or the cookie")
         if secret is None:
