@@ -15,6 +15,10 @@
 It prints jobs per second of each, the ratio (target: dmo-pipeline at least 4 times
 procrastinate), each worker's peak RSS (``ru_maxrss`` from ``os.wait4``) and CPU time, then
 checks that every job ran exactly once. See ``benchmarks/README.md``.
+
+``python -m benchmarks.queue --latency [--latency-jobs 200] [--poll-interval 1]`` measures
+instead the enqueue-to-start latency of jobs queued one at a time on an idle worker woken by
+LISTEN/NOTIFY, beside a poll-only worker (:mod:`benchmarks._latency`).
 """
 
 from __future__ import annotations
@@ -240,6 +244,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--jobs", type=int, default=10_000, help="jobs per queue (10000)")
     parser.add_argument("--workers", type=int, default=2, help="worker processes (2)")
+    parser.add_argument(
+        "--latency",
+        action="store_true",
+        help="measure enqueue-to-start latency on an idle worker instead (NOTIFY vs polling)",
+    )
+    parser.add_argument(
+        "--latency-jobs", type=int, default=200, help="jobs queued one at a time (200)"
+    )
+    parser.add_argument(
+        "--poll-interval", type=float, default=1.0, help="the workers' poll interval, s (1)"
+    )
     add_database_arguments(parser, DEFAULT_DATABASE_URL)
     args = parser.parse_args(argv)
     if args.jobs < 1 or args.workers < 1:
@@ -252,6 +267,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     url = psycopg_url(args.database_url)
     check_database_name(url)
+    if args.latency:
+        return latency_main(args, url)
     try:
         import procrastinate  # noqa: F401
     except ImportError:
@@ -314,6 +331,23 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if ok else 1
     finally:
         clean_up(args, url, created, work)
+
+
+def latency_main(args: argparse.Namespace, url: str) -> int:
+    """``--latency``: :func:`benchmarks._latency.run_latency` on a fresh database."""
+    from benchmarks._latency import run_latency
+
+    work = Path(tempfile.mkdtemp(prefix="dmo-bench-latency-"))
+    shown = sa.make_url(url).render_as_string(hide_password=True)
+    print(f"database: {shown} (dropped, created, migrated)")
+    prepare_database(url)
+    try:
+        code = run_latency(url, work, args.latency_jobs, args.poll_interval)
+        if code:
+            args.keep = True
+        return code
+    finally:
+        clean_up(args, url, True, work)
 
 
 if __name__ == "__main__":

@@ -492,6 +492,27 @@ SETTINGS: tuple[Setting, ...] = (
         "N/hour); beyond it 429 with Retry-After. 0 turns the limit off.",
         _rate_limit,
     ),
+    # Live job status and worker wake-up (issue 11)
+    Setting(
+        "PIPELINE_QUEUE_NOTIFY",
+        "true",
+        "On PostgreSQL, an idle worker LISTENs for jobs queued (NOTIFY) and starts them at "
+        "once instead of at its next poll; false: poll only. SQLite always polls.",
+        _parse_bool,
+    ),
+    Setting(
+        "PIPELINE_EVENTS_REPLAY",
+        "1000",
+        "Most job events (pipeline.job_events) a client of /api/v1/pipeline/events that "
+        "reconnects with last_event_id is sent of those it missed; beyond it, the newest.",
+        _positive_int,
+    ),
+    Setting(
+        "PIPELINE_EVENTS_KEEP_HOURS",
+        "168",
+        "Hours job events are kept; workers delete older ones (with their lease rescue).",
+        _positive_float,
+    ),
     # Promotion and quality (issue 13)
     Setting(
         "PIPELINE_QUALITY_MINIMUM",
@@ -716,6 +737,11 @@ class Settings:
     log_format: str = "text"
     metrics_dir: str | None = None
 
+    # Live job status (issue 11)
+    queue_notify: bool = True
+    events_replay: int = 1000
+    events_keep_hours: float = 168.0
+
     images: ImageSettings = field(default_factory=ImageSettings)
 
     def masked(self) -> dict[str, str]:
@@ -762,6 +788,9 @@ _FIELD_OF = {
     "PIPELINE_QUALITY_MINIMUM": "quality_minimum",
     "PIPELINE_LOG_FORMAT": "log_format",
     "PIPELINE_METRICS_DIR": "metrics_dir",
+    "PIPELINE_QUEUE_NOTIFY": "queue_notify",
+    "PIPELINE_EVENTS_REPLAY": "events_replay",
+    "PIPELINE_EVENTS_KEEP_HOURS": "events_keep_hours",
 }
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from importlib import resources
 from typing import Any
 
@@ -11,7 +13,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
 from pipeline_core.api.endpoints import PREFIX, Endpoint, endpoint_handler, json_response
 from pipeline_core.api.observe import ObserveRequests
@@ -74,6 +76,9 @@ async def _server_error(request: Request, exc: Exception) -> Response:
 def create_app(settings: Settings | None = None) -> Starlette:
     """Build the API app (uvicorn: ``--factory pipeline_core.api:create_app``)."""
     from pipeline_core import __version__
+    from pipeline_core.api.dashboard import dashboard_mount
+    from pipeline_core.api.events import PATH as EVENTS_PATH
+    from pipeline_core.api.events import events_socket
     from pipeline_core.api.openapi import build_document
     from pipeline_core.db.engine import make_engine
     from pipeline_core.db.ensure import ensure_schema
@@ -103,11 +108,20 @@ def create_app(settings: Settings | None = None) -> Starlette:
     routes += [
         Route(PREFIX.rsplit("/", 1)[0] + "/openapi.json", openapi, methods=["GET"]),
         Route("/docs", docs, methods=["GET"]),
+        WebSocketRoute(EVENTS_PATH, events_socket),
+        dashboard_mount(),
     ]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        yield
+        state.close_events()
+
     app = Starlette(
         routes=routes,
         exception_handlers={HTTPException: _http_error, Exception: _server_error},
         middleware=[Middleware(ObserveRequests)],
+        lifespan=lifespan,
     )
     app.state.api = state
     app.state.openapi = document

@@ -2,7 +2,8 @@
 
 ``Authorization: Bearer KEY``; no key, an unknown, revoked or expired key is 401 (logged with
 the key's id when known, never the key); a role below the route's is 403; past
-``PIPELINE_API_RATE_LIMIT`` a key gets 429 with ``Retry-After``.
+``PIPELINE_API_RATE_LIMIT`` a key gets 429 with ``Retry-After``. The events WebSocket and
+the dashboard also take the key from the dashboard's cookie (:func:`presented_secret`).
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ import logging
 import math
 import time
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 
 from pipeline_core.api.problems import Problem
 from pipeline_core.api.state import ApiState
@@ -26,8 +28,33 @@ logger = logging.getLogger(__name__)
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="dmo-pipeline"'}
 
 
-def _client(request: Request) -> str:
+def _client(request: HTTPConnection) -> str:
     return request.client.host if request.client else "?"
+
+
+#: The dashboard's cookie: the key, set by its login form (HttpOnly, SameSite=Strict).
+COOKIE = "dmo_pipeline_key"
+
+
+def same_origin(conn: HTTPConnection) -> bool:
+    """False when the request says it comes from a page of another site (its ``Origin``
+    is not this host): a cookie sent along must not be honoured then."""
+    origin = conn.headers.get("origin")
+    if origin is None:
+        return True
+    return urlsplit(origin).netloc == conn.headers.get("host", "")
+
+
+def presented_secret(conn: HTTPConnection) -> str | None:
+    """The key a request or WebSocket presents: ``Authorization: Bearer KEY``, else the
+    dashboard's cookie (honoured only from this site's own pages), else None."""
+    scheme, _, secret = conn.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and secret.strip():
+        return secret.strip()
+    cookie = conn.cookies.get(COOKIE, "").strip()
+    if cookie and same_origin(conn):
+        return cookie
+    return None
 
 
 def _lookup(state: ApiState, secret: str) -> tuple[ApiKey | None, str]:
@@ -55,7 +82,13 @@ async def authenticate(request: Request, state: ApiState, role: str | None) -> A
     if scheme.lower() != "bearer" or not secret.strip():
         logger.warning("401 %s: no Bearer key", where)
         raise Problem(401, "this route needs a key: Authorization: Bearer KEY", headers=_CHALLENGE)
-    key, refused = await run_in_threadpool(_lookup, state, secret.strip())
+    return await check_key(state, secret.strip(), role, where)
+
+
+async def check_key(state: ApiState, secret: str, role: str, where: str) -> ApiKey:
+    """The key whose secret is ``secret``, checked for ``role`` and its rate limit
+    (:class:`Problem` 401, 403 or 429); ``where`` names the request in the log."""
+    key, refused = await run_in_threadpool(_lookup, state, secret)
     if key is None or refused:
         logger.warning("401 %s: %s", where, refused)
         raise Problem(401, "the key is unknown, revoked or expired", headers=_CHALLENGE)

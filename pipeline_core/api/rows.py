@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from pipeline_core.api.endpoints import Call
 from pipeline_core.api.problems import Problem
+from pipeline_core.api.state import ApiState
 from pipeline_core.db.tables import configs, sources
 
 
@@ -37,9 +38,14 @@ def page(items: list[dict[str, Any]], limit: int, cursor: str = "id") -> dict[st
 
 def dmo_sources(call: Call, conn: sa.Connection, dmo: str) -> list[str]:
     """Names of the sources of ``dmo``: crawled ones, stored configs, files and plugins."""
+    return sources_of_dmo(call.state, conn, dmo)
+
+
+def sources_of_dmo(state: ApiState, conn: sa.Connection, dmo: str) -> list[str]:
+    """:func:`dmo_sources` of an app's state (for pages that are not endpoints)."""
     names = set(conn.execute(sa.select(sources.c.name).where(sources.c.dmo == dmo)).scalars())
     names |= set(conn.execute(sa.select(configs.c.name).where(configs.c.dmo == dmo)).scalars())
-    names |= {name for name, source in call.state.static_sources().items() if source.dmo == dmo}
+    names |= {name for name, source in state.static_sources().items() if source.dmo == dmo}
     return sorted(names)
 
 

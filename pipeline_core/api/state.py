@@ -14,6 +14,7 @@ from limits.strategies import MovingWindowRateLimiter
 from pipeline_core.config import Settings
 
 if TYPE_CHECKING:
+    from pipeline_core.api.events import EventHub
     from pipeline_core.plugins import PipelineManager
     from pipeline_core.sources import Source
 
@@ -34,6 +35,7 @@ class ApiState:
     key_seen: dict[int, float] = field(default_factory=dict)
     #: Engines of DMO-scoped keys on PostgreSQL (row-level security), one per DMO.
     _tenants: dict[str, sa.Engine] = field(default_factory=dict)
+    _hub: EventHub | None = None
 
     def data_engine(self, dmo: str | None) -> sa.Engine:
         """The engine to read staging and production with for a key of ``dmo``: on
@@ -48,8 +50,23 @@ class ApiState:
                 self._tenants[dmo] = tenant_engine(self.settings.database_url, dmo)
             return self._tenants[dmo]
 
+    def event_hub(self) -> EventHub:
+        """The app's :class:`~pipeline_core.api.events.EventHub`, made on first use."""
+        with self._lock:
+            if self._hub is None:
+                from pipeline_core.api.events import EventHub
+
+                self._hub = EventHub(self)
+            return self._hub
+
+    def close_events(self) -> None:
+        """Stop the event hub's thread, if it started (the app shuts down)."""
+        if self._hub is not None:
+            self._hub.close()
+
     def dispose(self) -> None:
-        """Close the app's engines (its own and the DMOs')."""
+        """Stop the event hub and close the app's engines (its own and the DMOs')."""
+        self.close_events()
         with self._lock:
             for engine in self._tenants.values():
                 engine.dispose()

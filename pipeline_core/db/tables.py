@@ -183,6 +183,29 @@ jobs = sa.Table(
     schema=PIPELINE,
 )
 
+job_events = sa.Table(
+    "job_events",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("job_id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), nullable=False),
+    sa.Column("state", sa.String(20), nullable=False),
+    sa.Column("type", sa.String(100), nullable=False),
+    sa.Column("source", sa.String(100)),
+    sa.Column("dmo", sa.String(100)),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("correlation_id", sa.String(100)),
+    sa.Column("at", Timestamp, nullable=False),
+    #: Timings and the rest (``run_after``, ``duration_ms``, ``error``...), by state.
+    sa.Column("detail", JSONType),
+    sa.CheckConstraint(
+        "state IN ('queued', 'running', 'completed', 'failed', 'dead_lettered')", name="state"
+    ),
+    sqlite_autoincrement=True,
+    schema=PIPELINE,
+)
+"""One row per change of a job's state, written in the transaction that changes it: the
+feed of ``/api/v1/pipeline/events`` (ids only grow; a client resumes after the last it saw)."""
+
 files = sa.Table(
     "files",
     metadata,

@@ -14,6 +14,7 @@ from pipeline_core.config import Settings
 from pipeline_core.db.tables import outbox, queue
 from pipeline_core.exceptions import InvalidJobError, PermanentJobError
 from pipeline_core.log_context import current_correlation_id
+from pipeline_core.queue.events import event_row, record
 
 if TYPE_CHECKING:
     from pipeline_core.jobtypes import JobType
@@ -204,7 +205,8 @@ def enqueue(
     runs for (:mod:`pipeline_core.log_context`), else a new UUID (a chain of jobs passes
     its own on). Higher ``priority`` runs first. With ``PIPELINE_ENABLE_QUEUES`` an outbox
     row is written in the same transaction (:func:`announce`); the relay announces it on
-    SQS. Options that cannot be stored raise :class:`InvalidJobError`
+    SQS. A ``queued`` job event is recorded (:mod:`~pipeline_core.queue.events`). Options
+    that cannot be stored raise :class:`InvalidJobError`
     (:func:`check_options`).
     """
     check_options(
@@ -238,4 +240,17 @@ def enqueue(
     job_id = conn.execute(stmt.returning(queue.c.id)).scalar()
     if job_id is not None:
         announce(conn, job_id, settings=settings)
+        now = datetime.now(UTC)
+        event = event_row(
+            "queued",
+            job_id=job_id,
+            job_type=job_type,
+            payload=payload,
+            attempt=0,
+            dmo=dmo,
+            correlation_id=values["correlation_id"],
+            at=now,
+            run_after=run_after,
+        )
+        record(conn, [event], wake=run_after is None or run_after <= now)
     return job_id

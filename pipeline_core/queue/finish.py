@@ -22,6 +22,7 @@ from pipeline_core.jobtypes import JobType
 from pipeline_core.metrics import observe_outcomes
 from pipeline_core.queue.backoff import retry_delay
 from pipeline_core.queue.enqueue import announce, enqueue
+from pipeline_core.queue.events import job_event, record
 from pipeline_core.queue.failures import error_row
 from pipeline_core.queue.job import FinishCounts, Outcome
 from pipeline_core.queue.runner import max_attempts_of
@@ -46,6 +47,22 @@ def _attempt_row(outcome: Outcome) -> dict[str, Any]:
         "stats": outcome.stats if outcome.ok else None,
         "error": None if outcome.ok else (outcome.error or "")[:ERROR_CHARS],
     }
+
+
+def _event(outcome: Outcome, requeued: list[int]) -> dict[str, Any]:
+    """The job event of a kept outcome: completed, failed (queued again) or dead-lettered."""
+    job = outcome.job
+    timings: dict[str, Any] = {
+        "started_at": outcome.started_at,
+        "finished_at": outcome.finished_at,
+        "duration_ms": outcome.duration_ms,
+    }
+    if outcome.ok:
+        return job_event("completed", job, **timings)
+    error = (outcome.error or "")[:ERROR_CHARS]
+    if job.id not in requeued:
+        return job_event("dead_lettered", job, error=error, **timings)
+    return job_event("failed", job, error=error, retry_in_s=outcome.retry_in, **timings)
 
 
 def finish(
@@ -110,6 +127,7 @@ def finish(
         counts.stale = len(outcomes) - len(kept)
         if kept:
             conn.execute(sa.insert(jobs), [_attempt_row(o) for o in kept])
+            record(conn, [_event(o, requeued) for o in kept])
         if error_rows:
             conn.execute(sa.insert(errors), error_rows)
         announce(conn, requeued, settings=settings)
@@ -161,6 +179,7 @@ def _fail(
     run_after = None if dead else later_expr(conn, delay)
     if not release_held(conn, job, message, dead=dead, run_after=run_after):
         return False
+    outcome.retry_in = None if dead else round(delay, 3)
     count_released(job, message, dead, counts, requeued)
     if dead:
         named = job.payload.get("source") if isinstance(job.payload, dict) else None

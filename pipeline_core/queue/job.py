@@ -77,6 +77,8 @@ class Outcome:
     source: str | None = None
     external_id: str | None = None
     field: str | None = None
+    #: Seconds until the retry of a failed attempt (set when the finish queues it again).
+    retry_in: float | None = None
 
     @property
     def ok(self) -> bool:

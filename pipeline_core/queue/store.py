@@ -26,6 +26,7 @@ from pipeline_core.db.tables import errors, jobs, queue
 from pipeline_core.exceptions import QueueError
 from pipeline_core.metrics import observe_expired
 from pipeline_core.queue.enqueue import announce
+from pipeline_core.queue.events import job_event, record, row_event
 from pipeline_core.queue.failures import error_row
 from pipeline_core.queue.job import ClaimedJob, DeadLetter, FinishCounts
 
@@ -176,6 +177,14 @@ def _claim(
             .returning(*queue.c)
         )
         rows = list(conn.execute(stmt).all())
+        now = datetime.now(UTC)
+        record(
+            conn,
+            [
+                row_event("running", r, now, queued_at=r.created_at, run_after=r.run_after)
+                for r in rows
+            ],
+        )
     rows.sort(key=lambda r: (-r.priority, r.run_after, r.id))
     return [ClaimedJob.from_row(row, owner) for row in rows]
 
@@ -299,6 +308,12 @@ def release(
                 ],
             )
             announce(conn, released, settings=settings)
+            events = [
+                {**job_event("queued", job, now, reason=reason), "attempt": job.attempt - 1}
+                for job in held
+                if job.id in released
+            ]
+            record(conn, events, wake=True)
     return len(released)
 
 
@@ -356,6 +371,7 @@ def rescue_expired(engine: sa.Engine, settings: Settings) -> FinishCounts:
         now = datetime.now(UTC)
         job_rows: list[dict[str, Any]] = []
         error_rows: list[dict[str, Any]] = []
+        event_rows: list[dict[str, Any]] = []
         requeued: list[int] = []
         expired: list[ClaimedJob] = []
         for row in rows:
@@ -379,6 +395,10 @@ def rescue_expired(engine: sa.Engine, settings: Settings) -> FinishCounts:
             error_rows.append(error_row(job, message, None))
             expired.append(job)
             count_released(job, message, dead, counts, requeued)
+            state = "dead_lettered" if dead else "failed"
+            retry = None if dead else 0
+            event_rows.append(job_event(state, job, now, error=message, retry_in_s=retry))
+        record(conn, event_rows, wake=bool(requeued))
         if job_rows:
             conn.execute(sa.insert(jobs), job_rows)
             conn.execute(sa.insert(errors), error_rows)
@@ -460,6 +480,7 @@ def retry_job(engine: sa.Engine, job_id: int, settings: Settings, extra_attempts
         if updated is None:
             raise QueueError(f"job {job_id} is no longer failed: only failed jobs can be retried")
         announce(conn, job_id, settings=settings)
+        record(conn, [row_event("queued", updated, reason="retry by hand")], wake=True)
     return updated
 
 

@@ -48,6 +48,7 @@ from pipeline_core.config import Settings
 from pipeline_core.db.engine import database_away
 from pipeline_core.exceptions import JobTimedOut, LeaseLost
 from pipeline_core.metrics import setup_metrics
+from pipeline_core.queue.events import QUEUED_CHANNEL, prune
 from pipeline_core.queue.finish import finish
 from pipeline_core.queue.job import ClaimedJob, FinishCounts, Outcome
 from pipeline_core.queue.runner import (
@@ -58,6 +59,7 @@ from pipeline_core.queue.runner import (
     worker_name,
 )
 from pipeline_core.queue.store import claim, heartbeat, release, rescue_expired
+from pipeline_core.queue.wakeup import Listener
 
 if TYPE_CHECKING:
     from pipeline_core.plugins import PipelineManager
@@ -101,20 +103,40 @@ class JobFeed(Protocol):
 
 
 class DatabaseFeed:
-    """Claims due jobs from ``pipeline.queue``; waits ``PIPELINE_POLL_INTERVAL`` when idle."""
+    """Claims due jobs from ``pipeline.queue``; waits ``PIPELINE_POLL_INTERVAL`` when idle.
+
+    On PostgreSQL with ``PIPELINE_QUEUE_NOTIFY`` (the default) the wait ends as soon as a
+    job is queued: the feed LISTENs on :data:`~pipeline_core.queue.events.QUEUED_CHANNEL`
+    from its first idle wait on, which returns at once (the worker claims again), so a job
+    queued between a claim that found nothing and the LISTEN is not missed either.
+    """
 
     def __init__(self, engine: sa.Engine, settings: Settings) -> None:
         self.engine = engine
         self.settings = settings
+        self.listener: Listener | None = None
+        if engine.dialect.name == "postgresql" and settings.queue_notify:
+            self.listener = Listener(engine.url, QUEUED_CHANNEL)
 
     def next_jobs(self, owner: str, limit: int) -> list[ClaimedJob]:
         return claim(self.engine, owner, limit, self.settings)
 
     def idle(self, stop: threading.Event) -> None:
-        stop.wait(self.settings.poll_interval)
+        if self.listener is None:
+            stop.wait(self.settings.poll_interval)
+        elif not self.listener.connected:
+            if not self.listener.connect():  # the database is away: poll
+                stop.wait(self.settings.poll_interval)
+        else:
+            self.listener.wait(self.settings.poll_interval, stop)
 
     def done(self, jobs: Sequence[ClaimedJob]) -> None:
         pass
+
+    def close(self) -> None:
+        """Close the LISTEN connection (when the worker stops)."""
+        if self.listener is not None:
+            self.listener.close()
 
 
 def make_feed(engine: sa.Engine, settings: Settings, once: bool = False) -> JobFeed:
@@ -242,6 +264,9 @@ class Worker:
                     size = min(self.max_batch, size * 2)
                 elif took > 2.0:
                     size = max(1, size // 2)
+        close = getattr(self.feed, "close", None)
+        if close is not None:
+            close()
         logger.info("worker %s stopped: %s", self.owner, self.counts.summary())
         return self.counts
 
@@ -282,6 +307,10 @@ class Worker:
         rescued = rescue_expired(self.engine, self.settings)
         self.counts.rescued += rescued.retried + rescued.dead_lettered
         notify_dead(self.pm, rescued.dead)
+        hours = self.settings.events_keep_hours
+        pruned = prune(self.engine, hours)
+        if pruned:
+            logger.info("deleted %d job events older than %g hours", pruned, hours)
 
     def _run_batch(self, batch: Sequence[ClaimedJob]) -> None:
         self.counts.claimed += len(batch)
