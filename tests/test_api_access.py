@@ -251,6 +251,17 @@ CASES = [
         lambda c: {"limit": 1},
         only=(None, "viewer", "operator@own", "admin@other"),
     ),
+    Case(
+        "POST",
+        "/configs/draft",
+        "admin",
+        200,
+        403,
+        lambda c: "/configs/draft",
+        lambda c: {"source": "drafted", "url": "http://127.0.0.1:9/a.json", "dmo": OWN},
+        # A draft fetches its URL; the one that succeeds is tests/test_drafting.py's.
+        only=(None, "viewer", "operator@own", "admin@other"),
+    ),
     Case("GET", "/keys", "admin", 200, 403, lambda c: "/keys"),
     Case("POST", "/keys", "admin", 201, 403, lambda c: "/keys", lambda c: {"role": "viewer"}),
     Case("DELETE", "/keys/{id}", "admin", 200, 403, lambda c: f"/keys/{_fresh_key(c)}"),

@@ -37,7 +37,7 @@ def test_migrations_match_declared_tables(engine: sa.Engine, db_url: str) -> Non
     }
     found.discard(("pipeline", "alembic_version"))
     assert found == declared
-    assert len(declared) == 36  # 14 pipeline, 11 staging, 8 + promotions + 2
+    assert len(declared) == 37  # 15 pipeline, 11 staging, 8 + promotions + 2
 
 
 def test_downgrade_and_upgrade_again(db_url: str, engine: sa.Engine) -> None:
