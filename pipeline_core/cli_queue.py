@@ -127,6 +127,7 @@ def add(
                 dedup_key=dedup_key,
                 priority=priority,
                 run_after=when,
+                sources=pm.sources(),
             )
     except InvalidJobError as exc:
         hint = "TYPE" if exc.option == "type" else "--" + exc.option.replace("_", "-")
