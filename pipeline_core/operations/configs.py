@@ -22,6 +22,7 @@ from pipeline_core.db.tables import configs, credentials
 from pipeline_core.exceptions import MappingError, PipelineError
 from pipeline_core.mapping import MappingDocument, check_document, document_from_config_row
 from pipeline_core.mapping.document import text_root
+from pipeline_core.mapping.yaml_reader import check_bounds
 from pipeline_core.sources import Source
 
 if TYPE_CHECKING:
@@ -106,6 +107,7 @@ def check_config(
             ["source"], f"{doc.get('source')!r} is not {name!r}"
         )
     doc = {**doc, "source": name}
+    check_bounds(doc, origin)
     _check_json_values(MappingDocument(doc, origin, text=text))
     try:
         check_document(doc, origin)

@@ -73,8 +73,9 @@ def _config_problem(call: Call, exc: MappingError) -> Problem:
         error["line"] = exc.line
         if exc.column is not None:
             error["column"] = exc.column
-            if not call.yaml_body:
-                origin, rest = message.split(f":{exc.line}: ", 1)
+            where = f":{exc.line}: "
+            if not call.yaml_body and where in message:
+                origin, rest = message.split(where, 1)
                 message = f"{origin}:{exc.line}:{exc.column}: {rest}"
                 error["detail"] = message
     return Problem(422, message, errors=[error])
