@@ -128,6 +128,7 @@ def add(
                 dedup_key=dedup_key,
                 priority=priority,
                 run_after=when,
+                sources=pm.sources(),
             )
             if job_id is not None:
                 after = {"type": job_type, "payload": data, "priority": priority}

@@ -155,6 +155,8 @@ def _job_timeouts(raw: str) -> dict[str, float]:
         name, equals, seconds = part.partition("=")
         if not equals or not name.strip():
             raise ValueError("comma-separated JOB_TYPE=SECONDS pairs, such as scrape=3600")
+        if name.strip() in out:
+            raise ValueError(f"each job type once; {name.strip()} is given twice")
         try:
             out[name.strip()] = _positive_float(seconds)
         except ValueError:
@@ -173,8 +175,9 @@ def _name_servers(raw: str) -> tuple[tuple[str, int], ...]:
             continue
         host, port = text, "53"
         if text.startswith("["):  # [IPv6]:port
-            host, _, rest = text[1:].partition("]")
-            port = rest.removeprefix(":") or "53"
+            host, closed, rest = text[1:].partition("]")
+            port = rest.removeprefix(":") if closed and rest[:1] in ("", ":") else "?"
+            port = port or "53"
         elif text.count(":") == 1:  # IPv4:port
             host, port = text.split(":")
         try:
@@ -234,6 +237,7 @@ def parse_quality_minimums(raw: str) -> tuple[int, dict[str, int]]:
     """``PIPELINE_QUALITY_MINIMUM``: ``60`` (every DMO), ``visit-x=70`` (one DMO), or both
     comma-separated; the minimum for everyone else and the minimum per DMO."""
     default = 0
+    seen_default = False
     per_dmo: dict[str, int] = {}
     for part in (p.strip() for p in raw.split(",")):
         if not part:
@@ -245,10 +249,16 @@ def parse_quality_minimums(raw: str) -> tuple[int, dict[str, int]]:
             raise ValueError("a score from 0 to 100, or DMO=score pairs, comma-separated") from None
         if not 0 <= value <= 100:
             raise ValueError("scores from 0 to 100")
+        if equals and not name.strip():
+            raise ValueError(f"DMO=score pairs name their DMO; {part!r} does not")
         if equals:
+            if name.strip() in per_dmo:
+                raise ValueError(f"each DMO once; {name.strip()} is given twice")
             per_dmo[name.strip()] = value
+        elif seen_default:
+            raise ValueError("one score for every DMO, not two")
         else:
-            default = value
+            default, seen_default = value, True
     return default, per_dmo
 
 
@@ -564,11 +574,17 @@ def _image_variants(raw: str) -> tuple[ImageVariant, ...]:
     for part in (p.strip() for p in raw.split(",")):
         if not part:
             continue
-        name, _, rest = part.partition(":")
-        size, _, fmt = rest.partition(":")
+        if part.count(":") != 2:
+            raise ValueError(f"{expected} ({part!r} is not name:size:format)")
+        name, size, fmt = part.split(":")
         fmt = fmt.strip().lower()
-        if not re.fullmatch(r"[a-z][a-z0-9_-]{0,29}", name.strip()) or name.strip() == "original":
-            raise ValueError(f"{expected} (bad name {name!r}; 'original' is taken)")
+        if name.strip() == "original":
+            raise ValueError(f"{expected} (the name 'original' is the original's own)")
+        if not re.fullmatch(r"[a-z][a-z0-9_-]{0,29}", name.strip()):
+            raise ValueError(
+                f"{expected} (bad name {name!r}: a lower-case letter, then up to 29 letters, "
+                "digits, - or _)"
+            )
         if not size.strip().isdigit() or not 16 <= int(size) <= 10_000:
             raise ValueError(f"{expected} (size of {name!r} is 16 to 10000 pixels)")
         if fmt not in IMAGE_FORMATS:
@@ -582,10 +598,21 @@ def _image_variants(raw: str) -> tuple[ImageVariant, ...]:
 
 
 def _quality(raw: str) -> int:
-    value = _positive_int(raw)
-    if value > 100:
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 100:
         raise ValueError("a whole number from 1 to 100")
     return value
+
+
+def _header_value(raw: str) -> str:
+    """An HTTP header's value: no control characters (a line break would start another
+    header)."""
+    if any(ord(c) < 32 or ord(c) == 127 for c in raw):
+        raise ValueError("a header value on one line, without control characters")
+    return raw.strip()
 
 
 @dataclass(frozen=True)
@@ -671,7 +698,9 @@ IMAGE_SETTINGS: tuple[Setting, ...] = (
     Setting(
         "PIPELINE_IMAGE_CACHE_CONTROL",
         "public, max-age=31536000, immutable",
-        "Cache-Control header of stored images (their keys change with their content).",
+        "Cache-Control header of stored images (their keys change with their content); "
+        "empty: none.",
+        _header_value,
     ),
 )
 

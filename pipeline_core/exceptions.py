@@ -19,7 +19,24 @@ class PluginError(PipelineError):
 
 
 class MappingError(PipelineError):
-    """A mapping document is not valid: names the file, the line or path, and the key."""
+    """A mapping document is not valid: names the file, the line or path, and the key.
+
+    ``key`` (the dotted path of the key at fault), ``line`` and ``column`` (1-based, in the
+    document's text) are set when known, for callers that show them apart (the API).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        key: str | None = None,
+        line: int | None = None,
+        column: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.key = key
+        self.line = line
+        self.column = column
 
 
 class UnknownSourceError(PipelineError):

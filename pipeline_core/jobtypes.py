@@ -69,7 +69,9 @@ class JobContext:
 JobHandler = Callable[[Mapping[str, Any], JobContext], "JobResult | Mapping[str, Any] | None"]
 #: ``check(payload, conn, settings)`` raises
 #: :class:`~pipeline_core.exceptions.PermanentJobError` for a payload that can never work.
-PayloadCheck = Callable[[Mapping[str, Any], "sa.Connection", "Settings"], None]
+#: A check that also takes a keyword argument ``sources`` gets the registered sources by
+#: name from its caller (the API's, built once), instead of building a plugin manager.
+PayloadCheck = Callable[..., None]
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -106,7 +106,7 @@ def collect_sources(results: Iterable[Iterable[Any]]) -> SourceRegistry:
 
 
 def get_source(
-    sources: dict[str, Source], name: str, folders: Sequence[Path] | None = None
+    sources: Mapping[str, Source], name: str, folders: Sequence[Path] | None = None
 ) -> Source:
     """The source named ``name``; its own error when it was left out as broken, else an
     error listing the known names, the mapping folders searched (``folders``, when the

@@ -43,6 +43,45 @@ def test_postgres_urls_use_psycopg() -> None:
         ("PIPELINE_LEASE_SECONDS", "nan", "a number greater than 0"),
         ("PIPELINE_DMO_CONCURRENCY", "-2", "a whole number, 0 or more"),
         ("PIPELINE_S3_ENDPOINT_URL", "localhost:5000", "an http(s):// URL, or empty"),
+        # images
+        ("PIPELINE_IMAGE_VARIANTS", "thumb", "('thumb' is not name:size:format)"),
+        ("PIPELINE_IMAGE_VARIANTS", "thumb=400", "('thumb=400' is not name:size:format)"),
+        ("PIPELINE_IMAGE_VARIANTS", "Big:400:jpeg", "(bad name 'Big': a lower-case letter"),
+        ("PIPELINE_IMAGE_VARIANTS", "original:400:png", "the name 'original' is the original's"),
+        ("PIPELINE_IMAGE_VARIANTS", "t:8:jpeg", "(size of 't' is 16 to 10000 pixels)"),
+        ("PIPELINE_IMAGE_VARIANTS", "t:400:gif", "(format of 't' is one of jpeg, webp, png)"),
+        ("PIPELINE_IMAGE_VARIANTS", "t:400:jpeg,t:800:png", "(variant 't' named twice)"),
+        ("PIPELINE_IMAGE_JPEG_QUALITY", "0", "a whole number from 1 to 100"),
+        ("PIPELINE_IMAGE_JPEG_QUALITY", "high", "a whole number from 1 to 100"),
+        ("PIPELINE_IMAGE_WEBP_QUALITY", "101", "a whole number from 1 to 100"),
+        ("PIPELINE_IMAGE_ORIGINAL_MAX", "-1", "a whole number, 0 or more"),
+        ("PIPELINE_IMAGE_MAX_PIXELS", "5e7", "a whole number greater than 0"),
+        ("PIPELINE_IMAGE_MAX_BYTES", "0", "a whole number greater than 0"),
+        ("PIPELINE_IMAGE_TIMEOUT", "inf", "a number greater than 0"),
+        ("PIPELINE_IMAGE_CONCURRENCY", "0", "a whole number greater than 0"),
+        ("PIPELINE_IMAGE_PROCESSES", "all", "a whole number, 0 or more"),
+        ("PIPELINE_IMAGE_CACHE_CONTROL", "public\r\nX-Evil: 1", "a header value on one line"),
+        # quality minimum
+        ("PIPELINE_QUALITY_MINIMUM", "101", "scores from 0 to 100"),
+        ("PIPELINE_QUALITY_MINIMUM", "visit-x=-1", "scores from 0 to 100"),
+        ("PIPELINE_QUALITY_MINIMUM", "sixty", "a score from 0 to 100, or DMO=score pairs"),
+        ("PIPELINE_QUALITY_MINIMUM", "60.5", "a score from 0 to 100, or DMO=score pairs"),
+        ("PIPELINE_QUALITY_MINIMUM", "=50", "DMO=score pairs name their DMO; '=50' does not"),
+        ("PIPELINE_QUALITY_MINIMUM", "60,70", "one score for every DMO, not two"),
+        ("PIPELINE_QUALITY_MINIMUM", "d=50,d=60", "each DMO once; d is given twice"),
+        # job timeouts
+        ("PIPELINE_JOB_TIMEOUTS", "3600", "JOB_TYPE=SECONDS pairs, such as scrape=3600"),
+        ("PIPELINE_JOB_TIMEOUTS", "=10", "JOB_TYPE=SECONDS pairs, such as scrape=3600"),
+        ("PIPELINE_JOB_TIMEOUTS", "scrape=0", "scrape: seconds must be a number greater than 0"),
+        ("PIPELINE_JOB_TIMEOUTS", "scrape=inf", "scrape: seconds must be a number greater"),
+        ("PIPELINE_JOB_TIMEOUTS", "scrape=1,scrape=2", "each job type once; scrape is given"),
+        # name servers
+        ("PIPELINE_NAME_SERVERS", "dns.example.org", "IP addresses of name servers"),
+        ("PIPELINE_NAME_SERVERS", "999.1.1.1", "not '999.1.1.1'"),
+        ("PIPELINE_NAME_SERVERS", "[::1", "not '[::1'"),
+        ("PIPELINE_NAME_SERVERS", "[::1]53", "not '[::1]53'"),
+        ("PIPELINE_NAME_SERVERS", "1.2.3.4:dns", "not '1.2.3.4:dns'"),
+        ("PIPELINE_NAME_SERVERS", "127.0.0.1:70000", "a port from 1 to 65535"),
     ],
 )
 def test_bad_values_name_the_variable(name: str, value: str, expected: str) -> None:
@@ -117,3 +156,23 @@ def test_bad_setting_is_one_clear_line(tmp_path) -> None:
     assert result.stderr.strip() == (
         "Error: PIPELINE_BATCH_SIZE='x' is not accepted: expected a whole number greater than 0"
     )
+
+
+def test_good_values_of_the_checked_settings_are_read() -> None:
+    settings = load_settings(
+        {
+            "PIPELINE_IMAGE_VARIANTS": " small:200:PNG , big:2000:webp",
+            "PIPELINE_IMAGE_JPEG_QUALITY": "100",
+            "PIPELINE_IMAGE_CACHE_CONTROL": "",
+            "PIPELINE_QUALITY_MINIMUM": "60, visit-x=75",
+            "PIPELINE_JOB_TIMEOUTS": "scrape=3600,image=60.5",
+            "PIPELINE_NAME_SERVERS": "[::1], 127.0.0.1:5353",
+        }
+    )
+    assert [(v.name, v.size, v.format) for v in settings.images.variants] == [
+        ("small", 200, "png"),
+        ("big", 2000, "webp"),
+    ]
+    assert (settings.images.jpeg_quality, settings.images.cache_control) == (100, "")
+    assert settings.job_timeouts == {"scrape": 3600.0, "image": 60.5}
+    assert settings.name_servers == (("::1", 53), ("127.0.0.1", 5353))

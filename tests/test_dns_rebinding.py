@@ -108,3 +108,31 @@ def test_a_name_that_answers_differently_the_second_time_is_refused_at_connectio
     assert requested == ["/feed"]
     assert sorted(staged(engine, "named")) == ["x1"]
     assert crawl_state(engine, "named")[0] is True
+
+
+def test_an_ip_address_url_is_crawled_without_asking_the_name_servers(
+    pipeline_env: dict[str, str], engine: sa.Engine, tmp_path: Path
+) -> None:
+    """With ``PIPELINE_NAME_SERVERS`` set, a source at ``http://127.0.0.1:PORT`` is fetched:
+    an address is its own answer, never sent to a name server as the name ``127.0.0.1.``."""
+    with ScriptedDNS({}) as dns, FeedServer() as server:
+        server.set_pages({"/feed": orjson.dumps({"data": [{"id": "x1", "title": "Hut"}]})})
+        folder = tmp_path / "mappings"
+        folder.mkdir()
+        url = f"http://127.0.0.1:{server.port}/feed"
+        (folder / "literal.yaml").write_text(MAPPING.format(name="literal", url=url), "utf-8")
+        env = dict(
+            pipeline_env,
+            PIPELINE_SOURCES_PATH=str(folder),
+            PIPELINE_NAME_SERVERS=dns.address,
+            PIPELINE_ALLOWED_HOSTS="127.0.0.1",
+        )
+        done = run_scrapy("crawl", "literal", env=env)
+        requested = list(server.requests)
+        queries = list(dns.queries)
+    assert done.returncode == 0, done.stderr
+    assert requested == ["/feed"]
+    assert queries == []
+    assert error_rows(engine, "literal") == []
+    assert sorted(staged(engine, "literal")) == ["x1"]
+    assert crawl_state(engine, "literal")[0] is True

@@ -299,3 +299,47 @@ def test_a_cache_that_steps_aside_still_maps_right(transforms: dict[str, Any]) -
         assert record["url"] == f"https://www.example.org/{n % 5000}"
     with pytest.raises(RecordError, match=r"url: not an http\(s\) URL \(scheme mailto:\)"):
         mapping.apply({"id": "x", "n": "A", "u": "mailto:a@example.org"})
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("personal_data: contact.phone", "at personal_data: 'contact.phone' is not of type"),
+        ("personal_data: [Contact.Phone]", "at personal_data.0: 'Contact.Phone' does not match"),
+        (
+            "personal_data: [contact.email, contact.mobile]",
+            "at personal_data.1: 'contact.mobile' is not a field of the canonical listing: ",
+        ),
+        ("personal_data: [phone]", "at personal_data.0: 'phone' is not a field of the canonical"),
+        ("quality_minimum: 101", "at quality_minimum: 101 is greater than the maximum of 100"),
+        ("quality_minimum: -1", "at quality_minimum: -1 is less than the minimum of 0"),
+        ("quality_minimum: 50.5", "at quality_minimum: 50.5 is not of type 'integer'"),
+        ("quality_minimum: high", "at quality_minimum: 'high' is not of type 'integer'"),
+        ("on_repeat: newest", "at on_repeat: 'newest' is not one of ['merge', 'first', 'last', "),
+        ("on_repeat: [first]", "at on_repeat: ['first'] is not one of ['merge', 'first', "),
+    ],
+)
+def test_bad_source_keys_name_file_line_and_key(
+    line: str, message: str, tmp_path: Path, transforms: dict[str, Any]
+) -> None:
+    """``personal_data``, ``quality_minimum`` and ``on_repeat``: checked when the mapping is
+    loaded (or, for a ``personal_data`` path that is no canonical field, compiled, as
+    ``sources --check`` and every crawl compile it), the error naming file, line and key."""
+    path = tmp_path / "keys.yaml"
+    path.write_text(BASE + "fields:\n  name: n\n  category: {const: attraction}\n" + line + "\n")
+    with pytest.raises(MappingError) as info:
+        CompiledMapping(load_mapping_file(path), transforms)
+    assert str(info.value).startswith(f"{path}:11: {message}")
+    assert info.value.line == 11
+
+
+def test_good_source_keys_compile(tmp_path: Path, transforms: dict[str, Any]) -> None:
+    path = tmp_path / "keys.yaml"
+    path.write_text(
+        BASE
+        + "fields:\n  name: n\n  category: {const: attraction}\n"
+        + "personal_data: [contact.phone, attributes.host, name]\n"
+        + "quality_minimum: 0\non_repeat: last\n"
+    )
+    mapping = CompiledMapping(load_mapping_file(path), transforms)
+    assert mapping.on_repeat == "last"

@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 from conftest import run_cli
 from feeds import feed
-from promotion_kit import crawl, listings, production_state
+from promotion_kit import crawl, listings, mark_images_stored, production_state
 
 from pipeline_core.db.tables import production, promotion_batches, promotion_changes
 from pipeline_core.exceptions import PromotionBusy, PromotionError, RollbackRefused
@@ -204,7 +204,8 @@ def test_listings_below_the_quality_minimum_stay_out_with_the_reason(
 ) -> None:
     records = listings(4)
     records[2]["photos"] = []
-    crawl(engine, tmp_path, records)  # scores: 71, 75, 72, 85
+    crawl(engine, tmp_path, records)
+    mark_images_stored(engine)  # scores: 71, 75, 72, 85
     policy = QualityPolicy(default=0, per_dmo={"test-dmo": 101}, per_source={"plain": 73})
     report = promote(engine, "test-dmo", quality=policy)
     assert (report.counts["inserted"], report.counts["skipped"]) == (2, 2)

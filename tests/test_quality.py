@@ -10,15 +10,16 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from conftest import run_cli
-from promotion_kit import crawl, listings
+from promotion_kit import crawl, listings, mark_images_stored
 
 from pipeline_core.config import load_settings
-from pipeline_core.db.tables import listing_quality
+from pipeline_core.db.tables import listing_quality, staging
 from pipeline_core.exceptions import ConfigError
-from pipeline_core.quality.rules import RULES, score_record
+from pipeline_core.quality.rules import RULES, ImageState, score_record
 from pipeline_core.quality.store import listing_score, score_listings, source_quality
 
 NOW = datetime(2026, 12, 7, tzinfo=UTC)
+STAGED = staging["listings"]
 
 
 def _full() -> dict[str, Any]:
@@ -91,6 +92,7 @@ def test_scores_are_stored_and_summed_up_per_source(
     engine: sa.Engine, pipeline_env: dict[str, str], tmp_path: Path
 ) -> None:
     crawl(engine, tmp_path, listings(4))
+    mark_images_stored(engine)
     assert score_listings(engine) == 4
     with engine.connect() as conn:
         scores = dict(
@@ -146,3 +148,76 @@ def test_freshness_counts_the_last_complete_crawl_not_the_last_change(
         "detail": "seen 0 days ago",
     }
     assert fresh["score"] == stale["score"] + 5
+
+
+def test_the_images_rule_counts_only_stored_images() -> None:
+    stored, failed = ImageState("stored", True), ImageState("failed", True)
+    points = {
+        name: score_record(_full(), NOW, NOW, images)[1]["images"]
+        for name, images in {
+            "stored": (stored, failed),
+            "bare": (ImageState("stored", False),),
+            "pending": (failed, ImageState("pending", True)),
+            "failed": (failed,),
+            "none": (),
+        }.items()
+    }
+    assert points == {
+        "stored": {"weight": 10, "points": 10.0, "detail": "1 of 2 image(s) stored"},
+        "bare": {
+            "weight": 10,
+            "points": 5.0,
+            "detail": "1 of 1 image(s) stored, without caption or credit",
+        },
+        "pending": {
+            "weight": 10,
+            "points": 5.0,
+            "detail": "2 image(s), none stored (1 failed, 1 pending)",
+        },
+        "failed": {"weight": 10, "points": 0.0, "detail": "1 image(s), none stored (1 failed)"},
+        "none": {"weight": 10, "points": 0.0, "detail": "no image"},
+    }
+
+
+def test_the_image_job_scores_its_listings_again(
+    db_url: str, engine: sa.Engine, tmp_path: Path
+) -> None:
+    from image_samples import jpeg, photo
+    from image_server import ImageServer
+    from jobs_kit import run_job
+    from test_images import settings_for, stage
+
+    with ImageServer() as server:
+        server.bodies["/good.jpg"] = (jpeg(photo(5, 320, 240)), "image/jpeg")
+        server.bodies["/broken.jpg"] = (b"not an image at all", "image/jpeg")
+        stage(
+            engine,
+            "img-quality",
+            {"good": [server.url("/good.jpg")], "bad": [server.url("/broken.jpg")]},
+        )
+        settings = settings_for(db_url, {"storage_url": str(tmp_path / "files")})
+        # before the job, neither image is processed: half the rule's points for both
+        score_listings(engine, source="img-quality")
+        assert _images_points(engine) == {"good": 5.0, "bad": 5.0}
+        stats = run_job(engine, settings, "image", {"source": "img-quality"}).result.stats
+    assert (stats["stored"], stats["failed"], stats["rescored"]) == (1, 1, 2)
+    with engine.connect() as conn:
+        scores = dict(
+            conn.execute(
+                sa.select(STAGED.c.external_id, listing_quality.c.score).join(
+                    STAGED, STAGED.c.id == listing_quality.c.listing_id
+                )
+            ).all()
+        )
+    assert _images_points(engine) == {"good": 10.0, "bad": 0.0}
+    assert scores["good"] - scores["bad"] == 10
+
+
+def _images_points(engine: sa.Engine) -> dict[str, float]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(STAGED.c.external_id, listing_quality.c.breakdown).join(
+                STAGED, STAGED.c.id == listing_quality.c.listing_id
+            )
+        ).all()
+    return {external_id: breakdown["images"]["points"] for external_id, breakdown in rows}

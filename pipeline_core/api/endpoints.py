@@ -27,6 +27,13 @@ if TYPE_CHECKING:
 
 #: Prefix of every pipeline route.
 PREFIX = "/api/v1/pipeline"
+#: Media types of YAML bodies and answers (of endpoints with ``yaml=True``).
+YAML_TYPES = ("application/yaml", "text/yaml")
+
+
+def media_type(header: str) -> str:
+    """The media type of a Content-Type or Accept entry, without parameters, lower case."""
+    return header.split(";", 1)[0].strip().lower()
 
 
 @dataclass
@@ -39,6 +46,15 @@ class Call:
     path: dict[str, Any]
     query: dict[str, Any]
     body: Any
+    #: The body's text (JSON or YAML), to find the line of a value named in an error.
+    text: str | None = None
+    #: The body came as YAML (``Content-Type: application/yaml`` or ``text/yaml``).
+    yaml_body: bool = False
+
+    def wants_yaml(self) -> bool:
+        """The client asks for YAML (``Accept: application/yaml`` or ``text/yaml``)."""
+        accept = self.request.headers.get("accept", "")
+        return any(media_type(part) in YAML_TYPES for part in accept.split(","))
 
     @property
     def dmo(self) -> str | None:
@@ -75,6 +91,9 @@ class Endpoint:
     absolute: bool = False
     #: Query parameters that must be given.
     required_query: tuple[str, ...] = ()
+    #: The body may be YAML too (read with the mapping reader's bounds; an error names the
+    #: line), and a GET answers YAML to ``Accept: application/yaml`` (the handler's job).
+    yaml: bool = False
 
     @property
     def full_path(self) -> str:
@@ -170,6 +189,37 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def _parse_body(data: bytes, yaml_body: bool) -> tuple[Any, str | None]:
+    """The body read as JSON (or YAML) and its text; 422 naming what is wrong, and where."""
+    if not data:
+        raise field_problem(422, "body", "", "a JSON body is required")
+    if yaml_body:
+        from pipeline_core.exceptions import MappingError
+        from pipeline_core.mapping.yaml_reader import compose_bounded
+
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise field_problem(
+                422, "body", "", f"not UTF-8 text: {exc.reason} at byte {exc.start}"
+            ) from None
+        if "\x00" in text:
+            raise field_problem(422, "body", "", "NUL characters are not accepted")
+        try:
+            return compose_bounded(text, "YAML body")[0], text
+        except MappingError as exc:
+            raise Problem(
+                422, str(exc), errors=[{"in": "body", "name": "", "detail": str(exc)}]
+            ) from None
+    try:
+        body = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise field_problem(422, "body", "", f"not JSON: {exc}") from None
+    if b"\\u0000" in data:
+        raise field_problem(422, "body", "", "NUL characters (\\u0000) are not accepted")
+    return body, data.decode("utf-8")
+
+
 def json_response(data: Any, status: int = 200) -> Response:
     """A JSON answer (orjson; datetimes as ISO 8601)."""
     return Response(orjson.dumps(data), status_code=status, media_type="application/json")
@@ -193,20 +243,16 @@ def endpoint_handler(endpoint: Endpoint, state: ApiState) -> Callable[[Request],
                     f"({state.settings.api_max_page})",
                 )
             body: Any = None
+            text: str | None = None
+            yaml_body = False
             if endpoint.body is not None and not endpoint.raw:
                 data = await read_body(request, state.settings.api_max_body)
-                if not data:
-                    raise field_problem(422, "body", "", "a JSON body is required")
-                try:
-                    body = orjson.loads(data)
-                except orjson.JSONDecodeError as exc:
-                    raise field_problem(422, "body", "", f"not JSON: {exc}") from None
-                if b"\\u0000" in data:
-                    raise field_problem(
-                        422, "body", "", "NUL characters (\\u0000) are not accepted"
-                    )
+                yaml_body = endpoint.yaml and (
+                    media_type(request.headers.get("content-type", "")) in YAML_TYPES
+                )
+                body, text = _parse_body(data, yaml_body)
                 _check("body", "", body, endpoint.body)
-            call = Call(request, state, key, path, query, body)
+            call = Call(request, state, key, path, query, body, text, yaml_body)
             if endpoint.raw:
                 result = await endpoint.handler(call)
             else:

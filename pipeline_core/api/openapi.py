@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from pipeline_core.api.endpoints import Endpoint
+from pipeline_core.api.endpoints import YAML_TYPES, Endpoint
 from pipeline_core.api.problems import PROBLEM_SCHEMA, PROBLEM_TYPE
 
 _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
@@ -27,6 +27,9 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
         "description": endpoint.summary,
         "content": {endpoint.media_type: {"schema": endpoint.response}},
     }
+    if endpoint.yaml and endpoint.body is None:
+        # GET: the mapping document as YAML text, to ``Accept: application/yaml``
+        success["content"]["application/yaml"] = {"schema": {"type": "object"}}
     responses: dict[str, Any] = {str(endpoint.status): success}
     statuses = set(endpoint.errors)
     if endpoint.role is not None:
@@ -48,7 +51,10 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
         operation["parameters"] = parameters
     if endpoint.body is not None:
         media = "application/octet-stream" if endpoint.raw else "application/json"
-        operation["requestBody"] = {"required": True, "content": {media: {"schema": endpoint.body}}}
+        content = {media: {"schema": endpoint.body}}
+        if endpoint.yaml:
+            content.update((kind, {"schema": endpoint.body}) for kind in YAML_TYPES)
+        operation["requestBody"] = {"required": True, "content": content}
     if endpoint.role is None:
         operation["security"] = []
     else:

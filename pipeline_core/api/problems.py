@@ -1,7 +1,8 @@
 """The API's one error format: RFC 9457 problem details (``application/problem+json``).
 
 Every 4xx and 5xx body is ``{"type", "title", "status", "detail"}``, plus ``errors``, a list
-of ``{"in", "name", "detail"}`` naming each parameter or body field at fault. Routes raise
+of ``{"in", "name", "detail"}`` naming each parameter or body field at fault (with ``line``
+and ``column`` in the body's text when a stored configuration's key is named). Routes raise
 :class:`Problem`; the app turns it (and Starlette's own HTTP errors) into that body.
 """
 
@@ -33,6 +34,8 @@ PROBLEM_SCHEMA: dict[str, Any] = {
                     "in": {"enum": ["path", "query", "header", "body"]},
                     "name": {"type": "string"},
                     "detail": {"type": "string"},
+                    "line": {"type": "integer", "description": "line of the body's text"},
+                    "column": {"type": "integer", "description": "column of the body's text"},
                 },
             },
         },
@@ -48,7 +51,7 @@ class Problem(Exception):
         status: int,
         detail: str,
         *,
-        errors: list[dict[str, str]] | None = None,
+        errors: list[dict[str, Any]] | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(detail)
@@ -72,7 +75,7 @@ def field_problem(status: int, where: str, name: str, detail: str) -> Problem:
 def problem_response(
     status: int,
     detail: str,
-    errors: list[dict[str, str]] | None = None,
+    errors: list[dict[str, Any]] | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response:
     """The problem-details response."""

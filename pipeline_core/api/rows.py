@@ -63,6 +63,27 @@ def dmo_scope(call: Call, column: sa.ColumnElement[Any]) -> Any:
     return column == call.dmo
 
 
+def acting_dmo(call: Call, given: str | None) -> str | None:
+    """The DMO a request acts for: the key's, or the ``dmo`` given for an unscoped key (None:
+    any). 403 when a scoped key names another DMO."""
+    if call.dmo is None:
+        return given
+    if given not in (None, call.dmo):
+        raise Problem(403, f"this key acts for DMO {call.dmo!r} only")
+    return call.dmo
+
+
+def required_dmo(call: Call, given: str | None, where: str, purpose: str) -> str:
+    """:func:`acting_dmo`, and 422 naming ``dmo`` (in the body or query: ``where``) when
+    none is known: an unscoped key must name the DMO of ``purpose``."""
+    dmo = acting_dmo(call, given)
+    if dmo is None:
+        from pipeline_core.api.problems import field_problem
+
+        raise field_problem(422, where, "dmo", f"required: {purpose}")
+    return dmo
+
+
 def not_found(kind: str, ident: object) -> Problem:
     """404 for an id that does not exist or belongs to another DMO (the same answer)."""
     return Problem(

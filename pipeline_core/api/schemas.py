@@ -2,12 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 ID = {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}
 SLUG = {"type": "string", "minLength": 1, "maxLength": 100}
 TIME = {"type": "string", "format": "date-time"}
 NULLABLE_TIME = {"type": ["string", "null"]}
+
+
+def row_of(required: Sequence[str], **properties: str | dict[str, Any]) -> dict[str, Any]:
+    """An object schema (a row as JSON): the ``required`` names and each property's schema,
+    written as a type name (``"integer"``), a type name that may be null (``"string?"``), or
+    a schema."""
+
+    def schema(kind: str | dict[str, Any]) -> dict[str, Any]:
+        if isinstance(kind, dict):
+            return kind
+        if kind.endswith("?"):
+            return {"type": [kind[:-1], "null"]}
+        return {"type": kind}
+
+    return {
+        "type": "object",
+        "required": list(required),
+        "properties": {name: schema(kind) for name, kind in properties.items()},
+    }
 
 
 def limit_param(maximum: int = 500, default: int = 50) -> dict[str, Any]:
@@ -34,125 +54,104 @@ def page_of(item: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-QUEUE_JOB = {
-    "type": "object",
-    "required": ["id", "type", "payload", "status", "attempts", "max_attempts", "dmo"],
-    "properties": {
-        "id": {"type": "integer"},
-        "type": {"type": "string"},
-        "payload": {"type": "object"},
-        "status": {"enum": ["queued", "running", "completed", "failed"]},
-        "dead_lettered": {"type": "boolean"},
-        "attempts": {"type": "integer"},
-        "max_attempts": {"type": "integer"},
-        "priority": {"type": "integer"},
-        "run_after": NULLABLE_TIME,
-        "correlation_id": {"type": ["string", "null"]},
-        "dedup_key": {"type": ["string", "null"]},
-        "dmo": {"type": ["string", "null"]},
-        "last_error": {"type": ["string", "null"]},
-        "created_at": NULLABLE_TIME,
-        "updated_at": NULLABLE_TIME,
-        "finished_at": NULLABLE_TIME,
-    },
-}
+QUEUE_JOB = row_of(
+    ["id", "type", "payload", "status", "attempts", "max_attempts", "dmo"],
+    id="integer",
+    type="string",
+    payload="object",
+    status={"enum": ["queued", "running", "completed", "failed"]},
+    dead_lettered="boolean",
+    attempts="integer",
+    max_attempts="integer",
+    priority="integer",
+    run_after=NULLABLE_TIME,
+    correlation_id="string?",
+    dedup_key="string?",
+    dmo="string?",
+    last_error="string?",
+    created_at=NULLABLE_TIME,
+    updated_at=NULLABLE_TIME,
+    finished_at=NULLABLE_TIME,
+)
 
-ATTEMPT = {
-    "type": "object",
-    "required": ["id", "queue_id", "attempt", "status"],
-    "properties": {
-        "id": {"type": "integer"},
-        "queue_id": {"type": "integer"},
-        "attempt": {"type": "integer"},
-        "worker": {"type": ["string", "null"]},
-        "status": {"type": "string"},
-        "started_at": NULLABLE_TIME,
-        "finished_at": NULLABLE_TIME,
-        "duration_ms": {"type": ["integer", "null"]},
-        "stats": {},
-        "error": {"type": ["string", "null"]},
-    },
-}
+ATTEMPT = row_of(
+    ["id", "queue_id", "attempt", "status"],
+    id="integer",
+    queue_id="integer",
+    attempt="integer",
+    worker="string?",
+    status="string",
+    started_at=NULLABLE_TIME,
+    finished_at=NULLABLE_TIME,
+    duration_ms="integer?",
+    stats={},
+    error="string?",
+)
 
-FILE = {
-    "type": "object",
-    "required": ["id", "kind", "source", "size", "sha256", "content_type"],
-    "properties": {
-        "id": {"type": "integer"},
-        "kind": {"type": "string"},
-        "source": {"type": "string"},
-        "url": {"type": "string"},
-        "size": {"type": "integer"},
-        "sha256": {"type": "string"},
-        "record_count": {"type": "integer"},
-        "content_type": {"type": "string"},
-        "crawl_id": {"type": ["integer", "null"]},
-        "job_id": {"type": ["integer", "null"]},
-        "created_at": NULLABLE_TIME,
-    },
-}
+FILE = row_of(
+    ["id", "kind", "source", "size", "sha256", "content_type"],
+    id="integer",
+    kind="string",
+    source="string",
+    url="string",
+    size="integer",
+    sha256="string",
+    record_count="integer",
+    content_type="string",
+    crawl_id="integer?",
+    job_id="integer?",
+    created_at=NULLABLE_TIME,
+)
 
-ERROR = {
-    "type": "object",
-    "required": ["id", "source", "stage", "message"],
-    "properties": {
-        "id": {"type": "integer"},
-        "created_at": NULLABLE_TIME,
-        "source": {"type": "string"},
-        "external_id": {"type": ["string", "null"]},
-        "stage": {"type": "string"},
-        "field": {"type": ["string", "null"]},
-        "message": {"type": "string"},
-        "value": {"type": ["string", "null"]},
-        "url": {"type": ["string", "null"]},
-        "crawl_id": {"type": ["integer", "null"]},
-        "job_id": {"type": ["integer", "null"]},
-    },
-}
+ERROR = row_of(
+    ["id", "source", "stage", "message"],
+    id="integer",
+    created_at=NULLABLE_TIME,
+    source="string",
+    external_id="string?",
+    stage="string",
+    field="string?",
+    message="string",
+    value="string?",
+    url="string?",
+    crawl_id="integer?",
+    job_id="integer?",
+)
 
-LISTING = {
-    "type": "object",
-    "required": ["id", "source", "external_id", "dmo", "category", "status", "record"],
-    "properties": {
-        "id": {"type": "integer"},
-        "source": {"type": "string"},
-        "external_id": {"type": "string"},
-        "dmo": {"type": "string"},
-        "category": {"type": "string"},
-        "status": {"type": "string"},
-        "record_hash": {"type": "string"},
-        "duplicate_of": {"type": ["integer", "null"]},
-        "record": {"type": "object"},
-        "licence": {"type": ["string", "null"]},
-        "updated_at": NULLABLE_TIME,
-        "withdrawn_at": NULLABLE_TIME,
-    },
-}
+LISTING = row_of(
+    ["id", "source", "external_id", "dmo", "category", "status", "record"],
+    id="integer",
+    source="string",
+    external_id="string",
+    dmo="string",
+    category="string",
+    status="string",
+    record_hash="string",
+    duplicate_of="integer?",
+    record="object",
+    licence="string?",
+    updated_at=NULLABLE_TIME,
+    withdrawn_at=NULLABLE_TIME,
+)
 
-KEY = {
-    "type": "object",
-    "required": ["id", "name", "prefix", "role", "dmo"],
-    "properties": {
-        "id": {"type": "integer"},
-        "name": {"type": "string"},
-        "prefix": {"type": "string"},
-        "role": {"enum": ["viewer", "operator", "admin"]},
-        "dmo": {"type": ["string", "null"]},
-        "created_at": NULLABLE_TIME,
-        "expires_at": NULLABLE_TIME,
-        "revoked_at": NULLABLE_TIME,
-        "last_used_at": NULLABLE_TIME,
-    },
-}
+KEY = row_of(
+    ["id", "name", "prefix", "role", "dmo"],
+    id="integer",
+    name="string",
+    prefix="string",
+    role={"enum": ["viewer", "operator", "admin"]},
+    dmo="string?",
+    created_at=NULLABLE_TIME,
+    expires_at=NULLABLE_TIME,
+    revoked_at=NULLABLE_TIME,
+    last_used_at=NULLABLE_TIME,
+)
 
-CONFIG = {
-    "type": "object",
-    "required": ["name", "dmo", "enabled", "document", "credentials"],
-    "properties": {
-        "name": {"type": "string"},
-        "dmo": {"type": "string"},
-        "enabled": {"type": "boolean"},
-        "document": {"type": "object"},
-        "credentials": {"type": "array", "items": {"type": "string"}},
-    },
-}
+CONFIG = row_of(
+    ["name", "dmo", "enabled", "document", "credentials"],
+    name="string",
+    dmo="string",
+    enabled="boolean",
+    document="object",
+    credentials={"type": "array", "items": {"type": "string"}},
+)

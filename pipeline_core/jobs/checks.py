@@ -14,14 +14,21 @@ from pipeline_core.exceptions import PermanentJobError, UnknownSourceError
 from pipeline_core.jobs.files import load_file
 from pipeline_core.jobs.payload import payload_id, payload_text
 from pipeline_core.plugins import get_plugin_manager
-from pipeline_core.sources import get_source
+from pipeline_core.sources import Source, get_source
 
 
-def check_scrape(payload: Mapping[str, Any], conn: sa.Connection, settings: Settings) -> None:
-    """``source`` names a registered source."""
+def check_scrape(
+    payload: Mapping[str, Any],
+    conn: sa.Connection,
+    settings: Settings,
+    sources: Mapping[str, Source] | None = None,
+) -> None:
+    """``source`` names a registered source (of ``sources``, when the caller has them)."""
     name = payload_text(payload, "source", "scrape")
+    if sources is None:
+        sources = get_plugin_manager(settings).sources()
     try:
-        get_source(get_plugin_manager(settings).sources(), name)
+        get_source(sources, name)
     except UnknownSourceError as exc:
         raise PermanentJobError(f"scrape job: {exc}", source=name) from None
 

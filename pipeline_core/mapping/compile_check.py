@@ -33,13 +33,23 @@ def _document_path(doc: MappingDocument, where: str) -> list[Any]:
     return path
 
 
-def located(doc: MappingDocument, error: MappingError) -> str:
-    """The error's message with the line of the field it names: ``file:12: at …``."""
+def located(doc: MappingDocument, error: MappingError) -> MappingError:
+    """The error with the line of the field it names: ``file:12: at …`` (its ``key``,
+    ``line`` and ``column`` set); the error itself when it names no field of ``doc``."""
     message = str(error)
     where = getattr(error, "field", None)
     if where is None or not message.startswith(doc.origin + ": "):
-        return message
-    return f"{doc.where(_document_path(doc, where))}: {message[len(doc.origin) + 2 :]}"
+        return error
+    path = _document_path(doc, where)
+    found = doc.position(path)
+    if found is None:
+        return MappingError(message, key=where)
+    return MappingError(
+        f"{doc.origin}:{found[0]}: {message[len(doc.origin) + 2 :]}",
+        key=where,
+        line=found[0],
+        column=found[1],
+    )
 
 
 def check_mappings(
@@ -51,7 +61,7 @@ def check_mappings(
         try:
             CompiledMapping(doc, transforms)
         except MappingError as exc:
-            out[name] = located(doc, exc)
+            out[name] = str(located(doc, exc))
         else:
             out[name] = None
     return out

@@ -749,6 +749,14 @@ class CompiledMapping:
         self.dmo = doc.dmo
         compiler = MappingCompiler(doc, transforms)
         self._build = compiler.object_fn(doc.doc["fields"])
+        for index, path in enumerate(doc.doc.get("personal_data", [])):
+            if schema_at(listing_schema(), path.split(".")) is None:
+                raise doc.error(
+                    ["personal_data", index],
+                    f"{path!r} is not a field of the canonical listing: personal data is "
+                    "flagged by its canonical field (contact.phone, contact.email, "
+                    "attributes.NAME; docs/reference/exports.md)",
+                )
         defaults = doc.doc.get("defaults", {})
         self._language = defaults.get("language")
         self._country = defaults.get("country")

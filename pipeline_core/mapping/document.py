@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping as MappingABC
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -45,6 +45,9 @@ class MappingDocument:
     doc: dict[str, Any]
     origin: str
     base_dir: Path | None = None
+    #: The text the document was read from, when it came as text but not from a file (a
+    #: stored configuration sent to the API as YAML or JSON): lines of errors are found in it.
+    text: str | None = field(default=None, repr=False, compare=False)
 
     @property
     def source(self) -> str:
@@ -74,16 +77,36 @@ class MappingDocument:
         base = self.base_dir or Path.cwd()
         return (base / relative).resolve().as_uri()
 
+    def position(self, path: list[Any]) -> tuple[int, int] | None:
+        """(line, column), 1-based, of the value at a document path in the document's text:
+        its :attr:`text` when it has one (a stored configuration sent as YAML or JSON), else
+        its file (for mapping files); None when neither is known."""
+        if self.text is not None:
+            text = self.text
+        elif self.base_dir is not None:
+            try:
+                text = Path(self.origin).read_text("utf-8")
+            except OSError:
+                return None
+        else:
+            return None
+        node = _node_at(text_root(text), path)
+        return (node.start_mark.line + 1, node.start_mark.column + 1) if node else None
+
     def where(self, path: list[Any]) -> str:
-        """``origin:line`` of the value at a document path (for mapping files), or ``origin``."""
-        if self.base_dir is None:
-            return self.origin
-        try:
-            root = yaml.compose(Path(self.origin).read_text("utf-8"), Loader=MappingLoader)
-        except (OSError, yaml.YAMLError):
-            return self.origin
-        node = _node_at(root, path)
-        return f"{self.origin}:{node.start_mark.line + 1}" if node is not None else self.origin
+        """``origin:line`` of the value at a document path, or ``origin`` when its place is
+        not known."""
+        found = self.position(path)
+        return f"{self.origin}:{found[0]}" if found is not None else self.origin
+
+    def error(self, path: list[Any], message: str) -> MappingError:
+        """A :class:`MappingError` at a document path: ``origin:line: at key: message``,
+        with its key, line and column set."""
+        key = ".".join(str(p) for p in path) or "(top level)"
+        found = self.position(path)
+        line, column = found if found is not None else (None, None)
+        where = f"{self.origin}:{line}" if line is not None else self.origin
+        return MappingError(f"{where}: at {key}: {message}", key=key, line=line, column=column)
 
     def with_defaults(self, defaults: MappingABC[str, Any]) -> MappingDocument:
         """This document over a fetcher's default mapping (``id`` and ``fields``).
@@ -108,7 +131,7 @@ class MappingDocument:
         }
         fields.update(own)
         doc["fields"] = fields
-        return MappingDocument(doc=doc, origin=self.origin, base_dir=self.base_dir)
+        return MappingDocument(doc=doc, origin=self.origin, base_dir=self.base_dir, text=self.text)
 
     def to_config_row(self) -> dict[str, Any]:
         """The ``pipeline.configs`` columns holding this document."""
@@ -126,6 +149,20 @@ class MappingDocument:
 @cache
 def _fast_validator() -> Any:
     return jsonschema_rs.validator_for(mapping_schema())
+
+
+def text_root(text: str) -> yaml.Node | None:
+    """The YAML node tree of a document's text (YAML, or JSON: every JSON text is YAML once
+    its tabs, which JSON allows only between tokens, are spaces), read with bounded cost,
+    to find where a value is; None when the text cannot be read so."""
+    loader = MappingLoader(text.replace("\t", " "))
+    try:
+        root: yaml.Node | None = loader.get_single_node()
+    except yaml.YAMLError:
+        return None
+    finally:
+        loader.dispose()
+    return root
 
 
 def _node_at(node: yaml.Node | None, path: list[Any]) -> yaml.Node | None:
@@ -191,10 +228,12 @@ def check_document(doc: Any, origin: str, root: yaml.Node | None = None) -> None
 def _error_at(origin: str, root: yaml.Node | None, path: list[Any], message: str) -> MappingError:
     where = origin
     node = _node_at(root, path) if root is not None else None
+    line = column = None
     if node is not None:
-        where = f"{origin}:{node.start_mark.line + 1}"
+        line, column = node.start_mark.line + 1, node.start_mark.column + 1
+        where = f"{origin}:{line}"
     key = ".".join(str(p) for p in path) or "(top level)"
-    return MappingError(f"{where}: at {key}: {message}")
+    return MappingError(f"{where}: at {key}: {message}", key=key, line=line, column=column)
 
 
 def _check_frequency(doc: dict[str, Any], origin: str, root: yaml.Node | None) -> None:

@@ -35,8 +35,7 @@ AUTH_SCHEME = re.compile(r"^\s*(bearer|basic|token|apikey|digest)\b", re.IGNOREC
 
 
 def _fail(doc: MappingDocument, path: list[Any], message: str) -> MappingError:
-    key = ".".join(str(p) for p in path) or "(top level)"
-    return MappingError(f"{doc.where(path)}: at {key}: {message}")
+    return doc.error(path, message)
 
 
 def check_source_document(doc: MappingDocument, settings: Settings) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,9 +18,13 @@ def list_errors(
     job_id: int | None = None,
     crawl_id: int | None = None,
     stage: str | None = None,
+    since: datetime | None = None,
+    after: int | None = None,
+    sources: Collection[str] | None = None,
     limit: int = 50,
 ) -> list[Any]:
-    """Rows of ``pipeline.errors``, newest first, narrowed by source, job, crawl or stage."""
+    """Rows of ``pipeline.errors``, newest first, narrowed by source, job, crawl, stage, time
+    (``since``), keyset (ids below ``after``) and a set of ``sources`` (a DMO's)."""
     query = sa.select(errors).order_by(errors.c.id.desc()).limit(limit)
     if source is not None:
         query = query.where(errors.c.source == source)
@@ -28,6 +34,12 @@ def list_errors(
         query = query.where(errors.c.crawl_id == crawl_id)
     if stage is not None:
         query = query.where(errors.c.stage == stage)
+    if since is not None:
+        query = query.where(errors.c.created_at >= since)
+    if after is not None:
+        query = query.where(errors.c.id < after)
+    if sources is not None:
+        query = query.where(errors.c.source.in_(sorted(sources)))
     with engine.connect() as conn:
         return list(conn.execute(query).all())
 

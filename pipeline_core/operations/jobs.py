@@ -48,18 +48,29 @@ class JobList:
     totals: dict[str, int] = field(default_factory=dict)
 
 
+def job_rows(
+    engine: sa.Engine, where: JobFilter, *, after: int | None = None, limit: int = 50
+) -> list[Any]:
+    """Rows of ``pipeline.queue`` that ``where`` matches, newest first, up to ``limit``;
+    ``after`` (keyset) keeps those of smaller ids than it."""
+    query = sa.select(queue).where(*where.where())
+    if after is not None:
+        query = query.where(queue.c.id < after)
+    with engine.connect() as conn:
+        return list(conn.execute(query.order_by(queue.c.id.desc()).limit(limit)).all())
+
+
 def list_jobs(engine: sa.Engine, where: JobFilter, limit: int = 50) -> JobList:
     """The jobs ``where`` matches, newest first, and their totals by status."""
     conditions = where.where()
-    query = sa.select(queue).where(*conditions).order_by(queue.c.id.desc()).limit(limit)
     totals_query = (
         sa.select(queue.c.status, queue.c.dead_lettered, sa.func.count())
         .where(*conditions)
         .group_by(queue.c.status, queue.c.dead_lettered)
     )
     totals = {"queued": 0, "running": 0, "completed": 0, "failed": 0, "dead": 0}
+    rows = job_rows(engine, where, limit=limit)
     with engine.connect() as conn:
-        rows = list(conn.execute(query).all())
         for status, dead, count in conn.execute(totals_query):
             totals[status] = totals.get(status, 0) + count
             if dead:
@@ -68,14 +79,38 @@ def list_jobs(engine: sa.Engine, where: JobFilter, limit: int = 50) -> JobList:
     return JobList(rows, totals)
 
 
+def list_attempts(
+    engine: sa.Engine,
+    where: JobFilter,
+    *,
+    queue_id: int | None = None,
+    after: int | None = None,
+    limit: int = 50,
+) -> list[Any]:
+    """Attempts (rows of ``pipeline.jobs``) of the jobs ``where`` matches, newest first;
+    ``where.status`` is the attempt's status here."""
+    attempts_of = JobFilter(type=where.type, source=where.source, dmo=where.dmo, dead=where.dead)
+    query = sa.select(jobs).join(queue, queue.c.id == jobs.c.queue_id).where(*attempts_of.where())
+    if where.status is not None:
+        query = query.where(jobs.c.status == where.status)
+    if queue_id is not None:
+        query = query.where(jobs.c.queue_id == queue_id)
+    if after is not None:
+        query = query.where(jobs.c.id < after)
+    with engine.connect() as conn:
+        return list(conn.execute(query.order_by(jobs.c.id.desc()).limit(limit)).all())
+
+
 @dataclass
 class JobDetail:
-    """One job: its ``pipeline.queue`` row, every attempt (``pipeline.jobs``) and every error
-    row it wrote (``pipeline.errors``, a failed attempt's traceback included)."""
+    """One job: its ``pipeline.queue`` row, every attempt (``pipeline.jobs``), every error
+    row it wrote (``pipeline.errors``, a failed attempt's traceback included) and the jobs
+    queued after it in its chain (same correlation id)."""
 
     job: Any
     attempts: list[Any]
     errors: list[Any]
+    next_jobs: list[Any] = field(default_factory=list)
 
     @property
     def duration_ms(self) -> int:
@@ -83,10 +118,15 @@ class JobDetail:
         return sum(a.duration_ms or 0 for a in self.attempts)
 
 
-def job_detail(engine: sa.Engine, job_id: int) -> JobDetail:
-    """Job ``job_id`` in detail; :class:`QueueError` when there is none."""
+def job_detail(
+    engine: sa.Engine, job_id: int, *, dmo: str | None = None, limit: int | None = None
+) -> JobDetail:
+    """Job ``job_id`` in detail (its errors and next jobs up to ``limit`` each); a job of
+    another DMO than ``dmo``, when given, is not found. :class:`QueueError` when there is
+    none."""
+    scope = JobFilter(dmo=dmo).where()
     with engine.connect() as conn:
-        row = conn.execute(sa.select(queue).where(queue.c.id == job_id)).first()
+        row = conn.execute(sa.select(queue).where(queue.c.id == job_id, *scope)).first()
         if row is None:
             raise QueueError(f"no job {job_id} in pipeline.queue")
         attempts = list(
@@ -96,10 +136,27 @@ def job_detail(engine: sa.Engine, job_id: int) -> JobDetail:
         )
         error_rows = list(
             conn.execute(
-                sa.select(errors).where(errors.c.job_id == job_id).order_by(errors.c.id)
+                sa.select(errors)
+                .where(errors.c.job_id == job_id)
+                .order_by(errors.c.id)
+                .limit(limit)
             ).all()
         )
-    return JobDetail(row, attempts, error_rows)
+        following: list[Any] = []
+        if row.correlation_id:
+            following = list(
+                conn.execute(
+                    sa.select(queue.c.id, queue.c.type, queue.c.status)
+                    .where(
+                        queue.c.correlation_id == row.correlation_id,
+                        queue.c.id > job_id,
+                        *scope,
+                    )
+                    .order_by(queue.c.id)
+                    .limit(limit)
+                ).all()
+            )
+    return JobDetail(row, attempts, error_rows, following)
 
 
 def retry_again(engine: sa.Engine, job_id: int, settings: Settings) -> int | None:

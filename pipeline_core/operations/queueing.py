@@ -21,6 +21,7 @@ from pipeline_core.queue.store import claim, claim_ids, now_expr
 
 if TYPE_CHECKING:
     from pipeline_core.plugins import PipelineManager
+    from pipeline_core.sources import Source
 
 
 class UnknownJobType(PipelineError):
@@ -42,11 +43,13 @@ def enqueue_job(
     priority: int = 0,
     run_after: datetime | None = None,
     dedup_key: str | None = None,
+    sources: Mapping[str, Source] | None = None,
 ) -> int | None:
     """Queue a job of a registered type with the checks of ``queue add``
     (:func:`~pipeline_core.queue.enqueue.add_job`: options that cannot be stored and payloads
     that can never work raise :class:`~pipeline_core.exceptions.InvalidJobError`); its id,
-    or None when ``dedup_key`` is queued."""
+    or None when ``dedup_key`` is queued. ``sources``: the registered sources, when the
+    caller has them (the API's), so the checks build no plugin manager."""
     job_types = pm.job_types()
     if job_type not in job_types:
         raise UnknownJobType.for_type(job_type, pm)
@@ -61,6 +64,7 @@ def enqueue_job(
             dedup_key=dedup_key,
             priority=priority,
             run_after=run_after,
+            sources=sources,
         )
 
 

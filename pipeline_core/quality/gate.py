@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from pipeline_core.config import parse_quality_minimums
 from pipeline_core.db.tables import listing_quality, sources
 from pipeline_core.quality.rules import score_record, seen_at
+from pipeline_core.quality.store import image_states
 
 if TYPE_CHECKING:
     from pipeline_core.config import Settings
@@ -70,13 +71,17 @@ class QualityPolicy:
             ).all()
         )
         out: dict[int, tuple[int, Any]] = {}
+        unscored = [
+            r.id for r in wanted if r.id not in stored or stored[r.id].record_hash != r.record_hash
+        ]
+        states = image_states(conn, unscored) if unscored else {}
         for row in wanted:
             known = stored.get(row.id)
             if known is not None and known.record_hash == row.record_hash:
                 out[row.id] = (known.score, known.breakdown)
             else:
                 seen = seen_at(row.updated_at, crawled.get(row.source))
-                out[row.id] = score_record(row.record, seen)
+                out[row.id] = score_record(row.record, seen, images=states[row.id])
         return out
 
     def refusal(self, row: Any, scored: tuple[int, Any] | None) -> str | None:

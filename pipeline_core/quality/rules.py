@@ -7,7 +7,7 @@
 | contact | 15 | a valid phone number (phonenumbers), e-mail or website; half for one invalid |
 | coordinates | 15 | inside the listing's country (half: outside it, or country unknown) |
 | hours | 10 | opening hours or dates parsed into rows (half: only the published text) |
-| images | 10 | at least one image (half: an image without a caption or credit) |
+| images | 10 | an image stored, with caption or credit (half: without; or not processed) |
 | description | 10 | 200 characters or more (half: 50 or more) |
 | languages | 5 | name or description in two languages or more |
 | freshness | 5 | seen in the last 30 days (half: in the last 90) |
@@ -49,12 +49,30 @@ class RuleResult:
 
 
 @dataclass(frozen=True)
+class ImageState:
+    """One image row of a listing (``staging.listing_images``): the ``image`` job's status
+    (``stored``, ``failed``, ``pending``...) and whether it has a caption or credit."""
+
+    status: str
+    described: bool
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What a rule needs besides the record: when a crawl last saw the listing, and the
+    states of its image rows (None: not known, the record's images are judged alone)."""
+
+    seen_at: datetime | None = None
+    images: tuple[ImageState, ...] | None = None
+
+
+@dataclass(frozen=True)
 class Rule:
     """A named, weighted check of a record."""
 
     name: str
     weight: int
-    check: Callable[[dict[str, Any], datetime | None, datetime], RuleResult]
+    check: Callable[[dict[str, Any], Facts, datetime], RuleResult]
     help: str
 
 
@@ -67,7 +85,7 @@ def _get(record: dict[str, Any], path: str) -> Any:
     return value
 
 
-def _name(record: dict[str, Any], _seen: datetime | None, _now: datetime) -> RuleResult:
+def _name(record: dict[str, Any], _facts: Facts, _now: datetime) -> RuleResult:
     names = record.get("name") or {}
     language = record.get("language")
     if language and str(names.get(language, "")).strip():
@@ -77,7 +95,7 @@ def _name(record: dict[str, Any], _seen: datetime | None, _now: datetime) -> Rul
     return RuleResult(0.0, "no name")
 
 
-def _recommended(record: dict[str, Any], _seen: datetime | None, _now: datetime) -> RuleResult:
+def _recommended(record: dict[str, Any], _facts: Facts, _now: datetime) -> RuleResult:
     wanted = RECOMMENDED.get(record.get("category", "other"), RECOMMENDED["other"])
     missing = [path for path in wanted if not _get(record, path)]
     share = (len(wanted) - len(missing)) / len(wanted)
@@ -91,7 +109,7 @@ def _valid_phone(text: str, region: str | None) -> bool:
         return False
 
 
-def _contact(record: dict[str, Any], _seen: datetime | None, _now: datetime) -> RuleResult:
+def _contact(record: dict[str, Any], _facts: Facts, _now: datetime) -> RuleResult:
     contact = record.get("contact") or {}
     if not any(contact.get(k) for k in ("phone", "email", "website")):
         return RuleResult(0.0, "no phone, e-mail or website")
@@ -108,7 +126,7 @@ def _contact(record: dict[str, Any], _seen: datetime | None, _now: datetime) -> 
     return RuleResult(0.5, "contact present but not valid")
 
 
-def _coordinates(record: dict[str, Any], _seen: datetime | None, _now: datetime) -> RuleResult:
+def _coordinates(record: dict[str, Any], _facts: Facts, _now: datetime) -> RuleResult:
     location = record.get("location") or {}
     lat, lon = location.get("latitude"), location.get("longitude")
     if lat is None or lon is None:
@@ -123,7 +141,7 @@ def _coordinates(record: dict[str, Any], _seen: datetime | None, _now: datetime)
     return RuleResult(0.5, f"coordinates outside {country}")
 
 
-def _hours(record: dict[str, Any], _seen: datetime | None, _now: datetime) -> RuleResult:
+def _hours(record: dict[str, Any], _facts: Facts, _now: datetime) -> RuleResult:
     if record.get("opening_hours") or record.get("opening_dates"):
         return RuleResult(1.0, "parsed hours")
     if record.get("opening_hours_text"):
@@ -131,16 +149,34 @@ def _hours(record: dict[str, Any], _seen: datetime | None, _now: datetime) -> Ru
     return RuleResult(0.0, "no hours")
 
 
-def _images(record: dict[str, Any], _seen: datetime | None, _now: datetime) -> RuleResult:
+def _images(record: dict[str, Any], facts: Facts, _now: datetime) -> RuleResult:
     images = record.get("images") or []
-    if not images:
+    if facts.images is None:  # rows not known: the record's images
+        if not images:
+            return RuleResult(0.0, "no image")
+        if any(i.get("caption") or i.get("credit") for i in images):
+            return RuleResult(1.0, f"{len(images)} image(s)")
+        return RuleResult(0.5, f"{len(images)} image(s) without caption or credit")
+    if not facts.images:
         return RuleResult(0.0, "no image")
-    if any(i.get("caption") or i.get("credit") for i in images):
-        return RuleResult(1.0, f"{len(images)} image(s)")
-    return RuleResult(0.5, f"{len(images)} image(s) without caption or credit")
+    stored = [state for state in facts.images if state.status == "stored"]
+    if not stored:
+        counts: dict[str, int] = {}
+        for state in facts.images:
+            counts[state.status] = counts.get(state.status, 0) + 1
+        states = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+        detail = f"{len(facts.images)} image(s), none stored ({states})"
+        # not processed yet (pending) is not known to be broken: half, as for coordinates
+        # whose country cannot be checked
+        return RuleResult(0.0 if counts.get("failed") == len(facts.images) else 0.5, detail)
+    if any(state.described for state in stored):
+        return RuleResult(1.0, f"{len(stored)} of {len(facts.images)} image(s) stored")
+    return RuleResult(
+        0.5, f"{len(stored)} of {len(facts.images)} image(s) stored, without caption or credit"
+    )
 
 
-def _description(record: dict[str, Any], _seen: datetime | None, _now: datetime) -> RuleResult:
+def _description(record: dict[str, Any], _facts: Facts, _now: datetime) -> RuleResult:
     texts = list((record.get("description") or {}).values())
     longest = max((len(t) for t in texts), default=0)
     if longest >= 200:
@@ -150,14 +186,15 @@ def _description(record: dict[str, Any], _seen: datetime | None, _now: datetime)
     return RuleResult(0.0, f"{longest} characters")
 
 
-def _languages(record: dict[str, Any], _seen: datetime | None, _now: datetime) -> RuleResult:
+def _languages(record: dict[str, Any], _facts: Facts, _now: datetime) -> RuleResult:
     found = set(record.get("name") or {}) | set(record.get("description") or {})
     if len(found) >= 2:
         return RuleResult(1.0, ", ".join(sorted(found)))
     return RuleResult(0.0, "one language" if found else "no text")
 
 
-def _freshness(_record: dict[str, Any], seen: datetime | None, now: datetime) -> RuleResult:
+def _freshness(_record: dict[str, Any], facts: Facts, now: datetime) -> RuleResult:
+    seen = facts.seen_at
     if seen is None:
         return RuleResult(0.0, "never seen")
     if seen.tzinfo is None:
@@ -176,7 +213,7 @@ RULES: tuple[Rule, ...] = (
     Rule("contact", 15, _contact, "A valid phone, e-mail or website (half: present, invalid)."),
     Rule("coordinates", 15, _coordinates, "Coordinates inside the country (half: unchecked)."),
     Rule("hours", 10, _hours, "Opening hours or dates parsed (half: text only)."),
-    Rule("images", 10, _images, "An image (half: without caption or credit)."),
+    Rule("images", 10, _images, "An image stored (half: undescribed, or not processed)."),
     Rule("description", 10, _description, "A description of 200+ characters (half: 50+)."),
     Rule("languages", 5, _languages, "Name or description in two languages or more."),
     Rule("freshness", 5, _freshness, "Seen within 30 days (half: 90)."),
@@ -191,15 +228,20 @@ def seen_at(updated_at: datetime | None, complete_crawl_at: datetime | None) -> 
 
 
 def score_record(
-    record: dict[str, Any], seen_at: datetime | None = None, now: datetime | None = None
+    record: dict[str, Any],
+    seen_at: datetime | None = None,
+    now: datetime | None = None,
+    images: tuple[ImageState, ...] | None = None,
 ) -> tuple[int, dict[str, Any]]:
     """The score (0-100) of one canonical record and its breakdown: rule → weight, points
-    earned and detail. ``seen_at`` is when a crawl last saw it (freshness)."""
+    earned and detail. ``seen_at`` is when a crawl last saw it (freshness); ``images`` the
+    states of its image rows (the ``images`` rule counts only stored ones)."""
     now = now or datetime.now(UTC)
+    facts = Facts(seen_at, images)
     breakdown: dict[str, Any] = {}
     total = 0.0
     for rule in RULES:
-        result = rule.check(record, seen_at, now)
+        result = rule.check(record, facts, now)
         points = round(rule.weight * result.share, 1)
         total += points
         breakdown[rule.name] = {"weight": rule.weight, "points": points, "detail": result.detail}

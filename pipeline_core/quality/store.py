@@ -10,14 +10,38 @@ import sqlalchemy as sa
 
 from pipeline_core.db.engine import write_transaction
 from pipeline_core.db.tables import listing_quality, sources, staging
-from pipeline_core.quality.rules import RULES, score_record, seen_at
+from pipeline_core.quality.rules import RULES, ImageState, score_record, seen_at
 
 _CHUNK = 500
 
 
-def score_listings(engine: sa.Engine, source: str | None = None, dmo: str | None = None) -> int:
-    """Score the active staging listings (of ``source`` or ``dmo`` when given) and store each
-    score with its breakdown; returns how many were scored."""
+def image_states(conn: sa.Connection, listing_ids: list[int]) -> dict[int, tuple[ImageState, ...]]:
+    """The states of the image rows of each staging listing of ``listing_ids`` (a listing
+    with none gets an empty tuple), in position order."""
+    images = staging["listing_images"]
+    found: dict[int, list[ImageState]] = {i: [] for i in listing_ids}
+    for start in range(0, len(listing_ids), _CHUNK):
+        rows = conn.execute(
+            sa.select(images.c.listing_id, images.c.status, images.c.caption, images.c.credit)
+            .where(images.c.listing_id.in_(listing_ids[start : start + _CHUNK]))
+            .order_by(images.c.listing_id, images.c.position)
+        )
+        for row in rows:
+            described = bool(row.caption or row.credit)
+            found[row.listing_id].append(ImageState(row.status, described))
+    return {i: tuple(states) for i, states in found.items()}
+
+
+def score_listings(
+    engine: sa.Engine,
+    source: str | None = None,
+    dmo: str | None = None,
+    *,
+    with_images: bool = False,
+) -> int:
+    """Score the active staging listings (of ``source`` or ``dmo`` when given; only those
+    with image rows when ``with_images``, as after an ``image`` job) and store each score
+    with its breakdown; returns how many were scored."""
     listings = staging["listings"]
     query = sa.select(
         listings.c.id,
@@ -33,16 +57,22 @@ def score_listings(engine: sa.Engine, source: str | None = None, dmo: str | None
         query = query.where(listings.c.source == source)
     if dmo is not None:
         query = query.where(listings.c.dmo == dmo)
+    if with_images:
+        images = staging["listing_images"]
+        query = query.where(
+            sa.exists().where(images.c.listing_id == listings.c.id).correlate(listings)
+        )
     now = datetime.now(UTC)
     count = 0
     with write_transaction(engine) as conn:
         rows = conn.execute(query.order_by(listings.c.id)).all()
         for start in range(0, len(rows), _CHUNK):
             chunk = rows[start : start + _CHUNK]
+            states = image_states(conn, [row.id for row in chunk])
             values = []
             for row in chunk:
                 seen = seen_at(row.updated_at, row.last_complete_crawl_at)
-                score, breakdown = score_record(row.record, seen, now)
+                score, breakdown = score_record(row.record, seen, now, states[row.id])
                 values.append(
                     {
                         "listing_id": row.id,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
@@ -18,6 +19,7 @@ from pipeline_core.queue.events import event_row, record
 
 if TYPE_CHECKING:
     from pipeline_core.jobtypes import JobType
+    from pipeline_core.sources import Source
 
 #: Range of the queue's integer columns (``priority``, ``max_attempts``): PostgreSQL's
 #: ``integer``, checked on SQLite too so both databases refuse the same values.
@@ -140,6 +142,7 @@ def add_job(
     dedup_key: str | None = None,
     priority: int = 0,
     run_after: datetime | None = None,
+    sources: Mapping[str, Source] | None = None,
 ) -> int | None:
     """Queue a job asked for from outside (``queue add``, the API): the type must be
     registered, the options storable (:func:`check_options`) and the payload one that can
@@ -147,8 +150,18 @@ def add_job(
     that exists). A scrape due now records the schedule slot it falls in, so the scheduler
     does not scrape the source again in that slot. Refusals raise
     :class:`InvalidJobError` naming the option; nothing is written. Returns the job's id,
-    or ``None`` as :func:`enqueue` does."""
+    or ``None`` as :func:`enqueue` does. ``sources``: the registered sources, when the
+    caller has them (else a plugin manager is built, once, when a check needs them)."""
     from pipeline_core.queue.runner import max_attempts_of
+
+    built: list[Mapping[str, Source]] = [] if sources is None else [sources]
+
+    def registered() -> Mapping[str, Source]:
+        if not built:
+            from pipeline_core.plugins import get_plugin_manager
+
+            built.append(get_plugin_manager(settings).sources())
+        return built[0]
 
     found = job_types.get(job_type)
     if found is None:
@@ -159,7 +172,10 @@ def add_job(
     )
     if found.check is not None:
         try:
-            found.check(payload, conn, settings)
+            if "sources" in inspect.signature(found.check).parameters:
+                found.check(payload, conn, settings, sources=registered())
+            else:
+                found.check(payload, conn, settings)
         except PermanentJobError as exc:
             raise InvalidJobError("payload", str(exc)) from None
     job_id = enqueue(
@@ -175,10 +191,9 @@ def add_job(
     )
     if job_id is not None and job_type == "scrape" and run_after is None:
         # A scrape queued by hand counts for the schedule slot it falls in.
-        from pipeline_core.plugins import get_plugin_manager
         from pipeline_core.queue.slots import record_manual_slot
 
-        source = get_plugin_manager(settings).sources().get(payload["source"])
+        source = registered().get(payload["source"])
         if source is not None:
             record_manual_slot(conn, source, job_id)
     return job_id

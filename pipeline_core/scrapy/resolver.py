@@ -5,19 +5,21 @@ The connection resolves the host again; an attacker's name server can answer a p
 address the first time and a private one the second (DNS rebinding). This resolver checks
 every answer it hands to a connection with :func:`pipeline_core.urlpolicy.check_address`,
 so the address actually connected to obeys the policy. Literal IP addresses in URLs are
-not resolved (the middleware's check is final for them). With ``PIPELINE_NAME_SERVERS`` the
+not resolved: the address is the answer, checked as any other (never sent to a name server
+as a name). With ``PIPELINE_NAME_SERVERS`` the
 names are asked of those DNS servers (afresh for each connection, no cache), as the
 middleware's check asks them.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from collections.abc import Sequence
 from typing import Any
 
 from scrapy.resolver import CachingThreadedResolver
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, succeed
 from twisted.internet.error import DNSLookupError
 from twisted.internet.threads import deferToThreadPool
 
@@ -35,6 +37,14 @@ refusals: dict[str, str] = {}
 def refusal(host: str | None) -> str | None:
     """The URL policy's reason for refusing ``host``'s last answer in this process, if any."""
     return refusals.get((host or "").lower())
+
+
+def _ip_literal(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
 
 
 class PolicyResolver(CachingThreadedResolver):
@@ -56,9 +66,12 @@ class PolicyResolver(CachingThreadedResolver):
         return resolver
 
     def getHostByName(self, name: str, timeout: Sequence[int] = ()) -> Deferred[str]:
-        if self.name_servers:
+        if _ip_literal(name):
+            # an address is its own answer: no name server is asked for "127.0.0.1."
+            deferred: Deferred[str] = succeed(name)
+        elif self.name_servers:
             # the running reactor provides IReactorFromThreads; its stub type says less
-            deferred: Deferred[str] = deferToThreadPool(
+            deferred = deferToThreadPool(
                 self.reactor,  # type: ignore[arg-type]
                 self.reactor.getThreadPool(),
                 self._ask_servers,

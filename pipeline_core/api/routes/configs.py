@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
+from starlette.responses import Response
 
 from pipeline_core.api.endpoints import Call, Endpoint
 from pipeline_core.api.problems import Problem, field_problem
@@ -24,6 +25,7 @@ from pipeline_core.operations.configs import (
     check_config,
     config_document,
     config_json,
+    config_yaml,
     delete_config,
     get_config,
     save_config,
@@ -55,18 +57,36 @@ def list_configs(call: Call) -> dict[str, Any]:
 def _checked(call: Call, doc: dict[str, Any], name: str) -> Any:
     if call.dmo is not None and doc.get("dmo") != call.dmo:
         raise field_problem(403, "body", "dmo", f"this key acts for DMO {call.dmo!r} only")
+    pm = call.state.plugin_manager()
     try:
-        return check_config(doc, name, call.state.plugin_manager().fetchers())
+        return check_config(doc, name, pm.fetchers(), transforms=pm.transforms(), text=call.text)
     except MappingError as exc:
-        message = str(exc)
-        key = message.split(": at ", 1)[1].split(":", 1)[0] if ": at " in message else ""
-        raise Problem(
-            422, message, errors=[{"in": "body", "name": key, "detail": message}]
-        ) from None
+        raise _config_problem(call, exc) from None
+
+
+def _config_problem(call: Call, exc: MappingError) -> Problem:
+    """422 naming the key and its line (and column: a JSON body is often one line)."""
+    message = str(exc)
+    key = exc.key or ""
+    if not key and ": at " in message:
+        key = message.split(": at ", 1)[1].split(":", 1)[0]
+    error: dict[str, Any] = {"in": "body", "name": key, "detail": message}
+    if exc.line is not None:
+        error["line"] = exc.line
+        if exc.column is not None:
+            error["column"] = exc.column
+            where = f":{exc.line}: "
+            if not call.yaml_body and where in message:
+                origin, rest = message.split(where, 1)
+                message = f"{origin}:{exc.line}:{exc.column}: {rest}"
+                error["detail"] = message
+    return Problem(422, message, errors=[error])
 
 
 def create_config(call: Call) -> dict[str, Any]:
-    """Store a new source configuration (checked like a mapping file)."""
+    """Store a new source configuration, checked like a mapping file by ``sources --check``
+    (a JSON body, or YAML with ``Content-Type: application/yaml``); an error names the key
+    and its line."""
     name = call.body.get("source")
     if not isinstance(name, str) or not name:
         raise field_problem(422, "body", "source", "a stored configuration needs its source name")
@@ -82,15 +102,18 @@ def create_config(call: Call) -> dict[str, Any]:
         return config_json(row, [])
 
 
-def get_config_route(call: Call) -> dict[str, Any]:
-    """One stored configuration (credential names only, never values)."""
+def get_config_route(call: Call) -> Any:
+    """One stored configuration (credential names only, never values); its mapping document
+    as YAML text when asked with ``Accept: application/yaml``."""
     with call.state.engine.connect() as conn:
         row = _row(call, conn, call.path["name"])
+        if call.wants_yaml():
+            return Response(config_yaml(row), media_type="application/yaml")
         return config_json(row, credential_names(conn, row["name"]))
 
 
 def put_config(call: Call) -> dict[str, Any]:
-    """Replace a stored configuration."""
+    """Replace a stored configuration (JSON or YAML, checked as on ``POST /configs``)."""
     name = call.path["name"]
     with call.state.engine.connect() as conn:
         _row(call, conn, name)
@@ -230,6 +253,7 @@ ENDPOINTS = [
         response=CONFIG,
         status=201,
         errors=(403, 409, 413, 422),
+        yaml=True,
     ),
     Endpoint(
         "GET",
@@ -240,6 +264,7 @@ ENDPOINTS = [
         path_params={"name": NAME},
         response=CONFIG,
         errors=(404,),
+        yaml=True,
     ),
     Endpoint(
         "PUT",
@@ -252,6 +277,7 @@ ENDPOINTS = [
         body=_DOC,
         response=CONFIG,
         errors=(403, 404, 413, 422),
+        yaml=True,
     ),
     Endpoint(
         "DELETE",

@@ -8,7 +8,7 @@ from typing import Any
 from starlette.responses import StreamingResponse
 
 from pipeline_core.api.endpoints import Call, Endpoint
-from pipeline_core.api.problems import Problem, field_problem
+from pipeline_core.api.rows import required_dmo
 from pipeline_core.api.schemas import SLUG
 from pipeline_core.exports.stream import FORMATS, export_lines
 
@@ -25,13 +25,7 @@ def export_production(call: Call) -> StreamingResponse:
     masks the personal contact data its sources' mappings flag (``personal_data``), by
     value."""
     q = call.query
-    dmo = q.get("dmo")
-    if call.dmo is not None:
-        if dmo not in (None, call.dmo):
-            raise Problem(403, f"this key acts for DMO {call.dmo!r} only")
-        dmo = call.dmo
-    if dmo is None:
-        raise field_problem(422, "query", "dmo", "required: the DMO to export")
+    dmo = required_dmo(call, q.get("dmo"), "query", "the DMO to export")
     personal: dict[str, list[str]] = {
         name: list(source.mapping.doc.get("personal_data", []))
         for name, source in call.state.sources().items()

@@ -10,9 +10,17 @@ from pipeline_core.api.endpoints import Call, Endpoint
 from pipeline_core.api.problems import Problem
 from pipeline_core.api.routes.audit import audit
 from pipeline_core.api.rows import dmo_scope, not_found, page, row_json
-from pipeline_core.api.schemas import AFTER, ID, NULLABLE_TIME, SLUG, limit_param, page_of
+from pipeline_core.api.schemas import (
+    AFTER,
+    ID,
+    NULLABLE_TIME,
+    SLUG,
+    limit_param,
+    page_of,
+    row_of,
+)
 from pipeline_core.db.tables import promotion_batches, promotion_changes
-from pipeline_core.exceptions import PromotionBusy, PromotionError, RollbackRefused
+from pipeline_core.exceptions import PromotionError
 
 BATCHES = promotion_batches
 CHANGES = promotion_changes
@@ -82,9 +90,7 @@ def rollback_promotion(call: Call) -> dict[str, Any]:
     by = f"api key {call.key.id}" if call.key is not None else None
     try:
         report = rollback(call.state.engine, batch["id"], promoted_by=by)
-    except (RollbackRefused, PromotionBusy) as exc:
-        raise Problem(409, str(exc)) from None
-    except PromotionError as exc:
+    except PromotionError as exc:  # refused, busy, or a batch that cannot be rolled back
         raise Problem(409, str(exc)) from None
     done = {"batch": report.batch_id, "status": report.status, "counts": report.counts}
     audit(call, call.state.engine, "promotion.rolled_back", batch["id"], dmo=report.dmo, after=done)
@@ -97,39 +103,33 @@ def rollback_promotion(call: Call) -> dict[str, Any]:
     }
 
 
-BATCH = {
-    "type": "object",
-    "required": ["id", "dmo", "kind", "status", "counts"],
-    "properties": {
-        "id": {"type": "integer"},
-        "dmo": {"type": "string"},
-        "source": {"type": ["string", "null"]},
-        "kind": {"enum": ["promote", "rollback"]},
-        "status": {"type": "string"},
-        "requested": {},
-        "counts": {"type": ["object", "null"]},
-        "error": {"type": ["string", "null"]},
-        "rollback_of": {"type": ["integer", "null"]},
-        "rolled_back_by": {"type": ["integer", "null"]},
-        "promoted_by": {"type": ["string", "null"]},
-        "started_at": NULLABLE_TIME,
-        "finished_at": NULLABLE_TIME,
-    },
-}
-CHANGE = {
-    "type": "object",
-    "required": ["id", "source", "external_id", "action"],
-    "properties": {
-        "id": {"type": "integer"},
-        "listing_id": {"type": ["integer", "null"]},
-        "staging_id": {"type": ["integer", "null"]},
-        "source": {"type": "string"},
-        "external_id": {"type": "string"},
-        "action": {"type": "string"},
-        "diff": {},
-        "reason": {"type": ["string", "null"]},
-    },
-}
+BATCH = row_of(
+    ["id", "dmo", "kind", "status", "counts"],
+    id="integer",
+    dmo="string",
+    source="string?",
+    kind={"enum": ["promote", "rollback"]},
+    status="string",
+    requested={},
+    counts="object?",
+    error="string?",
+    rollback_of="integer?",
+    rolled_back_by="integer?",
+    promoted_by="string?",
+    started_at=NULLABLE_TIME,
+    finished_at=NULLABLE_TIME,
+)
+CHANGE = row_of(
+    ["id", "source", "external_id", "action"],
+    id="integer",
+    listing_id="integer?",
+    staging_id="integer?",
+    source="string",
+    external_id="string",
+    action="string",
+    diff={},
+    reason="string?",
+)
 
 ENDPOINTS = [
     Endpoint(

@@ -10,10 +10,11 @@ import sqlalchemy as sa
 from pipeline_core.api.endpoints import Call, Endpoint
 from pipeline_core.api.problems import Problem, field_problem
 from pipeline_core.api.routes.audit import audit
-from pipeline_core.api.rows import dmo_scope, not_found, page, row_json
+from pipeline_core.api.rows import acting_dmo, dmo_scope, not_found, page, row_json
 from pipeline_core.api.schemas import AFTER, ID, QUEUE_JOB, SLUG, limit_param, page_of
 from pipeline_core.db.tables import files, queue
 from pipeline_core.exceptions import InvalidJobError, QueueError
+from pipeline_core.operations.jobs import JobFilter, job_rows
 from pipeline_core.operations.queueing import UnknownJobType, enqueue_job, process_queue
 
 STATES = ["queued", "running", "completed", "failed"]
@@ -25,22 +26,17 @@ def _job_json(row: Any) -> dict[str, Any]:
 
 def _list(call: Call, dead: bool) -> dict[str, Any]:
     q = call.query
-    query = sa.select(queue).where(dmo_scope(call, queue.c.dmo))
-    if dead:
-        query = query.where(queue.c.dead_lettered.is_(True))
-    if q.get("state"):
-        query = query.where(queue.c.status == q["state"])
-    if q.get("type"):
-        query = query.where(queue.c.type == q["type"])
-    if q.get("dmo"):
-        query = query.where(queue.c.dmo == q["dmo"])
-    if q.get("source"):
-        query = query.where(queue.c.payload["source"].as_string() == q["source"])
-    if q.get("after"):
-        query = query.where(queue.c.id < q["after"])
-    query = query.order_by(queue.c.id.desc()).limit(q["limit"] + 1)
-    with call.state.engine.connect() as conn:
-        rows = conn.execute(query).all()
+    dmo = q.get("dmo")
+    if call.dmo is not None and dmo not in (None, call.dmo):
+        return page([], q["limit"])
+    where = JobFilter(
+        status=q.get("state"),
+        dead=dead,
+        type=q.get("type"),
+        source=q.get("source"),
+        dmo=call.dmo or dmo,
+    )
+    rows = job_rows(call.state.engine, where, after=q.get("after"), limit=q["limit"] + 1)
     return page([_job_json(r) for r in rows], q["limit"])
 
 
@@ -91,11 +87,7 @@ def _check_payload(call: Call, payload: dict[str, Any]) -> None:
 def add_job(call: Call) -> Any:
     """Queue a job (the fields and checks of ``dmo-pipeline queue add``)."""
     body = call.body
-    dmo = body.get("dmo")
-    if call.dmo is not None:
-        if dmo not in (None, call.dmo):
-            raise Problem(403, f"this key acts for DMO {call.dmo!r} only")
-        dmo = call.dmo
+    dmo = acting_dmo(call, body.get("dmo"))
     _check_payload(call, body.get("payload", {}))
     try:
         job_id = enqueue_job(
@@ -107,6 +99,7 @@ def add_job(call: Call) -> Any:
             priority=body.get("priority", 0),
             run_after=_run_after(body.get("run_after")),
             dedup_key=body.get("dedup_key"),
+            sources=call.state.sources(),
         )
     except UnknownJobType as exc:
         raise field_problem(422, "body", "type", str(exc)) from None

@@ -8,9 +8,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from pipeline_core.api.endpoints import Call, Endpoint
-from pipeline_core.api.rows import page, row_json, source_scope
+from pipeline_core.api.rows import dmo_sources, page, row_json
 from pipeline_core.api.schemas import AFTER, ERROR, ID, SLUG, TIME, limit_param, page_of
-from pipeline_core.db.tables import crawls, errors, sources
+from pipeline_core.db.tables import crawls, sources
+from pipeline_core.operations.history import list_errors as list_error_rows
 
 
 def list_sources(call: Call) -> dict[str, Any]:
@@ -61,20 +62,21 @@ def _quality(summary: dict[str, Any] | None) -> dict[str, Any] | None:
 def list_errors(call: Call) -> dict[str, Any]:
     """Error rows, newest first: filters source, job, stage, since."""
     q = call.query
-    with call.state.engine.connect() as conn:
-        query = sa.select(errors).where(source_scope(call, conn, errors.c.source))
-        if q.get("source"):
-            query = query.where(errors.c.source == q["source"])
-        if q.get("job"):
-            query = query.where(errors.c.job_id == q["job"])
-        if q.get("stage"):
-            query = query.where(errors.c.stage == q["stage"])
-        if q.get("since"):
-            query = query.where(errors.c.created_at >= datetime.fromisoformat(q["since"]))
-        if q.get("after"):
-            query = query.where(errors.c.id < q["after"])
-        rows = conn.execute(query.order_by(errors.c.id.desc()).limit(q["limit"] + 1)).mappings()
-        return page([row_json(r) for r in rows], q["limit"])
+    scope = None
+    if call.dmo is not None:
+        with call.state.engine.connect() as conn:
+            scope = dmo_sources(call, conn, call.dmo)
+    rows = list_error_rows(
+        call.state.engine,
+        source=q.get("source"),
+        job_id=q.get("job"),
+        stage=q.get("stage"),
+        since=datetime.fromisoformat(q["since"]) if q.get("since") else None,
+        after=q.get("after"),
+        sources=scope,
+        limit=q["limit"] + 1,
+    )
+    return page([row_json(r._mapping) for r in rows], q["limit"])
 
 
 def health(call: Call) -> dict[str, Any]:

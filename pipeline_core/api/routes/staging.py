@@ -11,9 +11,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from pipeline_core.api.endpoints import Call, Endpoint
-from pipeline_core.api.problems import Problem, field_problem
 from pipeline_core.api.routes.audit import audit
-from pipeline_core.api.rows import check_source, dmo_scope, not_found, page, row_json
+from pipeline_core.api.rows import check_source, dmo_scope, not_found, page, required_dmo, row_json
 from pipeline_core.api.schemas import (
     AFTER,
     ERROR,
@@ -119,13 +118,7 @@ def promote(call: Call) -> Any:
     from pipeline_core.operations.queueing import enqueue_job
 
     body = call.body
-    dmo = body.get("dmo")
-    if call.dmo is not None:
-        if dmo not in (None, call.dmo):
-            raise Problem(403, f"this key acts for DMO {call.dmo!r} only")
-        dmo = call.dmo
-    if dmo is None:
-        raise field_problem(422, "body", "dmo", "required: the DMO to promote")
+    dmo = required_dmo(call, body.get("dmo"), "body", "the DMO to promote")
     payload: dict[str, Any] = {"dmo": dmo}
     if body.get("source") is not None:
         with call.state.engine.connect() as conn:
