@@ -95,6 +95,12 @@ def session_for(crawler: Crawler) -> StageSession | None:
             crawler.stats.set_value(f"dmo/{key}", stats[key])
         crawler.stats.set_value("dmo/errors", stats["errors"])
         crawler.stats.set_value("dmo/complete", stats["complete"])
+        for (stage, field), count in session.errors.kinds.items():
+            crawler.stats.set_value(f"dmo/error_kinds/{stage}/{field}", count)
+        memo = session.memo_stats()
+        crawler.stats.set_value("dmo/transform_cache/hits", memo.hits)
+        crawler.stats.set_value("dmo/transform_cache/misses", memo.misses)
+        crawler.stats.set_value("dmo/transform_cache/hit_rate", round(memo.hit_rate, 4))
 
     crawler.signals.connect(closed, signal=signals.spider_closed, weak=False)
     return session
