@@ -103,7 +103,7 @@ def real_feeds() -> dict[str, list[Any]]:
 def print_feed(name: str, records: list[Any]) -> None:
     """One table: the feed's shown fields, values, distinct values and their ratio."""
     found = repetition(records)
-    print(f"\n{name}: {len(records):,} records")
+    print(f"{name}: {len(records):,} records")
     print(f"  {'field':<24} {'values':>8} {'distinct':>8} {'ratio':>6}  path")
     for label, path in SHOWN[name]:
         total, distinct = found.get(path, (0, 0))
@@ -119,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     for name, records in real_feeds().items():
         print_feed(name, records)
+        print()
     print_feed(datagen.SOURCE, datagen.generate(args.listings, args.seed))
     return 0
 

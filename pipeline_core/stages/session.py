@@ -32,6 +32,7 @@ from pipeline_core.stages.crawl import (
 )
 from pipeline_core.stages.error_value import listing_warnings
 from pipeline_core.stages.errors import ErrorSink
+from pipeline_core.stages.map_processes import MapProcesses
 from pipeline_core.stages.mapping_outcome import MapOutcome, map_record
 from pipeline_core.stages.repeats import merge_records, merge_warnings, repeat_message
 from pipeline_core.stages.writer import StageWriter, WriteResult
@@ -173,6 +174,8 @@ class StageSession:
         self.repeating: set[str] = set()
         #: Records read by the fetcher so far (skipped or not): a record's position.
         self.read = 0
+        #: The worker processes mapping this crawl's records, if any (set by the driver).
+        self.map_processes: MapProcesses | None = None
 
     # ------------------------------------------------------------------ lifecycle
     def open(self, crawl: CrawlRecord | None = None) -> None:
@@ -285,8 +288,13 @@ class StageSession:
         return stats
 
     def memo_stats(self) -> MemoStats:
-        """Hits and misses of the pure transforms' caches in this crawl."""
-        return self.mapping.memo_stats() if self.mapping is not None else MemoStats()
+        """Hits and misses of the pure transforms' caches in this crawl (here and in its
+        map processes)."""
+        stats = self.mapping.memo_stats() if self.mapping is not None else MemoStats()
+        if self.map_processes is not None:
+            stats.hits += self.map_processes.memo.hits
+            stats.misses += self.map_processes.memo.misses
+        return stats
 
     # ------------------------------------------------------------------ stages
     def raw_hash(self, payload: Any) -> str | None:
@@ -336,7 +344,8 @@ class StageSession:
             )
             self._flush_errors_when_full()
             return None
-        if out.failure is not None or out.record is None:
+        record = out.take_record()
+        if out.failure is not None or record is None:
             message, external_id = out.failure or ("the record could not be mapped", None)
             self.stats["invalid"] += 1
             self.errors.add("map", message, external_id=external_id, url=raw.url)
@@ -354,7 +363,6 @@ class StageSession:
             )
         if kept:
             self._flush_errors_when_full()
-        record = out.record
         return ListingItem(
             self.source,
             record["external_id"],
