@@ -11,9 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT
+import sqlalchemy as sa
+from conftest import ROOT, run_cli
+from feeds import feed, write_mapping
 
 from pipeline_core.config import load_settings
+from pipeline_core.db.tables import crawls, errors, staging
 from pipeline_core.items import RawRecord
 from pipeline_core.mapping import CompiledMapping, load_mapping_text
 from pipeline_core.mapping.memo import TransformMemo
@@ -21,6 +24,7 @@ from pipeline_core.plugins import get_plugin_manager
 from pipeline_core.stages.errors import SHOWN_PER_KIND, ErrorSink
 from pipeline_core.stages.map_processes import MapProcesses
 from pipeline_core.stages.mapping_outcome import MapOutcome, map_record
+from pipeline_core.testing import FeedServer, paginate_json
 from pipeline_core.transforms import Transform
 
 MAPPING = """\
@@ -67,9 +71,7 @@ def payload(n: int) -> dict[str, Any]:
     return record
 
 
-def run_processes(
-    processes: MapProcesses, raws: list[RawRecord]
-) -> list[tuple[str, MapOutcome | None]]:
+def run_processes(processes: MapProcesses, raws: list[RawRecord]) -> list[Any]:
     async def go() -> list[Any]:
         return list(await asyncio.gather(*(processes.map(raw) for raw in raws)))
 
@@ -237,3 +239,70 @@ def test_the_generated_feed_repeats_values_as_real_feeds_do() -> None:
     assert ratios[("bench-listings", "description.de")] > 0.95
     assert ratios[("bench-listings", "hours[].open")] < 0.05  # DATAtourisme's: 0.05
     assert ratios[("bench-listings", "type")] < 0.05
+
+
+def _staged_and_errors(engine: sa.Engine, source: str) -> tuple[list[Any], list[Any]]:
+    listings = staging["listings"]
+    with engine.connect() as conn:
+        staged_rows = conn.execute(
+            sa.select(listings.c.external_id, listings.c.record, listings.c.warnings)
+            .where(listings.c.source == source)
+            .order_by(listings.c.external_id)
+        ).all()
+        error_rows = conn.execute(
+            sa.select(errors.c.external_id, errors.c.stage, errors.c.field, errors.c.message)
+            .where(errors.c.source == source)
+            .order_by(errors.c.id)
+        ).all()
+    # the source's name is the one difference the two crawls may have
+    return [
+        (eid, {k: v for k, v in record.items() if k != "source"}, warnings)
+        for eid, record, warnings in staged_rows
+    ], [tuple(row) for row in error_rows]
+
+
+def test_a_crawl_whose_map_processes_map_its_records_stages_what_the_crawl_would(
+    pipeline_env: dict[str, str], engine: sa.Engine, tmp_path: Path
+) -> None:
+    records = feed(240)
+    records[99]["lat"] = 123.5  # invalid: latitude out of range
+    records[120]["kind"] = "unknown kind"  # a mapping error
+    records[150] = dict(records[40], names={"de": "Zweite Zeile"})  # repeats L00041's id
+    mappings = tmp_path / "mappings"
+    with FeedServer(paginate_json(records, per_page=25)) as server:
+        write_mapping(mappings, "here", server.url("/listings?page=1"))
+        write_mapping(mappings, "pooled", server.url("/listings?page=1"))
+        env = dict(pipeline_env, PIPELINE_SOURCES_PATH=str(mappings), LOG_LEVEL="DEBUG")
+        here = run_cli("crawl", "here", "--no-progress", "-s", "PIPELINE_MAP_PROCESSES=0", env=env)
+        pooled = run_cli(
+            "crawl",
+            "pooled",
+            "--no-progress",
+            "-s",
+            "PIPELINE_MAP_PROCESSES_AFTER=30",
+            env=env,
+        )
+    assert here.returncode == 0, here.stderr[-3000:]
+    assert pooled.returncode == 0, pooled.stderr[-3000:]
+    assert "'dmo/map_processes/peak_rss_kib'" in pooled.stderr  # the workers mapped
+    assert "dmo/map_processes" not in here.stderr
+    staged_here, errors_here = _staged_and_errors(engine, "here")
+    staged_pooled, errors_pooled = _staged_and_errors(engine, "pooled")
+    assert len(staged_here) == 237  # 240 rows, one repeat, one invalid, one unmapped
+    assert staged_pooled == staged_here
+    # the same error rows (a batch's map errors may be written before its validate errors)
+    assert sorted(errors_pooled) == sorted(errors_here)
+    assert sorted((e[0], e[1], e[2]) for e in errors_here) == [
+        ("L00041", "repeat", "external_id"),
+        ("L00100", "validate", "location.latitude"),
+        ("L00121", "map", "category"),
+    ]
+    with engine.connect() as conn:
+        stats = {
+            row.source: dict(row.stats)
+            for row in conn.execute(sa.select(crawls.c.source, crawls.c.stats))
+        }
+    # the second source's listings each duplicate the first's (rows_written: their groups)
+    assert (stats["here"].pop("duplicates"), stats["pooled"].pop("duplicates")) == (1, 237)
+    assert stats["pooled"].pop("rows_written") - stats["here"].pop("rows_written") == 236
+    assert stats["pooled"] == stats["here"]

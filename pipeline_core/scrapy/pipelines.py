@@ -173,14 +173,17 @@ def map_processes_for(crawler: Crawler, session: StageSession | None) -> MapProc
 class MapPipeline(_StagePipeline):
     """Map each :class:`RawRecord` onto the canonical model; a record error drops the item.
 
-    After ``PIPELINE_MAP_PROCESSES_AFTER`` records the crawl's map processes map them (and
-    hash and validate them), in batches, while the crawl goes on
-    (:mod:`pipeline_core.stages.map_processes`)."""
+    Once it mapped ``PIPELINE_MAP_PROCESSES_AFTER`` records itself, the crawl's map
+    processes map the rest (and hash and validate them), in batches, while the crawl goes
+    on (:mod:`pipeline_core.stages.map_processes`)."""
 
     def __init__(self, crawler: Crawler) -> None:
         super().__init__(crawler)
         self.processes: MapProcesses | None = None
         self.after = crawler.settings.getint("PIPELINE_MAP_PROCESSES_AFTER", 0)
+        #: Records mapped in the crawl's thread (records skipped as unchanged before they
+        #: became items do not count).
+        self.mapped = 0
 
     def open_spider(self) -> None:
         super().open_spider()
@@ -191,10 +194,10 @@ class MapPipeline(_StagePipeline):
         if session is None or not isinstance(item, RawRecord):
             return item
         processes = self.processes
-        if processes is not None and session.stats["scraped"] >= self.after:
-            self.after = 0  # from here on every record goes through them, in order
-            listing = await processes.map(item)
+        if processes is not None and self.mapped >= self.after:
+            listing = await processes.map(item)  # from here on every record, in order
         else:
+            self.mapped += 1
             listing = session.map(item)
         if listing is None:
             raise DropItem(f"{item.source} record {item.external_id or '?'} could not be mapped")
