@@ -1,20 +1,26 @@
-"""Ingest benchmark: crawl a generated 100,000-listing feed three ways and compare the rates.
+"""Ingest benchmark: crawl a generated 100,000-listing feed several ways, and load it with dlt.
 
-``python -m benchmarks.ingest [--listings N] [--per-page N] [--database-url URL] [--keep]``
+``python -m benchmarks.ingest [--listings N] [--per-page N] [--database-url URL] [--keep]
+[--profile] [--breakdown] [--no-dlt]``
 
 1. A separate process generates the feed (:mod:`benchmarks.datagen`) and serves it in pages
    with a next link on 127.0.0.1 (:mod:`benchmarks._server`), so the server never shares
    the crawl's GIL.
 2. The feed's mapping is written to a temporary folder named by ``PIPELINE_SOURCES_PATH``,
    and the database named by ``--database-url`` is dropped, created and migrated.
-3. Three crawls of the source, each in a fresh child process (:mod:`benchmarks._crawl`):
-   the *ceiling* (Scrapy with no item pipelines: fetch and parse only), the *full* crawl
-   into PostgreSQL staging, and an *unchanged* re-crawl of the same feed.
+3. Crawls of the source, each in a fresh child process (:mod:`benchmarks._crawl`): the
+   *ceiling* (Scrapy with no item pipelines: fetch and parse only), *stock* (the same with
+   Scrapy's logging defaults), the *full* crawl into PostgreSQL staging, and an *unchanged*
+   re-crawl of the same feed.
+4. When dlt is installed (the ``bench`` extra) and ``--no-dlt`` is not given, dlt loads the
+   same feed into the same database (:mod:`benchmarks._dlt_load`, dataset ``dlt_bench``,
+   merge on ``id``): its first load and its reload of the same data.
 
 For each it prints listings per second, the ratio to the ceiling and the child's peak RSS
 (``ru_maxrss`` from ``os.wait4``) beside the targets, then checks the counts: every listing
-but the deliberately broken ones staged, and nothing written by the unchanged crawl.
-See ``benchmarks/README.md``.
+but the deliberately broken ones staged, nothing written by the unchanged crawl, every
+record loaded by dlt. The output ends with ``full crawl vs dlt first load: R`` and
+``unchanged crawl vs dlt reload: R``. See ``benchmarks/README.md``.
 """
 
 from __future__ import annotations
@@ -58,6 +64,12 @@ DEFAULT_SEED = 2025
 TARGET_FULL = 0.6
 TARGET_UNCHANGED = 0.85
 TARGET_RSS_MB = 200.0
+#: Targets against dlt (``bench`` extra): the full crawl's rate over dlt's first load, the
+#: unchanged crawl's over dlt's reload of the same data.
+TARGET_VS_DLT_FIRST = 1.2
+TARGET_VS_DLT_RELOAD = 5.0
+#: The two dlt columns: its first load of the feed and its reload of the same feed.
+DLT_LABELS = ("dlt-first", "dlt-reload")
 
 #: The optional crawl "no-write" (``--breakdown``): map, hash and validate, no stage-write.
 NO_WRITE: dict[str, Any] = {
@@ -203,6 +215,83 @@ def run_crawl(
     return result
 
 
+def dlt_installed() -> bool:
+    """Whether dlt (the ``bench`` extra) can be imported here."""
+    import importlib.util
+
+    return importlib.util.find_spec("dlt") is not None
+
+
+def run_dlt(label: str, feed_url: str, database_url: str, work: Path) -> CrawlResult:
+    """dlt loads the feed into the benchmark database (:mod:`benchmarks._dlt_load`) in a
+    fresh child process; its pipeline folder in ``work`` is kept, so a second call is the
+    reload of the same data."""
+    stats_file = work / f"{label}.stats.json"
+    log = work / f"{label}.log"
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks._dlt_load",
+        feed_url,
+        "--database-url",
+        database_url,
+        "--pipelines-dir",
+        str(work / "dlt-pipelines"),
+        "--stats-out",
+        str(stats_file),
+    ]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIPELINE_")}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
+    with log.open("wb") as out:
+        proc = subprocess.Popen(command, cwd=work, env=env, stdout=out, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(proc.pid, 0)
+    result = CrawlResult(
+        label,
+        os.waitstatus_to_exitcode(status),
+        max_rss_kib=usage.ru_maxrss,
+        cpu_seconds=usage.ru_utime + usage.ru_stime,
+        log=log,
+    )
+    if stats_file.is_file():
+        data = json.loads(stats_file.read_text("utf-8"))
+        result.seconds = float(data["seconds"])
+        result.crawl_cpu_seconds = float(data["cpu_seconds"])
+        machine = data.get("machine_cpu_seconds")
+        result.machine_cpu_seconds = None if machine is None else float(machine)
+        result.stats = {"rows": data["rows"], "finish_reason": "finished"}
+    return result
+
+
+def dlt_listings(url: str) -> int | None:
+    """Rows of dlt's ``listings`` table (None when dlt made none)."""
+    from benchmarks._dlt_load import DATASET
+
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            return int(
+                conn.exec_driver_sql(f"SELECT count(*) FROM {DATASET}.listings").scalar_one()
+            )
+    except sa.exc.ProgrammingError:
+        return None
+    finally:
+        engine.dispose()
+
+
+def print_dlt_comparison(results: dict[str, CrawlResult], listings: int) -> None:
+    """The last two lines: the full and unchanged crawls' rates over dlt's."""
+    pairs = (
+        ("full crawl vs dlt first load", "full", "dlt-first", TARGET_VS_DLT_FIRST),
+        ("unchanged crawl vs dlt reload", "unchanged", "dlt-reload", TARGET_VS_DLT_RELOAD),
+    )
+    for text, ours, theirs, target in pairs:
+        if theirs not in results:
+            print(f"{text}: - (dlt is not installed: pip install -e '.[bench]')")
+            continue
+        ratio = results[ours].rate(listings) / results[theirs].rate(listings)
+        print(f"{text}: {ratio:.2f} (target >= {target:g} {mark(ratio >= target)})")
+
+
 def start_server(n: int, seed: int, per_page: int) -> tuple[Any, Any, dict[str, Any]]:
     """Start the feed server process; return it, its pipe and what it serves."""
     from benchmarks._server import serve
@@ -248,8 +337,9 @@ def print_table(results: list[CrawlResult], listings: int) -> None:
     ceiling_cpu = results[0].crawl_cpu_seconds
     cpus = os.cpu_count() or 1
     targets = {"full": TARGET_FULL, "unchanged": TARGET_UNCHANGED}
+    width = max(10, *(len(result.label) for result in results))
     header = (
-        f"{'crawl':<10} {'listings/s':>10} {'vs ceiling':>10} {'target':>14} "
+        f"{'crawl':<{width}} {'listings/s':>10} {'vs ceiling':>10} {'target':>14} "
         f"{'peak RSS MB':>11} {'target':>14} {'crawl s':>8} {'scrapy s':>8} {'CPU s':>7} "
         f"{'crawl CPU µs':>12} {'CPU vs ceiling':>14} {'machine CPU µs':>14} "
         f"{f'{cpus}-CPU bound':>12}"
@@ -262,10 +352,11 @@ def print_table(results: list[CrawlResult], listings: int) -> None:
         target = targets.get(result.label)
         ratio_target = "-" if target is None else f">= {target:.2f} {mark(ratio >= target)}"
         rss_ok = result.peak_rss_mb < TARGET_RSS_MB
+        rss_target = "-" if result.label in DLT_LABELS else f"< {TARGET_RSS_MB:.0f} {mark(rss_ok)}"
         scrapy_s = result.scrapy_seconds
         print(
-            f"{result.label:<10} {rate:>10,.0f} {ratio:>10.2f} {ratio_target:>14} "
-            f"{result.peak_rss_mb:>11.1f} {f'< {TARGET_RSS_MB:.0f} {mark(rss_ok)}':>14} "
+            f"{result.label:<{width}} {rate:>10,.0f} {ratio:>10.2f} {ratio_target:>14} "
+            f"{result.peak_rss_mb:>11.1f} {rss_target:>14} "
             f"{result.seconds:>8.2f} {'-' if scrapy_s is None else f'{scrapy_s:.2f}':>8} "
             f"{result.cpu_seconds:>7.2f} "
             f"{result.crawl_cpu_seconds * 1e6 / listings:>12.0f} "
@@ -296,7 +387,11 @@ def print_stock_comparison(results: dict[str, CrawlResult], listings: int) -> No
 
 
 def checks_for(
-    results: dict[str, CrawlResult], listings: int, invalid: int, staged: int | None
+    results: dict[str, CrawlResult],
+    listings: int,
+    invalid: int,
+    staged: int | None,
+    dlt_rows: int | None = None,
 ) -> list[Check]:
     """What each crawl must have done."""
     good = listings - invalid
@@ -323,6 +418,12 @@ def checks_for(
         Check("unchanged: dmo/rows_written", 0, unchanged.get("dmo/rows_written")),
         Check("unchanged: dmo/withdrawn", 0, unchanged.get("dmo/withdrawn")),
     ]
+    for label in DLT_LABELS:  # dlt loads every record, the broken ones too
+        if label in results:
+            rows = results[label].stats.get("rows", {})
+            checks.append(Check(f"{label}: listings loaded", listings, rows.get("listings")))
+    if DLT_LABELS[-1] in results:
+        checks.append(Check("dlt: rows of dlt_bench.listings (merged)", listings, dlt_rows))
     return checks
 
 
@@ -398,6 +499,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="also crawl with map, hash and validate but no stage-write (no-write), to "
         "tell the crawl process's own stages from the cost of writing",
     )
+    parser.add_argument(
+        "--no-dlt",
+        action="store_true",
+        help="leave out dlt's first load and reload (run by default when dlt, the bench "
+        "extra, is installed)",
+    )
     args = parser.parse_args(argv)
     if args.listings < 1 or args.per_page < 1:
         parser.error("--listings and --per-page must be at least 1")
@@ -456,6 +563,21 @@ def main(argv: list[str] | None = None) -> int:
                 return 1
             if label == "full":
                 staged = staged_count(url, datagen.SOURCE)
+        dlt_rows: int | None = None
+        if not args.no_dlt and dlt_installed():
+            for label in DLT_LABELS:
+                print(f"load {label} ...", end=" ", flush=True)
+                started = time.perf_counter()
+                result = run_dlt(label, info["url"], args.database_url, work)
+                results[label] = result
+                took = time.perf_counter() - started
+                print(f"{took:.1f} s with start-up (exit {result.returncode})")
+                if result.returncode != 0 or not result.stats:
+                    print(f"dlt {label} failed; its log: {result.log}")
+                    print(_tail(result.log))
+                    args.keep = True
+                    return 1
+            dlt_rows = dlt_listings(url)
 
         print()
         print(
@@ -469,12 +591,15 @@ def main(argv: list[str] | None = None) -> int:
         print_table(list(results.values()), n)
         print_stock_comparison(results, n)
         print(f"\n{TIMING_NOTE}\n")
-        checks = checks_for(results, n, info["invalid"], staged)
+        checks = checks_for(results, n, info["invalid"], staged, dlt_rows)
         print_checks(checks)
         print(f"\nstaging.listings after the full crawl: {staged:,} rows")
         if args.profile:
             for label in results:
-                print_profile(work / f"{label}.prof", n)
+                if label not in DLT_LABELS:
+                    print_profile(work / f"{label}.prof", n)
+        print()
+        print_dlt_comparison(results, n)
         ok = all(check.ok for check in checks)
         if not ok:
             args.keep = True

@@ -20,6 +20,18 @@ class RawRecord:
 
 
 @dataclass(slots=True)
+class Checked:
+    """A mapped record's hash and schema issues, computed where it was mapped (a map
+    process, :mod:`pipeline_core.stages.map_processes`)."""
+
+    record_hash: str | None
+    #: Why the record has no hash (no canonical JSON form), else None.
+    hash_error: str | None
+    #: The schema's issues: (field, message).
+    issues: list[tuple[str, str]]
+
+
+@dataclass(slots=True)
 class ListingItem:
     """A mapped canonical record on its way to staging.
 
@@ -42,3 +54,6 @@ class ListingItem:
     position: int = 0
     #: True when an earlier record of the crawl had the same id (see ``on_repeat``).
     repeat: bool = False
+    #: The record's hash and schema issues, computed where it was mapped (a map process);
+    #: None when the hash and validate stages are to compute them.
+    checked: Checked | None = None

@@ -78,5 +78,5 @@ def register_transforms() -> list[Transform]:
     """The address transforms."""
     return [
         Transform("country", country, country.__doc__ or "", cacheable=True),
-        Transform("postal_code", postal_code, postal_code.__doc__ or ""),
+        Transform("postal_code", postal_code, postal_code.__doc__ or "", cacheable=True),
     ]

@@ -437,6 +437,11 @@ def osm_hours(value: Any) -> str:
 def register_transforms() -> list[Transform]:
     """The opening-hours transforms."""
     return [
-        Transform("opening_hours", opening_hours_fields, opening_hours_fields.__doc__ or ""),
+        Transform(
+            "opening_hours",
+            opening_hours_fields,
+            opening_hours_fields.__doc__ or "",
+            cacheable=True,
+        ),
         Transform("osm_hours", osm_hours, osm_hours.__doc__ or "", cacheable=True),
     ]

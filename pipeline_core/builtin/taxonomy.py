@@ -125,6 +125,6 @@ def to_category(
 def register_transforms() -> list[Transform]:
     """The taxonomy transforms."""
     return [
-        Transform("taxonomy", to_taxonomy, to_taxonomy.__doc__ or ""),
-        Transform("category", to_category, to_category.__doc__ or ""),
+        Transform("taxonomy", to_taxonomy, to_taxonomy.__doc__ or "", cacheable=True),
+        Transform("category", to_category, to_category.__doc__ or "", cacheable=True),
     ]

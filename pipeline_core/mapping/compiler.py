@@ -23,6 +23,7 @@ from pipeline_core.exceptions import (
 )
 from pipeline_core.mapping.document import MappingDocument
 from pipeline_core.mapping.invalid import INVALID_CHOICES, fits_check, with_invalid
+from pipeline_core.mapping.memo import MemoStats, TransformMemo
 from pipeline_core.mapping.paths import PathError, bracket_getter, is_plain
 from pipeline_core.mapping.paths import path_parts as _path_parts
 from pipeline_core.model import I18N_FIELDS, IDENTITY_FIELDS, listing_schema
@@ -141,61 +142,6 @@ def _coalesce(getters: list[Getter]) -> Getter:
     return first
 
 
-def _memoize(call: Callable[[Any], Any], size: int = 4096) -> Callable[[Any], Any]:
-    """Cache results of a pure transform for hashable values (bounded; errors not cached).
-
-    Values that rarely repeat (URLs, names) gain nothing from a cache: after a trial of
-    ``size`` calls with fewer than one hit in four, the cache steps aside. Generated code
-    that calls the cached function from a namespace slot (:func:`_generate_builder`
-    registers it in ``cached.slots``) then calls ``call`` itself.
-    """
-    texts: dict[str, Any] = {}  # text values, the most common, keyed by themselves
-    cache: dict[Any, Any] = {}  # other values, keyed by (class, value)
-    misses = hits = 0
-    active = True
-    slots: list[tuple[dict[str, Any], str]] = []
-
-    def miss(key: Any, table: dict[Any, Any], value: Any) -> Any:
-        nonlocal misses, active
-        result = call(value)
-        misses += 1
-        if len(texts) + len(cache) < size:
-            table[key] = result
-        elif hits * 4 < hits + misses:
-            active = False
-            texts.clear()
-            cache.clear()
-            for namespace, name in slots:
-                namespace[name] = call
-        return result
-
-    def cached(value: Any) -> Any:
-        nonlocal hits
-        if not active:
-            return call(value)
-        kind = value.__class__
-        if kind is str:
-            try:
-                result = texts[value]
-            except KeyError:
-                return miss(value, texts, value)
-            hits += 1
-            return result
-        # 1, 1.0 and True are equal keys otherwise, and so are 0.0 and -0.0
-        key = (kind, value.hex()) if kind is float else (kind, value)
-        try:
-            result = cache[key]
-        except KeyError:
-            return miss(key, cache, value)
-        except TypeError:  # unhashable: a list or dict
-            return call(value)
-        hits += 1
-        return result
-
-    cached.slots = slots  # type: ignore[attr-defined]
-    return cached
-
-
 @dataclass(frozen=True)
 class _Inline:
     """What :func:`_generate_builder` needs to write a field spec out inline."""
@@ -247,6 +193,8 @@ class MappingCompiler:
         self.transforms = transforms
         defaults = doc.doc.get("defaults", {})
         self.context = TransformContext(source=doc.source, defaults=defaults)
+        #: The memos of the pure transform steps compiled so far (reset per crawl).
+        self.memos: list[TransformMemo] = []
 
     def error(self, where: str, message: str) -> MappingError:
         """A mapping error naming the document and the place in it (``field``)."""
@@ -302,7 +250,9 @@ class MappingCompiler:
         else:
             call = partial(transform.func, **args) if args else transform.func
         if transform.cacheable:
-            call = _memoize(call)
+            memo = TransformMemo(call)
+            self.memos.append(memo)
+            call = memo
         if invalid == "keep":
             field = where.removesuffix(".transform").split(".")
             i18n_text = len(field) <= 2 and field[0] in I18N_FIELDS  # text under a language
@@ -659,10 +609,10 @@ def _generate_builder(
         if several:  # a kept value (PartialTransformError) ends the chain
             lines.append(f"{indent}kept{n} = False")
         for i, (step, call) in enumerate(info.steps):
-            namespace[f"c{n}_{i}"] = call
-            slots = getattr(call, "slots", None)
-            if slots is not None:  # a cache that steps aside rebinds the slot
-                slots.append((namespace, f"c{n}_{i}"))
+            if isinstance(call, TransformMemo):  # a memo that steps aside rebinds the slot
+                call.bind_slot(namespace, f"c{n}_{i}")
+            else:
+                namespace[f"c{n}_{i}"] = call
             guard = f" and not kept{n}" if several and i else ""
             lines.append(f"{indent}if {v} is not None{guard}:")
             lines.append(f"{indent}    try:")
@@ -757,6 +707,9 @@ class CompiledMapping:
                     "flagged by its canonical field (contact.phone, contact.email, "
                     "attributes.NAME; docs/reference/exports.md)",
                 )
+
+        #: The per-crawl caches of the mapping's pure transform steps.
+        self.memos = compiler.memos
         defaults = doc.doc.get("defaults", {})
         self._language = defaults.get("language")
         self._country = defaults.get("country")
@@ -771,6 +724,18 @@ class CompiledMapping:
         else:
             self._key_getters = [make_getter(p) for p in doc.doc["key"]]
             self._id_field = "key(" + ", ".join(doc.doc["key"]) + ")"
+
+    def reset_memos(self) -> None:
+        """Empty the caches of the pure transforms: a crawl starts (see
+        :mod:`pipeline_core.mapping.memo`)."""
+        for memo in self.memos:
+            memo.reset()
+
+    def memo_stats(self) -> MemoStats:
+        """Hits and misses of the pure transforms' caches since :meth:`reset_memos`."""
+        return MemoStats(
+            sum(memo.hits for memo in self.memos), sum(memo.misses for memo in self.memos)
+        )
 
     def external_id(self, payload: Any) -> str | None:
         """The record's id (or derived key), or None when it has none."""

@@ -24,6 +24,7 @@ from pipeline_core.items import ListingItem, RawRecord
 from pipeline_core.scrapy.archive import archive_mode
 from pipeline_core.scrapy.reporting import attach
 from pipeline_core.scrapy.runtime import get_runtime
+from pipeline_core.stages.map_processes import MapProcesses
 from pipeline_core.stages.session import STAT_KEYS, StageSession
 
 logger = logging.getLogger(__name__)
@@ -95,6 +96,15 @@ def session_for(crawler: Crawler) -> StageSession | None:
             crawler.stats.set_value(f"dmo/{key}", stats[key])
         crawler.stats.set_value("dmo/errors", stats["errors"])
         crawler.stats.set_value("dmo/complete", stats["complete"])
+        for (stage, field), count in session.errors.kinds.items():
+            crawler.stats.set_value(f"dmo/error_kinds/{stage}/{field}", count)
+        memo = session.memo_stats()
+        crawler.stats.set_value("dmo/transform_cache/hits", memo.hits)
+        crawler.stats.set_value("dmo/transform_cache/misses", memo.misses)
+        crawler.stats.set_value("dmo/transform_cache/hit_rate", round(memo.hit_rate, 4))
+        if session.map_processes is not None:
+            peak = session.map_processes.peak_rss_kib
+            crawler.stats.set_value("dmo/map_processes/peak_rss_kib", peak)
 
     crawler.signals.connect(closed, signal=signals.spider_closed, weak=False)
     return session
@@ -113,16 +123,89 @@ class _StagePipeline:
         self.session = session_for(self.crawler)
 
 
-class MapPipeline(_StagePipeline):
-    """Map each :class:`RawRecord` onto the canonical model; a record error drops the item."""
+def _between_map_and_validate(crawler: Crawler) -> list[str]:
+    """Item pipelines other than the hash stage ordered between the map and the validate
+    stages (they could change a record after a map process hashed and validated it)."""
+    pipelines = crawler.settings.getwithbase("ITEM_PIPELINES")
+    names = {
+        (name if isinstance(name, str) else f"{name.__module__}.{name.__qualname__}"): order
+        for name, order in pipelines.items()
+        if order is not None
+    }
+    here = __name__
+    low = names.get(f"{here}.MapPipeline")
+    high = names.get(f"{here}.ValidatePipeline")
+    if low is None or high is None:
+        return ["(the map or validate stage is not enabled)"]
+    return [
+        name
+        for name, order in names.items()
+        if low < order < high and name != f"{here}.HashPipeline"
+    ]
 
-    def process_item(self, item: Any) -> Any:
-        if self.session is None or not isinstance(item, RawRecord):
+
+def map_processes_for(crawler: Crawler, session: StageSession | None) -> MapProcesses | None:
+    """The crawl's map processes (started with its first batch), or None: none wanted
+    (``PIPELINE_MAP_PROCESSES`` 0), no mapping, or another item pipeline between the map and
+    the validate stages (the records are then hashed and validated where they are)."""
+    count = crawler.settings.getint("PIPELINE_MAP_PROCESSES", 0)
+    if session is None or session.mapping is None or count < 1:
+        return None
+    others = _between_map_and_validate(crawler)
+    if others:
+        logger.info(
+            "%s: records are mapped in the crawl's process: %s between map and validate",
+            session.source,
+            ", ".join(others),
+        )
+        return None
+    processes = MapProcesses(
+        session.mapping.doc,
+        session.take_mapped,
+        session.map,
+        processes=count,
+        gc_thresholds=CRAWL_GC_THRESHOLDS,
+    )
+    session.map_processes = processes
+    return processes
+
+
+class MapPipeline(_StagePipeline):
+    """Map each :class:`RawRecord` onto the canonical model; a record error drops the item.
+
+    Once it mapped ``PIPELINE_MAP_PROCESSES_AFTER`` records itself, the crawl's map
+    processes map the rest (and hash and validate them), in batches, while the crawl goes
+    on (:mod:`pipeline_core.stages.map_processes`)."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        super().__init__(crawler)
+        self.processes: MapProcesses | None = None
+        self.after = crawler.settings.getint("PIPELINE_MAP_PROCESSES_AFTER", 0)
+        #: Records mapped in the crawl's thread (records skipped as unchanged before they
+        #: became items do not count).
+        self.mapped = 0
+
+    def open_spider(self) -> None:
+        super().open_spider()
+        self.processes = map_processes_for(self.crawler, self.session)
+
+    async def process_item(self, item: Any) -> Any:
+        session = self.session
+        if session is None or not isinstance(item, RawRecord):
             return item
-        listing = self.session.map(item)
+        processes = self.processes
+        if processes is not None and self.mapped >= self.after:
+            listing = await processes.map(item)  # from here on every record, in order
+        else:
+            self.mapped += 1
+            listing = session.map(item)
         if listing is None:
             raise DropItem(f"{item.source} record {item.external_id or '?'} could not be mapped")
         return listing
+
+    def close_spider(self) -> None:
+        if self.processes is not None:
+            self.processes.close()
 
 
 class HashPipeline(_StagePipeline):

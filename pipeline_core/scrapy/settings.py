@@ -72,6 +72,10 @@ DOWNLOAD_MAXSIZE = 256 * 1024 * 1024
 #: A response larger than this (bytes, 64 MiB) is logged with a warning.
 DOWNLOAD_WARNSIZE = 64 * 1024 * 1024
 RETRY_TIMES = 2
+#: Responses whose items are still being processed, in bytes, before Scrapy takes no more
+#: (Scrapy's default is 5 MB): the records of about a megabyte of pages wait for the map
+#: processes at a time, which keeps them busy and the crawl's memory bounded.
+SCRAPER_SLOT_MAX_ACTIVE_SIZE = 1_000_000
 PIPELINE_PROGRESS_INTERVAL = 10.0
 #: Archive mode: write every raw record to this JSON Lines file instead of staging (the
 #: ``scrape`` job sets it; unset, the archive pipeline is off).
@@ -81,4 +85,11 @@ PIPELINE_ARCHIVE_PATH = None
 PIPELINE_WORKER_PID = None
 #: Skip records whose raw hash is staged before they become items (off with FEEDS set).
 PIPELINE_EARLY_SKIP = True
+#: Worker processes that map, hash and validate records off the crawl's thread, fed raw
+#: records in batches (:mod:`pipeline_core.stages.map_processes`); 0: the crawl's thread
+#: maps them itself.
+PIPELINE_MAP_PROCESSES = 2
+#: Records a crawl maps in its own thread before it starts the map processes: a small crawl
+#: never starts them.
+PIPELINE_MAP_PROCESSES_AFTER = 1000
 FEED_EXPORT_ENCODING = "utf-8"

@@ -1,8 +1,15 @@
-"""Record and page errors, buffered and written to ``pipeline.errors`` with each batch."""
+"""Record and page errors, buffered and written to ``pipeline.errors`` with each batch.
+
+Each error row is in ``pipeline.errors``; the log shows the first few of each kind (stage
+and field) at WARNING and counts the rest, as Scrapy counts dropped items: a feed with a
+warning on every record costs no log record per record (:meth:`ErrorSink.log_summary` says
+how many of each kind there were). With a handler at DEBUG every one is logged, at DEBUG.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,6 +19,23 @@ from pipeline_core.db.tables import errors as errors_table
 from pipeline_core.masking import excerpt, mask_text
 
 logger = logging.getLogger(__name__)
+
+#: Errors of one kind (stage and field) logged at WARNING; further ones are only counted.
+SHOWN_PER_KIND = 5
+
+
+def logs_debug(log: logging.Logger) -> bool:
+    """Whether a DEBUG record of ``log`` would be written by some handler. (Scrapy leaves
+    the root logger at NOTSET and filters in its handler, so ``isEnabledFor`` alone says
+    yes to everything.)"""
+    if not log.isEnabledFor(logging.DEBUG):
+        return False
+    current: logging.Logger | None = log
+    while current is not None:
+        if any(handler.level <= logging.DEBUG for handler in current.handlers):
+            return True
+        current = current.parent if current.propagate else None
+    return False
 
 
 class ErrorSink:
@@ -23,6 +47,9 @@ class ErrorSink:
         self.job_id = job_id
         self.pending: list[dict[str, Any]] = []
         self.count = 0
+        #: Errors so far by kind: (stage, field or stage).
+        self.kinds: Counter[tuple[str, str]] = Counter()
+        self._debug = logs_debug(logger)
 
     def add(
         self,
@@ -34,7 +61,8 @@ class ErrorSink:
         value: Any = None,
         url: str | None = None,
     ) -> None:
-        """Record one error; it is logged at once and written at the next flush.
+        """Record one error; it is written at the next flush, and logged at once if it is
+        one of the first :data:`SHOWN_PER_KIND` of its kind (else counted).
 
         A NUL character in the id, field, message or URL is written as ``\\x00`` (the
         database cannot store it, and the error row must not fail its batch). The message is
@@ -48,9 +76,25 @@ class ErrorSink:
             None if text is None else text.replace("\x00", "\\x00")
             for text in (external_id, field, url)
         )
-        logger.warning(
-            "%s record %s: %s: %s", self.source, external_id or "?", field or stage, message
-        )
+        kind = (stage, field or stage)
+        self.kinds[kind] += 1
+        seen = self.kinds[kind]
+        if seen <= SHOWN_PER_KIND:
+            logger.warning(
+                "%s record %s: %s: %s%s",
+                self.source,
+                external_id or "?",
+                field or stage,
+                message,
+                f" (the first {SHOWN_PER_KIND} errors of {stage} {field or stage} are "
+                "logged, further ones counted)"
+                if seen == SHOWN_PER_KIND
+                else "",
+            )
+        elif self._debug:
+            logger.debug(
+                "%s record %s: %s: %s", self.source, external_id or "?", field or stage, message
+            )
         self.pending.append(
             {
                 "created_at": datetime.now(UTC),
@@ -65,6 +109,19 @@ class ErrorSink:
                 "job_id": self.job_id,
             }
         )
+
+    def log_summary(self) -> None:
+        """One line per kind with more errors than were logged: how many in all."""
+        for (stage, field), count in sorted(self.kinds.items()):
+            if count > SHOWN_PER_KIND:
+                logger.warning(
+                    "%s: %d errors of %s %s (%d logged; all in pipeline.errors)",
+                    self.source,
+                    count,
+                    stage,
+                    field,
+                    SHOWN_PER_KIND,
+                )
 
     def take(self) -> list[dict[str, Any]]:
         """Hand over the pending error rows (to write them elsewhere)."""

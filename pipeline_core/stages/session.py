@@ -16,11 +16,11 @@ from typing import Any, Literal
 import sqlalchemy as sa
 
 from pipeline_core.db.engine import database_away, write_transaction
-from pipeline_core.escaping import strip_record_controls
 from pipeline_core.exceptions import RecordError
 from pipeline_core.items import ListingItem, RawRecord
 from pipeline_core.mapping import CompiledMapping
-from pipeline_core.model import raw_hash, record_hash, validate_record
+from pipeline_core.mapping.memo import MemoStats
+from pipeline_core.model import ValidationIssue, raw_hash, record_hash, validate_record
 from pipeline_core.stages.crawl import (
     CrawlRecord,
     KnownListings,
@@ -32,6 +32,8 @@ from pipeline_core.stages.crawl import (
 )
 from pipeline_core.stages.error_value import listing_warnings
 from pipeline_core.stages.errors import ErrorSink
+from pipeline_core.stages.map_processes import MapProcesses
+from pipeline_core.stages.mapping_outcome import MapOutcome, map_record
 from pipeline_core.stages.repeats import merge_records, merge_warnings, repeat_message
 from pipeline_core.stages.writer import StageWriter, WriteResult
 from pipeline_core.stages.writer_process import WriteFailed, WriterProcess, can_write_in_process
@@ -63,14 +65,6 @@ def _reason(exc: BaseException) -> str:
         orig = getattr(exc, "orig", None) or exc
         kind, text = type(orig).__name__, str(orig)
     return f"{kind}: {text.strip().splitlines()[0] if text.strip() else ''}"
-
-
-def _safe_id(mapping: CompiledMapping, payload: Any) -> str | None:
-    """The record's id as far as it can be read, for an error row."""
-    try:
-        return mapping.external_id(payload)
-    except Exception:
-        return None
 
 
 STAT_KEYS = (
@@ -180,6 +174,8 @@ class StageSession:
         self.repeating: set[str] = set()
         #: Records read by the fetcher so far (skipped or not): a record's position.
         self.read = 0
+        #: The worker processes mapping this crawl's records, if any (set by the driver).
+        self.map_processes: MapProcesses | None = None
 
     # ------------------------------------------------------------------ lifecycle
     def open(self, crawl: CrawlRecord | None = None) -> None:
@@ -193,6 +189,8 @@ class StageSession:
             with write_transaction(self.engine) as conn:
                 crawl = start_crawl(conn, self.source, self.mapping.dmo, self.fetcher, self.origin)
         self.crawl = crawl
+        if self.mapping is not None:  # each crawl pays once for each distinct value
+            self.mapping.reset_memos()
         with self.engine.connect() as conn:
             self.known = load_known(conn, self.source)
             if self.on_repeat in ("merge", "last"):
@@ -272,6 +270,7 @@ class StageSession:
                 finish_crawl(
                     conn, self.crawl, finish_reason, complete, stats, update_source=update_source
                 )
+        self.errors.log_summary()
         logger.info(
             "%s: crawl finished (%s): %s",
             self.source,
@@ -286,6 +285,15 @@ class StageSession:
             self.hook.crawl_finished(
                 source=self.source, stats=stats, crawl_id=self.crawl.id if self.crawl else None
             )
+        return stats
+
+    def memo_stats(self) -> MemoStats:
+        """Hits and misses of the pure transforms' caches in this crawl (here and in its
+        map processes)."""
+        stats = self.mapping.memo_stats() if self.mapping is not None else MemoStats()
+        if self.map_processes is not None:
+            stats.hits += self.map_processes.memo.hits
+            stats.misses += self.map_processes.memo.misses
         return stats
 
     # ------------------------------------------------------------------ stages
@@ -315,47 +323,35 @@ class StageSession:
 
     def map(self, raw: RawRecord) -> ListingItem | None:
         """Map a raw record; on a record error, log it and return None."""
-        self.stats["scraped"] += 1
         assert self.mapping is not None, "map needs the session's mapping"
-        try:
-            external_id = raw.external_id or self.mapping.external_id(raw.payload)
-            if external_id is None:
+        return self.take_mapped(raw, map_record(self.mapping, raw.payload, raw.external_id))
+
+    def take_mapped(self, raw: RawRecord, out: MapOutcome) -> ListingItem | None:
+        """Count a record mapped here or by a map process (:func:`map_record`): its errors
+        and kept values become error rows naming source, record and field; None when it
+        could not be mapped."""
+        self.stats["scraped"] += 1
+        if out.id_read:
+            if out.external_id is None:
                 self.idless += 1
             else:
-                self.unseen.discard(external_id)
-            kept: list[RecordError] = []
-            record = self.mapping.apply(raw.payload, external_id, kept)
-            emptied = strip_record_controls(record)
-            if emptied is not None:
-                raise RecordError(
-                    self.source,
-                    external_id,
-                    emptied,
-                    "holds only control characters (a binary or garbled value); not staged",
-                )
-        except RecordError as exc:
+                self.unseen.discard(out.external_id)
+        if out.error is not None:
+            external_id, field, message, value = out.error
             self.stats["invalid"] += 1
             self.errors.add(
-                "map",
-                exc.message,
-                external_id=exc.external_id,
-                field=exc.field,
-                value=exc.value,
-                url=raw.url,
+                "map", message, external_id=external_id, field=field, value=value, url=raw.url
             )
             self._flush_errors_when_full()
             return None
-        except Exception as exc:  # a transform or a mapping that met what it did not expect
-            logger.debug("%s: mapping a record failed", self.source, exc_info=True)
+        record = out.take_record()
+        if out.failure is not None or record is None:
+            message, external_id = out.failure or ("the record could not be mapped", None)
             self.stats["invalid"] += 1
-            self.errors.add(
-                "map",
-                f"the record could not be mapped: {type(exc).__name__}: {exc}",
-                external_id=raw.external_id or _safe_id(self.mapping, raw.payload),
-                url=raw.url,
-            )
+            self.errors.add("map", message, external_id=external_id, url=raw.url)
             self._flush_errors_when_full()
             return None
+        kept = [RecordError(self.source, *reason) for reason in out.kept or ()]
         for reason in kept:  # values kept as published: reported, the record still staged
             self.errors.add(
                 "map",
@@ -375,6 +371,7 @@ class StageSession:
             raw_hash=raw.raw_hash,
             warnings=listing_warnings(kept),
             position=raw.position or self.stats["scraped"],
+            checked=out.checked,
         )
 
     def hash(self, item: ListingItem) -> ListingItem:
@@ -430,6 +427,7 @@ class StageSession:
         if earlier is not None and rule == "merge":
             record, raw, warnings = earlier
             item.record = merge_records(record, item.record)
+            item.checked = None  # a new record: hashed and validated afresh
             item.raw_hash = raw  # the first row's: an unchanged feed skips it next time
             item.warnings = merge_warnings(warnings, item.warnings, [warning])
         else:
@@ -489,14 +487,22 @@ class StageSession:
         """Set ``item.record_hash``; False, with ``item`` counted invalid (state
         ``invalid``, an error row of stage ``hash``), when the record has no canonical JSON
         form."""
-        try:
-            item.record_hash = record_hash(item.record)
-        except (TypeError, ValueError) as exc:
-            item.state = "invalid"
-            self.invalid(item, "hash", f"the record has no canonical JSON form: {exc}")
-            self._flush_errors_when_full()
-            return False
-        return True
+        checked = item.checked
+        if checked is not None:  # hashed where it was mapped
+            if checked.record_hash is not None:
+                item.record_hash = checked.record_hash
+                return True
+            reason: str = checked.hash_error or ""
+        else:
+            try:
+                item.record_hash = record_hash(item.record)
+                return True
+            except (TypeError, ValueError) as exc:
+                reason = str(exc)
+        item.state = "invalid"
+        self.invalid(item, "hash", f"the record has no canonical JSON form: {reason}")
+        self._flush_errors_when_full()
+        return False
 
     def invalid(self, item: ListingItem, stage: str, message: str) -> None:
         """Count ``item`` invalid, with an error row of ``stage`` naming it."""
@@ -509,7 +515,12 @@ class StageSession:
             return True
         if item.state == "invalid":  # counted and recorded where it was found
             return False
-        issues = validate_record(item.record)
+        checked = item.checked
+        issues = (
+            validate_record(item.record)
+            if checked is None
+            else [ValidationIssue(field, message) for field, message in checked.issues]
+        )
         if not issues:
             return True
         self.stats["invalid"] += 1
