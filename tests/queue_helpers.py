@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from pipeline_core.db.engine import write_transaction
 from pipeline_core.db.tables import queue
 from pipeline_core.plugins import PipelineManager, get_plugin_manager
 from pipeline_core.queue.store import rescue_expired
+from pipeline_core.testing.server import LoopbackHTTPServer
 
 TESTS = Path(__file__).resolve().parent
 
@@ -94,7 +95,7 @@ class WebhookServer:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = LoopbackHTTPServer(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from api_kit import PREFIX, app_maker, bearer, http_client
 from pipeline_core.db import metadata
 from pipeline_core.db.tables import credentials
 from pipeline_core.operations.keys import create_key
+from pipeline_core.testing.server import LoopbackHTTPServer
 
 TOKEN = "tok-7f3a9c1e5b2d4a68"
 
@@ -50,7 +51,7 @@ class _Guarded:
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = LoopbackHTTPServer(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def __enter__(self) -> _Guarded:

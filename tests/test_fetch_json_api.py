@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from fetch_helpers import crawl, crawl_state, error_rows, staged
 
 from pipeline_core.testing import FeedServer
+from pipeline_core.testing.server import LoopbackHTTPServer
 
 TOKEN = "s3cr3t-token-0123456789"
 
@@ -132,7 +133,7 @@ class _Oversized(http.server.BaseHTTPRequestHandler):
 def test_a_response_over_256_mib_is_a_page_error(
     pipeline_env: dict[str, str], engine: sa.Engine, tmp_path: Path
 ) -> None:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Oversized)
+    server = LoopbackHTTPServer(("127.0.0.1", 0), _Oversized)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_port}/big?page=1"
     try:

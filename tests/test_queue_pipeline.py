@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -47,6 +47,7 @@ from pipeline_core.queue import enqueue
 from pipeline_core.queue.store import rescue_expired
 from pipeline_core.queue.worker import Worker
 from pipeline_core.testing import FeedServer, paginate_json
+from pipeline_core.testing.server import LoopbackHTTPServer
 
 SOURCE = "queue-feed"
 COUNT = 30  # two pages of 20 and 10: small, each scrape starts a crawl process
@@ -316,7 +317,7 @@ class LoopbackFeed:
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = LoopbackHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 

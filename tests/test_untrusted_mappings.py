@@ -26,6 +26,7 @@ from pipeline_core.masking import EXCERPT_LIMIT
 from pipeline_core.plugins import get_plugin_manager
 from pipeline_core.sources import get_source
 from pipeline_core.stages.errors import ErrorSink
+from pipeline_core.testing.server import LoopbackHTTPServer
 
 GOOD = """\
 source: {name}
@@ -241,7 +242,7 @@ def test_credential_headers_are_dropped_on_a_redirect_to_another_origin(
     servers = []
     for _ in range(2):
         handler = type("Hop", (_Hop,), {"seen": seen})
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        server = LoopbackHTTPServer(("127.0.0.1", 0), handler)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         servers.append(server)
     first, second = (s.server_address[1] for s in servers)

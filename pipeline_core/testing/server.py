@@ -21,6 +21,23 @@ from urllib.parse import urlsplit
 
 import orjson
 
+
+class LoopbackHTTPServer(ThreadingHTTPServer):
+    """``ThreadingHTTPServer`` that stays quiet when a client goes away mid-answer (a crawl
+    stopped, a download over its size limit): the standard server prints that traceback to
+    whatever ``sys.stderr`` is at the time, another test's or command's output."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Ignore a client that closed its connection; report anything else as usual."""
+        import sys
+
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+
 _TYPES = {
     ".json": "application/json",
     ".xml": "application/xml",
@@ -112,7 +129,7 @@ class FeedServer:
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = LoopbackHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
 
