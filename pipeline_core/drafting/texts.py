@@ -234,7 +234,12 @@ class TextRules(Base):
             else:
                 plan.undecided.append("name: no column looks like the listing's name")
         if not plan.has("description"):
-            for column in self.named("description"):
+            # of the columns named so, the one that says most (DESCRIPCION-ENTIDAD, not the
+            # DESCRIPCION of notes beside it); exact names first among equals
+            described = sorted(
+                self.named("description"), key=lambda c: -sum(len(t) for t in c.texts())
+            )
+            for column in described:
                 texts = column.texts()
                 if texts and sum(len(t) for t in texts) / len(texts) >= 30:
                     html = share(texts, is_html) > 0.1
