@@ -160,7 +160,7 @@ class PlaceRules(Base):
         streets = [
             c
             for c in self.named("street")
-            if not any(names(c.path, o) for o in others + ("street_type",))
+            if not any(names(c.path, o) for o in (*others, "street_type"))
             and share(c.texts(), lambda t: any(ch.isalpha() for ch in t)) >= 0.9
             and share(c.texts(), lambda t: t.strip().casefold() not in _FLAGS) >= 0.9
         ]
