@@ -131,4 +131,5 @@ def id_like(path: str) -> bool:
     if names_exactly(path, "id"):
         return True
     parts = words(key)
-    return bool(parts) and parts[-1] in ID_SUFFIXES
+    # ``poi_id``, ``productCode``; and the Romance order: ``Id struttura``, ``id_comercio``
+    return bool(parts) and (parts[-1] in ID_SUFFIXES or (len(parts) > 1 and parts[0] == "id"))
