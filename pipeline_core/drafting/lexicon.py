@@ -65,7 +65,8 @@ WORDS: dict[str, frozenset[str]] = {
     ),
     "region": frozenset(
         "region county province provincia provincie bundesland departement "
-        "comarca regione district addressregion canton kanton".split()
+        "comarca regione district addressregion canton kanton administrativearea "
+        "subadministrativearea".split()
     ),
     "country": frozenset("country land pais pays paese staat addresscountry".split()),
     "hours": frozenset(
