@@ -115,6 +115,21 @@ EXPECTED = {
     "toerisme-vlaanderen-logies": ([], ["attributes.capacity", "attributes.comfort_class"]),
     "madrid-turismo-oficinas": ([], ["location.locality", "subcategories"]),
     "wien-stadtspaziergang": (["category"], ["attributes.walk_category", "location.locality"]),
+    # the record is the outermost repeated element (<service>, not the <media> in each)
+    "esmadrid-alojamientos": ([], []),
+    # the esMADRID categories sit in a list of <item>s: the draft says `other`
+    "esmadrid-informacion-turistica": (["category"], []),
+    # PK is the id; CLASE-VIAL, NOMBRE-VIA and NUM form the street; DESCRIPCION-ENTIDAD,
+    # the longer of two description columns, is the description
+    "madrid-oficinas-turismo": ([], ["subcategories"]),
+    # 'Id struttura' is the id; Italian, not Portuguese, though 'o' is in every other row
+    "lombardia-strutture-ricettive": (
+        [],
+        ["attributes.beds", "attributes.classification", "attributes.rooms"],
+    ),
+    # UTF-16 with a byte order mark; addresses_main_address ('True') is no street; the
+    # Catalan of the labels is outnumbered by 'el' in the neighbourhoods' names: es
+    "barcelona-hotels": (["language"], ["attributes.classification", "name.ca"]),
 }
 
 
@@ -134,11 +149,30 @@ def test_drafts_match_the_experts_field_by_field(name: str, registry: Any) -> No
     assert draft.staged >= 0.95 * draft.sampled
 
 
+def test_the_corpus_holds_twelve_real_feeds_in_four_formats_and_five_languages() -> None:
+    folders = sorted(p for p in CORPUS.iterdir() if p.is_dir())
+    readme = (CORPUS / "README.md").read_text(encoding="utf-8")
+    formats, languages = set(), set()
+    for folder in folders:
+        expert = load_mapping_file(folder / "expert.yaml")
+        files = sorted(p.name for p in folder.iterdir())
+        assert files == sorted(["expert.yaml", str(expert.doc["url"])]), folder.name
+        assert f"`{folder.name}/{expert.doc['url']}`" in readme  # publisher, licence, source
+        assert expert.doc["licence"]["name"] and expert.doc["licence"]["attribution"]
+        formats.add(expert.fetcher)
+        languages.add(expert.doc["defaults"]["language"])
+    assert len(folders) == 15
+    assert formats == {"csv_feed", "json_api", "jsonld", "xml_feed"}
+    assert languages == {"ca", "de", "en", "es", "fr", "it", "nl"}
+    assert "Fifteen feeds, four formats" in readme
+
+
 def test_the_same_sample_gives_the_same_draft_byte_for_byte(registry: Any) -> None:
     transforms, fetchers = registry
     for feed in (
         ODH,
         CORPUS / "madrid-agenda-cultural" / "206974-0-agenda-eventos-culturales-100.xml",
+        CORPUS / "barcelona-hotels" / "opendatabcn_allotjament_hotels-csv.csv",
     ):
         first = draft_source("same", str(feed), transforms=transforms, fetchers=fetchers)
         second = draft_source("same", str(feed), transforms=transforms, fetchers=fetchers)

@@ -16,7 +16,7 @@ import unicodedata
 WORDS: dict[str, frozenset[str]] = {
     "id": frozenset(
         "id ids identifier identifiant identificador identificativo uid uuid guid code codigo "
-        "codice kennung nummer ref reference @id productid objectid".split()
+        "codice kennung nummer ref reference @id productid objectid pk".split()
     ),
     "name": frozenset(
         "name names title titel titre titulo title nom nombre nome naam denominazione "
@@ -45,7 +45,11 @@ WORDS: dict[str, frozenset[str]] = {
     ),
     "street": frozenset(
         "street strasse straat calle rue via address adresse direccion adreca indirizzo "
-        "adres streetaddress addressline domicilio carrer".split()
+        "adres streetaddress addressline domicilio carrer road roadname".split()
+    ),
+    "street_type": frozenset(
+        "clasevial tipovia tipovial tipodevia roadtype roadtypename streettype strassentyp "
+        "tipusvia".split()
     ),
     "number": frozenset(
         "number housenumber huisnummer hausnummer numero num nr civico numerocivico ".split()
@@ -61,7 +65,8 @@ WORDS: dict[str, frozenset[str]] = {
     ),
     "region": frozenset(
         "region county province provincia provincie bundesland departement "
-        "comarca regione district addressregion canton kanton".split()
+        "comarca regione district addressregion canton kanton administrativearea "
+        "subadministrativearea".split()
     ),
     "country": frozenset("country land pais pays paese staat addresscountry".split()),
     "hours": frozenset(
@@ -127,4 +132,5 @@ def id_like(path: str) -> bool:
     if names_exactly(path, "id"):
         return True
     parts = words(key)
-    return bool(parts) and parts[-1] in ID_SUFFIXES
+    # ``poi_id``, ``productCode``; and the Romance order: ``Id struttura``, ``id_comercio``
+    return bool(parts) and (parts[-1] in ID_SUFFIXES or (len(parts) > 1 and parts[0] == "id"))

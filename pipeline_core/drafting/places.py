@@ -14,6 +14,9 @@ from pipeline_core.drafting.values import (
     share,
 )
 
+#: Values of yes/no columns (``addresses_main_address: True``): never a street.
+_FLAGS = frozenset("true false yes no 1 0 si sí oui non ja nein".split())
+
 
 class PlaceRules(Base):
     """Coordinates, country and address fields."""
@@ -157,8 +160,9 @@ class PlaceRules(Base):
         streets = [
             c
             for c in self.named("street")
-            if not any(names(c.path, o) for o in others)
+            if not any(names(c.path, o) for o in (*others, "street_type"))
             and share(c.texts(), lambda t: any(ch.isalpha() for ch in t)) >= 0.9
+            and share(c.texts(), lambda t: t.strip().casefold() not in _FLAGS) >= 0.9
         ]
         if streets:
             street = streets[0]
@@ -172,7 +176,27 @@ class PlaceRules(Base):
                 for c in numbers
                 if share(c.texts(), lambda t: any(ch.isdigit() for ch in t)) >= 0.8
             ]
-            if numbers:
+            # the kind of street (CALLE, PLAZA) in a column of its own next to the street's
+            kinds = [
+                c
+                for c in self.named("street_type")
+                if 0 < abs(c.order - street.order) <= 3
+                and c.fill >= 0.5
+                and share(c.texts(), lambda t: any(ch.isalpha() for ch in t)) >= 0.9
+            ]
+            if numbers and kinds:
+                num, kind = numbers[0], kinds[0]
+                plan.add(
+                    "location.street",
+                    {
+                        "from": {"type": kind.path, "street": street.path, "number": num.path},
+                        "transform": {"template": "{type} {street} {number}"},
+                    },
+                    f"{kind.path}, {street.path} and {num.path} together form the street address",
+                    [kind.path, street.path, num.path],
+                )
+                self.use(kind.path, street.path, num.path)
+            elif numbers:
                 num = numbers[0]
                 plan.add(
                     "location.street",

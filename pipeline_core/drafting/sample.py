@@ -256,7 +256,8 @@ def _read_jsonld(sample: Sample, limit: int, data: Any = None) -> Records:
 
 
 def _read_xml(sample: Sample, limit: int) -> Records:
-    """Records are the most repeated element under the root (of those with children)."""
+    """Records are the most repeated element under the root (of those with children), of the
+    outermost repeated ones."""
     try:
         root = etree.fromstring(
             sample.body,
@@ -278,7 +279,22 @@ def _read_xml(sample: Sample, limit: int) -> Records:
         depth_of[tag] = min(depth_of.get(tag, depth), depth)
     if not counts:
         raise DraftError(f"{sample.location}: no repeated element with children in the XML")
-    tag = max(counts, key=lambda t: (counts[t], -depth_of[t], t))
+    # An element repeated inside a repeated element (the <media> of each <service>) is part
+    # of a record, not one: only the outermost repeated elements are candidates.
+    outermost = {
+        name(element.tag)
+        for element in root.iter()
+        if isinstance(element.tag, str)
+        and len(element)
+        and element is not root
+        and counts[name(element.tag)] > 1
+        and not any(
+            counts.get(name(a.tag), 0) > 1
+            for a in element.iterancestors()
+            if isinstance(a.tag, str) and a is not root
+        )
+    }
+    tag = max(outermost or counts, key=lambda t: (counts[t], -depth_of[t], t))
     try:
         records = []
         for record in iter_records(sample.body, [tag], name):

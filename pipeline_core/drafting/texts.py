@@ -234,7 +234,12 @@ class TextRules(Base):
             else:
                 plan.undecided.append("name: no column looks like the listing's name")
         if not plan.has("description"):
-            for column in self.named("description"):
+            # of the columns named so, the one that says most (DESCRIPCION-ENTIDAD, not the
+            # DESCRIPCION of notes beside it); exact names first among equals
+            described = sorted(
+                self.named("description"), key=lambda c: -sum(len(t) for t in c.texts())
+            )
+            for column in described:
                 texts = column.texts()
                 if texts and sum(len(t) for t in texts) / len(texts) >= 30:
                     html = share(texts, is_html) > 0.1
@@ -255,6 +260,7 @@ class TextRules(Base):
                     and sum(len(t) for t in texts) / len(texts) >= 80
                     and len(set(texts)) >= 0.5 * len(texts)
                     and share(texts, lambda t: " " in t and not looks_like_url(t)) >= 0.95
+                    and share(texts, _is_list) < 0.5
                 ):
                     html = share(texts, is_html) > 0.1
                     plan.add(
@@ -303,6 +309,16 @@ class TextRules(Base):
             plan.defaults["phone_region"] = self.country
         else:
             plan.undecided.append("country: no coordinates to place the listings")
+
+
+def _is_list(text: str) -> bool:
+    """A list of short items, not running text: ``Ascensore,Ristorante,Bar,Parco o giardino``."""
+    items = [i.strip() for i in text.split(",")]
+    return (
+        len(items) >= 4
+        and all(len(i) <= 50 for i in items)
+        and sum(len(i) for i in items) <= 30 * len(items)
+    )
 
 
 def _is_weekday(text: str) -> bool:
