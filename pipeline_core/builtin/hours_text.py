@@ -185,6 +185,23 @@ _SECTIONS = {
     "expositions", "exposition", "visitas guiadas", "visita guiada",
 }  # fmt: skip
 
+#: Per language: meals. A text that opens with one ("Comidas: Mar - sáb: 13:00 - 17:00 h
+#: Cenas: Mar - sáb: 20:00 - 24:00 h") gives the hours of its meals, which are the
+#: place's; after the place's hours ("Lun - dom: 13:00 - 01:00 h Comidas: 13:00 - 16:00
+#: h") a meal names a part of them, left out like the sections above.
+_MEALS: dict[str, tuple[str, ...]] = {
+    "es": ("comidas", "comida", "cenas", "cena", "almuerzos", "almuerzo", "desayunos",
+           "desayuno"),
+    "ca": ("dinars", "dinar", "sopars", "sopar", "esmorzars", "esmorzar"),
+    "pt": ("almocos", "almoco", "jantares", "jantar"),
+    "en": ("lunch", "dinner", "breakfast"),
+    "de": ("mittagessen", "abendessen", "fruhstuck", "mittagstisch"),
+    "fr": ("dejeuner", "dejeuners", "diner", "diners"),
+    "it": ("pranzo", "pranzi", "cena", "cene", "colazione"),
+    "nl": ("lunch", "diner", "ontbijt"),
+}  # fmt: skip
+_MEAL_WORDS = {word for words in _MEALS.values() for word in words}
+
 #: Remarks naming who the hours are for: right after hours they say whose hours they are.
 _AUDIENCES = {
     "grupos", "groups", "gruppen", "groupes", "pour les groupes", "pour les groupe",
@@ -303,6 +320,40 @@ def _names(language: str, kind: str) -> dict[str, int]:
     return names
 
 
+def _one_edit(a: str, b: str) -> bool:
+    """Whether ``a`` and ``b`` differ by one letter left out, added or changed."""
+    if abs(len(a) - len(b)) > 1 or a == b:
+        return False
+    if len(a) == len(b):
+        return sum(x != y for x, y in zip(a, b, strict=True)) == 1
+    short, long = sorted((a, b), key=len)
+    return any(long[:n] + long[n + 1 :] == short for n in range(len(long)))
+
+
+@cache
+def _wide_names(language: str, kind: str) -> dict[str, int]:
+    """Wide weekday (``kind="days"``) or month names of ``language`` and their plurals
+    ("domingo", "domingos")."""
+    locale = Locale.parse(language)
+    table = locale.days if kind == "days" else locale.months
+    found: dict[str, int] = {}
+    for context in ("format", "stand-alone"):
+        for index, name in table[context]["wide"].items():
+            key = _fold(name).removeprefix("de ")
+            found[key] = found[key + "s"] = index if kind == "days" else index - 1
+    return found
+
+
+def _misspelt_day(language: str, word: str) -> int | None:
+    """The weekday a word of six letters or more names with one letter wrong ("domigos"
+    for "domingos"), when it is one weekday only; else None."""
+    if len(word) < 6:
+        return None
+    names = _wide_names(language, "days")
+    found = {index for name, index in names.items() if _one_edit(word, name)}
+    return found.pop() if len(found) == 1 else None
+
+
 @dataclass
 class _Rule:
     season: str = ""
@@ -366,6 +417,7 @@ class _Reader:
             "daypart": _DAY_PARTS[language],
             "appointment": _APPOINTMENT[language],
             "midnight": _MIDNIGHT[language],
+            "meal": _MEALS[language],
         }
         self.phrases = sorted(
             (
@@ -424,6 +476,8 @@ class _Reader:
             return "time", word
         if kind == "num":
             value = int(re.sub(r"\D", "", word))
+            if 31 < value < 1900:  # no day, hour or year: "914 299 216", "45 minutos"
+                return "unknown", word
             return ("year" if value >= 1900 else "num"), value
         if word == ";":
             return "stop", word
@@ -432,12 +486,20 @@ class _Reader:
         if word == ":":
             return "colon", word
         if word == ".":
-            if out and out[-1][0] in ("day", "month", "daymonth") and len(before) <= 5:
-                return "skip", word  # "Lun." "sept."
+            if (
+                out
+                and out[-1][0] in ("day", "month", "daymonth")
+                and len(before) <= 5
+                and before not in _wide_names(self.language, "days")
+                and before not in _wide_names(self.language, "months")
+            ):
+                return "skip", word  # "Lun." "sept.", not "1 de mayo."
             if self.language == "de" and out and out[-1][0] == "num":
                 return "skip", word  # "am 24. und 25. Dezember"
             return "stop", word
         day, month = self.days.get(word), self.months.get(word)
+        if day is None and month is None:
+            day = _misspelt_day(self.language, word)
         if day is not None and month is not None:
             return "daymonth", (day, month)
         if day is not None:
@@ -466,6 +528,9 @@ class _Reader:
         # "by appointment" after the hours is a remark too, and so are the days it is for
         # ("Sábados: visita con cita previa", "Domingos y festivos consultar")
         first_mark = next((n for n, (k, _) in enumerate(out) if k in _SCHEDULE), len(out))
+        # meals: labels of the hours when the text opens with one, else parts of them
+        meals_lead = any(k == "meal" for k, _ in out[:first_mark])
+        out = [("skip" if meals_lead else "remark", v) if k == "meal" else (k, v) for k, v in out]
         out = [
             ("unknown", v) if k == "remark" and n < first_mark
             else ("by_appointment", v) if k == "appointment" and n > first_mark
@@ -482,21 +547,23 @@ class _Reader:
             ):  # "16:00 - 19:00 h Por cita previa"
                 return None  # "de 9h à 12h et de 14h à 17h30 pour les scolaires": whose hours?
             if out[i][0] in ("remark", "by_appointment"):
+                section = out[i][1] in _SECTIONS or out[i][1] in _MEAL_WORDS
                 j = i + 1  # a remark runs to the end of its sentence, "by appointment" to
                 ends = boundary if out[i][0] == "remark" else (*boundary, *_SCHEDULE)
                 while j < len(out) and out[j][0] not in ends:  # the next hours
+                    if out[j][0] == "season_word" and any(
+                        k == "month" for k, _ in out[j + 1 : j + 5]
+                    ):
+                        break  # "Visitas guiadas: ... Horario invierno (oct - jun): ..."
                     if (
-                        out[i][1] not in _SECTIONS
+                        not section
                         and out[j][0] == "list"
                         and out[j + 1 : j + 2]
                         and out[j + 1][0] in (*_DAY_KINDS, "month", "daymonth", "num")
+                        and any(k in ("time", "num") for k, _ in out[i:j])
                     ):
                         break  # "visites guidées à 14h, 15h et 16h, le dimanche de ..."
-                    if (
-                        out[i][1] not in _SECTIONS
-                        and out[j][0] in _DAY_KINDS
-                        and out[j - 1][0] in ("time", "num")
-                    ):
+                    if not section and out[j][0] in _DAY_KINDS and out[j - 1][0] in ("time", "num"):
                         break  # "Misa: 19:00 h Dom y fest: 9:00 - 14:00 h"
                     j += 1
                 start = i
