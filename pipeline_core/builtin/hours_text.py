@@ -54,7 +54,8 @@ _WORDS: dict[str, dict[str, tuple[str, ...]]] = {
                   "todas las", "del ano", "al publico", "365 dias", "ininterrumpidamente",
                   "incluidos festivos", "incluido festivos", "incluso festivos",
                   "apertura continuada", "continuado", "permanece abierto", "con horario",
-                  "mes", "el mes", "mes de", "el mes de", "horario reducido"),
+                  "mes", "el mes", "mes de", "el mes de", "horario reducido", "horarios",
+                  "horarios de apertura"),
     },
     "ca": {
         "range": ("a", "al", "fins", "fins a", "-"),
@@ -158,7 +159,7 @@ _REMARKS: dict[str, tuple[str, ...]] = {
            "dos festivos locales", "una fiesta local", "y una fiesta local", "brunch",
            "horario gratuito", "exposiciones temporales", "exposicion temporal",
            "exposiciones", "biblioteca", "tienda", "recepcion", "bar", "restaurante",
-           "cafeteria", "horario del parque"),
+           "cafeteria", "horario del parque", "horarios de servicio", "horario de servicio"),
     "ca": ("darrer acces", "darrera entrada", "ultima entrada", "visites guiades", "grups",
            "consultar"),
     "pt": ("ultima entrada", "ultimo acesso", "visitas guiadas", "grupos", "consultar"),
@@ -182,6 +183,7 @@ _SECTIONS = {
     "restaurante", "cafeteria", "exposiciones", "exposiciones temporales",
     "exposicion temporal", "horario de espectaculos", "horario de misas", "horario cocina",
     "horario de cocina", "talleres", "horario talleres", "horario de talleres",
+    "horarios de servicio", "horario de servicio",
     "expositions", "exposition", "visitas guiadas", "visita guiada",
 }  # fmt: skip
 
@@ -498,6 +500,8 @@ class _Reader:
                 return "skip", word  # "am 24. und 25. Dezember"
             return "stop", word
         day, month = self.days.get(word), self.months.get(word)
+        if day is None and month is None and before in ("h", "") and word[:1] == "h":
+            day = self.days.get(word[1:])  # "09:00 - 01:00 hDomingo": "h" and a weekday
         if day is None and month is None:
             day = _misspelt_day(self.language, word)
         if day is not None and month is not None:
@@ -550,11 +554,16 @@ class _Reader:
                 section = out[i][1] in _SECTIONS or out[i][1] in _MEAL_WORDS
                 j = i + 1  # a remark runs to the end of its sentence, "by appointment" to
                 ends = boundary if out[i][0] == "remark" else (*boundary, *_SCHEDULE)
+                if section:  # a part of the place runs over brackets: "Misas: Invierno (...)"
+                    ends = ("stop",)
                 while j < len(out) and out[j][0] not in ends:  # the next hours
-                    if out[j][0] == "season_word" and any(
-                        k == "month" for k, _ in out[j + 1 : j + 5]
-                    ):
-                        break  # "Visitas guiadas: ... Horario invierno (oct - jun): ..."
+                    if (
+                        out[j][0] == "season_word"
+                        and any(k == "month" for k, _ in out[j + 1 : j + 5])
+                        and any(k == "time" for k, _ in out[i:j])
+                        and not any(k == "season_word" for k, _ in out[i:j])
+                    ):  # "Visitas guiadas: sábados: 10:30h Horario invierno (oct - jun): ..."
+                        break  # (not "Misas: Invierno (16 sept/30 jun): ... Verano (...)")
                     if (
                         not section
                         and out[j][0] == "list"
@@ -952,7 +961,7 @@ class _Reader:
             elif kind == "season":
                 if mode == "except":  # "le week-end de 12h à 18h sauf octobre": not said
                     return None
-                if previous == "times" and "," in str(value) and after[0] == "days":
+                if previous == "times" and "," in str(value) and after[0] == "days" and not headed:
                     return None  # "de 14h à 18h de novembre à mars et d'avril à octobre du"
                 if mode == "closed" and after[0] == "stop":  # "cerrado ... y mes de agosto"
                     rules.append(_Rule(str(value), "", "off"))
