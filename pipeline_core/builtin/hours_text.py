@@ -100,7 +100,9 @@ _WORDS: dict[str, dict[str, tuple[str, ...]]] = {
         "closed": ("geschlossen", "ruhetag", "ruhetage"),
         "except": ("ausser", "auser"),
         "noise": ("von", "ab", "uhr", "geoffnet", "offnungszeiten", "am", "h", "vom",
-                  "zum", "an", "ganzjahrig", "jeweils", "und von"),
+                  "zum", "an", "ganzjahrig", "jeweils", "und von", "zwischen", "den",
+                  "bleibt der markt", "bleibt der weihnachtsmarkt", "bleibt",
+                  "voraussichtlich", "vorraussichtlich", "ausnahmeregelung"),
     },
     "fr": {
         "range": ("a", "au", "-", "jusqu'a"),
@@ -263,6 +265,29 @@ _MIDNIGHT = {
     "en": ("midnight",), "de": ("mitternacht",), "fr": ("minuit",), "it": ("mezzanotte",),
     "nl": ("middernacht",),
 }  # fmt: skip
+
+#: Per language: days named for a date ("Heiligabend" is 24 December), as (day, month)
+#: pairs; the reader reads them as that date.
+_NAMED_DATES: dict[str, dict[str, tuple[tuple[int, int], ...]]] = {
+    "es": {"nochebuena": ((24, 12),), "nochevieja": ((31, 12),)},
+    "ca": {"sant esteve": ((26, 12),), "cap d'any": ((1, 1),)},
+    "pt": {"vespera de natal": ((24, 12),), "dia de natal": ((25, 12),)},
+    "en": {"christmas eve": ((24, 12),), "christmas day": ((25, 12),), "boxing day": ((26, 12),),
+           "new year's eve": ((31, 12),), "new year's day": ((1, 1),)},
+    "de": {"heiligabend": ((24, 12),), "heilig abend": ((24, 12),), "silvester": ((31, 12),),
+           "neujahr": ((1, 1),), "1. weihnachtsfeiertag": ((25, 12),),
+           "2. weihnachtsfeiertag": ((26, 12),), "1./2. weihnachtsfeiertag": ((25, 12), (26, 12)),
+           "1. und 2. weihnachtsfeiertag": ((25, 12), (26, 12)),
+           "weihnachtsfeiertage": ((25, 12), (26, 12))},
+    "fr": {"jour de noel": ((25, 12),), "jour de l'an": ((1, 1),)},
+    "it": {"vigilia di natale": ((24, 12),), "santo stefano": ((26, 12),), "capodanno": ((1, 1),)},
+    "nl": {"kerstavond": ((24, 12),), "eerste kerstdag": ((25, 12),),
+           "tweede kerstdag": ((26, 12),), "oudejaarsavond": ((31, 12),),
+           "nieuwjaarsdag": ((1, 1),)},
+}  # fmt: skip
+
+#: A date in figures: "24.12.", "26.12.2025", "24.12.24" (day, month, year).
+_NUMERIC_DATE = re.compile(r"(?<![\d.:])(\d{1,2})\.\s?(\d{1,2})\.(\d{4}|\d{2}(?![\d:.]))?")
 
 #: Prefixes that are ordinary words too, so never read as a weekday or month.
 _NOT_PREFIXES = {"mit", "son", "mar", "ma", "do", "jun", "jul", "so", "sa", "di", "mi"}
@@ -440,11 +465,32 @@ class _Reader:
             or any(parts[0] == word for parts, _ in self.phrases)
         )
 
+    def spell_dates(self, folded: str) -> str:
+        """Dates in figures and named days written as a day and a month name:
+        "24.-26.12.2025" → "24.-26 dezember 2025", "Heiligabend" → "24 dezember"."""
+        month = {index: name for name, index in _wide_names(self.language, "months").items()}
+
+        def spelled(match: re.Match[str]) -> str:
+            day, number, year = int(match[1]), int(match[2]), match[3]
+            if not (1 <= day <= 31 and 1 <= number <= 12):
+                return match[0]
+            if year and len(year) == 2:
+                year = f"20{year}"
+            return f" {day} {month[number - 1]} {year or ''} "
+
+        folded = _NUMERIC_DATE.sub(spelled, folded)
+        for name, dates in sorted(
+            _NAMED_DATES[self.language].items(), key=lambda item: -len(item[0])
+        ):
+            words = " / ".join(f"{day} {month[number - 1]}" for day, number in dates)
+            folded = re.sub(rf"(?<![\w]){re.escape(name)}(?![\w])", f" {words} ", folded)
+        return folded
+
     def tokens(self, text: str) -> list[Token]:
         """(kind, value) tokens of ``text``; words the reader does not know are
         ``unknown``."""
         raw: list[tuple[str, str]] = []
-        for match in _TOKEN.finditer(_fold(text)):
+        for match in _TOKEN.finditer(self.spell_dates(_fold(text))):
             kind, word = match.lastgroup or "punct", match.group(0).replace(" ", "")
             if kind == "word" and "-" in word and not self.known(word):
                 for n, part in enumerate(word.split("-")):
@@ -659,6 +705,7 @@ class _Reader:
     def items(self, tokens: list[Token]) -> list[Token] | None:
         """Seasons, dates, day sets, time ranges and markers, or None."""
         items: list[Token] = []
+        tokens = _weekdays_of_dates(tokens)
         i = 0
         while i < len(tokens):
             kind = tokens[i][0]
@@ -1013,6 +1060,9 @@ class _Reader:
                 else:
                     return None
             elif kind == "closed":
+                if pending_dates and times is not None and days is None:
+                    emit(None, ",".join(times))  # "11.00-21.00 Uhr 24.12. geschlossen"
+                    times = None
                 rules.extend(_Rule(dated, "", "off") for dated in pending_dates)
                 if days is not None and times is None:
                     emit(days, "off")
@@ -1046,6 +1096,8 @@ class _Reader:
                 if days is not None:
                     emit(days, ",".join(value))
                     last_days, days = days, None
+                elif previous == "dates" and on_dates and unused and after[0] != "days":
+                    emit(None, ",".join(value))  # "06.12.2025: 14:00 - 20:00 Uhr"
                 elif previous == "season" and last_days is not None and after[0] != "days":
                     if len(groups) > 1 or not days_lead:  # which days? not guessed
                         return None
@@ -1067,6 +1119,24 @@ class _Reader:
         ):  # "du 1er février au 31 mai de 14h à 18h ... du mardi au dimanche": which days?
             return None
         return list(dict.fromkeys(rule.osm() for rule in rules)), remark
+
+
+def _weekdays_of_dates(tokens: list[Token]) -> list[Token]:
+    """Without the weekday that names one date before its hours ("Freitag, 29.11.: 16:00 -
+    20:00 Uhr", "Samstag den 30.11. 12-19 Uhr"): the hours are the date's."""
+    out = list(tokens)
+    i = 0
+    while i < len(out):
+        j = i + 1 + (out[i + 1 : i + 2] == [("list", ",")])
+        kinds = [k for k, _ in out[j : j + 6]]
+        if out[i][0] == "day" and kinds[:2] == ["num", "month"]:
+            rest = kinds[2 + (kinds[2:3] == ["year"]) :]
+            rest = rest[rest[:1] == ["colon"] :]
+            if rest[:1] == ["time"] or rest[:2] in (["num", "range"],):
+                del out[i:j]
+                continue
+        i += 1
+    return out
 
 
 def _trim_sentences(tokens: list[Token], dropped: bool) -> tuple[list[Token], bool] | None:
