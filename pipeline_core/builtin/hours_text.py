@@ -48,6 +48,7 @@ _WORDS: dict[str, dict[str, tuple[str, ...]]] = {
         "closed": ("cerrado", "cerrada", "cerrados", "cerradas", "descanso", "cierra",
                    "cierre semanal", "permanecera cerrado", "permanecera cerrada"),
         "except": ("excepto", "salvo", "menos"),
+        "amend": ("se amplia el horario", "se amplia el horario de", "amplia su horario"),
         "noise": ("de", "desde", "las", "los", "el", "la", "horas", "hora", "h", "hrs", "hs",
                   "abierto", "abierta", "horario", "del", "apertura", "dias", "dia",
                   "todo el ano", "horario de apertura", "y de", "de la manana", "todos los",
@@ -161,7 +162,8 @@ _REMARKS: dict[str, tuple[str, ...]] = {
            "dos festivos locales", "una fiesta local", "y una fiesta local", "brunch",
            "horario gratuito", "exposiciones temporales", "exposicion temporal",
            "exposiciones", "biblioteca", "tienda", "recepcion", "bar", "restaurante",
-           "cafeteria", "horario del parque", "horarios de servicio", "horario de servicio"),
+           "cafeteria", "horario del parque", "horarios de servicio", "horario de servicio",
+           "hora tope de entrada"),
     "ca": ("darrer acces", "darrera entrada", "ultima entrada", "visites guiades", "grups",
            "consultar"),
     "pt": ("ultima entrada", "ultimo acesso", "visitas guiadas", "grupos", "consultar"),
@@ -224,6 +226,21 @@ _SEASON_WORDS: dict[str, tuple[str, ...]] = {
     "fr": ("ete", "hiver", "printemps", "automne", "haute saison", "basse saison"),
     "it": ("estate", "inverno", "primavera", "autunno", "alta stagione", "bassa stagione"),
     "nl": ("zomer", "winter", "lente", "herfst", "hoogseizoen", "laagseizoen"),
+}  # fmt: skip
+
+#: Per language: closures on days of no fixed date (Easter's), which OSM rows cannot hold:
+#: among closed days and dates ("Cerrado: 1 y 6 de enero, Jueves y Viernes Santos, 12 de
+#: octubre") they are left out; anywhere else the text is not read.
+_UNDATED: dict[str, tuple[str, ...]] = {
+    "es": ("jueves y viernes santos", "jueves y viernes santo", "jueves santo", "viernes santo",
+           "semana santa", "lunes de pascua", "domingo de resurreccion"),
+    "ca": ("setmana santa", "divendres sant", "dilluns de pasqua"),
+    "pt": ("sexta-feira santa", "semana santa", "domingo de pascoa"),
+    "en": ("good friday", "easter monday", "easter sunday", "easter"),
+    "de": ("karfreitag", "ostermontag", "ostersonntag", "ostern", "pfingstmontag", "pfingsten"),
+    "fr": ("lundi de paques", "paques", "vendredi saint", "lundi de pentecote", "pentecote"),
+    "it": ("pasqua", "lunedi dell'angelo", "pasquetta", "venerdi santo"),
+    "nl": ("goede vrijdag", "pasen", "paasmaandag", "tweede paasdag", "pinksteren"),
 }  # fmt: skip
 
 #: Per language: "by appointment". Before the hours ("Sólo visitas de grupo con cita previa:
@@ -445,6 +462,7 @@ class _Reader:
             "appointment": _APPOINTMENT[language],
             "midnight": _MIDNIGHT[language],
             "meal": _MEALS[language],
+            "undated": _UNDATED[language],
         }
         self.phrases = sorted(
             (
@@ -639,6 +657,20 @@ class _Reader:
                 dropped = True
             else:
                 i += 1
+        # the name of a date in brackets after it says nothing more: "10 de diciembre
+        # (Patrona de Aviación), 24, 25 y 31 de diciembre", "Am 24.11. (Totensonntag)"
+        i = 2
+        while i < len(out):
+            end = next((n for n in range(i + 1, len(out)) if out[n][0] != "unknown"), len(out))
+            if (
+                out[i] == ("paren", "(")
+                and [k for k, _ in out[i - 2 : i]] in (["num", "month"], ["month", "year"])
+                and 0 < end - i - 1 <= 4
+                and out[end : end + 1] == [("paren", ")")]
+            ):
+                del out[i : end + 1]
+                dropped = True
+            i += 1
         # a season in brackets right after hours ("17:00-20:45 h (julio y agosto: 18:00 -
         # 20:45 h)"): for those hours or all of them? Not guessed.
         for i in range(1, len(out) - 1):
@@ -709,7 +741,7 @@ class _Reader:
         i = 0
         while i < len(tokens):
             kind = tokens[i][0]
-            if kind in ("stop", "closed", "except", "in", "heading"):
+            if kind in ("stop", "closed", "except", "in", "heading", "amend", "undated"):
                 items.append((kind, None))
                 i += 1
                 continue
@@ -965,15 +997,16 @@ class _Reader:
         on_dates = False  # the season is a list of dates: hours on them are not "every day"
         headed = False  # the season comes under a heading: it is for what follows
         pending_dates: list[str] = []  # dates waiting for "cerrado"
+        amend = False  # the next rule changes the hours of its days only ("se amplía")
 
         def emit(rule_days: _Days | None, rule_times: str) -> None:
-            nonlocal unused, headed
+            nonlocal unused, headed, amend
             spec = rule_days.osm() if rule_days else "Mo-Su"
             if rule_times != "off":
                 groups.add(spec)
-            block = bool(season) and season_first and not on_dates
+            block = bool(season) and season_first and not on_dates and not amend
             rules.append(_Rule(season, spec, rule_times, rule_days is None and not on_dates, block))
-            unused = headed = False
+            unused = headed = amend = False
 
         def new_season(value: str) -> bool:
             """Start a season; False when the one before got no hours ("du 1er avril
@@ -987,7 +1020,11 @@ class _Reader:
 
         items = [*items, ("stop", None)]
         for index, (kind, value) in enumerate(items):
-            after = [*[k for k, _ in items[index + 1 :] if k != "in"][:2], "stop", "stop"]
+            after = [
+                *[k for k, _ in items[index + 1 :] if k not in ("in", "amend", "undated")][:2],
+                "stop",
+                "stop",
+            ]
             if kind == "stop":
                 if times is not None:
                     if days is not None:
@@ -1039,6 +1076,13 @@ class _Reader:
                 continue  # "de 14h30 à 18h30 en juillet-août": the season follows the rule
             elif kind == "heading":
                 headed = True  # "Horario de verano del 15 de junio al 15 de septiembre."
+                continue
+            elif kind == "undated":  # "Cerrado: ..., Jueves y Viernes Santos, 12 de octubre"
+                if mode != "closed" or times is not None or days is not None:
+                    return None  # "Semana Santa: de 10 a 14 h": when? not guessed
+                continue
+            elif kind == "amend":  # "Verano: los jueves se amplía el horario de 9:30 a 22:30"
+                amend = True  # those days' hours change in the season, the others stay
                 continue
             elif kind == "dates":
                 if mode in ("closed", "except"):
