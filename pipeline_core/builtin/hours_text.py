@@ -1053,6 +1053,9 @@ class _Reader:
                 if days is not None and times is None and after[0] == "closed":
                     pending_dates.append(str(value))  # "Domingos, festivos, agosto: cerrado"
                     continue
+                if days is None and after[0] == "closed":
+                    pending_dates.append(str(value))  # "So. 13-19 Uhr | 24.-26.12.2025 geschlossen"
+                    continue
                 mode, seen_season = "", True
                 if times is not None and days is None:  # "du 1er avril ... de 10h à 19h et du"
                     emit(None, ",".join(times))
@@ -1157,6 +1160,11 @@ class _Reader:
         if not rules or _adds_to_earlier(rules) or _year_round_after_season(rules):
             return None
         _year_for_closed_dates(rules)
+        # closed dates and seasons are exceptions to the hours, wherever the text names them
+        # ("24.12. geschlossen. Täglich 10-18 Uhr"): last, or OSM's later hours would open them
+        rules = [r for r in rules if r.days or r.times != "off"] + [
+            r for r in rules if not r.days and r.times == "off"
+        ]
         rules = _season_weeks(rules)
         if any(r.implicit for r in rules) and any(
             not r.implicit and r.times != "off" and r.days != "Mo-Su" for r in rules
