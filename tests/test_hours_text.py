@@ -271,6 +271,11 @@ def test_a_remark_is_left_out_of_the_rows_and_the_text_is_kept_beside_them() -> 
             "Dagelijks 10.00 - 17.00 uur, gesloten op eerste kerstdag",
             "Mo-Su 10:00-17:00; Dec 25 off",
         ),
+        (
+            "de",
+            "So-Do | 11-21 Uhr | Fr-Sa | 11-22 Uhr | 24.12.: geschlossen | 25.-26.12.: 11-18 uhr",
+            "Mo-Th,Su 11:00-21:00; Fr,Sa 11:00-22:00; Dec 25-Dec 26 Mo-Su 11:00-18:00; Dec 24 off",
+        ),
         # closed dates are exceptions to the hours, wherever the text names them
         (
             "es",

@@ -1145,6 +1145,9 @@ class _Reader:
                     last_days, days = days, None
                 elif previous == "dates" and on_dates and unused and after[0] != "days":
                     emit(None, ",".join(value))  # "06.12.2025: 14:00 - 20:00 Uhr"
+                elif previous == "season" and unused and _few_days(season) and after[0] != "days":
+                    on_dates = True  # "25.-26.12.: 11-18 Uhr": every day of a few
+                    emit(None, ",".join(value))
                 elif previous == "season" and last_days is not None and after[0] != "days":
                     if len(groups) > 1 or not days_lead:  # which days? not guessed
                         return None
@@ -1171,6 +1174,18 @@ class _Reader:
         ):  # "du 1er février au 31 mai de 14h à 18h ... du mardi au dimanche": which days?
             return None
         return list(dict.fromkeys(rule.osm() for rule in rules)), remark
+
+
+def _few_days(season: str) -> bool:
+    """Whether an OSM season is one range of dates a week long or less ("Dec 25-Dec 26")."""
+    found = re.fullmatch(r"(?:\d{4} )?(\w{3}) (\d{2})-(?:\d{4} )?(\w{3}) (\d{2})", season)
+    if not found:
+        return False
+    first = _OSM_MONTHS.index(found[1]) * 31 + int(found[2])
+    last = _OSM_MONTHS.index(found[3]) * 31 + int(found[4])
+    if last < first:  # "Dec 28-Jan 02"
+        last += 12 * 31
+    return last - first <= 7
 
 
 def _weekdays_of_dates(tokens: list[Token]) -> list[Token]:
