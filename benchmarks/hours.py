@@ -8,7 +8,8 @@ hours, appointments only, or hours nobody can settle from the words) with
 no language given, the reader finds it). A value is
 
 - **right** when it states hours and is read to what its expected string means (the same
-  open and closed intervals through a leap year, by ``opening-hours-py``);
+  open and closed intervals through 2024 and 2025, a leap year and the next, by
+  ``opening-hours-py``);
 - **kept** when the reader gives nothing back (the transform keeps it as text);
 - **wrong** when it is read to anything else, or read at all when it is not hours.
 
@@ -34,7 +35,7 @@ import opening_hours
 from pipeline_core.builtin.hours_text import text_to_osm
 
 CORPUS = Path(__file__).resolve().parent.parent / "tests" / "data" / "hours"
-_YEAR = (datetime(2024, 1, 1), datetime(2025, 1, 1))  # a leap year
+_YEAR = (datetime(2024, 1, 1), datetime(2026, 1, 1))  # a leap year and the next
 
 
 def load(folder: Path = CORPUS) -> list[dict[str, Any]]:
@@ -58,7 +59,7 @@ def _intervals(osm: str) -> tuple[tuple[datetime, datetime, str], ...]:
 
 
 def same_hours(got: str, expected: str) -> bool:
-    """Whether two OSM strings open and close at the same moments through 2024."""
+    """Whether two OSM strings open and close at the same moments through 2024 and 2025."""
     if str(opening_hours.OpeningHours(got)) == str(opening_hours.OpeningHours(expected)):
         return True
     return _intervals(got) == _intervals(expected)

@@ -15,10 +15,16 @@ import pytest
 from conftest import ROOT
 
 CORPUS = ROOT / "tests" / "data" / "hours"
-FILES = {"es-esmadrid.jsonl": 220, "es-madrid-museos.jsonl": 66, "fr-musees-de-france.jsonl": 150}
+FILES = {
+    "de-berlin-weihnachtsmaerkte-2024.jsonl": 44,
+    "de-berlin-weihnachtsmaerkte-2025.jsonl": 40,
+    "es-esmadrid.jsonl": 220,
+    "es-madrid-museos.jsonl": 66,
+    "fr-musees-de-france.jsonl": 150,
+}
 #: Values read right per language when this test was written: the reader may read more,
 #: never fewer (the shares are of the values that state hours).
-RIGHT_AT_LEAST = {"es": 158, "fr": 84}
+RIGHT_AT_LEAST = {"de": 78, "es": 169, "fr": 84}
 
 
 def _benchmark(*args: str) -> str:
@@ -50,14 +56,14 @@ def test_the_corpus_holds_real_values_with_their_expected_hours() -> None:
             if value["expected"] is not None:  # every expected string is OSM syntax
                 opening_hours.OpeningHours(value["expected"])
     assert sorted(p.name for p in CORPUS.glob("*.jsonl")) == sorted(FILES)
-    assert languages == {"es": 286, "fr": 150}
+    assert languages == {"de": 84, "es": 286, "fr": 150}
 
 
 def test_at_most_one_percent_is_read_wrongly_and_each_language_reads_its_share(
     run: dict[str, Any],
 ) -> None:
     figures = run["figures"]
-    assert figures["all"]["values"] == 436
+    assert figures["all"]["values"] == 520
     assert figures["all"]["wrong"] <= 0.01 * figures["all"]["values"]
     for language, at_least in RIGHT_AT_LEAST.items():
         assert figures[language]["right"] >= at_least, (language, figures[language])
@@ -71,6 +77,9 @@ def test_at_most_one_percent_is_read_wrongly_and_each_language_reads_its_share(
         ("es-esmadrid.jsonl", "92193", "right"),  # "todo el día (capilla lateral ...)": kept
         ("fr-musees-de-france.jsonl", "3b5ee527ae372448c848ff1b73f92392fe04cd2a", "right"),
         ("fr-musees-de-france.jsonl", "179b325555e20218c8e5064f640acbc2474e7cd3", "kept"),
+        ("de-berlin-weihnachtsmaerkte-2024.jsonl", "126", "right"),  # "Freitag, 29.11.: 16:00"
+        ("de-berlin-weihnachtsmaerkte-2025.jsonl", "118", "right"),  # "LGBTQIA* Winterdays:"
+        ("de-berlin-weihnachtsmaerkte-2025.jsonl", "109", "kept"),  # "2. Adventswochenende"
     ],
 )
 def test_values_are_judged_right_kept_or_wrong(
@@ -92,5 +101,5 @@ def test_the_benchmark_prints_the_figures_per_language() -> None:
     assert header.split() == [
         "language", "values", "hours", "read", "right", "kept", "as", "text", "read", "wrong",
     ]  # fmt: skip
-    assert [row.split()[0] for row in rows[:3]] == ["es", "fr", "all"]
-    assert rows[2].split()[1:3] == ["436", "302"]
+    assert [row.split()[0] for row in rows[:4]] == ["de", "es", "fr", "all"]
+    assert rows[3].split()[1:3] == ["520", "385"]

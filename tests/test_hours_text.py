@@ -229,3 +229,113 @@ def test_a_remark_is_left_out_of_the_rows_and_the_text_is_kept_beside_them() -> 
     assert read_text(local, "es") == ("Mo off", True)
     plain = opening_hours_fields("De martes a domingo de 10 a 18 horas", language="es")
     assert "opening_hours_text" not in plain
+
+
+@pytest.mark.parametrize(
+    ("language", "text", "osm"),
+    [
+        # dates in figures, days named for a date, a weekday naming the date after it
+        (
+            "de",
+            "Mo.-Sa. 11.00-21.00 Uhr | So. 13.00-19.00 Uhr | 24.-26.12.2025 geschlossen",
+            "Mo-Sa 11:00-21:00; Su 13:00-19:00; 2025 Dec 24-2025 Dec 26 off",
+        ),
+        (
+            "de",
+            "Freitag, 29.11.: 16:00 - 20:00 Uhr Samstag, 30.11.: 12:00 - 19:00 Uhr",
+            "Nov 29 Mo-Su 16:00-20:00; Nov 30 Mo-Su 12:00-19:00",
+        ),
+        (
+            "de",
+            "06.12.2025: 14:00 - 20:00 Uhr | 07.12.2025: 13:00 - 19:00 Uhr",
+            "2025 Dec 06 Mo-Su 14:00-20:00; 2025 Dec 07 Mo-Su 13:00-19:00",
+        ),
+        (
+            "de",
+            "Mo-Do: 13:00 - 22:00 Uhr Fr-So: 12:00 - 22:00 Uhr Heilig Abend geschlossen "
+            "1./2. Weihnachtsfeiertag 12:00 - 22:00 Uhr",
+            "Mo-Th 13:00-22:00; Fr-Su 12:00-22:00; Dec 25,Dec 26 Mo-Su 12:00-22:00; Dec 24 off",
+        ),
+        (
+            "de",
+            "Am 24.11. (Totensonntag) bleibt der Markt geschlossen. Täglich 11-20 Uhr",
+            "Mo-Su 11:00-20:00; Nov 24 off",
+        ),
+        (
+            "en",
+            "Daily 10am-6pm. Closed Christmas Day and Boxing Day",
+            "Mo-Su 10:00-18:00; Dec 25,Dec 26 off",
+        ),
+        (
+            "nl",
+            "Dagelijks 10.00 - 17.00 uur, gesloten op eerste kerstdag",
+            "Mo-Su 10:00-17:00; Dec 25 off",
+        ),
+        (
+            "de",
+            "So-Do | 11-21 Uhr | Fr-Sa | 11-22 Uhr | 24.12.: geschlossen | 25.-26.12.: 11-18 uhr",
+            "Mo-Th,Su 11:00-21:00; Fr,Sa 11:00-22:00; Dec 25-Dec 26 Mo-Su 11:00-18:00; Dec 24 off",
+        ),
+        # closed dates are exceptions to the hours, wherever the text names them
+        (
+            "es",
+            "Cerrado 1 de mayo. Todos los días de 10 a 18 horas",
+            "Mo-Su 10:00-18:00; May 01 off",
+        ),
+        # a weekday one letter off; a phone number is words
+        (
+            "es",
+            "Martes a sábados: 11:00 - 14:00 h / 16:00 - 20:00 h Cerrado: lunes y domigos",
+            "Tu-Sa 11:00-14:00,16:00-20:00; Mo,Su off",
+        ),
+        (
+            "es",
+            "Abierto todos los días de 10 a 14 horas. Información: 914 786 572",
+            "Mo-Su 10:00-14:00",
+        ),
+        # meals: labels when the text opens with one, else parts of the hours
+        (
+            "es",
+            "Lun \u2013 dom: 13:00 \u2013 01:00 h Comidas: 13:00 \u2013 16:00 h "
+            "Cenas: 20:00 \u2013 24:00 h",
+            "Mo-Su 13:00-01:00",
+        ),
+        (
+            "es",
+            "Comidas: Mar \u2013 sáb: 13:00 \u2013 17:00 h "
+            "Cenas: Mar \u2013 sáb: 20:00 \u2013 medianoche",
+            "Tu-Sa 13:00-17:00; Tu-Sa 13:00-17:00,20:00-24:00",
+        ),
+        ("es", "Lunes: 9:00 \u2013 17:00 h Brunch: sábados y domingos", "Mo 09:00-17:00"),
+        # a season that changes the hours of its days only
+        (
+            "es",
+            "De martes a sábado de 9:30 a 19 horas. Verano (julio y agosto): los jueves se "
+            "amplía el horario de 9:30 a 22:30 horas.",
+            "Tu-Sa 09:30-19:00; Jul,Aug Th 09:30-22:30",
+        ),
+        # Easter's closures among closed dates are left out
+        (
+            "es",
+            "De martes a domingo de 10 a 14 horas. Cerrado los días 1 y 6 de enero, Jueves y "
+            "Viernes Santos, 12 de octubre.",
+            "Tu-Su 10:00-14:00; Jan 01,Jan 06 off; Oct 12 off",
+        ),
+    ],
+)
+def test_dates_named_days_meals_and_typos_are_read(language: str, text: str, osm: str) -> None:
+    assert text_to_osm(text, language) == osm
+    opening_hours.OpeningHours(osm)
+
+
+@pytest.mark.parametrize(
+    ("language", "text"),
+    [
+        ("es", "Semana Santa: de 10 a 14 horas"),  # Easter's days: when? not guessed
+        ("de", "Karfreitag 10-14 Uhr"),
+        ("es", "Lunes y dimingos y sábados"),  # "dimingos" is read as Sunday: no hours
+        ("es", "Lunes a sábado de 10 a 14 h. Domingo no abrimos"),  # too far from a name
+    ],
+)
+def test_what_the_new_words_cannot_settle_is_kept(language: str, text: str) -> None:
+    assert text_to_osm(text, language) is None

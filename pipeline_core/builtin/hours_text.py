@@ -48,13 +48,15 @@ _WORDS: dict[str, dict[str, tuple[str, ...]]] = {
         "closed": ("cerrado", "cerrada", "cerrados", "cerradas", "descanso", "cierra",
                    "cierre semanal", "permanecera cerrado", "permanecera cerrada"),
         "except": ("excepto", "salvo", "menos"),
+        "amend": ("se amplia el horario", "se amplia el horario de", "amplia su horario"),
         "noise": ("de", "desde", "las", "los", "el", "la", "horas", "hora", "h", "hrs", "hs",
                   "abierto", "abierta", "horario", "del", "apertura", "dias", "dia",
                   "todo el ano", "horario de apertura", "y de", "de la manana", "todos los",
                   "todas las", "del ano", "al publico", "365 dias", "ininterrumpidamente",
                   "incluidos festivos", "incluido festivos", "incluso festivos",
                   "apertura continuada", "continuado", "permanece abierto", "con horario",
-                  "mes", "el mes", "mes de", "el mes de", "horario reducido"),
+                  "mes", "el mes", "mes de", "el mes de", "horario reducido", "horarios",
+                  "horarios de apertura"),
     },
     "ca": {
         "range": ("a", "al", "fins", "fins a", "-"),
@@ -99,7 +101,9 @@ _WORDS: dict[str, dict[str, tuple[str, ...]]] = {
         "closed": ("geschlossen", "ruhetag", "ruhetage"),
         "except": ("ausser", "auser"),
         "noise": ("von", "ab", "uhr", "geoffnet", "offnungszeiten", "am", "h", "vom",
-                  "zum", "an", "ganzjahrig", "jeweils", "und von"),
+                  "zum", "an", "ganzjahrig", "jeweils", "und von", "zwischen", "den",
+                  "bleibt der markt", "bleibt der weihnachtsmarkt", "bleibt",
+                  "voraussichtlich", "vorraussichtlich", "ausnahmeregelung"),
     },
     "fr": {
         "range": ("a", "au", "-", "jusqu'a"),
@@ -158,7 +162,8 @@ _REMARKS: dict[str, tuple[str, ...]] = {
            "dos festivos locales", "una fiesta local", "y una fiesta local", "brunch",
            "horario gratuito", "exposiciones temporales", "exposicion temporal",
            "exposiciones", "biblioteca", "tienda", "recepcion", "bar", "restaurante",
-           "cafeteria", "horario del parque"),
+           "cafeteria", "horario del parque", "horarios de servicio", "horario de servicio",
+           "hora tope de entrada"),
     "ca": ("darrer acces", "darrera entrada", "ultima entrada", "visites guiades", "grups",
            "consultar"),
     "pt": ("ultima entrada", "ultimo acesso", "visitas guiadas", "grupos", "consultar"),
@@ -182,8 +187,26 @@ _SECTIONS = {
     "restaurante", "cafeteria", "exposiciones", "exposiciones temporales",
     "exposicion temporal", "horario de espectaculos", "horario de misas", "horario cocina",
     "horario de cocina", "talleres", "horario talleres", "horario de talleres",
+    "horarios de servicio", "horario de servicio",
     "expositions", "exposition", "visitas guiadas", "visita guiada",
 }  # fmt: skip
+
+#: Per language: meals. A text that opens with one ("Comidas: Mar - sáb: 13:00 - 17:00 h
+#: Cenas: Mar - sáb: 20:00 - 24:00 h") gives the hours of its meals, which are the
+#: place's; after the place's hours ("Lun - dom: 13:00 - 01:00 h Comidas: 13:00 - 16:00
+#: h") a meal names a part of them, left out like the sections above.
+_MEALS: dict[str, tuple[str, ...]] = {
+    "es": ("comidas", "comida", "cenas", "cena", "almuerzos", "almuerzo", "desayunos",
+           "desayuno"),
+    "ca": ("dinars", "dinar", "sopars", "sopar", "esmorzars", "esmorzar"),
+    "pt": ("almocos", "almoco", "jantares", "jantar"),
+    "en": ("lunch", "dinner", "breakfast"),
+    "de": ("mittagessen", "abendessen", "fruhstuck", "mittagstisch"),
+    "fr": ("dejeuner", "dejeuners", "diner", "diners"),
+    "it": ("pranzo", "pranzi", "cena", "cene", "colazione"),
+    "nl": ("lunch", "diner", "ontbijt"),
+}  # fmt: skip
+_MEAL_WORDS = {word for words in _MEALS.values() for word in words}
 
 #: Remarks naming who the hours are for: right after hours they say whose hours they are.
 _AUDIENCES = {
@@ -203,6 +226,21 @@ _SEASON_WORDS: dict[str, tuple[str, ...]] = {
     "fr": ("ete", "hiver", "printemps", "automne", "haute saison", "basse saison"),
     "it": ("estate", "inverno", "primavera", "autunno", "alta stagione", "bassa stagione"),
     "nl": ("zomer", "winter", "lente", "herfst", "hoogseizoen", "laagseizoen"),
+}  # fmt: skip
+
+#: Per language: closures on days of no fixed date (Easter's), which OSM rows cannot hold:
+#: among closed days and dates ("Cerrado: 1 y 6 de enero, Jueves y Viernes Santos, 12 de
+#: octubre") they are left out; anywhere else the text is not read.
+_UNDATED: dict[str, tuple[str, ...]] = {
+    "es": ("jueves y viernes santos", "jueves y viernes santo", "jueves santo", "viernes santo",
+           "semana santa", "lunes de pascua", "domingo de resurreccion"),
+    "ca": ("setmana santa", "divendres sant", "dilluns de pasqua"),
+    "pt": ("sexta-feira santa", "semana santa", "domingo de pascoa"),
+    "en": ("good friday", "easter monday", "easter sunday", "easter"),
+    "de": ("karfreitag", "ostermontag", "ostersonntag", "ostern", "pfingstmontag", "pfingsten"),
+    "fr": ("lundi de paques", "paques", "vendredi saint", "lundi de pentecote", "pentecote"),
+    "it": ("pasqua", "lunedi dell'angelo", "pasquetta", "venerdi santo"),
+    "nl": ("goede vrijdag", "pasen", "paasmaandag", "tweede paasdag", "pinksteren"),
 }  # fmt: skip
 
 #: Per language: "by appointment". Before the hours ("Sólo visitas de grupo con cita previa:
@@ -244,6 +282,29 @@ _MIDNIGHT = {
     "en": ("midnight",), "de": ("mitternacht",), "fr": ("minuit",), "it": ("mezzanotte",),
     "nl": ("middernacht",),
 }  # fmt: skip
+
+#: Per language: days named for a date ("Heiligabend" is 24 December), as (day, month)
+#: pairs; the reader reads them as that date.
+_NAMED_DATES: dict[str, dict[str, tuple[tuple[int, int], ...]]] = {
+    "es": {"nochebuena": ((24, 12),), "nochevieja": ((31, 12),)},
+    "ca": {"sant esteve": ((26, 12),), "cap d'any": ((1, 1),)},
+    "pt": {"vespera de natal": ((24, 12),), "dia de natal": ((25, 12),)},
+    "en": {"christmas eve": ((24, 12),), "christmas day": ((25, 12),), "boxing day": ((26, 12),),
+           "new year's eve": ((31, 12),), "new year's day": ((1, 1),)},
+    "de": {"heiligabend": ((24, 12),), "heilig abend": ((24, 12),), "silvester": ((31, 12),),
+           "neujahr": ((1, 1),), "1. weihnachtsfeiertag": ((25, 12),),
+           "2. weihnachtsfeiertag": ((26, 12),), "1./2. weihnachtsfeiertag": ((25, 12), (26, 12)),
+           "1. und 2. weihnachtsfeiertag": ((25, 12), (26, 12)),
+           "weihnachtsfeiertage": ((25, 12), (26, 12))},
+    "fr": {"jour de noel": ((25, 12),), "jour de l'an": ((1, 1),)},
+    "it": {"vigilia di natale": ((24, 12),), "santo stefano": ((26, 12),), "capodanno": ((1, 1),)},
+    "nl": {"kerstavond": ((24, 12),), "eerste kerstdag": ((25, 12),),
+           "tweede kerstdag": ((26, 12),), "oudejaarsavond": ((31, 12),),
+           "nieuwjaarsdag": ((1, 1),)},
+}  # fmt: skip
+
+#: A date in figures: "24.12.", "26.12.2025", "24.12.24" (day, month, year).
+_NUMERIC_DATE = re.compile(r"(?<![\d.:])(\d{1,2})\.\s?(\d{1,2})\.(\d{4}|\d{2}(?![\d:.]))?")
 
 #: Prefixes that are ordinary words too, so never read as a weekday or month.
 _NOT_PREFIXES = {"mit", "son", "mar", "ma", "do", "jun", "jul", "so", "sa", "di", "mi"}
@@ -301,6 +362,40 @@ def _names(language: str, kind: str) -> dict[str, int]:
         if len(found) == 1 and prefix not in names and prefix not in _NOT_PREFIXES:
             names[prefix] = next(iter(found))
     return names
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """Whether ``a`` and ``b`` differ by one letter left out, added or changed."""
+    if abs(len(a) - len(b)) > 1 or a == b:
+        return False
+    if len(a) == len(b):
+        return sum(x != y for x, y in zip(a, b, strict=True)) == 1
+    short, long = sorted((a, b), key=len)
+    return any(long[:n] + long[n + 1 :] == short for n in range(len(long)))
+
+
+@cache
+def _wide_names(language: str, kind: str) -> dict[str, int]:
+    """Wide weekday (``kind="days"``) or month names of ``language`` and their plurals
+    ("domingo", "domingos")."""
+    locale = Locale.parse(language)
+    table = locale.days if kind == "days" else locale.months
+    found: dict[str, int] = {}
+    for context in ("format", "stand-alone"):
+        for index, name in table[context]["wide"].items():
+            key = _fold(name).removeprefix("de ")
+            found[key] = found[key + "s"] = index if kind == "days" else index - 1
+    return found
+
+
+def _misspelt_day(language: str, word: str) -> int | None:
+    """The weekday a word of six letters or more names with one letter wrong ("domigos"
+    for "domingos"), when it is one weekday only; else None."""
+    if len(word) < 6:
+        return None
+    names = _wide_names(language, "days")
+    found = {index for name, index in names.items() if _one_edit(word, name)}
+    return found.pop() if len(found) == 1 else None
 
 
 @dataclass
@@ -366,6 +461,8 @@ class _Reader:
             "daypart": _DAY_PARTS[language],
             "appointment": _APPOINTMENT[language],
             "midnight": _MIDNIGHT[language],
+            "meal": _MEALS[language],
+            "undated": _UNDATED[language],
         }
         self.phrases = sorted(
             (
@@ -386,11 +483,32 @@ class _Reader:
             or any(parts[0] == word for parts, _ in self.phrases)
         )
 
+    def spell_dates(self, folded: str) -> str:
+        """Dates in figures and named days written as a day and a month name:
+        "24.-26.12.2025" → "24.-26 dezember 2025", "Heiligabend" → "24 dezember"."""
+        month = {index: name for name, index in _wide_names(self.language, "months").items()}
+
+        def spelled(match: re.Match[str]) -> str:
+            day, number, year = int(match[1]), int(match[2]), match[3]
+            if not (1 <= day <= 31 and 1 <= number <= 12):
+                return match[0]
+            if year and len(year) == 2:
+                year = f"20{year}"
+            return f" {day} {month[number - 1]} {year or ''} "
+
+        folded = _NUMERIC_DATE.sub(spelled, folded)
+        for name, dates in sorted(
+            _NAMED_DATES[self.language].items(), key=lambda item: -len(item[0])
+        ):
+            words = " / ".join(f"{day} {month[number - 1]}" for day, number in dates)
+            folded = re.sub(rf"(?<![\w]){re.escape(name)}(?![\w])", f" {words} ", folded)
+        return folded
+
     def tokens(self, text: str) -> list[Token]:
         """(kind, value) tokens of ``text``; words the reader does not know are
         ``unknown``."""
         raw: list[tuple[str, str]] = []
-        for match in _TOKEN.finditer(_fold(text)):
+        for match in _TOKEN.finditer(self.spell_dates(_fold(text))):
             kind, word = match.lastgroup or "punct", match.group(0).replace(" ", "")
             if kind == "word" and "-" in word and not self.known(word):
                 for n, part in enumerate(word.split("-")):
@@ -424,6 +542,8 @@ class _Reader:
             return "time", word
         if kind == "num":
             value = int(re.sub(r"\D", "", word))
+            if 31 < value < 1900:  # no day, hour or year: "914 299 216", "45 minutos"
+                return "unknown", word
             return ("year" if value >= 1900 else "num"), value
         if word == ";":
             return "stop", word
@@ -432,12 +552,22 @@ class _Reader:
         if word == ":":
             return "colon", word
         if word == ".":
-            if out and out[-1][0] in ("day", "month", "daymonth") and len(before) <= 5:
-                return "skip", word  # "Lun." "sept."
+            if (
+                out
+                and out[-1][0] in ("day", "month", "daymonth")
+                and len(before) <= 5
+                and before not in _wide_names(self.language, "days")
+                and before not in _wide_names(self.language, "months")
+            ):
+                return "skip", word  # "Lun." "sept.", not "1 de mayo."
             if self.language == "de" and out and out[-1][0] == "num":
                 return "skip", word  # "am 24. und 25. Dezember"
             return "stop", word
         day, month = self.days.get(word), self.months.get(word)
+        if day is None and month is None and before in ("h", "") and word[:1] == "h":
+            day = self.days.get(word[1:])  # "09:00 - 01:00 hDomingo": "h" and a weekday
+        if day is None and month is None:
+            day = _misspelt_day(self.language, word)
         if day is not None and month is not None:
             return "daymonth", (day, month)
         if day is not None:
@@ -466,6 +596,9 @@ class _Reader:
         # "by appointment" after the hours is a remark too, and so are the days it is for
         # ("Sábados: visita con cita previa", "Domingos y festivos consultar")
         first_mark = next((n for n, (k, _) in enumerate(out) if k in _SCHEDULE), len(out))
+        # meals: labels of the hours when the text opens with one, else parts of them
+        meals_lead = any(k == "meal" for k, _ in out[:first_mark])
+        out = [("skip" if meals_lead else "remark", v) if k == "meal" else (k, v) for k, v in out]
         out = [
             ("unknown", v) if k == "remark" and n < first_mark
             else ("by_appointment", v) if k == "appointment" and n > first_mark
@@ -482,21 +615,28 @@ class _Reader:
             ):  # "16:00 - 19:00 h Por cita previa"
                 return None  # "de 9h à 12h et de 14h à 17h30 pour les scolaires": whose hours?
             if out[i][0] in ("remark", "by_appointment"):
+                section = out[i][1] in _SECTIONS or out[i][1] in _MEAL_WORDS
                 j = i + 1  # a remark runs to the end of its sentence, "by appointment" to
                 ends = boundary if out[i][0] == "remark" else (*boundary, *_SCHEDULE)
+                if section:  # a part of the place runs over brackets: "Misas: Invierno (...)"
+                    ends = ("stop",)
                 while j < len(out) and out[j][0] not in ends:  # the next hours
                     if (
-                        out[i][1] not in _SECTIONS
+                        out[j][0] == "season_word"
+                        and any(k == "month" for k, _ in out[j + 1 : j + 5])
+                        and any(k == "time" for k, _ in out[i:j])
+                        and not any(k == "season_word" for k, _ in out[i:j])
+                    ):  # "Visitas guiadas: sábados: 10:30h Horario invierno (oct - jun): ..."
+                        break  # (not "Misas: Invierno (16 sept/30 jun): ... Verano (...)")
+                    if (
+                        not section
                         and out[j][0] == "list"
                         and out[j + 1 : j + 2]
                         and out[j + 1][0] in (*_DAY_KINDS, "month", "daymonth", "num")
+                        and any(k in ("time", "num") for k, _ in out[i:j])
                     ):
                         break  # "visites guidées à 14h, 15h et 16h, le dimanche de ..."
-                    if (
-                        out[i][1] not in _SECTIONS
-                        and out[j][0] in _DAY_KINDS
-                        and out[j - 1][0] in ("time", "num")
-                    ):
+                    if not section and out[j][0] in _DAY_KINDS and out[j - 1][0] in ("time", "num"):
                         break  # "Misa: 19:00 h Dom y fest: 9:00 - 14:00 h"
                     j += 1
                 start = i
@@ -517,6 +657,20 @@ class _Reader:
                 dropped = True
             else:
                 i += 1
+        # the name of a date in brackets after it says nothing more: "10 de diciembre
+        # (Patrona de Aviación), 24, 25 y 31 de diciembre", "Am 24.11. (Totensonntag)"
+        i = 2
+        while i < len(out):
+            end = next((n for n in range(i + 1, len(out)) if out[n][0] != "unknown"), len(out))
+            if (
+                out[i] == ("paren", "(")
+                and [k for k, _ in out[i - 2 : i]] in (["num", "month"], ["month", "year"])
+                and 0 < end - i - 1 <= 4
+                and out[end : end + 1] == [("paren", ")")]
+            ):
+                del out[i : end + 1]
+                dropped = True
+            i += 1
         # a season in brackets right after hours ("17:00-20:45 h (julio y agosto: 18:00 -
         # 20:45 h)"): for those hours or all of them? Not guessed.
         for i in range(1, len(out) - 1):
@@ -583,10 +737,11 @@ class _Reader:
     def items(self, tokens: list[Token]) -> list[Token] | None:
         """Seasons, dates, day sets, time ranges and markers, or None."""
         items: list[Token] = []
+        tokens = _weekdays_of_dates(tokens)
         i = 0
         while i < len(tokens):
             kind = tokens[i][0]
-            if kind in ("stop", "closed", "except", "in", "heading"):
+            if kind in ("stop", "closed", "except", "in", "heading", "amend", "undated"):
                 items.append((kind, None))
                 i += 1
                 continue
@@ -842,15 +997,16 @@ class _Reader:
         on_dates = False  # the season is a list of dates: hours on them are not "every day"
         headed = False  # the season comes under a heading: it is for what follows
         pending_dates: list[str] = []  # dates waiting for "cerrado"
+        amend = False  # the next rule changes the hours of its days only ("se amplía")
 
         def emit(rule_days: _Days | None, rule_times: str) -> None:
-            nonlocal unused, headed
+            nonlocal unused, headed, amend
             spec = rule_days.osm() if rule_days else "Mo-Su"
             if rule_times != "off":
                 groups.add(spec)
-            block = bool(season) and season_first and not on_dates
+            block = bool(season) and season_first and not on_dates and not amend
             rules.append(_Rule(season, spec, rule_times, rule_days is None and not on_dates, block))
-            unused = headed = False
+            unused = headed = amend = False
 
         def new_season(value: str) -> bool:
             """Start a season; False when the one before got no hours ("du 1er avril
@@ -864,7 +1020,11 @@ class _Reader:
 
         items = [*items, ("stop", None)]
         for index, (kind, value) in enumerate(items):
-            after = [*[k for k, _ in items[index + 1 :] if k != "in"][:2], "stop", "stop"]
+            after = [
+                *[k for k, _ in items[index + 1 :] if k not in ("in", "amend", "undated")][:2],
+                "stop",
+                "stop",
+            ]
             if kind == "stop":
                 if times is not None:
                     if days is not None:
@@ -885,13 +1045,16 @@ class _Reader:
             elif kind == "season":
                 if mode == "except":  # "le week-end de 12h à 18h sauf octobre": not said
                     return None
-                if previous == "times" and "," in str(value) and after[0] == "days":
+                if previous == "times" and "," in str(value) and after[0] == "days" and not headed:
                     return None  # "de 14h à 18h de novembre à mars et d'avril à octobre du"
                 if mode == "closed" and after[0] == "stop":  # "cerrado ... y mes de agosto"
                     rules.append(_Rule(str(value), "", "off"))
                     continue
                 if days is not None and times is None and after[0] == "closed":
                     pending_dates.append(str(value))  # "Domingos, festivos, agosto: cerrado"
+                    continue
+                if days is None and after[0] == "closed":
+                    pending_dates.append(str(value))  # "So. 13-19 Uhr | 24.-26.12.2025 geschlossen"
                     continue
                 mode, seen_season = "", True
                 if times is not None and days is None:  # "du 1er avril ... de 10h à 19h et du"
@@ -917,6 +1080,13 @@ class _Reader:
             elif kind == "heading":
                 headed = True  # "Horario de verano del 15 de junio al 15 de septiembre."
                 continue
+            elif kind == "undated":  # "Cerrado: ..., Jueves y Viernes Santos, 12 de octubre"
+                if mode != "closed" or times is not None or days is not None:
+                    return None  # "Semana Santa: de 10 a 14 h": when? not guessed
+                continue
+            elif kind == "amend":  # "Verano: los jueves se amplía el horario de 9:30 a 22:30"
+                amend = True  # those days' hours change in the season, the others stay
+                continue
             elif kind == "dates":
                 if mode in ("closed", "except"):
                     rules.append(_Rule(str(value), "", "off"))
@@ -937,6 +1107,9 @@ class _Reader:
                 else:
                     return None
             elif kind == "closed":
+                if pending_dates and times is not None and days is None:
+                    emit(None, ",".join(times))  # "11.00-21.00 Uhr 24.12. geschlossen"
+                    times = None
                 rules.extend(_Rule(dated, "", "off") for dated in pending_dates)
                 if days is not None and times is None:
                     emit(days, "off")
@@ -970,6 +1143,11 @@ class _Reader:
                 if days is not None:
                     emit(days, ",".join(value))
                     last_days, days = days, None
+                elif previous == "dates" and on_dates and unused and after[0] != "days":
+                    emit(None, ",".join(value))  # "06.12.2025: 14:00 - 20:00 Uhr"
+                elif previous == "season" and unused and _few_days(season) and after[0] != "days":
+                    on_dates = True  # "25.-26.12.: 11-18 Uhr": every day of a few
+                    emit(None, ",".join(value))
                 elif previous == "season" and last_days is not None and after[0] != "days":
                     if len(groups) > 1 or not days_lead:  # which days? not guessed
                         return None
@@ -985,12 +1163,47 @@ class _Reader:
         if not rules or _adds_to_earlier(rules) or _year_round_after_season(rules):
             return None
         _year_for_closed_dates(rules)
+        # closed dates and seasons are exceptions to the hours, wherever the text names them
+        # ("24.12. geschlossen. Täglich 10-18 Uhr"): last, or OSM's later hours would open them
+        rules = [r for r in rules if r.days or r.times != "off"] + [
+            r for r in rules if not r.days and r.times == "off"
+        ]
         rules = _season_weeks(rules)
         if any(r.implicit for r in rules) and any(
             not r.implicit and r.times != "off" and r.days != "Mo-Su" for r in rules
         ):  # "du 1er février au 31 mai de 14h à 18h ... du mardi au dimanche": which days?
             return None
         return list(dict.fromkeys(rule.osm() for rule in rules)), remark
+
+
+def _few_days(season: str) -> bool:
+    """Whether an OSM season is one range of dates a week long or less ("Dec 25-Dec 26")."""
+    found = re.fullmatch(r"(?:\d{4} )?(\w{3}) (\d{2})-(?:\d{4} )?(\w{3}) (\d{2})", season)
+    if not found:
+        return False
+    first = _OSM_MONTHS.index(found[1]) * 31 + int(found[2])
+    last = _OSM_MONTHS.index(found[3]) * 31 + int(found[4])
+    if last < first:  # "Dec 28-Jan 02"
+        last += 12 * 31
+    return last - first <= 7
+
+
+def _weekdays_of_dates(tokens: list[Token]) -> list[Token]:
+    """Without the weekday that names one date before its hours ("Freitag, 29.11.: 16:00 -
+    20:00 Uhr", "Samstag den 30.11. 12-19 Uhr"): the hours are the date's."""
+    out = list(tokens)
+    i = 0
+    while i < len(out):
+        j = i + 1 + (out[i + 1 : i + 2] == [("list", ",")])
+        kinds = [k for k, _ in out[j : j + 6]]
+        if out[i][0] == "day" and kinds[:2] == ["num", "month"]:
+            rest = kinds[2 + (kinds[2:3] == ["year"]) :]
+            rest = rest[rest[:1] == ["colon"] :]
+            if rest[:1] == ["time"] or rest[:2] in (["num", "range"],):
+                del out[i:j]
+                continue
+        i += 1
+    return out
 
 
 def _trim_sentences(tokens: list[Token], dropped: bool) -> tuple[list[Token], bool] | None:
