@@ -15,7 +15,8 @@ Each contender runs ``--rounds`` times (default 2), alternating, and its best ru
 (the machine is shared and its load changes). It prints images/s of each and their ratio,
 the peak RSS of each (``VmHWM``; for the job also its process and pool together, sampled),
 and compares the outputs: their pixel sizes (must be equal), their bytes, and their quality
-as PSNR against a reference made from the source (decoded, oriented, resized with Lanczos).
+as PSNR against a reference made from the source (decoded, oriented, resized with Lanczos),
+and the PSNR of each job output against the naive loop's.
 """
 
 from __future__ import annotations
@@ -227,7 +228,7 @@ def compare(
 
     sizes_equal = 0
     total = {(who, name): 0 for who in ("naive", "job") for name in OUTPUTS}
-    psnr = {(who, name): 0.0 for who in ("naive", "job") for name in OUTPUTS}
+    psnr = {(who, name): 0.0 for who in ("naive", "job", "between") for name in OUTPUTS}
     ext = {"original": "jpg", "thumb": "jpg", "large": "webp"}
     step = max(1, len(sources) // sample)
     measured = 0
@@ -247,6 +248,7 @@ def compare(
                 expected = reference.resize(ours.size, Image.Resampling.LANCZOS)
                 psnr[("job", name)] += _psnr(ours, expected) / sample
                 psnr[("naive", name)] += _psnr(theirs, expected) / sample
+                psnr[("between", name)] += _psnr(ours, theirs) / sample
     return {"sizes_equal": sizes_equal, "bytes": total, "psnr": psnr}
 
 
@@ -308,16 +310,21 @@ def main(argv: list[str] | None = None) -> int:
         + "; job " + ", ".join(f"{r['seconds']:.1f}" for r in job_runs)
     )  # fmt: skip
     print(f"\noutputs of equal pixel size: {result['sizes_equal']} of {3 * n}")
-    print(f"{'output':<10}{'naive MB':>10}{'job MB':>10}{'naive PSNR':>12}{'job PSNR':>10}")
+    print(
+        f"{'output':<10}{'naive MB':>10}{'job MB':>10}{'naive PSNR':>12}{'job PSNR':>10}"
+        f"{'job vs naive':>14}"
+    )
     for name in OUTPUTS:
         print(
             f"{name:<10}{result['bytes'][('naive', name)] / 1e6:>10.2f}"
             f"{result['bytes'][('job', name)] / 1e6:>10.2f}"
             f"{result['psnr'][('naive', name)]:>12.2f}{result['psnr'][('job', name)]:>10.2f}"
+            f"{result['psnr'][('between', name)]:>14.2f}"
         )
     print(
-        f"(PSNR in dB against the source decoded, oriented and resized with Lanczos, mean of "
-        f"{args.sample} images; higher is closer)"
+        f"(PSNR in dB against the source decoded, oriented and resized with Lanczos, and of "
+        f"the job's output against the naive one; mean of {args.sample} images; higher is "
+        f"closer)"
     )
     return 0 if result["sizes_equal"] == 3 * n else 1
 

@@ -529,6 +529,13 @@ def _image_variants(raw: str) -> tuple[ImageVariant, ...]:
     return tuple(out)
 
 
+def _webp_method(raw: str) -> int:
+    value = _non_negative_int(raw)
+    if value > 6:
+        raise ValueError("a whole number from 0 (fastest) to 6 (smallest)")
+    return value
+
+
 def _quality(raw: str) -> int:
     value = _positive_int(raw)
     if value > 100:
@@ -546,6 +553,7 @@ class ImageSettings:
     )
     jpeg_quality: int = 75
     webp_quality: int = 80
+    webp_method: int = 2
     original_max: int = 2560
     max_pixels: int = 50_000_000
     max_bytes: int = 20 * 1024 * 1024
@@ -577,6 +585,14 @@ IMAGE_SETTINGS: tuple[Setting, ...] = (
         "80",
         "Encoder quality (1-100) of WebP outputs (80: Pillow's default).",
         _quality,
+    ),
+    Setting(
+        "PIPELINE_IMAGE_WEBP_METHOD",
+        "2",
+        "Effort of the WebP encoder, 0 (fastest) to 6 (smallest files). 2 encodes a photo "
+        "about 3 times faster than Pillow's default 4, its files some 8 % larger at the "
+        "same quality setting.",
+        _webp_method,
     ),
     Setting(
         "PIPELINE_IMAGE_ORIGINAL_MAX",
@@ -627,6 +643,7 @@ _IMAGE_FIELD_OF = {
     "PIPELINE_IMAGE_VARIANTS": "variants",
     "PIPELINE_IMAGE_JPEG_QUALITY": "jpeg_quality",
     "PIPELINE_IMAGE_WEBP_QUALITY": "webp_quality",
+    "PIPELINE_IMAGE_WEBP_METHOD": "webp_method",
     "PIPELINE_IMAGE_ORIGINAL_MAX": "original_max",
     "PIPELINE_IMAGE_MAX_PIXELS": "max_pixels",
     "PIPELINE_IMAGE_MAX_BYTES": "max_bytes",

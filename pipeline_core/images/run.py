@@ -65,6 +65,7 @@ def recipe_of(settings: Settings) -> Recipe:
         images.webp_quality,
         images.max_pixels,
         images.original_max,
+        images.webp_method,
     )
 
 
