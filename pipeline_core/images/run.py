@@ -45,7 +45,7 @@ from pipeline_core.config import Settings
 from pipeline_core.exceptions import ImageError, JobCancelled
 from pipeline_core.images import rows
 from pipeline_core.images.convert import EXTENSIONS, Converted, Recipe, convert
-from pipeline_core.images.fetch import fetch
+from pipeline_core.images.fetch import HostLookups, fetch
 from pipeline_core.stages.errors import ErrorSink
 from pipeline_core.storage import Storage
 from pipeline_core.storage.keys import check_key
@@ -155,6 +155,7 @@ class ImageRun:
         self._lock = threading.Lock()
         self._contents: dict[str, Future[dict[str, Any]]] = {}
         self._pool: ProcessPoolExecutor | None = None
+        self._lookups = HostLookups()
 
     # ------------------------------------------------------------------ planning
 
@@ -264,6 +265,8 @@ class ImageRun:
                 max_bytes=images.max_bytes,
                 timeout=images.timeout,
                 allowed_hosts=self.settings.allowed_hosts,
+                name_servers=self.settings.name_servers,
+                lookups=self._lookups,
             )
             now = datetime.now(UTC)
             if fetched.status == 304:
