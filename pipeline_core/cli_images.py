@@ -61,11 +61,20 @@ def images(sources: tuple[str, ...], dry_run: bool, now: bool, pending: bool) ->
             planned = ImageRun(engine, settings, get_storage(settings), name).plan(
                 refresh=not pending
             )
-            counts = {a: sum(p.action == a for p in planned) for a in ("download", "conditional")}
+            counts = {
+                a: sum(p.action == a for p in planned)
+                for a in ("download", "conditional", "failed")
+            }
+            failed = (
+                f", {counts['failed']} failed before (not fetched until "
+                "PIPELINE_IMAGE_RETRY_AFTER has passed)"
+                if counts["failed"]
+                else ""
+            )
             click.echo(
                 f"{name}: {len(planned)} image URLs: {counts['download']} to download, "
                 f"{counts['conditional']} to ask again (conditional request), "
-                f"{len(planned) - sum(counts.values())} already stored"
+                f"{len(planned) - sum(counts.values())} already stored{failed}"
             )
             for entry in planned:
                 listings = ", ".join(entry.listings[:3]) + (" …" if len(entry.listings) > 3 else "")

@@ -558,6 +558,7 @@ class ImageSettings:
     max_pixels: int = 50_000_000
     max_bytes: int = 20 * 1024 * 1024
     timeout: float = 20.0
+    retry_after: float = 86400.0
     concurrency: int = 8
     processes: int = 0
     cache_control: str = "public, max-age=31536000, immutable"
@@ -621,6 +622,14 @@ IMAGE_SETTINGS: tuple[Setting, ...] = (
         _positive_float,
     ),
     Setting(
+        "PIPELINE_IMAGE_RETRY_AFTER",
+        "86400",
+        "Seconds a URL that failed (HTTP error, refused, not resolved, not an image, ...) is "
+        "not fetched again: until then its listing images are marked failed with the known "
+        "reason and no new error row is written. 0: every run tries it again.",
+        _non_negative_float,
+    ),
+    Setting(
         "PIPELINE_IMAGE_CONCURRENCY",
         "8",
         "Images an image job downloads at once (also the most images held in memory).",
@@ -648,6 +657,7 @@ _IMAGE_FIELD_OF = {
     "PIPELINE_IMAGE_MAX_PIXELS": "max_pixels",
     "PIPELINE_IMAGE_MAX_BYTES": "max_bytes",
     "PIPELINE_IMAGE_TIMEOUT": "timeout",
+    "PIPELINE_IMAGE_RETRY_AFTER": "retry_after",
     "PIPELINE_IMAGE_CONCURRENCY": "concurrency",
     "PIPELINE_IMAGE_PROCESSES": "processes",
     "PIPELINE_IMAGE_CACHE_CONTROL": "cache_control",
