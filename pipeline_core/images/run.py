@@ -345,6 +345,8 @@ class ImageRun:
         try:
             with self.engine.connect() as conn:
                 existing = rows.stored_content(conn, content_hash, self.spec)
+            if existing is not None and not self.storage.exists(existing["original_key"]):
+                existing = None  # deleted as unused meanwhile: made again
             if existing is not None:
                 columns = ("format", "spec", *rows.FILLED)
                 content = {k: existing[k] for k in columns}
