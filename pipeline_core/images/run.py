@@ -9,14 +9,20 @@ to a process pool (``PIPELINE_IMAGE_PROCESSES``) that checks and converts them
 called :meth:`ImageRun.run` only writes the rows, one transaction per URL, so a failure
 never undoes another image's rows.
 
+A URL that failed less than ``PIPELINE_IMAGE_RETRY_AFTER`` seconds ago is not fetched
+again (its rows get the known reason), a listing image keeps one error row per URL (a new
+failure updates it), and a host name that does not resolve is looked up once per run
+(:class:`~pipeline_core.images.fetch.HostLookups`).
+
 Memory stays bounded whatever the image count: at most ``concurrency`` URLs are in flight
 (each holds at most ``PIPELINE_IMAGE_MAX_BYTES`` downloaded plus its decoded pixels, which
 ``PIPELINE_IMAGE_MAX_PIXELS`` bounds), and a finished URL keeps only its row values.
 
 Content is deduplicated by SHA-256: outputs are stored under
 ``images/<hash[:2]>/<hash>/<recipe>/<name>.<ext>``, and bytes already stored with the same
-recipe (by another URL, listing or source, in this run or before) are not converted or
-written again.
+recipe (by another URL, listing or source, in this run or before, and still in storage)
+are not converted or written again. Outputs nothing names any more are deleted by
+:mod:`~pipeline_core.images.cleanup`.
 """
 
 from __future__ import annotations
@@ -95,7 +101,7 @@ class Outcome:
     """What happened to one URL."""
 
     url: str
-    action: str  # reused, not_modified, unchanged, stored, deduplicated, failed
+    action: str  # reused, not_modified, unchanged, stored, deduplicated, failed, failed_before
     #: Columns of the URL's ``pipeline.images`` row to write (None: nothing changed).
     url_row: dict[str, Any] | None
     #: Columns of its ``listing_images`` rows.
