@@ -88,7 +88,7 @@ def _resize(image: Image.Image, size: tuple[int, int]) -> Image.Image:
     """Bicubic, as Pillow's ``thumbnail``, with a factor of 4 or more first reduced by whole
     pixel blocks (``reducing_gap=2``), which costs a fraction and looks the same; bilinear
     (Pillow's antialiased triangle filter) for a factor below 2, where it is 30 % cheaper and
-    differs from bicubic by less than the encoders' own loss (decision 91)."""
+    differs from bicubic by less than the encoders' own loss (decision 300)."""
     if max(image.size) < 2 * max(size):
         return image.resize(size, Image.Resampling.BILINEAR)
     return image.resize(size, Image.Resampling.BICUBIC, reducing_gap=2.0)
