@@ -15,7 +15,8 @@ Each contender runs ``--rounds`` times (default 2), alternating, and its best ru
 (the machine is shared and its load changes). It prints images/s of each and their ratio,
 the peak RSS of each (``VmHWM``; for the job also its process and pool together, sampled),
 and compares the outputs: their pixel sizes (must be equal), their bytes, and their quality
-as PSNR against a reference made from the source (decoded, oriented, resized with Lanczos).
+as PSNR against a reference made from the source (decoded, oriented, resized with Lanczos),
+and the PSNR of each job output against the naive loop's.
 """
 
 from __future__ import annotations
@@ -113,12 +114,22 @@ class _TreeSampler(threading.Thread):
             self.peak = max(self.peak, _tree_mb(os.getpid()))
 
 
+def _cpu() -> float:
+    """CPU seconds (user + system) of this process and of its waited-for children."""
+    import resource
+
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def naive(urls: list[str], out: str, conn: Connection) -> None:
     """The naive loop, in its own process; sends seconds and peak RSS."""
     from PIL import Image, ImageOps
 
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     folder = Path(out)
+    cpu = _cpu()
     started = time.perf_counter()
     for index, url in enumerate(urls):
         with opener.open(url) as response:
@@ -131,7 +142,8 @@ def naive(urls: list[str], out: str, conn: Connection) -> None:
         large = image.copy()
         large.thumbnail((1200, 1200))
         large.save(folder / f"{index}-large.webp", "WEBP")
-    conn.send({"seconds": time.perf_counter() - started, "rss": _status_mb("self", "VmHWM")})
+    seconds = time.perf_counter() - started
+    conn.send({"seconds": seconds, "cpu": _cpu() - cpu, "rss": _status_mb("self", "VmHWM")})
 
 
 def job(urls: list[str], work: str, conn: Connection) -> None:
@@ -172,9 +184,11 @@ def job(urls: list[str], work: str, conn: Connection) -> None:
     run = ImageRun(engine, settings, get_storage(settings), "bench")
     sampler = _TreeSampler()
     sampler.start()
+    cpu = _cpu()
     started = time.perf_counter()
-    stats = run.run()
+    stats = run.run()  # its pool is shut down and waited for: its CPU time is counted
     seconds = time.perf_counter() - started
+    cpu = _cpu() - cpu
     sampler.stop.set()
     table, listings = staging["listing_images"], staging["listings"]
     with engine.connect() as db:
@@ -191,6 +205,7 @@ def job(urls: list[str], work: str, conn: Connection) -> None:
     conn.send(
         {
             "seconds": seconds,
+            "cpu": cpu,
             "rss": _status_mb("self", "VmHWM"),
             "tree_rss": sampler.peak,
             "stats": stats,
@@ -227,7 +242,7 @@ def compare(
 
     sizes_equal = 0
     total = {(who, name): 0 for who in ("naive", "job") for name in OUTPUTS}
-    psnr = {(who, name): 0.0 for who in ("naive", "job") for name in OUTPUTS}
+    psnr = {(who, name): 0.0 for who in ("naive", "job", "between") for name in OUTPUTS}
     ext = {"original": "jpg", "thumb": "jpg", "large": "webp"}
     step = max(1, len(sources) // sample)
     measured = 0
@@ -247,6 +262,7 @@ def compare(
                 expected = reference.resize(ours.size, Image.Resampling.LANCZOS)
                 psnr[("job", name)] += _psnr(ours, expected) / sample
                 psnr[("naive", name)] += _psnr(theirs, expected) / sample
+                psnr[("between", name)] += _psnr(ours, theirs) / sample
     return {"sizes_equal": sizes_equal, "bytes": total, "psnr": psnr}
 
 
@@ -295,11 +311,12 @@ def main(argv: list[str] | None = None) -> int:
 
     n = args.images
     naive_rate, job_rate = n / naive_run["seconds"], n / job_run["seconds"]
-    print(f"\n{'':<22}{'images/s':>10}{'seconds':>10}{'peak RSS MB':>14}")
+    print(f"\n{'':<22}{'images/s':>10}{'seconds':>10}{'CPU ms/image':>14}{'peak RSS MB':>13}")
     print(f"{'naive Pillow loop':<22}{naive_rate:>10.2f}{naive_run['seconds']:>10.1f}"
-          f"{naive_run['rss']:>14.0f}")  # fmt: skip
+          f"{naive_run['cpu'] / n * 1000:>14.1f}{naive_run['rss']:>13.0f}")  # fmt: skip
     print(f"{'image job':<22}{job_rate:>10.2f}{job_run['seconds']:>10.1f}"
-          f"{job_run['rss']:>14.0f}  (with its pool: {job_run['tree_rss']:.0f})")  # fmt: skip
+          f"{job_run['cpu'] / n * 1000:>14.1f}{job_run['rss']:>13.0f}"
+          f"  (with its pool: {job_run['tree_rss']:.0f})")  # fmt: skip
     ratio = job_rate / naive_rate
     print(f"ratio job / naive: {ratio:.2f}x (target 2x: {'ok' if ratio >= 2 else 'MISSED'})")
     print(f"job stats: {job_run['stats']}")
@@ -308,16 +325,21 @@ def main(argv: list[str] | None = None) -> int:
         + "; job " + ", ".join(f"{r['seconds']:.1f}" for r in job_runs)
     )  # fmt: skip
     print(f"\noutputs of equal pixel size: {result['sizes_equal']} of {3 * n}")
-    print(f"{'output':<10}{'naive MB':>10}{'job MB':>10}{'naive PSNR':>12}{'job PSNR':>10}")
+    print(
+        f"{'output':<10}{'naive MB':>10}{'job MB':>10}{'naive PSNR':>12}{'job PSNR':>10}"
+        f"{'job vs naive':>14}"
+    )
     for name in OUTPUTS:
         print(
             f"{name:<10}{result['bytes'][('naive', name)] / 1e6:>10.2f}"
             f"{result['bytes'][('job', name)] / 1e6:>10.2f}"
             f"{result['psnr'][('naive', name)]:>12.2f}{result['psnr'][('job', name)]:>10.2f}"
+            f"{result['psnr'][('between', name)]:>14.2f}"
         )
     print(
-        f"(PSNR in dB against the source decoded, oriented and resized with Lanczos, mean of "
-        f"{args.sample} images; higher is closer)"
+        f"(PSNR in dB against the source decoded, oriented and resized with Lanczos, and of "
+        f"the job's output against the naive one; mean of {args.sample} images; higher is "
+        f"closer)"
     )
     return 0 if result["sizes_equal"] == 3 * n else 1
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 import sqlalchemy as sa
 
-from pipeline_core.config import load_settings
+from pipeline_core.config import Settings, load_settings
 
 
 def _sources_with_images(engine: sa.Engine, named: tuple[str, ...]) -> list[str]:
@@ -30,6 +30,26 @@ def _sources_with_images(engine: sa.Engine, named: tuple[str, ...]) -> list[str]
     return list(named) or having
 
 
+def _delete_unused(
+    engine: sa.Engine, settings: Settings, sources: tuple[str, ...], *, grace: float, dry_run: bool
+) -> None:
+    from pipeline_core.images.cleanup import delete_unused
+    from pipeline_core.storage import get_storage
+
+    if sources:
+        raise click.UsageError("--delete-unused takes no SOURCE: stored images are shared")
+    done = delete_unused(engine, get_storage(settings), grace=grace, dry_run=dry_run)
+    verb = "would delete" if dry_run else "deleted"
+    click.echo(
+        f"{verb} {done.objects} stored images ({done.bytes:,} bytes) and {done.url_rows} "
+        f"image URL rows no listing uses; kept {done.recent} unused ones written less than "
+        f"{grace:g} s ago"
+    )
+    if dry_run:
+        for key in sorted(done.keys):
+            click.echo(f"  {key}")
+
+
 @click.command()
 @click.argument("sources", nargs=-1, metavar="[SOURCE]...")
 @click.option("--dry-run", is_flag=True, help="Say what would be fetched; fetch and write nothing.")
@@ -39,7 +59,29 @@ def _sources_with_images(engine: sa.Engine, named: tuple[str, ...]) -> list[str]
     is_flag=True,
     help="Only the images not processed yet (as after an ingest), not every image.",
 )
-def images(sources: tuple[str, ...], dry_run: bool, now: bool, pending: bool) -> None:
+@click.option(
+    "--delete-unused",
+    is_flag=True,
+    help="Delete the stored images (and URL rows) no staging or production listing, nor a "
+    "promotion's snapshot, uses any more; with --dry-run only count them.",
+)
+@click.option(
+    "--grace",
+    type=click.FloatRange(min=0),
+    default=3600.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="With --delete-unused: keep what was written less than SECONDS ago (a running "
+    "image job's new objects).",
+)
+def images(
+    sources: tuple[str, ...],
+    dry_run: bool,
+    now: bool,
+    pending: bool,
+    delete_unused: bool,
+    grace: float,
+) -> None:
     """Queue an image job for each SOURCE (default: every source with staged images).
 
     The job goes over every image of the source's active listings, asking each server
@@ -55,17 +97,29 @@ def images(sources: tuple[str, ...], dry_run: bool, now: bool, pending: bool) ->
 
     settings = load_settings()
     engine = _engine()
+    if delete_unused:
+        _delete_unused(engine, settings, sources, grace=grace, dry_run=dry_run)
+        return
     names = _sources_with_images(engine, sources)
     if dry_run:
         for name in names:
             planned = ImageRun(engine, settings, get_storage(settings), name).plan(
                 refresh=not pending
             )
-            counts = {a: sum(p.action == a for p in planned) for a in ("download", "conditional")}
+            counts = {
+                a: sum(p.action == a for p in planned)
+                for a in ("download", "conditional", "failed")
+            }
+            failed = (
+                f", {counts['failed']} failed before (not fetched until "
+                "PIPELINE_IMAGE_RETRY_AFTER has passed)"
+                if counts["failed"]
+                else ""
+            )
             click.echo(
                 f"{name}: {len(planned)} image URLs: {counts['download']} to download, "
                 f"{counts['conditional']} to ask again (conditional request), "
-                f"{len(planned) - sum(counts.values())} already stored"
+                f"{len(planned) - sum(counts.values())} already stored{failed}"
             )
             for entry in planned:
                 listings = ", ".join(entry.listings[:3]) + (" …" if len(entry.listings) > 3 else "")

@@ -597,6 +597,13 @@ def _image_variants(raw: str) -> tuple[ImageVariant, ...]:
     return tuple(out)
 
 
+def _webp_method(raw: str) -> int:
+    value = _non_negative_int(raw)
+    if value > 6:
+        raise ValueError("a whole number from 0 (fastest) to 6 (smallest)")
+    return value
+
+
 def _quality(raw: str) -> int:
     try:
         value = int(raw.strip())
@@ -625,10 +632,12 @@ class ImageSettings:
     )
     jpeg_quality: int = 75
     webp_quality: int = 80
+    webp_method: int = 2
     original_max: int = 2560
     max_pixels: int = 50_000_000
     max_bytes: int = 20 * 1024 * 1024
     timeout: float = 20.0
+    retry_after: float = 86400.0
     concurrency: int = 8
     processes: int = 0
     cache_control: str = "public, max-age=31536000, immutable"
@@ -658,6 +667,14 @@ IMAGE_SETTINGS: tuple[Setting, ...] = (
         _quality,
     ),
     Setting(
+        "PIPELINE_IMAGE_WEBP_METHOD",
+        "2",
+        "Effort of the WebP encoder, 0 (fastest) to 6 (smallest files). 2 encodes a photo "
+        "about 3 times faster than Pillow's default 4, its files some 8 % larger at the "
+        "same quality setting.",
+        _webp_method,
+    ),
+    Setting(
         "PIPELINE_IMAGE_ORIGINAL_MAX",
         "2560",
         "Longest side, in pixels, of the stored optimised original: a larger image is "
@@ -684,6 +701,14 @@ IMAGE_SETTINGS: tuple[Setting, ...] = (
         _positive_float,
     ),
     Setting(
+        "PIPELINE_IMAGE_RETRY_AFTER",
+        "86400",
+        "Seconds a URL that failed (HTTP error, refused, not resolved, not an image, ...) is "
+        "not fetched again: until then its listing images are marked failed with the known "
+        "reason and no new error row is written. 0: every run tries it again.",
+        _non_negative_float,
+    ),
+    Setting(
         "PIPELINE_IMAGE_CONCURRENCY",
         "8",
         "Images an image job downloads at once (also the most images held in memory).",
@@ -708,10 +733,12 @@ _IMAGE_FIELD_OF = {
     "PIPELINE_IMAGE_VARIANTS": "variants",
     "PIPELINE_IMAGE_JPEG_QUALITY": "jpeg_quality",
     "PIPELINE_IMAGE_WEBP_QUALITY": "webp_quality",
+    "PIPELINE_IMAGE_WEBP_METHOD": "webp_method",
     "PIPELINE_IMAGE_ORIGINAL_MAX": "original_max",
     "PIPELINE_IMAGE_MAX_PIXELS": "max_pixels",
     "PIPELINE_IMAGE_MAX_BYTES": "max_bytes",
     "PIPELINE_IMAGE_TIMEOUT": "timeout",
+    "PIPELINE_IMAGE_RETRY_AFTER": "retry_after",
     "PIPELINE_IMAGE_CONCURRENCY": "concurrency",
     "PIPELINE_IMAGE_PROCESSES": "processes",
     "PIPELINE_IMAGE_CACHE_CONTROL": "cache_control",

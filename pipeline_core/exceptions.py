@@ -101,6 +101,11 @@ class URLPolicyError(PipelineError):
     """A URL was refused by the fetch policy before any request was made."""
 
 
+class UnresolvedHost(URLPolicyError):
+    """A URL's host name did not resolve: no such name, no address, or the lookup failed or
+    timed out."""
+
+
 class StorageError(PipelineError):
     """A file could not be stored or read: names the key or URL and the storage."""
 

@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import threading
 from collections.abc import Iterable, Sequence
-from functools import lru_cache
+from concurrent.futures import Future
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
 
@@ -32,7 +34,7 @@ import dns.nameserver
 import dns.resolver
 
 from pipeline_core.config import Settings
-from pipeline_core.exceptions import URLPolicyError
+from pipeline_core.exceptions import UnresolvedHost, URLPolicyError
 
 #: A name server: (IP address, port).
 NameServer = tuple[str, int]
@@ -40,42 +42,100 @@ NameServer = tuple[str, int]
 LOOKUP_SECONDS = 5.0
 
 
-@lru_cache(maxsize=1024)
-def _addresses(host: str, name_servers: tuple[NameServer, ...] = ()) -> tuple[str, ...]:
+#: Names that resolved, and their addresses, by (name, name servers): the most recent
+#: :data:`_RESOLVED_MAX` (a name that did not resolve is not kept: it is asked again).
+_resolved: dict[tuple[str, tuple[NameServer, ...]], tuple[str, ...]] = {}
+_RESOLVED_MAX = 1024
+_resolved_lock = threading.Lock()
+
+
+def _addresses(
+    host: str, name_servers: tuple[NameServer, ...] = (), lifetime: float | None = None
+) -> tuple[str, ...]:
     try:
         return (str(ipaddress.ip_address(host)),)
     except ValueError:
         pass
+    key = (host, name_servers)
+    with _resolved_lock:
+        found = _resolved.get(key)
+    if found is not None:
+        return found
     if name_servers:
-        return resolve(host, name_servers, ("A", "AAAA"))
+        found = resolve(host, name_servers, ("A", "AAAA"), lifetime=lifetime or LOOKUP_SECONDS)
+    else:
+        found = tuple(sorted({str(info[4][0]) for info in system_lookup(host, None, lifetime)}))
+    with _resolved_lock:
+        if len(_resolved) >= _RESOLVED_MAX:
+            _resolved.pop(next(iter(_resolved)))
+        _resolved[key] = found
+    return found
+
+
+def system_lookup(host: str, port: int | None, lifetime: float | None = None) -> list[Any]:
+    """``socket.getaddrinfo`` (TCP) of ``host``; :class:`UnresolvedHost` when it fails or,
+    with ``lifetime``, takes longer than that many seconds. The system's resolver has no
+    timeout of its own to set (its default is 5 s a try, several tries, when a name server
+    does not answer): with ``lifetime`` the lookup runs in a thread of its own and is given
+    up on, not stopped, when the time is out."""
+    if lifetime is None:
+        return _getaddrinfo(host, port)
+    future: Future[list[Any]] = Future()
+
+    def look_up() -> None:
+        try:
+            future.set_result(_getaddrinfo(host, port))
+        except BaseException as exc:  # handed to the caller
+            future.set_exception(exc)
+
+    threading.Thread(target=look_up, name=f"lookup-{host}", daemon=True).start()
     try:
-        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-    except socket.gaierror as exc:
-        raise URLPolicyError(f"host {host!r} does not resolve: {exc}") from None
-    return tuple(sorted({str(info[4][0]) for info in infos}))
+        return future.result(timeout=lifetime)
+    except TimeoutError:
+        raise UnresolvedHost(
+            f"host {host!r} does not resolve: the system's resolver gave no answer within "
+            f"{round(lifetime, 1):g} s"
+        ) from None
+
+
+def _getaddrinfo(host: str, port: int | None) -> list[Any]:
+    try:
+        return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise UnresolvedHost(f"host {host!r} does not resolve: {exc}") from None
 
 
 def resolve(
-    host: str, name_servers: Sequence[NameServer], kinds: Sequence[str] = ("A",)
+    host: str,
+    name_servers: Sequence[NameServer],
+    kinds: Sequence[str] = ("A",),
+    *,
+    lifetime: float = LOOKUP_SECONDS,
 ) -> tuple[str, ...]:
     """The addresses ``name_servers`` give for ``host`` (records of ``kinds``, in that
-    order), asked afresh (no cache); :class:`URLPolicyError` when there are none."""
+    order), asked afresh (no cache), all within ``lifetime`` seconds;
+    :class:`UnresolvedHost` when there are none."""
     resolver = dns.resolver.Resolver(configure=False)
     resolver.nameservers = [dns.nameserver.Do53Nameserver(ip, port) for ip, port in name_servers]
-    resolver.lifetime = LOOKUP_SECONDS
+    resolver.lifetime = lifetime
     resolver.cache = None
+    servers = ", ".join(f"{ip}:{port}" for ip, port in name_servers)
     found: list[str] = []
     for kind in kinds:
         try:
             answer = resolver.resolve(host, kind, search=False, raise_on_no_answer=False)
         except dns.resolver.NXDOMAIN:
             break
+        except dns.exception.Timeout:
+            raise UnresolvedHost(
+                f"host {host!r} does not resolve: name servers {servers} gave no answer "
+                f"within {round(lifetime, 1):g} s"
+            ) from None
         except dns.exception.DNSException as exc:
-            raise URLPolicyError(f"host {host!r} does not resolve: {exc}") from None
+            raise UnresolvedHost(f"host {host!r} does not resolve: {exc}") from None
         found.extend(str(record.address) for record in answer.rrset or ())
     if not found:
-        servers = ", ".join(f"{ip}:{port}" for ip, port in name_servers)
-        raise URLPolicyError(f"host {host!r} does not resolve (name servers {servers})")
+        raise UnresolvedHost(f"host {host!r} does not resolve (name servers {servers})")
     return tuple(found)
 
 
@@ -154,9 +214,13 @@ def check_url(
     allowed_hosts: Iterable[str] = (),
     file_roots: Iterable[Path] | None = None,
     name_servers: Sequence[NameServer] = (),
+    lifetime: float | None = None,
 ) -> None:
     """Raise :class:`URLPolicyError` unless ``url`` may be fetched (its host's names looked
-    up with ``name_servers`` when given, else with the system's resolver).
+    up with ``name_servers`` when given, else with the system's resolver; within
+    ``lifetime`` seconds when given, else :data:`LOOKUP_SECONDS` for ``name_servers`` and
+    the system's own timeouts). A host that does not resolve raises
+    :class:`~pipeline_core.exceptions.UnresolvedHost`.
 
     ``file:`` URLs are refused unless ``file_roots`` is given (the folders of a source that
     starts from a ``file:`` URL); then the file must lie in one of them
@@ -176,7 +240,7 @@ def check_url(
     allowed = {h.lower() for h in allowed_hosts}
     if host in allowed:
         return
-    for address in _addresses(host, tuple(name_servers)):
+    for address in _addresses(host, tuple(name_servers), lifetime):
         check_address(host, address, allowed, url)
 
 
@@ -204,16 +268,41 @@ def check_address(
 
 
 def connect_checked(
-    host: str, port: int, timeout: float | None, allowed_hosts: Iterable[str] = ()
+    host: str,
+    port: int,
+    timeout: float | None,
+    allowed_hosts: Iterable[str] = (),
+    name_servers: Sequence[NameServer] = (),
 ) -> socket.socket:
     """A TCP connection to ``host``:``port`` whose address obeys the policy.
 
-    The name is resolved once here and every answer is checked with :func:`check_address`
-    before any is connected to, so the address connected to is the address checked (no
-    second lookup for a rebinding name server to answer differently). For clients that
-    open their own sockets (the webhook notifier); Scrapy's are checked by its resolver.
+    The name is resolved once here (by ``name_servers`` when given, as :func:`check_url`
+    does; within ``timeout`` when given) and every answer is checked with
+    :func:`check_address` before any is connected to, so the address connected to is the
+    address checked (no second lookup for a rebinding name server to answer differently).
+    For clients that open their own sockets (the webhook notifier, image downloads);
+    Scrapy's are checked by its resolver.
     """
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    infos: list[Any]
+    try:
+        ipaddress.ip_address(host)
+        literal = True
+    except ValueError:
+        literal = False
+    if name_servers and not literal:
+        found = resolve(host, name_servers, ("A", "AAAA"), lifetime=timeout or LOOKUP_SECONDS)
+        infos = [
+            (
+                socket.AF_INET6 if ":" in ip else socket.AF_INET,
+                socket.SOCK_STREAM,
+                socket.IPPROTO_TCP,
+                "",
+                (ip, port, 0, 0) if ":" in ip else (ip, port),
+            )
+            for ip in found
+        ]
+    else:
+        infos = system_lookup(host, port, timeout)
     for *_, sockaddr in infos:
         check_address(host, str(sockaddr[0]), allowed_hosts)
     error: OSError | None = None

@@ -72,6 +72,9 @@ def job_failed(job: dict[str, Any], error: str, settings: Settings) -> None:
             status = response.status
     except urllib.error.HTTPError as exc:
         status = exc.code
+    except URLPolicyError as exc:  # the connection's own check, or its lookup, failed
+        logger.error("webhook %s refused: %s", shown, str(exc).replace(url, shown))
+        return
     except urllib.error.URLError as exc:
         reason = exc.reason
         if isinstance(reason, URLPolicyError):

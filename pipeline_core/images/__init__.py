@@ -8,6 +8,8 @@
 - :mod:`~pipeline_core.images.rows`: ``pipeline.images`` and ``staging.listing_images``;
 - :mod:`~pipeline_core.images.run`: one image run over a source's listings, downloads
   concurrent and conversions in the pool, memory bounded by the concurrency.
+- :mod:`~pipeline_core.images.cleanup`: deleting stored outputs and URL rows nothing uses
+  any more (``dmo-pipeline images --delete-unused``).
 
 The ``image`` job type (:mod:`pipeline_core.jobs.images`) and ``dmo-pipeline images`` drive
 it. This package imports nothing heavy at import time: the pool's processes import only

@@ -46,6 +46,7 @@ class Recipe:
     webp_quality: int
     max_pixels: int
     original_max: int = 0
+    webp_method: int = 4
 
 
 @dataclass(frozen=True)
@@ -84,8 +85,12 @@ def _fit(size: tuple[int, int], box: int) -> tuple[int, int]:
 
 
 def _resize(image: Image.Image, size: tuple[int, int]) -> Image.Image:
-    """Bicubic, as Pillow's ``thumbnail``; a factor of 4 or more is first reduced by whole
-    pixel blocks (``reducing_gap=2``), which costs a fraction and looks the same."""
+    """Bicubic, as Pillow's ``thumbnail``, with a factor of 4 or more first reduced by whole
+    pixel blocks (``reducing_gap=2``), which costs a fraction and looks the same; bilinear
+    (Pillow's antialiased triangle filter) for a factor below 2, where it is 30 % cheaper and
+    differs from bicubic by less than the encoders' own loss (decision 113)."""
+    if max(image.size) < 2 * max(size):
+        return image.resize(size, Image.Resampling.BILINEAR)
     return image.resize(size, Image.Resampling.BICUBIC, reducing_gap=2.0)
 
 
@@ -102,7 +107,7 @@ def _encode(image: Image.Image, fmt: str, recipe: Recipe, icc: bytes | None) -> 
         quality = recipe.jpeg_quality
         image.save(out, "JPEG", quality=quality, optimize=True, progressive=True, **extra)
     elif fmt == "webp":
-        image.save(out, "WEBP", quality=recipe.webp_quality, method=4, **extra)
+        image.save(out, "WEBP", quality=recipe.webp_quality, method=recipe.webp_method, **extra)
     else:
         image.save(out, "PNG", optimize=True, **extra)
     return out.getvalue()
@@ -143,12 +148,11 @@ def convert(data: bytes, recipe: Recipe) -> Converted:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image.load()
             icc = image.info.get("icc_profile")
-            oriented = ImageOps.exif_transpose(image)
+            ImageOps.exif_transpose(image, in_place=True)  # no copy when upright
     except Image.DecompressionBombError as exc:
         raise ImageError(f"too many pixels: {exc}") from None
     except (OSError, SyntaxError, ValueError, EOFError, IndexError) as exc:
         raise ImageError(f"truncated or corrupt {kind.upper()}: {exc}") from None
-    image = oriented if oriented is not None else image
     alpha = _has_alpha(image)
     if alpha:
         image = image.convert("RGBA")

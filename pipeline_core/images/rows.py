@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from pipeline_core.db.tables import images, staging
+from pipeline_core.db.tables import errors, images, staging
 
 
 def url_hash(url: str) -> str:
@@ -36,6 +36,7 @@ class Target:
     url: str
     status: str
     content_hash: str | None
+    error: str | None
 
 
 def targets(conn: sa.Connection, source: str, *, refresh: bool) -> list[Target]:
@@ -51,6 +52,7 @@ def targets(conn: sa.Connection, source: str, *, refresh: bool) -> list[Target]:
             rows.c.url,
             rows.c.status,
             rows.c.content_hash,
+            rows.c.error,
         )
         .join(listings, listings.c.id == rows.c.listing_id)
         .where(listings.c.source == source, listings.c.status == "active")
@@ -127,3 +129,22 @@ def fill(conn: sa.Connection, ids: list[int], values: dict[str, Any]) -> int:
         )
         written += max(result.rowcount, 0)
     return written
+
+
+def image_errors(
+    conn: sa.Connection, source: str
+) -> dict[tuple[str | None, str | None, str | None], int]:
+    """The image error rows of ``source``: (external id, field, URL) → the newest row's id."""
+    query = (
+        sa.select(errors.c.id, errors.c.external_id, errors.c.field, errors.c.url)
+        .where(errors.c.source == source, errors.c.stage == "image")
+        .order_by(errors.c.id)
+    )
+    return {(e, f, u): int(i) for i, e, f, u in conn.execute(query).all()}
+
+
+def update_error(conn: sa.Connection, error_id: int, error: dict[str, Any]) -> None:
+    """Make the error row ``error_id`` say ``error`` (an :class:`ErrorSink` row): its
+    message, job and time."""
+    values = {k: error[k] for k in ("message", "job_id", "created_at")}
+    conn.execute(sa.update(errors).where(errors.c.id == error_id).values(**values))

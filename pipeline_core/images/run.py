@@ -9,14 +9,20 @@ to a process pool (``PIPELINE_IMAGE_PROCESSES``) that checks and converts them
 called :meth:`ImageRun.run` only writes the rows, one transaction per URL, so a failure
 never undoes another image's rows.
 
+A URL that failed less than ``PIPELINE_IMAGE_RETRY_AFTER`` seconds ago is not fetched
+again (its rows get the known reason), a listing image keeps one error row per URL (a new
+failure updates it), and a host name that does not resolve is looked up once per run
+(:class:`~pipeline_core.images.fetch.HostLookups`).
+
 Memory stays bounded whatever the image count: at most ``concurrency`` URLs are in flight
 (each holds at most ``PIPELINE_IMAGE_MAX_BYTES`` downloaded plus its decoded pixels, which
 ``PIPELINE_IMAGE_MAX_PIXELS`` bounds), and a finished URL keeps only its row values.
 
 Content is deduplicated by SHA-256: outputs are stored under
 ``images/<hash[:2]>/<hash>/<recipe>/<name>.<ext>``, and bytes already stored with the same
-recipe (by another URL, listing or source, in this run or before) are not converted or
-written again.
+recipe (by another URL, listing or source, in this run or before, and still in storage)
+are not converted or written again. Outputs nothing names any more are deleted by
+:mod:`~pipeline_core.images.cleanup`.
 """
 
 from __future__ import annotations
@@ -36,16 +42,17 @@ from concurrent.futures import (
     wait,
 )
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
 from pipeline_core.config import Settings
 from pipeline_core.exceptions import ImageError, JobCancelled
+from pipeline_core.frequency import as_utc
 from pipeline_core.images import rows
 from pipeline_core.images.convert import EXTENSIONS, Converted, Recipe, convert
-from pipeline_core.images.fetch import fetch
+from pipeline_core.images.fetch import HostLookups, fetch
 from pipeline_core.stages.errors import ErrorSink
 from pipeline_core.storage import Storage
 from pipeline_core.storage.keys import check_key
@@ -65,6 +72,7 @@ def recipe_of(settings: Settings) -> Recipe:
         images.webp_quality,
         images.max_pixels,
         images.original_max,
+        images.webp_method,
     )
 
 
@@ -93,7 +101,7 @@ class Outcome:
     """What happened to one URL."""
 
     url: str
-    action: str  # reused, not_modified, unchanged, stored, deduplicated, failed
+    action: str  # reused, not_modified, unchanged, stored, deduplicated, failed, failed_before
     #: Columns of the URL's ``pipeline.images`` row to write (None: nothing changed).
     url_row: dict[str, Any] | None
     #: Columns of its ``listing_images`` rows.
@@ -115,6 +123,7 @@ class _Stats:
                 "stored",
                 "deduplicated",
                 "failed",
+                "failed_before",
                 "objects_written",
                 "bytes_downloaded",
                 "rows_written",
@@ -126,6 +135,15 @@ class _Stats:
 
 def _filled(row: dict[str, Any]) -> dict[str, Any]:
     return {"status": "stored", "error": None} | {k: row[k] for k in rows.FILLED}
+
+
+def _failed(reason: str) -> dict[str, Any]:
+    return {k: None for k in rows.FILLED} | {"status": "failed", "error": reason}
+
+
+def _escaped(text: str | None) -> str | None:
+    """As :class:`ErrorSink` writes an id, field or URL (a NUL as ``\\x00``)."""
+    return None if text is None else text.replace("\x00", "\\x00")
 
 
 class ImageRun:
@@ -154,6 +172,9 @@ class ImageRun:
         self._lock = threading.Lock()
         self._contents: dict[str, Future[dict[str, Any]]] = {}
         self._pool: ProcessPoolExecutor | None = None
+        self._lookups = HostLookups()
+        #: This source's image error rows: (listing, field, URL) → id (see :meth:`_apply`).
+        self._errors: dict[tuple[str | None, str | None, str | None], int] = {}
 
     # ------------------------------------------------------------------ planning
 
@@ -170,13 +191,24 @@ class ImageRun:
     def _usable(self, row: dict[str, Any] | None) -> bool:
         return bool(row and row["status"] == "stored" and row["spec"] == self.spec)
 
+    def _backing_off(self, row: dict[str, Any] | None) -> bool:
+        """True when ``row`` is a URL that failed less than ``PIPELINE_IMAGE_RETRY_AFTER``
+        seconds ago (it is not fetched again yet)."""
+        wait = self.settings.images.retry_after
+        if not (wait and row and row["status"] == "failed" and row["fetched_at"]):
+            return False
+        failed_at = as_utc(row["fetched_at"])
+        return datetime.now(UTC) - failed_at < timedelta(seconds=wait)
+
     def plan(self, *, refresh: bool = True) -> list[Planned]:
         """What :meth:`run` would fetch, without fetching or writing anything."""
         by_url, known = self._work_list(refresh)
         out = []
         for url, targets in by_url.items():
             row = known.get(url)
-            if not self._usable(row):
+            if self._backing_off(row):
+                action = "failed"
+            elif not self._usable(row):
                 action = "download"
             else:
                 action = "conditional" if refresh else "reuse"
@@ -194,6 +226,8 @@ class ImageRun:
         stats["images"] = sum(len(t) for t in by_url.values())
         if not by_url:
             return stats
+        with self.engine.connect() as conn:
+            self._errors = rows.image_errors(conn, self.source)
         concurrency = self.settings.images.concurrency
         last_beat = time.monotonic()
         try:
@@ -254,6 +288,9 @@ class ImageRun:
         if usable and not refresh:
             assert row is not None
             return Outcome(url, "reused", None, _filled(row))
+        if self._backing_off(row):
+            assert row is not None
+            return Outcome(url, "failed_before", None, _failed(row["error"]))
         images = self.settings.images
         try:
             fetched = fetch(
@@ -263,6 +300,8 @@ class ImageRun:
                 max_bytes=images.max_bytes,
                 timeout=images.timeout,
                 allowed_hosts=self.settings.allowed_hosts,
+                name_servers=self.settings.name_servers,
+                lookups=self._lookups,
             )
             now = datetime.now(UTC)
             if fetched.status == 304:
@@ -289,17 +328,14 @@ class ImageRun:
             return Outcome(url, action, url_row, _filled(content), size, written)
         except ImageError as exc:
             reason = str(exc)
-            failed = {k: None for k in rows.FILLED}
-            url_row = failed | {
-                "status": "failed",
-                "error": reason,
+            url_row = _failed(reason) | {
                 "etag": None,
                 "last_modified": None,
                 "format": None,
                 "spec": None,
                 "fetched_at": datetime.now(UTC),
             }
-            return Outcome(url, "failed", url_row, failed | {"status": "failed", "error": reason})
+            return Outcome(url, "failed", url_row, _failed(reason))
 
     def _content(self, content_hash: str, data: bytes) -> tuple[dict[str, Any], str, int]:
         """The stored facts of this content: converted and stored now, or found stored
@@ -315,6 +351,8 @@ class ImageRun:
         try:
             with self.engine.connect() as conn:
                 existing = rows.stored_content(conn, content_hash, self.spec)
+            if existing is not None and not self.storage.exists(existing["original_key"]):
+                existing = None  # deleted as unused meanwhile: made again
             if existing is not None:
                 columns = ("format", "spec", *rows.FILLED)
                 content = {k: existing[k] for k in columns}
@@ -368,13 +406,20 @@ class ImageRun:
         self, outcome: Outcome, targets: list[rows.Target], stats: dict[str, int], refresh: bool
     ) -> None:
         """Write one URL's rows (one transaction): its ``pipeline.images`` row, its
-        listings' image rows, and an error row per listing image when it failed."""
+        listings' image rows, and the error row of each listing image when it failed.
+
+        A listing image has one error row however often its URL fails: a new failure
+        updates that row (message, job, time); a URL not fetched again because it failed
+        recently (``failed_before``) adds a row only for a listing image that has none."""
         stats[outcome.action] += 1
         stats["objects_written"] += outcome.written
         stats["bytes_downloaded"] += outcome.downloaded
         filled = outcome.filled
+        failed = outcome.action in ("failed", "failed_before")
         if outcome.action == "failed":
             ids = [t.id for t in targets]
+        elif failed:  # rows already failed for this reason are not written again
+            ids = [t.id for t in targets if (t.status, t.error) != ("failed", filled["error"])]
         else:  # a row already stored with this content is not written again
             ids = [
                 t.id
@@ -382,19 +427,31 @@ class ImageRun:
                 if t.status != "stored" or t.content_hash != filled["content_hash"]
             ]
         sink = ErrorSink(self.source, job_id=self.job_id)
-        if outcome.action == "failed":
-            for target in targets:
-                sink.add(
-                    "image",
-                    f"image {outcome.url} of listing {target.external_id}: {filled['error']}",
-                    external_id=target.external_id,
-                    field=f"images.{target.position}.url",
-                    url=outcome.url,
-                )
+        for target in targets if failed else ():
+            field = f"images.{target.position}.url"
+            key = (_escaped(target.external_id), field, _escaped(outcome.url))
+            if outcome.action == "failed_before" and key in self._errors:
+                continue
+            sink.add(
+                "image",
+                f"image {outcome.url} of listing {target.external_id}: {filled['error']}",
+                external_id=target.external_id,
+                field=field,
+                url=outcome.url,
+            )
         if outcome.url_row is None and not ids and not sink.pending:
             return
         with self.engine.begin() as conn:
             if outcome.url_row is not None:
                 rows.save_url(conn, outcome.url, outcome.url_row)
             stats["rows_written"] += rows.fill(conn, ids, filled)
-            sink.flush(conn)
+            new = []
+            for error in sink.take():
+                key = (error["external_id"], error["field"], error["url"])
+                if key in self._errors:
+                    rows.update_error(conn, self._errors[key], error)
+                else:
+                    new.append(error)
+            ErrorSink.write(conn, new)
+        for error in new:  # known from now on (their ids are not needed: one run, one row)
+            self._errors[(error["external_id"], error["field"], error["url"])] = 0

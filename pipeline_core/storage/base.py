@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
 #: Content type of JSON Lines files.
 JSONL = "application/x-ndjson"
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """One object a storage lists: its key, size in bytes and last modification (UTC)."""
+
+    key: str
+    size: int
+    modified: datetime
 
 
 class Storage(Protocol):
@@ -38,6 +50,15 @@ class Storage(Protocol):
 
     def exists(self, key: str) -> bool:
         """True when an object is stored under ``key``."""
+        ...
+
+    def list(self, prefix: str) -> Iterator[StoredObject]:
+        """Every object whose key starts with the folder ``prefix`` (``images``), in no
+        particular order."""
+        ...
+
+    def delete(self, keys: Iterable[str]) -> int:
+        """Delete the objects under ``keys`` (a missing one is no error); objects deleted."""
         ...
 
     def url(self, key: str) -> str:

@@ -5,15 +5,16 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
 from pipeline_core.exceptions import StorageError
-from pipeline_core.storage.base import JSONL
+from pipeline_core.storage.base import JSONL, StoredObject
 from pipeline_core.storage.keys import check_key
 
 
@@ -82,6 +83,43 @@ class LocalStorage:
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
+
+    def list(self, prefix: str) -> Iterator[StoredObject]:
+        folder = self._path(prefix)
+        if not folder.is_dir():
+            return
+        for path in folder.rglob("*"):
+            if path.name.startswith(".part-"):
+                continue  # being written
+            try:
+                info = path.stat()
+            except FileNotFoundError:
+                continue
+            if path.is_file():
+                yield StoredObject(
+                    path.relative_to(self.root).as_posix(),
+                    info.st_size,
+                    datetime.fromtimestamp(info.st_mtime, UTC),
+                )
+
+    def delete(self, keys: Iterable[str]) -> int:
+        """Also removes the folders the deletions leave empty (up to the storage folder)."""
+        deleted = 0
+        for key in keys:
+            path = self._path(key)
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                continue
+            deleted += 1
+            parent = path.parent
+            while parent != self.root:
+                try:
+                    parent.rmdir()
+                except OSError:  # not empty (or written to meanwhile)
+                    break
+                parent = parent.parent
+        return deleted
 
     def url(self, key: str) -> str:
         return self._path(key).as_uri()

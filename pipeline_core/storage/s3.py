@@ -9,7 +9,7 @@ splits files above ``multipart_threshold`` into parallel multipart transfers.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from pipeline_core.exceptions import StorageError
 from pipeline_core.masking import mask_text
-from pipeline_core.storage.base import JSONL
+from pipeline_core.storage.base import JSONL, StoredObject
 from pipeline_core.storage.keys import check_key
 
 #: Files above this size are uploaded in parts (S3's smallest part is 5 MiB).
@@ -159,6 +159,37 @@ class S3Storage:
                     return False
                 raise
         return True
+
+    def list(self, prefix: str) -> Iterator[StoredObject]:
+        start = len(self.prefix) + 1 if self.prefix else 0
+        with self._translated("list", prefix):
+            pages = self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=self._name(prefix) + "/"
+            )
+            for page in pages:
+                for entry in page.get("Contents", []):
+                    yield StoredObject(entry["Key"][start:], entry["Size"], entry["LastModified"])
+
+    def delete(self, keys: Iterable[str]) -> int:
+        """``DeleteObjects``, 1,000 keys a request; a key S3 could not delete is a
+        :class:`StorageError` naming it and S3's reason."""
+        chosen = list(keys)
+        names = [self._name(key) for key in chosen]
+        for start in range(0, len(names), 1000):
+            chunk = names[start : start + 1000]
+            with self._translated("delete", chosen[start]):
+                answer = self.client.delete_objects(
+                    Bucket=self.bucket,
+                    Delete={"Objects": [{"Key": name} for name in chunk], "Quiet": True},
+                )
+            failed = answer.get("Errors", [])
+            if failed:
+                first = failed[0]
+                raise StorageError(
+                    f"S3 could not delete {len(failed)} objects of s3://{self.bucket}, "
+                    f"first {first.get('Key')}: {first.get('Code')}: {first.get('Message', '')}"
+                )
+        return len(names)
 
     def url(self, key: str) -> str:
         return f"s3://{self.bucket}/{self._name(key)}"
