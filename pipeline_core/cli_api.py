@@ -192,6 +192,9 @@ def set_credential_command(config: str, name: str, value_stdin: bool) -> None:
 def rotate_credentials_command() -> None:
     """Re-encrypt every credential under the first key of PIPELINE_SECRET_KEY."""
     from pipeline_core.credentials import rotate_credentials
+    from pipeline_core.operations.audit import cli_actor, record_now
 
-    count = rotate_credentials(_engine(), load_settings())
+    engine = _engine()
+    count = rotate_credentials(engine, load_settings())
+    record_now(engine, cli_actor(), "config.credentials_rotated", after={"count": count})
     click.echo(f"{count} credential(s) re-encrypted with the first key")

@@ -39,6 +39,11 @@ def _delete_unused(
     if sources:
         raise click.UsageError("--delete-unused takes no SOURCE: stored images are shared")
     done = delete_unused(engine, get_storage(settings), grace=grace, dry_run=dry_run)
+    if not dry_run:
+        from pipeline_core.operations.audit import cli_actor, record_now
+
+        counts = {"objects": done.objects, "bytes": done.bytes, "url_rows": done.url_rows}
+        record_now(engine, cli_actor(), "images.deleted_unused", after=counts)
     verb = "would delete" if dry_run else "deleted"
     click.echo(
         f"{verb} {done.objects} stored images ({done.bytes:,} bytes) and {done.url_rows} "
@@ -91,6 +96,7 @@ def images(
     from pipeline_core.db.engine import write_transaction
     from pipeline_core.images.run import ImageRun
     from pipeline_core.jobs.images import IMAGE
+    from pipeline_core.operations.audit import cli_actor, record
     from pipeline_core.plugins import get_plugin_manager
     from pipeline_core.queue.enqueue import enqueue
     from pipeline_core.storage import get_storage
@@ -145,6 +151,9 @@ def images(
                 settings=settings,
                 dedup_key=f"image-refresh:{name}" if not pending else f"image:{name}",
             )
+            if job_id is not None:
+                after = {"type": IMAGE, "payload": {"source": name, "refresh": not pending}}
+                record(conn, cli_actor(), "job.queued", str(job_id), after=after)
         if job_id is None:
             click.echo(f"{name}: an image job is already queued")
         else:

@@ -32,6 +32,29 @@ PG_ADMIN_URL = os.environ.get(
 TEMPLATE_DB = f"dmo_test_template_{os.getpid()}"
 
 
+#: The longest modules (about a minute or more of one worker each), run first: xdist's
+#: ``--dist loadfile`` hands modules out in collection order, so a long one collected last
+#: would run alone at the end while the other worker idles.
+LONG_MODULES = (
+    "test_new_source.py",
+    "test_drafting_corpus.py",
+    "test_queue_pipeline.py",
+    "test_queue_worker.py",
+    "test_soak.py",
+    "test_database_restart.py",
+    "test_drafting.py",
+    "test_sqs.py",
+    "test_worker_limits.py",
+    "test_queue_cli.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run :data:`LONG_MODULES` first, longest first; the rest keep their order."""
+    rank = {name: n for n, name in enumerate(LONG_MODULES)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(LONG_MODULES)))
+
+
 def _pg_admin() -> sa.Engine:
     return sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
 

@@ -12,7 +12,15 @@ from typing import Any
 import orjson
 import pytest
 import sqlalchemy as sa
-from api_kit import PREFIX, app_maker, bearer, http_client, mapping_doc, new_dead_job
+from api_kit import (
+    PREFIX,
+    SECRET_KEY,
+    app_maker,
+    bearer,
+    http_client,
+    mapping_doc,
+    new_dead_job,
+)
 from conftest import run_cli
 
 from pipeline_core.db.tables import audit, staging
@@ -292,3 +300,47 @@ def test_command_line_changes_are_audited_as_the_user(
     assert rows[2]["after"]["completed"] == 2
     assert rows[3]["after"]["counts"]["inserted"] == 1
     assert rows[4]["after"]["status"] == "completed"
+
+
+def test_credential_rotation_and_image_commands_are_audited(
+    engine: sa.Engine, pipeline_env: dict[str, str]
+) -> None:
+    """``configs rotate-credentials``, ``images SOURCE`` (a queued job) and ``images
+    --delete-unused`` are changes too: each leaves its row, as the user."""
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        listing_id = conn.execute(
+            sa.insert(staging["listings"])
+            .values(
+                source="pics-src",
+                external_id="P1",
+                dmo=OWN,
+                category="attraction",
+                record_hash="3" * 64,
+                record={"name": {"en": "Old Mill"}, "category": "attraction"},
+                created_at=now,
+                updated_at=now,
+            )
+            .returning(staging["listings"].c.id)
+        ).scalar_one()
+        conn.execute(
+            sa.insert(staging["listing_images"]).values(
+                listing_id=listing_id, position=0, url="http://127.0.0.1:9/mill.jpg"
+            )
+        )
+    env = dict(pipeline_env, PIPELINE_SECRET_KEY=SECRET_KEY, PIPELINE_DISABLE_PLUGINS="")
+    for args in (
+        ("configs", "rotate-credentials"),
+        ("images", "pics-src"),
+        ("images", "--delete-unused", "--grace", "0"),
+    ):
+        done = run_cli(*args, env=env)
+        assert done.returncode == 0, (args, done.stdout, done.stderr)
+    rows = _rows(engine)
+    assert [(r["action"], r["after"]) for r in rows] == [
+        ("config.credentials_rotated", {"count": 0}),
+        ("job.queued", {"type": "image", "payload": {"source": "pics-src", "refresh": True}}),
+        ("images.deleted_unused", {"objects": 0, "bytes": 0, "url_rows": 0}),
+    ]
+    assert rows[1]["target"] is not None and int(rows[1]["target"]) > 0
+    assert all(r["actor"].startswith("cli:") for r in rows)

@@ -29,6 +29,7 @@ ACTIONS = (
     "config.deleted",
     "config.credential_set",
     "config.credential_removed",
+    "config.credentials_rotated",
     "key.created",
     "key.revoked",
     "job.queued",
@@ -38,6 +39,7 @@ ACTIONS = (
     "promotion.queued",
     "promotion.run",
     "promotion.rolled_back",
+    "images.deleted_unused",
 )
 
 
