@@ -49,6 +49,13 @@ LONG_MODULES = (
 )
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto``: one worker per CPU and one more. Many tests wait (a worker's grace
+    period, a lease, a server's answer) rather than compute, and the extra worker fills
+    those waits."""
+    return (os.cpu_count() or 1) + 1
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Run :data:`LONG_MODULES` first, longest first; the rest keep their order."""
     rank = {name: n for n, name in enumerate(LONG_MODULES)}
