@@ -573,8 +573,8 @@ def scheduler(once: bool, interval: float, dry_run: bool) -> None:
     import signal
     import threading
 
+    from pipeline_core.log_format import configure_logging
     from pipeline_core.queue import scheduler as sched
-    from pipeline_core.queue.worker import configure_logging
     from pipeline_core.scrapy.runtime import get_runtime
 
     runtime = get_runtime()

@@ -186,7 +186,7 @@ def relay(forever: bool) -> None:
             "PIPELINE_ENABLE_QUEUES is false: jobs are not announced on SQS, nothing to relay"
         )
     if forever:
-        from pipeline_core.queue.worker import configure_logging
+        from pipeline_core.log_format import configure_logging
 
         configure_logging(settings.log_level, settings.log_format)
         stop = threading.Event()

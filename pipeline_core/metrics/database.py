@@ -16,22 +16,34 @@ from pipeline_core.db.tables import jobs, queue
 RECENT_SCRAPES = 2000
 
 
-def queue_depth(conn: sa.Connection) -> dict[tuple[str, str], int]:
-    """(state, type) → jobs of the queue in that state (dead letters are ``failed``)."""
-    query = sa.select(queue.c.status, queue.c.type, sa.func.count()).group_by(
-        queue.c.status, queue.c.type
-    )
-    return {(status, kind): count for status, kind, count in conn.execute(query)}
-
-
-def dead_letters(conn: sa.Connection) -> dict[str, int]:
-    """Job type → dead-lettered jobs waiting for a retry."""
+def queue_counts(conn: sa.Connection, *where: Any) -> list[tuple[str, str, bool, int]]:
+    """(type, state, dead-lettered, jobs) of ``pipeline.queue``, grouped; ``where``: the
+    conditions of the jobs counted (a DMO's, say). One query for the depth and the dead
+    letters below, and for the dashboard's depth."""
     query = (
-        sa.select(queue.c.type, sa.func.count())
-        .where(queue.c.dead_lettered.is_(True), queue.c.status == "failed")
-        .group_by(queue.c.type)
+        sa.select(queue.c.type, queue.c.status, queue.c.dead_lettered, sa.func.count())
+        .where(*where)
+        .group_by(queue.c.type, queue.c.status, queue.c.dead_lettered)
     )
-    return {kind: count for kind, count in conn.execute(query)}
+    return [(kind, status, bool(dead), count) for kind, status, dead, count in conn.execute(query)]
+
+
+def queue_depth(counts: list[tuple[str, str, bool, int]]) -> dict[tuple[str, str], int]:
+    """(state, type) → jobs of the queue in that state (dead letters are ``failed``), from
+    :func:`queue_counts`."""
+    depth: dict[tuple[str, str], int] = {}
+    for kind, status, _, count in counts:
+        depth[status, kind] = depth.get((status, kind), 0) + count
+    return depth
+
+
+def dead_letters(counts: list[tuple[str, str, bool, int]]) -> dict[str, int]:
+    """Job type → dead-lettered jobs waiting for a retry, from :func:`queue_counts`."""
+    dead: dict[str, int] = {}
+    for kind, status, lettered, count in counts:
+        if lettered and status == "failed":
+            dead[kind] = dead.get(kind, 0) + count
+    return dead
 
 
 def past_lease(conn: sa.Connection) -> list[Any]:
@@ -80,8 +92,8 @@ class DatabaseCollector:
         from prometheus_client.core import GaugeMetricFamily
 
         with self.engine.connect() as conn:
-            depth = queue_depth(conn)
-            dead = dead_letters(conn)
+            counts = queue_counts(conn)
+            depth, dead = queue_depth(counts), dead_letters(counts)
             stuck = past_lease(conn)
             failing = failures_in_a_row(conn)
         family = GaugeMetricFamily(

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from pipeline_core.config import Settings, mask_url
 from pipeline_core.db.tables import SCHEMA_REVISION, crawls
-from pipeline_core.metrics.database import dead_letters, past_lease
+from pipeline_core.metrics.database import dead_letters, past_lease, queue_counts
 
 #: A source is overdue when the latest slot of its scrape frequency passed this long ago and
 #: no crawl of it started since.
@@ -189,7 +189,7 @@ def check_leases(conn: sa.Connection) -> Check:
 
 def check_dead_letters(conn: sa.Connection) -> Check:
     """No dead-lettered job waits."""
-    dead = dead_letters(conn)
+    dead = dead_letters(queue_counts(conn))
     if not dead:
         return Check("dead letters", True, "no dead-lettered job")
     shown = ", ".join(f"{count} {kind}" for kind, count in sorted(dead.items()))

@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from pipeline_core.db.tables import crawls, errors, jobs, queue
+from pipeline_core.metrics.database import queue_counts
 from pipeline_core.operations.jobs import JobFilter, list_jobs
 from pipeline_core.queue.events import newest_id
 from pipeline_core.queue.job import utc
@@ -69,14 +70,8 @@ class Overview:
 
 
 def _depth(conn: sa.Connection, dmo: str | None) -> dict[str, dict[str, int]]:
-    where = JobFilter(dmo=dmo).where()
-    rows = conn.execute(
-        sa.select(queue.c.type, queue.c.status, queue.c.dead_lettered, sa.func.count())
-        .where(*where)
-        .group_by(queue.c.type, queue.c.status, queue.c.dead_lettered)
-    ).all()
     depth: dict[str, dict[str, int]] = {}
-    for job_type, status, dead, count in rows:
+    for job_type, status, dead, count in queue_counts(conn, *JobFilter(dmo=dmo).where()):
         states = depth.setdefault(job_type, dict.fromkeys(DEPTH_STATES, 0))
         states[status] += count
         if dead:

@@ -759,20 +759,11 @@ def process_batch(
 # ---------------------------------------------------------------------- processes
 
 
-def configure_logging(level: str, log_format: str = "text") -> None:
-    """Log to stderr at ``level`` (``LOG_LEVEL``) in ``log_format`` (``PIPELINE_LOG_FORMAT``)
-    in the worker's process (and the scheduler's and relay's: one format). A line logged
-    while a job runs names the job and its correlation id
-    (:mod:`pipeline_core.queue.job_log`)."""
-    from pipeline_core.log_format import configure_logging as configure
-
-    configure(level, log_format)
-
-
 def run_worker(once: bool = False, grace: float = SHUTDOWN_GRACE) -> BatchCounts:
     """Run one worker in this process with the settings and plugins of the environment."""
     from pipeline_core.db.engine import make_engine
     from pipeline_core.db.ensure import ensure_schema
+    from pipeline_core.log_format import configure_logging
     from pipeline_core.plugins import get_plugin_manager
 
     pm = get_plugin_manager()
