@@ -61,6 +61,15 @@ def test_postgres_urls_use_psycopg() -> None:
         ("PIPELINE_IMAGE_CONCURRENCY", "0", "a whole number greater than 0"),
         ("PIPELINE_IMAGE_PROCESSES", "all", "a whole number, 0 or more"),
         ("PIPELINE_IMAGE_CACHE_CONTROL", "public\r\nX-Evil: 1", "a header value on one line"),
+        ("PIPELINE_IMAGE_WEBP_METHOD", "7", "a whole number from 0 (fastest) to 6 (smallest)"),
+        ("PIPELINE_IMAGE_WEBP_METHOD", "fast", "a whole number, 0 or more"),
+        ("PIPELINE_IMAGE_RETRY_AFTER", "-5", "a number, 0 or more"),
+        # live job events
+        ("PIPELINE_QUEUE_NOTIFY", "maybe", "true or false"),
+        ("PIPELINE_EVENTS_REPLAY", "-1", "a whole number greater than 0"),
+        ("PIPELINE_EVENTS_REPLAY", "lots", "a whole number greater than 0"),
+        ("PIPELINE_EVENTS_KEEP_HOURS", "0", "a number greater than 0"),
+        ("PIPELINE_EVENTS_KEEP_HOURS", "week", "a number greater than 0"),
         # quality minimum
         ("PIPELINE_QUALITY_MINIMUM", "101", "scores from 0 to 100"),
         ("PIPELINE_QUALITY_MINIMUM", "visit-x=-1", "scores from 0 to 100"),
