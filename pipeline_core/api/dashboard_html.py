@@ -36,8 +36,12 @@ def _num(metric: str, value: Any, css: str = "") -> str:
     return f'<td{cls} data-metric="{escape(metric)}">{_e(value)}</td>'
 
 
-def _stacked_bar(states: dict[str, int], width: int = 90) -> str:
-    """One horizontal bar of a job type's jobs by state (dead ones inside failed)."""
+def _stacked_bar(states: dict[str, int], width: int = 100) -> str:
+    """One horizontal bar of a job type's jobs by state (dead ones inside failed).
+
+    Drawn in a ``width``-wide view box and stretched to the width of its cell, so it never
+    pushes the table past its panel.
+    """
     parts = {s: states.get(s, 0) for s in ("queued", "running", "completed")}
     parts["failed"] = states.get("failed", 0) - states.get("dead", 0)
     parts["dead"] = states.get("dead", 0)
@@ -54,7 +58,8 @@ def _stacked_bar(states: dict[str, int], width: int = 90) -> str:
         )
         x += w
     return (
-        f'<svg class="bar" width="{width}" height="14" role="img" aria-label="jobs by state">'
+        f'<svg class="bar" viewBox="0 0 {width} 14" preserveAspectRatio="none" height="8" '
+        'role="img" aria-label="jobs by state">'
         + "".join(rects)
         + "</svg>"
     )
@@ -95,16 +100,17 @@ def queue_panel(o: Overview) -> str:
         for s in DEPTH_STATES
     )
     head = "".join(f"<th>{s}</th>" for s in DEPTH_STATES)
+    span = len(DEPTH_STATES) + 1
     rows = "".join(
-        f"<tr><th>{_e(t)}</th>"
+        f'<tr class="type"><th>{_e(t)}</th>'
         + "".join(_num(f"depth.{t}.{s}", states[s], "n") for s in DEPTH_STATES)
-        + f"<td>{_stacked_bar(states)}</td></tr>"
+        + f'</tr><tr class="bar"><td colspan="{span}">{_stacked_bar(states)}</td></tr>'
         for t, states in o.depth.items()
     )
-    empty = "" if o.depth else '<tr><td colspan="7" class="none">no jobs</td></tr>'
+    empty = "" if o.depth else f'<tr><td colspan="{span}" class="none">no jobs</td></tr>'
     return (
         f'<h2>Queue</h2><div class="tiles">{tiles}</div>'
-        f"<table><tr><th>type</th>{head}<th></th></tr>{rows}{empty}</table>"
+        f"<table><tr><th>type</th>{head}</tr>{rows}{empty}</table>"
     )
 
 
