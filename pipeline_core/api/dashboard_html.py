@@ -59,9 +59,7 @@ def _stacked_bar(states: dict[str, int], width: int = 100) -> str:
         x += w
     return (
         f'<svg class="bar" viewBox="0 0 {width} 14" preserveAspectRatio="none" height="8" '
-        'role="img" aria-label="jobs by state">'
-        + "".join(rects)
-        + "</svg>"
+        'role="img" aria-label="jobs by state">' + "".join(rects) + "</svg>"
     )
 
 
