@@ -342,7 +342,8 @@ def retry(job_id: int | None, again: bool, all_dead: bool, source: str | None) -
 @click.argument("job_id", metavar="ID", type=int)
 def show(job_id: int) -> None:
     """Show one job: payload, status, attempts with their durations and errors, the
-    correlation id, and the traceback of its last failed attempt."""
+    correlation id, the jobs queued after it in its chain (same correlation id), and the
+    traceback of its last failed attempt."""
     from pipeline_core.exceptions import QueueError
     from pipeline_core.operations.jobs import job_detail
 
@@ -376,6 +377,10 @@ def show(job_id: int) -> None:
             line += f": {attempt.error.splitlines()[0][:200]}"
         click.echo(line)
     click.echo(f"total run time: {detail.duration_ms} ms")
+    if detail.next_jobs:
+        click.echo("next jobs in its chain:")
+        for following in detail.next_jobs:
+            click.echo(f"  job {following.id} ({following.type}): {following.status}")
     for error in detail.errors:
         click.echo(f"error {error.id} [{error.stage}] {error.source or '-'}: {error.message[:300]}")
     tracebacks = [e.traceback for e in detail.errors if e.traceback]

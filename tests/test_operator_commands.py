@@ -134,6 +134,10 @@ def test_list_show_errors_crawls_and_retries(
     assert cli(env, "queue", "retry", "--again", str(noop)) == (
         f"job {noop} runs again as job {running + 1}\n"
     )
+    assert cli(env, "queue", "show", str(noop)).splitlines()[-2:] == [
+        "next jobs in its chain:",
+        f"  job {running + 1} (noop): queued",
+    ]
     assert cli(env, "queue", "retry", "--all-dead", "--source", "elsewhere") == (
         "queued again 0 dead-lettered job(s)\n"
     )
