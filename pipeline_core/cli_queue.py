@@ -85,7 +85,11 @@ def queue() -> None:
 @queue.command("add")
 @click.argument("job_type", metavar="TYPE")
 @click.option("--payload", default="{}", show_default=True, help="Job payload: a JSON object.")
-@click.option("--dmo", help="DMO the job belongs to (PIPELINE_DMO_CONCURRENCY applies).")
+@click.option(
+    "--dmo",
+    help="DMO the job belongs to (default: its payload's source's; "
+    "PIPELINE_DMO_CONCURRENCY applies).",
+)
 @click.option("--priority", type=int, default=0, show_default=True, help="Higher runs first.")
 @click.option("--dedup-key", help="At most one queued job per key; a second one is not added.")
 @click.option("--run-after", help="Not before: seconds from now, or an ISO 8601 time.")

@@ -146,6 +146,17 @@ def test_queue_add_prints_one_error_line(pipeline_env: dict[str, str], engine: s
         assert conn.execute(sa.select(sa.func.count()).select_from(outbox)).scalar_one() == 0
 
 
+def test_a_job_for_a_source_belongs_to_its_dmo_unless_told(
+    pipeline_env: dict[str, str], engine: sa.Engine
+) -> None:
+    """As the scheduler's jobs do: logs, events and DMO-scoped keys see the job."""
+    assert add(pipeline_env, '{"source": "odh-events"}').exit_code == 0
+    assert add(pipeline_env, '{"source": "odh-events"}', "--dmo", "other").exit_code == 0
+    with engine.connect() as conn:
+        dmos = conn.execute(sa.select(queue.c.dmo).order_by(queue.c.id)).scalars().all()
+    assert dmos == ["open-data-hub-south-tyrol", "other"]
+
+
 def test_a_job_that_can_never_work_is_dead_lettered_at_its_first_attempt(
     db_url: str, engine: sa.Engine, tmp_path: Path
 ) -> None:

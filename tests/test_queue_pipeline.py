@@ -157,7 +157,8 @@ def test_a_source_scraped_end_to_end_through_the_queue(
         (3, "ingest", "completed", 1),
     ]
     assert len({r["correlation_id"] for r in rows}) == 1 and rows[0]["correlation_id"]
-    assert [r["dmo"] for r in rows] == [dmo, "test-dmo", "test-dmo"]
+    # queued without --dmo, the scrape takes its source's DMO
+    assert [r["dmo"] for r in rows] == ["test-dmo", "test-dmo", "test-dmo"]
     assert [r["lease_owner"] for r in rows] == [None, None, None]
     assert _attempts(engine) == [(1, 1, "completed"), (2, 1, "completed"), (3, 1, "completed")]
     with engine.connect() as conn:

@@ -149,7 +149,8 @@ def add_job(
     work (the type's ``check``: a scrape of a registered source, a transform of a raw file
     that exists). A scrape due now records the schedule slot it falls in, so the scheduler
     does not scrape the source again in that slot. Refusals raise
-    :class:`InvalidJobError` naming the option; nothing is written. Returns the job's id,
+    :class:`InvalidJobError` naming the option; nothing is written. A job whose payload names
+    a registered source and that is given no ``dmo`` gets the source's. Returns the job's id,
     or ``None`` as :func:`enqueue` does. ``sources``: the registered sources, when the
     caller has them (else a plugin manager is built, once, when a check needs them)."""
     from pipeline_core.queue.runner import max_attempts_of
@@ -178,6 +179,11 @@ def add_job(
                 found.check(payload, conn, settings)
         except PermanentJobError as exc:
             raise InvalidJobError("payload", str(exc)) from None
+    if dmo is None and isinstance(payload.get("source"), str):
+        # A job for a source belongs to the source's DMO when the caller names none, as the
+        # scheduler's jobs do: its logs, events and DMO-scoped keys see it.
+        named = registered().get(payload["source"])
+        dmo = named.dmo if named is not None else None
     job_id = enqueue(
         conn,
         job_type,
