@@ -56,7 +56,7 @@ _WORDS: dict[str, dict[str, tuple[str, ...]]] = {
                   "incluidos festivos", "incluido festivos", "incluso festivos",
                   "apertura continuada", "continuado", "permanece abierto", "con horario",
                   "mes", "el mes", "mes de", "el mes de", "horario reducido", "horarios",
-                  "horarios de apertura"),
+                  "horarios de apertura", "no festivos"),
     },
     "ca": {
         "range": ("a", "al", "fins", "fins a", "-"),
@@ -620,6 +620,9 @@ class _Reader:
                 ends = boundary if out[i][0] == "remark" else (*boundary, *_SCHEDULE)
                 if section:  # a part of the place runs over brackets: "Misas: Invierno (...)"
                     ends = ("stop",)
+                labelled = section and _labels_part(out, i, first_mark)
+                if labelled:  # "... Bar Saddle: Lun - Sab: ... Domingos: cerrado": a second
+                    ends = ()  # labelled part runs to the end, its closed days its own
                 while j < len(out) and out[j][0] not in ends:  # the next hours
                     if (
                         out[j][0] == "season_word"
@@ -650,7 +653,7 @@ class _Reader:
                 if start == i and i > first_mark + 1 and out[i - 1][0] == "colon":
                     while out[start - 1][0] in ("colon", "unknown"):  # its label:
                         start -= 1  # "Visitas Viaje de agua: consultar en el centro"
-                if any(k in ("closed", "except") for k, _ in out[i:j]):
+                if not labelled and any(k in ("closed", "except") for k, _ in out[i:j]):
                     return None  # "La biblioteca permanece cerrada por obras": it matters
                 del out[start:j]
                 i = start
@@ -782,12 +785,17 @@ class _Reader:
             return None
         return items
 
-    @staticmethod
-    def _date(tokens: list[Token], i: int) -> tuple[tuple[int, int, int | None] | None, int]:
-        """(day, month, year) at ``i``: ``1 enero``, ``1er janvier 2011``, ``Jan 1``."""
+    def _date(self, tokens: list[Token], i: int) -> tuple[tuple[int, int, int | None] | None, int]:
+        """(day, month, year) at ``i``: ``1 enero``, ``1er janvier 2011``, ``Jan 1``; the
+        month first in English only ("agosto de 10 a 15 horas" is no 10 August)."""
         if i + 1 < len(tokens) and tokens[i][0] == "num" and tokens[i + 1][0] == "month":
             day, month, j = int(tokens[i][1]), int(tokens[i + 1][1]), i + 2
-        elif i + 1 < len(tokens) and tokens[i][0] == "month" and tokens[i + 1][0] == "num":
+        elif (
+            self.language == "en"
+            and i + 1 < len(tokens)
+            and tokens[i][0] == "month"
+            and tokens[i + 1][0] == "num"
+        ):
             day, month, j = int(tokens[i + 1][1]), int(tokens[i][1]), i + 2
         else:
             return None, i
@@ -1040,6 +1048,14 @@ class _Reader:
                     return None  # a season with no hours (at the end even under a heading)
                 if pending_dates:
                     return None
+                if (
+                    season
+                    and not season_first
+                    and not merged
+                    and rules[-1:]
+                    and (rules[-1].season == season and rules[-1].times != "off")
+                ):  # "Sábados, domingos y festivos de agosto de 10 a 15 horas." ends there
+                    season = ""
                 days, subtract = None, False
                 mode = "closed" if mode == "closed" and after[0] == "dates" else ""
             elif kind == "season":
@@ -1250,6 +1266,17 @@ def _trim_sentences(tokens: list[Token], dropped: bool) -> tuple[list[Token], bo
         kept.extend(t for t in sentence[unknown[0] :] if t[0] in boundary)
         dropped = True
     return kept, dropped
+
+
+def _labels_part(tokens: list[Token], i: int, first_mark: int) -> bool:
+    """Whether the section word at ``i`` labels a second part of the place after the
+    first hours: "... h Bar Saddle: Lun - Sab: ...", "... h.Horarios de servicio: ..."."""
+    if i <= first_mark or tokens[i - 1][0] not in ("time", "num", "stop"):
+        return False
+    j = i + 1
+    while j < len(tokens) and j <= i + 2 and tokens[j][0] == "unknown":
+        j += 1
+    return j < len(tokens) and tokens[j][0] == "colon"
 
 
 def _minutes(times: str) -> list[tuple[int, int]]:
