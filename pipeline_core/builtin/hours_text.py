@@ -275,7 +275,7 @@ _DAY_PARTS: dict[str, tuple[str, ...]] = {
 _ALL_DAY = {
     "es": ("todo el dia",), "ca": ("tot el dia",), "pt": ("todo o dia",),
     "en": ("all day",), "de": ("ganztags", "ganztagig"), "fr": ("toute la journee",),
-    "it": ("tutto il giorno",), "nl": ("de hele dag", "hele dag"),
+    "it": ("tutto il giorno",), "nl": ("de hele dag", "hele dag", "altijd open", "altijd geopend"),
 }  # fmt: skip
 _MIDNIGHT = {
     "es": ("medianoche",), "ca": ("mitjanit",), "pt": ("meia-noite", "meia noite"),
@@ -1178,6 +1178,9 @@ class _Reader:
             previous = kind
         if not rules or _adds_to_earlier(rules) or _year_round_after_season(rules):
             return None
+        if all(rule.times == "off" for rule in rules):
+            return None  # "Gesloten: oktober tot en met maart.": no opening hours
+
         _year_for_closed_dates(rules)
         # closed dates and seasons are exceptions to the hours, wherever the text names them
         # ("24.12. geschlossen. Täglich 10-18 Uhr"): last, or OSM's later hours would open them
@@ -1218,8 +1221,21 @@ def _weekdays_of_dates(tokens: list[Token]) -> list[Token]:
             if rest[:1] == ["time"] or rest[:2] in (["num", "range"],):
                 del out[i:j]
                 continue
+            before = out[i - 1][0] if i else ""
+            dated = j == i + 1 and before not in ("range", "list")  # not "du mercredi au lundi"
+            if dated and (before == "closed" or rest[:1] == ["closed"] or _dated_range(out, i)):
+                del out[i]  # "Gesloten op maandag 5 mei 2014", "Vr 25 maart 2016 t/m vr 30 ..."
+                continue
         i += 1
     return out
+
+
+def _dated_range(tokens: list[Token], i: int) -> bool:
+    """Whether a weekday and its date at ``i`` begin a range of such: "Vr 25 maart 2016 t/m
+    vr 30 september 2016"."""
+    kinds = [k for k, _ in tokens[i : i + 8]]
+    j = 3 + (kinds[3:4] == ["year"])
+    return kinds[j : j + 4] == ["range", "day", "num", "month"]
 
 
 def _trim_sentences(tokens: list[Token], dropped: bool) -> tuple[list[Token], bool] | None:
