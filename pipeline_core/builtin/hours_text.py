@@ -141,7 +141,7 @@ _WORDS: dict[str, dict[str, tuple[str, ...]]] = {
         "closed": ("gesloten",),
         "except": ("behalve", "uitgezonderd"),
         "noise": ("van", "vanaf", "uur", "u", "open", "geopend", "openingstijden", "op",
-                  "de", "het", "jaarrond"),
+                  "de", "het", "jaarrond", "elke", "iedere"),
     },
 }  # fmt: skip
 
@@ -508,7 +508,8 @@ class _Reader:
         """(kind, value) tokens of ``text``; words the reader does not know are
         ``unknown``."""
         raw: list[tuple[str, str]] = []
-        for match in _TOKEN.finditer(self.spell_dates(_fold(text))):
+        folded = re.sub(r"(?<=[a-z])- (?=(?:en|und|et|e|i|y) )", " ", _fold(text))  # "zon- en"
+        for match in _TOKEN.finditer(self.spell_dates(folded)):
             kind, word = match.lastgroup or "punct", match.group(0).replace(" ", "")
             if kind == "word" and "-" in word and not self.known(word):
                 for n, part in enumerate(word.split("-")):
@@ -1223,8 +1224,13 @@ def _weekdays_of_dates(tokens: list[Token]) -> list[Token]:
                 continue
             before = out[i - 1][0] if i else ""
             dated = j == i + 1 and before not in ("range", "list")  # not "du mercredi au lundi"
-            if dated and (before == "closed" or rest[:1] == ["closed"] or _dated_range(out, i)):
-                del out[i]  # "Gesloten op maandag 5 mei 2014", "Vr 25 maart 2016 t/m vr 30 ..."
+            if dated and _dated_range(out, i):  # "Vr 25 maart 2016 t/m vr 30 september 2016"
+                second = i + 4 + (kinds[2:3] == ["year"])
+                del out[second]
+                del out[i]
+                continue
+            if dated and (before == "closed" or rest[:1] == ["closed"]):
+                del out[i]  # "Gesloten op maandag 5 mei 2014"
                 continue
         i += 1
     return out
