@@ -141,7 +141,7 @@ _WORDS: dict[str, dict[str, tuple[str, ...]]] = {
         "closed": ("gesloten",),
         "except": ("behalve", "uitgezonderd"),
         "noise": ("van", "vanaf", "uur", "u", "open", "geopend", "openingstijden", "op",
-                  "de", "het", "jaarrond", "elke", "iedere"),
+                  "de", "het", "jaarrond", "elke", "iedere", "toelichting"),
     },
 }  # fmt: skip
 
@@ -1224,7 +1224,9 @@ def _weekdays_of_dates(tokens: list[Token]) -> list[Token]:
                 continue
             before = out[i - 1][0] if i else ""
             dated = j == i + 1 and before not in ("range", "list")  # not "du mercredi au lundi"
-            if dated and _dated_range(out, i):  # "Vr 25 maart 2016 t/m vr 30 september 2016"
+            if (
+                j == i + 1 and before != "range" and _dated_range(out, i)
+            ):  # "Vr 25 maart 2016 t/m vr 30 september 2016"
                 second = i + 4 + (kinds[2:3] == ["year"])
                 del out[second]
                 del out[i]
