@@ -1179,8 +1179,6 @@ class _Reader:
             previous = kind
         if not rules or _adds_to_earlier(rules) or _year_round_after_season(rules):
             return None
-        if all(rule.times == "off" for rule in rules):
-            return None  # "Gesloten: oktober tot en met maart.": no opening hours
 
         _year_for_closed_dates(rules)
         # closed dates and seasons are exceptions to the hours, wherever the text names them
