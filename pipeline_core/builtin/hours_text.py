@@ -176,7 +176,8 @@ _REMARKS: dict[str, tuple[str, ...]] = {
            "pour les scolaires", "pour les scolaire", "les scolaires", "expositions",
            "exposition"),
     "it": ("ultimo ingresso", "ultimo accesso", "visite guidate", "gruppi"),
-    "nl": ("laatste toegang", "laatste entree", "rondleidingen", "groepen"),
+    "nl": ("laatste toegang", "laatste entree", "rondleidingen", "groepen", "kijk voor",
+           "raadpleeg", "zie de website", "zie website"),
 }  # fmt: skip
 
 #: Remarks that name another part of the place (its shop, bar, library, exhibitions,
