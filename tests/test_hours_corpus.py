@@ -22,10 +22,11 @@ FILES = {
     "es-madrid-museos.jsonl": 66,
     "fr-musees-de-france.jsonl": 150,
     "nl-amsterdam-attracties.jsonl": 80,
+    "nl-amsterdam-eten-drinken.jsonl": 40,
 }
 #: Values read right per language when this test was written: the reader may read more,
 #: never fewer (the shares are of the values that state hours).
-RIGHT_AT_LEAST = {"de": 78, "es": 172, "fr": 84, "nl": 65}
+RIGHT_AT_LEAST = {"de": 78, "es": 172, "fr": 84, "nl": 101}
 
 
 def _benchmark(*args: str) -> str:
@@ -57,7 +58,7 @@ def test_the_corpus_holds_real_values_with_their_expected_hours() -> None:
             if value["expected"] is not None:  # every expected string is OSM syntax
                 opening_hours.OpeningHours(value["expected"])
     assert sorted(p.name for p in CORPUS.glob("*.jsonl")) == sorted(FILES)
-    assert languages == {"de": 84, "es": 286, "fr": 150, "nl": 80}
+    assert languages == {"de": 84, "es": 286, "fr": 150, "nl": 120}
 
 
 def test_at_most_one_percent_is_read_wrongly_and_each_language_reads_its_share(
@@ -107,4 +108,4 @@ def test_the_benchmark_prints_the_figures_per_language() -> None:
         "language", "values", "hours", "read", "right", "kept", "as", "text", "read", "wrong",
     ]  # fmt: skip
     assert [row.split()[0] for row in rows[:5]] == ["de", "es", "fr", "nl", "all"]
-    assert rows[4].split()[1:3] == ["600", "458"]
+    assert rows[4].split()[1:3] == ["640", "497"]
