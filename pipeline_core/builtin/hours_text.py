@@ -510,6 +510,7 @@ class _Reader:
         ``unknown``."""
         raw: list[tuple[str, str]] = []
         folded = re.sub(r"(?<=[a-z])- (?=(?:en|und|et|e|i|y) )", " ", _fold(text))  # "zon- en"
+        folded = re.sub(r"(?<=\d) ?h\.(?= ?(?:a|al|i|y|e|-) )", " h ", folded)  # "16 h. a 20 h."
         for match in _TOKEN.finditer(self.spell_dates(folded)):
             kind, word = match.lastgroup or "punct", match.group(0).replace(" ", "")
             if kind == "word" and "-" in word and not self.known(word):
@@ -1178,6 +1179,8 @@ class _Reader:
                     times = value
                 mode = ""  # hours end "closed" and "except": "Horario reducido, de 10 a 14 h"
             previous = kind
+        if not rules and [k for k, _ in items if k != "stop"] == ["closed"]:
+            return ["off"], remark  # "Tancat", "Cerrado": closed, every day
         if not rules or _adds_to_earlier(rules) or _year_round_after_season(rules):
             return None
 
