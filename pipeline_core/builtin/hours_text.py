@@ -1183,7 +1183,6 @@ class _Reader:
             return ["off"], remark  # "Tancat", "Cerrado": closed, every day
         if not rules or _adds_to_earlier(rules) or _year_round_after_season(rules):
             return None
-
         _year_for_closed_dates(rules)
         # closed dates and seasons are exceptions to the hours, wherever the text names them
         # ("24.12. geschlossen. Täglich 10-18 Uhr"): last, or OSM's later hours would open them
