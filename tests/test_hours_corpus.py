@@ -16,15 +16,18 @@ from conftest import ROOT
 
 CORPUS = ROOT / "tests" / "data" / "hours"
 FILES = {
+    "ca-diba-biblioteques.jsonl": 120,
     "de-berlin-weihnachtsmaerkte-2024.jsonl": 44,
     "de-berlin-weihnachtsmaerkte-2025.jsonl": 40,
     "es-esmadrid.jsonl": 220,
     "es-madrid-museos.jsonl": 66,
     "fr-musees-de-france.jsonl": 150,
+    "nl-amsterdam-attracties.jsonl": 80,
+    "nl-amsterdam-eten-drinken.jsonl": 40,
 }
 #: Values read right per language when this test was written: the reader may read more,
 #: never fewer (the shares are of the values that state hours).
-RIGHT_AT_LEAST = {"de": 78, "es": 169, "fr": 84}
+RIGHT_AT_LEAST = {"ca": 117, "de": 78, "es": 172, "fr": 84, "nl": 101}
 
 
 def _benchmark(*args: str) -> str:
@@ -56,14 +59,14 @@ def test_the_corpus_holds_real_values_with_their_expected_hours() -> None:
             if value["expected"] is not None:  # every expected string is OSM syntax
                 opening_hours.OpeningHours(value["expected"])
     assert sorted(p.name for p in CORPUS.glob("*.jsonl")) == sorted(FILES)
-    assert languages == {"de": 84, "es": 286, "fr": 150}
+    assert languages == {"ca": 120, "de": 84, "es": 286, "fr": 150, "nl": 120}
 
 
 def test_at_most_one_percent_is_read_wrongly_and_each_language_reads_its_share(
     run: dict[str, Any],
 ) -> None:
     figures = run["figures"]
-    assert figures["all"]["values"] == 520
+    assert figures["all"]["values"] == sum(FILES.values())
     assert figures["all"]["wrong"] <= 0.01 * figures["all"]["values"]
     for language, at_least in RIGHT_AT_LEAST.items():
         assert figures[language]["right"] >= at_least, (language, figures[language])
@@ -80,6 +83,10 @@ def test_at_most_one_percent_is_read_wrongly_and_each_language_reads_its_share(
         ("de-berlin-weihnachtsmaerkte-2024.jsonl", "126", "right"),  # "Freitag, 29.11.: 16:00"
         ("de-berlin-weihnachtsmaerkte-2025.jsonl", "118", "right"),  # "LGBTQIA* Winterdays:"
         ("de-berlin-weihnachtsmaerkte-2025.jsonl", "109", "kept"),  # "2. Adventswochenende"
+        ("es-esmadrid.jsonl", "95960", "right"),  # "Restaurante: ... Bar Saddle: ...": the first
+        ("es-esmadrid.jsonl", "92856", "right"),  # "Julio y Agosto: sólo por la tarde": kept
+        ("nl-amsterdam-attracties.jsonl", "3e49f570-4dd9-4fbd-89ae-83f862572725", "right"),
+        ("nl-amsterdam-attracties.jsonl", "0a7883b9-89b5-406a-97d6-91bd7190500c", "right"),
     ],
 )
 def test_values_are_judged_right_kept_or_wrong(
@@ -101,5 +108,5 @@ def test_the_benchmark_prints_the_figures_per_language() -> None:
     assert header.split() == [
         "language", "values", "hours", "read", "right", "kept", "as", "text", "read", "wrong",
     ]  # fmt: skip
-    assert [row.split()[0] for row in rows[:4]] == ["de", "es", "fr", "all"]
-    assert rows[3].split()[1:3] == ["520", "385"]
+    assert [row.split()[0] for row in rows[:6]] == ["ca", "de", "es", "fr", "nl", "all"]
+    assert rows[5].split()[1:3] == ["760", "616"]

@@ -56,7 +56,7 @@ _WORDS: dict[str, dict[str, tuple[str, ...]]] = {
                   "incluidos festivos", "incluido festivos", "incluso festivos",
                   "apertura continuada", "continuado", "permanece abierto", "con horario",
                   "mes", "el mes", "mes de", "el mes de", "horario reducido", "horarios",
-                  "horarios de apertura"),
+                  "horarios de apertura", "no festivos"),
     },
     "ca": {
         "range": ("a", "al", "fins", "fins a", "-"),
@@ -141,7 +141,7 @@ _WORDS: dict[str, dict[str, tuple[str, ...]]] = {
         "closed": ("gesloten",),
         "except": ("behalve", "uitgezonderd"),
         "noise": ("van", "vanaf", "uur", "u", "open", "geopend", "openingstijden", "op",
-                  "de", "het", "jaarrond"),
+                  "de", "het", "jaarrond", "elke", "iedere", "toelichting"),
     },
 }  # fmt: skip
 
@@ -176,7 +176,8 @@ _REMARKS: dict[str, tuple[str, ...]] = {
            "pour les scolaires", "pour les scolaire", "les scolaires", "expositions",
            "exposition"),
     "it": ("ultimo ingresso", "ultimo accesso", "visite guidate", "gruppi"),
-    "nl": ("laatste toegang", "laatste entree", "rondleidingen", "groepen"),
+    "nl": ("laatste toegang", "laatste entree", "rondleidingen", "groepen", "kijk voor",
+           "raadpleeg", "zie de website", "zie website"),
 }  # fmt: skip
 
 #: Remarks that name another part of the place (its shop, bar, library, exhibitions,
@@ -275,7 +276,7 @@ _DAY_PARTS: dict[str, tuple[str, ...]] = {
 _ALL_DAY = {
     "es": ("todo el dia",), "ca": ("tot el dia",), "pt": ("todo o dia",),
     "en": ("all day",), "de": ("ganztags", "ganztagig"), "fr": ("toute la journee",),
-    "it": ("tutto il giorno",), "nl": ("de hele dag", "hele dag"),
+    "it": ("tutto il giorno",), "nl": ("de hele dag", "hele dag", "altijd open", "altijd geopend"),
 }  # fmt: skip
 _MIDNIGHT = {
     "es": ("medianoche",), "ca": ("mitjanit",), "pt": ("meia-noite", "meia noite"),
@@ -508,7 +509,9 @@ class _Reader:
         """(kind, value) tokens of ``text``; words the reader does not know are
         ``unknown``."""
         raw: list[tuple[str, str]] = []
-        for match in _TOKEN.finditer(self.spell_dates(_fold(text))):
+        folded = re.sub(r"(?<=[a-z])- (?=(?:en|und|et|e|i|y) )", " ", _fold(text))  # "zon- en"
+        folded = re.sub(r"(?<=\d) ?h\.(?= ?(?:a|al|i|y|e|-) )", " h ", folded)  # "16 h. a 20 h."
+        for match in _TOKEN.finditer(self.spell_dates(folded)):
             kind, word = match.lastgroup or "punct", match.group(0).replace(" ", "")
             if kind == "word" and "-" in word and not self.known(word):
                 for n, part in enumerate(word.split("-")):
@@ -620,6 +623,9 @@ class _Reader:
                 ends = boundary if out[i][0] == "remark" else (*boundary, *_SCHEDULE)
                 if section:  # a part of the place runs over brackets: "Misas: Invierno (...)"
                     ends = ("stop",)
+                labelled = section and _labels_part(out, i, first_mark)
+                if labelled:  # "... Bar Saddle: Lun - Sab: ... Domingos: cerrado": a second
+                    ends = ()  # labelled part runs to the end, its closed days its own
                 while j < len(out) and out[j][0] not in ends:  # the next hours
                     if (
                         out[j][0] == "season_word"
@@ -650,7 +656,7 @@ class _Reader:
                 if start == i and i > first_mark + 1 and out[i - 1][0] == "colon":
                     while out[start - 1][0] in ("colon", "unknown"):  # its label:
                         start -= 1  # "Visitas Viaje de agua: consultar en el centro"
-                if any(k in ("closed", "except") for k, _ in out[i:j]):
+                if not labelled and any(k in ("closed", "except") for k, _ in out[i:j]):
                     return None  # "La biblioteca permanece cerrada por obras": it matters
                 del out[start:j]
                 i = start
@@ -782,12 +788,17 @@ class _Reader:
             return None
         return items
 
-    @staticmethod
-    def _date(tokens: list[Token], i: int) -> tuple[tuple[int, int, int | None] | None, int]:
-        """(day, month, year) at ``i``: ``1 enero``, ``1er janvier 2011``, ``Jan 1``."""
+    def _date(self, tokens: list[Token], i: int) -> tuple[tuple[int, int, int | None] | None, int]:
+        """(day, month, year) at ``i``: ``1 enero``, ``1er janvier 2011``, ``Jan 1``; the
+        month first in English only ("agosto de 10 a 15 horas" is no 10 August)."""
         if i + 1 < len(tokens) and tokens[i][0] == "num" and tokens[i + 1][0] == "month":
             day, month, j = int(tokens[i][1]), int(tokens[i + 1][1]), i + 2
-        elif i + 1 < len(tokens) and tokens[i][0] == "month" and tokens[i + 1][0] == "num":
+        elif (
+            self.language == "en"
+            and i + 1 < len(tokens)
+            and tokens[i][0] == "month"
+            and tokens[i + 1][0] == "num"
+        ):
             day, month, j = int(tokens[i + 1][1]), int(tokens[i][1]), i + 2
         else:
             return None, i
@@ -1040,6 +1051,14 @@ class _Reader:
                     return None  # a season with no hours (at the end even under a heading)
                 if pending_dates:
                     return None
+                if (
+                    season
+                    and not season_first
+                    and not merged
+                    and rules[-1:]
+                    and (rules[-1].season == season and rules[-1].times != "off")
+                ):  # "Sábados, domingos y festivos de agosto de 10 a 15 horas." ends there
+                    season = ""
                 days, subtract = None, False
                 mode = "closed" if mode == "closed" and after[0] == "dates" else ""
             elif kind == "season":
@@ -1160,6 +1179,8 @@ class _Reader:
                     times = value
                 mode = ""  # hours end "closed" and "except": "Horario reducido, de 10 a 14 h"
             previous = kind
+        if not rules and [k for k, _ in items if k != "stop"] == ["closed"]:
+            return ["off"], remark  # "Tancat", "Cerrado": closed, every day
         if not rules or _adds_to_earlier(rules) or _year_round_after_season(rules):
             return None
         _year_for_closed_dates(rules)
@@ -1202,8 +1223,28 @@ def _weekdays_of_dates(tokens: list[Token]) -> list[Token]:
             if rest[:1] == ["time"] or rest[:2] in (["num", "range"],):
                 del out[i:j]
                 continue
+            before = out[i - 1][0] if i else ""
+            dated = j == i + 1 and before not in ("range", "list")  # not "du mercredi au lundi"
+            if (
+                j == i + 1 and before != "range" and _dated_range(out, i)
+            ):  # "Vr 25 maart 2016 t/m vr 30 september 2016"
+                second = i + 4 + (kinds[2:3] == ["year"])
+                del out[second]
+                del out[i]
+                continue
+            if dated and (before == "closed" or rest[:1] == ["closed"]):
+                del out[i]  # "Gesloten op maandag 5 mei 2014"
+                continue
         i += 1
     return out
+
+
+def _dated_range(tokens: list[Token], i: int) -> bool:
+    """Whether a weekday and its date at ``i`` begin a range of such: "Vr 25 maart 2016 t/m
+    vr 30 september 2016"."""
+    kinds = [k for k, _ in tokens[i : i + 8]]
+    j = 3 + (kinds[3:4] == ["year"])
+    return kinds[j : j + 4] == ["range", "day", "num", "month"]
 
 
 def _trim_sentences(tokens: list[Token], dropped: bool) -> tuple[list[Token], bool] | None:
@@ -1250,6 +1291,17 @@ def _trim_sentences(tokens: list[Token], dropped: bool) -> tuple[list[Token], bo
         kept.extend(t for t in sentence[unknown[0] :] if t[0] in boundary)
         dropped = True
     return kept, dropped
+
+
+def _labels_part(tokens: list[Token], i: int, first_mark: int) -> bool:
+    """Whether the section word at ``i`` labels a second part of the place after the
+    first hours: "... h Bar Saddle: Lun - Sab: ...", "... h.Horarios de servicio: ..."."""
+    if i <= first_mark or tokens[i - 1][0] not in ("time", "num", "stop"):
+        return False
+    j = i + 1
+    while j < len(tokens) and j <= i + 2 and tokens[j][0] == "unknown":
+        j += 1
+    return j < len(tokens) and tokens[j][0] == "colon"
 
 
 def _minutes(times: str) -> list[tuple[int, int]]:
