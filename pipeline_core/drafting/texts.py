@@ -22,6 +22,8 @@ _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 #: Compound keys of descriptions: ``longdescription``, ``Kurzbeschreibung``.
 _DESCRIPTION_ENDS = ("description", "beschreibung", "omschrijving", "descripcion", "descrizione")
 #: Starts of the key of a short description: ``shortdescription``, ``Kurzbeschreibung``.
+#: Values of a column read before the rest: when too few of them read as hours, none do.
+_SCREEN = 10
 _SHORT = ("short", "kurz", "court", "breve", "kort", "corta", "summary")
 
 
@@ -138,7 +140,10 @@ class TextRules(Base):
             if not texts:
                 continue
             named = names(column.path, "hours")
-            ok = share(texts, lambda t: reads_as_hours(t, self.language))
+            # the reader is slow: a column none of whose first values read is no hours
+            if not named and share(texts[:_SCREEN], self._reads_as_hours) < 0.2:
+                continue
+            ok = share(texts, self._reads_as_hours)
             if named or ok >= 0.5:
                 self.plan.add(
                     "$",
@@ -149,6 +154,9 @@ class TextRules(Base):
                 )
                 self.use(column.path)
                 return
+
+    def _reads_as_hours(self, text: str) -> bool:
+        return reads_as_hours(text, self.language)
 
     def _hour_rows(self) -> bool:
         """A list of objects with a weekday and two times: ``opening_hours`` rows."""
