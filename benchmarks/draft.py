@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     results = [run_feed(folder, args.sample) for folder in feeds()]
     print(
-        f"{'feed':30} {'fmt':6} {'fields':>6} {'right':>8} {'wrong':>8} {'missing':>8} "
+        f"{'feed':32} {'fmt':6} {'fields':>6} {'right':>8} {'wrong':>8} {'missing':>8} "
         f"{'staged':>8} {'seconds':>7}"
     )
     right = wrong = missing = 0
@@ -90,14 +90,14 @@ def main(argv: list[str] | None = None) -> int:
         c = r.comparison
         right, wrong, missing = right + len(c.right), wrong + len(c.wrong), missing + len(c.missing)
         print(
-            f"{r.name:30} {r.fmt:6} {c.total:6} {_pct(len(c.right), c.total):>8} "
+            f"{r.name:32} {r.fmt:6} {c.total:6} {_pct(len(c.right), c.total):>8} "
             f"{_pct(len(c.wrong), c.total):>8} {_pct(len(c.missing), c.total):>8} "
             f"{r.draft.share_staged * 100:7.1f} % {r.seconds:7.2f}"
         )
     total = right + wrong + missing
     lowest = min(r.draft.share_staged for r in results)
     print(
-        f"{'corpus (' + str(len(results)) + ' feeds)':37} {total:6} {_pct(right, total):>8} "
+        f"{'corpus (' + str(len(results)) + ' feeds)':39} {total:6} {_pct(right, total):>8} "
         f"{_pct(wrong, total):>8} {_pct(missing, total):>8} {lowest * 100:7.1f} % (lowest)"
     )
     print(

@@ -2,7 +2,8 @@
 
 Objects are walked by key, lists of objects through their first item (``Images.0.Url``)
 and also kept whole at their own path (for ``each``); lists of scalars are one value.
-Objects keyed by language tags (``{"de": …, "it": …}``) are noted as such.
+Objects keyed by language tags (``{"de": …, "it": …}``) are noted as such, and so are
+records that repeat an earlier one whole (some exports list a record twice).
 """
 
 from __future__ import annotations
@@ -11,11 +12,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from pipeline_core.stages.repeats import is_empty
 
 MAX_DEPTH = 5
 MAX_COLUMNS = 2000
 _LANGUAGE_TAG = re.compile(r"^[a-z]{2}(?:[-_][A-Za-z]{2,4})?$")
+_WHOLE = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
 _URL = re.compile(r"^(?:https?://|www\.)\S+$", re.IGNORECASE)
 
 
@@ -52,6 +56,8 @@ class Columns:
     #: Path of an object keyed by languages → its tags in order of first appearance.
     i18n: dict[str, list[str]] = field(default_factory=dict)
     count: int = 0
+    #: Indexes of records equal to an earlier record in every value.
+    repeats: set[int] = field(default_factory=set)
 
     def ordered(self) -> list[Column]:
         """Columns in the order their paths were first met."""
@@ -75,8 +81,13 @@ def looks_like_url(text: str) -> bool:
 def columns_of(records: list[Any]) -> Columns:
     """The columns of ``records`` (each a JSON-like value)."""
     out = Columns(count=len(records))
+    seen: set[bytes] = set()
     for index, record in enumerate(records):
         _walk(record, "", 0, index, out)
+        whole = orjson.dumps(record, option=_WHOLE, default=str)
+        if whole in seen:
+            out.repeats.add(index)
+        seen.add(whole)
     for column in out.by_path.values():
         column.values.extend([None] * (len(records) - len(column.values)))
     return out

@@ -151,6 +151,34 @@ class ContactRules(Base):
                     [column.path],
                 )
                 self.use(column.path)
+        if not self.plan.has("contact.website"):
+            self._website_list()
+
+    def _website_list(self) -> None:
+        """A list of web addresses (``urls: [site, facebook page]``): its first is the
+        website."""
+        for column in self.columns.ordered():
+            if column.path in self.used or column.is_list_of_objects:
+                continue
+            lists = [v for v in column.present if isinstance(v, list)]
+            firsts = [str(v[0]).strip() for v in lists if v and isinstance(v[0], str)]
+            if (
+                not firsts
+                or len(lists) < len(column.present)
+                or share(firsts, looks_like_url) < 0.9
+                or share(firsts, is_image_url) >= 0.5
+                or _api_link(column.path, firsts[0])
+            ):
+                continue
+            self.plan.add(
+                "contact.website",
+                {"from": f"{column.path}.0", "transform": {"clean_url": {"invalid": "drop"}}},
+                f"{column.path} holds lists of web addresses "
+                f"({pct(len(firsts) / self.columns.count)} of the records): the first",
+                [column.path],
+            )
+            self.use(column.path)
+            return
 
     def _image_list(self) -> tuple[str, Any, str, list[str]] | None:
         for column in self.columns.ordered():

@@ -3,6 +3,7 @@ defaults, and what is left unmapped."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from typing import Any
 
@@ -11,6 +12,9 @@ from pipeline_core.drafting.columns import looks_like_url
 from pipeline_core.drafting.lexicon import fold, id_like, key_of, names, names_exactly
 from pipeline_core.drafting.plan import Base, Proposal
 from pipeline_core.exceptions import PartialTransformError
+from pipeline_core.stages.repeats import is_empty
+
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
 class KindRules(Base):
@@ -24,8 +28,15 @@ class KindRules(Base):
         if self.fmt == "jsonld":
             self.plan.id_why = "the jsonld fetcher's default mapping reads @id"
             return
+        repeats = self.columns.repeats
+        n -= len(repeats)
         for column in self.scalar_columns():
-            texts = column.texts()
+            # a record listed twice, whole, says its id twice: count it once
+            texts = [
+                str(v).strip()
+                for i, v in enumerate(column.values)
+                if i not in repeats and not is_empty(v) and not isinstance(v, dict | list)
+            ]
             if len(texts) < max(1, int(0.99 * n)) or len(set(texts)) != len(texts):
                 continue
             if any(part.isdigit() for part in column.path.split(".")):
@@ -34,7 +45,11 @@ class KindRules(Base):
             if longest > 100 or (any(" " in t for t in texts) and not id_like(column.path)):
                 continue
             score = (
-                0 if names_exactly(column.path, "id") else 1 if id_like(column.path) else 2,
+                0
+                if names_exactly(column.path, "id")
+                else 1
+                if id_like(column.path) or all(_UUID.match(t) for t in texts)
+                else 2,
                 column.path.count("."),
                 1 if looks_like_url(texts[0]) else 0,
                 column.order,
@@ -47,7 +62,11 @@ class KindRules(Base):
             plan.id_path = best.path
             plan.id_why = (
                 f"{best.path} is named like an id and is unique in all {n} sampled records"
+                if id_like(best.path)
+                else f"{best.path} holds UUIDs, unique in all {n} sampled records"
             )
+            if repeats:
+                plan.id_why += f" ({len(repeats)} more repeat an earlier record whole)"
             if len(named) > 1:
                 plan.undecided.append(
                     f"id: {len(named)} candidate ids, unique and named so: "
@@ -166,7 +185,12 @@ class KindRules(Base):
             plan.undecided.append("category: no column or name says what the listings are")
 
     def _looks_like_events(self) -> bool:
-        keys = {fold(key_of(p)).replace("_", "") for p in self.columns.by_path}
+        # a listing's validity dates in a few records do not make it an event
+        keys = {
+            fold(key_of(p)).replace("_", "")
+            for p, column in self.columns.by_path.items()
+            if column.fill >= 0.5
+        }
         starts = any(
             k.startswith(
                 ("datebegin", "startdate", "datestart", "dtstart", "begindate", "fechainicio")
@@ -199,7 +223,18 @@ class KindRules(Base):
             ("tour", ("sightseeing", "rundfahrt")),
             (
                 "attraction",
-                ("attraction", "sight", "sehensw", "monument", "museum", "museo", "poi"),
+                (
+                    "attraction",
+                    "attractie",
+                    "attrazion",
+                    "atracci",
+                    "sight",
+                    "sehensw",
+                    "monument",
+                    "museum",
+                    "museo",
+                    "poi",
+                ),
             ),
         )
         for category, stems in table:

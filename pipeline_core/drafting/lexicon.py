@@ -16,12 +16,12 @@ import unicodedata
 WORDS: dict[str, frozenset[str]] = {
     "id": frozenset(
         "id ids identifier identifiant identificador identificativo uid uuid guid code codigo "
-        "codice kennung nummer ref reference @id productid objectid pk".split()
+        "codice kennung nummer ref reference @id productid objectid pk trcid".split()
     ),
     "name": frozenset(
         "name names title titel titre titulo title nom nombre nome naam denominazione "
         "denominacion bezeichnung benennung label designation headline shortname "
-        "rdfs:label nombrecomercial".split()
+        "rdfs:label nombrecomercial betrieb betriebsname".split()
     ),
     "description": frozenset(
         "description descriptions descripcion descripcio descrizione beschreibung omschrijving "
@@ -40,12 +40,12 @@ WORDS: dict[str, frozenset[str]] = {
     ),
     "email": frozenset("email mail e-mail correo courriel posta emailaddress".split()),
     "website": frozenset(
-        "web website webpage homepage site sitio sitoweb internet url www webseite "
-        "siteweb paginaweb".split()
+        "web website webpage homepage site sitio sitoweb internet url urls www webseite "
+        "siteweb paginaweb weblink".split()
     ),
     "street": frozenset(
         "street strasse straat calle rue via address adresse direccion adreca indirizzo "
-        "adres streetaddress addressline domicilio carrer road roadname".split()
+        "adres adress streetaddress addressline domicilio carrer road roadname".split()
     ),
     "street_type": frozenset(
         "clasevial tipovia tipovial tipodevia roadtype roadtypename streettype strassentyp "

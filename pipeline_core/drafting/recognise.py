@@ -14,10 +14,11 @@ from pipeline_core.drafting.contacts import ContactRules
 from pipeline_core.drafting.kinds import KindRules
 from pipeline_core.drafting.places import PlaceRules
 from pipeline_core.drafting.plan import Plan
+from pipeline_core.drafting.ratings import RatingRules
 from pipeline_core.drafting.texts import TextRules
 
 
-class Recogniser(PlaceRules, ContactRules, TextRules, KindRules):
+class Recogniser(PlaceRules, ContactRules, TextRules, KindRules, RatingRules):
     """Decides a :class:`~pipeline_core.drafting.plan.Plan` for a sample's columns."""
 
     def run(self) -> Plan:
@@ -35,6 +36,7 @@ class Recogniser(PlaceRules, ContactRules, TextRules, KindRules):
         if self._key_later:
             self._derived_key()
         self.category()
+        self.classification()
         self.language_default()
         if self.fmt == "jsonld":
             self.jsonld_overrides()

@@ -19,6 +19,12 @@ from pipeline_core.drafting.values import (
 )
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+#: Compound keys of descriptions: ``longdescription``, ``Kurzbeschreibung``.
+_DESCRIPTION_ENDS = ("description", "beschreibung", "omschrijving", "descripcion", "descrizione")
+#: Starts of the key of a short description: ``shortdescription``, ``Kurzbeschreibung``.
+#: Values of a column read before the rest: when too few of them read as hours, none do.
+_SCREEN = 10
+_SHORT = ("short", "kurz", "court", "breve", "kort", "corta", "summary")
 
 
 class TextRules(Base):
@@ -39,33 +45,18 @@ class TextRules(Base):
                 for target, wanted in (("name", "name"), ("description", "description")):
                     if self.plan.has(target):
                         continue
-                    key = next(
-                        (
+                    if target == "description":
+                        keys = self._description_keys(path, tags, list(subkeys))
+                    else:
+                        keys = [
                             k
                             for k in sorted(
                                 subkeys, key=lambda k: (not names_exactly(k, wanted), k)
                             )
                             if names(k, wanted)
-                        ),
-                        None,
-                    )
-                    if key is None or (
-                        target == "description" and not self._long_text(path, tags, key)
-                    ):
-                        continue
-                    html = any(is_html(t) for t in self._texts_under(path, tags, key))
-                    args: dict[str, Any] = {"key": key}
-                    if html:
-                        args["html"] = True
-                    self.plan.add(
-                        target,
-                        {"from": path, "transform": {"languages": args}},
-                        f"{path} holds text per language ({', '.join(tags)}) under {key}",
-                        [path],
-                    )
-                    self._i18n_language(path, tags, key)
-                    for tag in tags:
-                        self.use(f"{path}.{tag}.{key}")
+                        ][:1]
+                    for each, key in zip((target, "short_description"), keys, strict=False):
+                        self._add_i18n_text(each, path, tags, key)
             else:
                 for target in ("name", "description"):
                     if not self.plan.has(target) and names(path, target):
@@ -77,6 +68,42 @@ class TextRules(Base):
                         )
                         self._i18n_language(path, tags, None)
                         self.use(path)
+
+    def _add_i18n_text(self, target: str, path: str, tags: list[str], key: str) -> None:
+        html = any(is_html(t) for t in self._texts_under(path, tags, key))
+        args: dict[str, Any] = {"key": key}
+        if html:
+            args["html"] = True
+        self.plan.add(
+            target,
+            {"from": path, "transform": {"languages": args}},
+            f"{path} holds text per language ({', '.join(tags)}) under {key}",
+            [path],
+        )
+        self._i18n_language(path, tags, key)
+        for tag in tags:
+            self.use(f"{path}.{tag}.{key}")
+
+    def _description_keys(self, path: str, tags: list[str], keys: list[str]) -> list[str]:
+        """The key of the description under each language, then that of a short one when
+        there are two (``longdescription`` and ``shortdescription``): the longer text is
+        the description."""
+        found = [
+            k
+            for k in keys
+            if (names(k, "description") or fold(k).endswith(_DESCRIPTION_ENDS))
+            and self._long_text(path, tags, k)
+        ]
+        if len(found) < 2:
+            return found[:1]
+
+        def mean(key: str) -> float:
+            texts = self._texts_under(path, tags, key)
+            return sum(len(t) for t in texts) / len(texts)
+
+        found.sort(key=lambda k: (-mean(k), not names_exactly(k, "description"), k))
+        short = next((k for k in found[1:] if fold(k).startswith(_SHORT)), None)
+        return [found[0], short] if short else found[:1]
 
     def _texts_under(self, path: str, tags: list[str], key: str) -> list[str]:
         out = []
@@ -113,7 +140,10 @@ class TextRules(Base):
             if not texts:
                 continue
             named = names(column.path, "hours")
-            ok = share(texts, lambda t: reads_as_hours(t, self.language))
+            # the reader is slow: a column none of whose first values read is no hours
+            if not named and share(texts[:_SCREEN], self._reads_as_hours) < 0.2:
+                continue
+            ok = share(texts, self._reads_as_hours)
             if named or ok >= 0.5:
                 self.plan.add(
                     "$",
@@ -124,6 +154,9 @@ class TextRules(Base):
                 )
                 self.use(column.path)
                 return
+
+    def _reads_as_hours(self, text: str) -> bool:
+        return reads_as_hours(text, self.language)
 
     def _hour_rows(self) -> bool:
         """A list of objects with a weekday and two times: ``opening_hours`` rows."""
@@ -279,14 +312,19 @@ class TextRules(Base):
         plan = self.plan
         if not self.language:
             texts: list[str] = []
+            described = False
             for prop in plan.fields:
                 if prop.target in ("name", "description") and prop.paths:
                     column = self.columns.by_path.get(prop.paths[0])
                     if column is not None:
                         texts.extend(column.texts())
+                        described = described or prop.target == "description"
             lang, hits = language_of(texts)
             fallback = COUNTRY_LANGUAGE.get(self.country or "")
-            if lang and hits >= 10:
+            # names alone are proper names: a few English words among hundreds of hotels'
+            # names ("City", "the") say less than the country does
+            enough = 10 if described else max(10, self.columns.count // 10)
+            if lang and hits >= enough:
                 self.language = lang
                 plan.defaults_why.append(
                     f"language {lang}: {hits} words of the names and descriptions are {lang}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable
+from functools import lru_cache
 from typing import Any
 
 from pipeline_core.builtin.address import postal_code
@@ -111,6 +112,12 @@ def reads_as_hours(text: Any, language: str | None) -> bool:
     """True when the opening-hours text reader turns the text into OSM hours."""
     if not isinstance(text, str) or not text.strip():
         return False
+    return _reads_as_hours(text, language)
+
+
+@lru_cache(maxsize=4096)
+def _reads_as_hours(text: str, language: str | None) -> bool:
+    # columns repeat their values (categories, "Always open"): each is read once
     return text_to_osm(text, language) is not None
 
 
