@@ -83,14 +83,20 @@ _WORDS: dict[str, dict[str, tuple[str, ...]]] = {
     "en": {
         "range": ("to", "till", "until", "-", "through", "thru"),
         "list": ("and", ",", "/", "&"),
-        "every": ("daily", "every day", "7 days", "seven days a week", "7 days a week"),
+        "every": ("daily", "every day", "7 days", "seven days a week", "7 days a week",
+                  "everyday", "each day", "every day of the year", "seven days per week",
+                  "7 days per week", "365 days a year", "365 days per year"),
         "weekend": ("weekends", "weekend", "the weekend"),
         "weekdays": ("weekdays",),
         "holiday": ("bank holidays", "public holidays", "holidays", "bank holiday"),
         "closed": ("closed",),
         "except": ("except", "excluding"),
         "noise": ("from", "open", "opening hours", "hours", "hrs", "the", "on",
-                  "including", "all year", "all year round", "year round"),
+                  "including", "all year", "all year round", "year round", "year-round",
+                  "all year long", "including holidays", "this includes holidays",
+                  "open to visitors", "open to the public", "for visitation",
+                  "to vehicles", "park hours are",
+                  "eastern time", "central time", "mountain time", "pacific time"),
     },
     "de": {
         "range": ("bis", "-"),
@@ -127,10 +133,11 @@ _WORDS: dict[str, dict[str, tuple[str, ...]]] = {
         "every": ("tutti i giorni", "ogni giorno", "giornalmente"),
         "weekend": ("fine settimana", "weekend"),
         "holiday": ("festivi", "giorni festivi", "festivo", "festività"),
-        "closed": ("chiuso", "chiusa", "chiusura", "chiusi"),
+        "closed": ("chiuso", "chiusa", "chiusura", "chiusi", "chiusure festivita annuali"),
         "except": ("tranne", "eccetto", "escluso", "esclusi"),
         "noise": ("dal", "dalle", "da", "di", "il", "la", "ore", "h", "aperto", "aperta",
-                  "orario", "orari", "dall'", "i", "lo", "tutto l'anno", "e dalle"),
+                  "orario", "orari", "dall'", "i", "lo", "tutto l'anno", "e dalle",
+                  "in orario", "alle ore", "e alle"),
     },
     "nl": {
         "range": ("tot", "t/m", "tm", "-", "tot en met"),
@@ -168,14 +175,16 @@ _REMARKS: dict[str, tuple[str, ...]] = {
            "consultar"),
     "pt": ("ultima entrada", "ultimo acesso", "visitas guiadas", "grupos", "consultar"),
     "en": ("last entry", "last admission", "guided tours", "groups", "please check",
-           "check the website"),
+           "check the website", "last vehicle entry"),
     "de": ("letzter einlass", "fuhrungen", "gruppen", "gruppen nach vereinbarung"),
     "fr": ("dernier acces", "derniere entree", "dernieres entrees", "visites guidees",
            "visite guidee", "groupes", "pour les groupes", "pour les groupe",
            "accueil de groupes", "accueil des groupes", "fermeture des caisses",
            "pour les scolaires", "pour les scolaire", "les scolaires", "expositions",
            "exposition"),
-    "it": ("ultimo ingresso", "ultimo accesso", "visite guidate", "gruppi"),
+    "it": ("ultimo ingresso", "ultimo accesso", "visite guidate", "gruppi", "ultima visita",
+           "la biglietteria chiude", "biglietteria", "chiusura della biglietteria",
+           "per informazioni", "per maggiori informazioni", "orario della biblioteca"),
     "nl": ("laatste toegang", "laatste entree", "rondleidingen", "groepen"),
 }  # fmt: skip
 
@@ -188,7 +197,7 @@ _SECTIONS = {
     "exposicion temporal", "horario de espectaculos", "horario de misas", "horario cocina",
     "horario de cocina", "talleres", "horario talleres", "horario de talleres",
     "horarios de servicio", "horario de servicio",
-    "expositions", "exposition", "visitas guiadas", "visita guiada",
+    "expositions", "exposition", "visitas guiadas", "visita guiada", "orario della biblioteca",
 }  # fmt: skip
 
 #: Per language: meals. A text that opens with one ("Comidas: Mar - sáb: 13:00 - 17:00 h
@@ -274,7 +283,9 @@ _DAY_PARTS: dict[str, tuple[str, ...]] = {
 #: Per language: "all day" (times 00:00-24:00) and "midnight" (24:00).
 _ALL_DAY = {
     "es": ("todo el dia",), "ca": ("tot el dia",), "pt": ("todo o dia",),
-    "en": ("all day",), "de": ("ganztags", "ganztagig"), "fr": ("toute la journee",),
+    "en": ("all day", "24 hours a day", "24 hours per day", "24-hours a day", "24 hours",
+           "24/7"),
+    "de": ("ganztags", "ganztagig"), "fr": ("toute la journee",),
     "it": ("tutto il giorno",), "nl": ("de hele dag", "hele dag"),
 }  # fmt: skip
 _MIDNIGHT = {
@@ -308,6 +319,51 @@ _NUMERIC_DATE = re.compile(r"(?<![\d.:])(\d{1,2})\.\s?(\d{1,2})\.(\d{4}|\d{2}(?!
 
 #: Prefixes that are ordinary words too, so never read as a weekday or month.
 _NOT_PREFIXES = {"mit", "son", "mar", "ma", "do", "jun", "jul", "so", "sa", "di", "mi"}
+
+#: Per language: rewrites of the folded text before it is read, for shapes of sentence
+#: the vocabulary cannot hold: the subject of "<the place> is open ..." (English prose
+#: names the place before its hours), and the labelled notes of a field that runs
+#: several labels together ("Orario: ... Aperture straordinarie: 2 Giugno Tipo ingresso:
+#: A pagamento"): a note runs to the next label or the end.
+_REWRITES: dict[str, tuple[tuple[str, str, int], ...]] = {
+    "en": (
+        (r"\b(?:always open|open always|never closed)\b", "open 24 hours a day", 0),
+        (r"\bduring daylight hours\b", "from sunrise to sunset", 0),
+        (r"\bbetween ([\d:.]+ ?(?:am|pm|a\.m\.|p\.m\.)?) and\b", r"from \1 to", 0),
+        # the first subject only: a later one names a part ("Our parking lots are open")
+        (r"(^|[.!?] )[^.!?\d]*?\b(?:(?:is|are) (?:generally |currently |usually )?)?open\b",
+         r"\1open", 1),
+    ),
+    "it": (
+        (r"\b(?:aperture straordinarie|aperture serali|tipo ingresso)\s*:.*?"
+         r"(?=\b(?:aperture straordinarie|aperture serali|tipo ingresso|chiusure festivita"
+         r" annuali)\s*:|$)", " . ", 0),
+    ),
+}  # fmt: skip
+
+#: Per language: names of the sun's rise and set ("dawn to dusk", "30 minutes after
+#: sunset"), read as OSM's ``sunrise`` and ``sunset``.
+_SUN: dict[str, dict[str, str]] = {
+    "en": {
+        "sunrise": "sunrise", "dawn": "sunrise", "sunset": "sunset", "dusk": "sunset",
+        "30 minutes after sunset": "(sunset+00:30)", "30 minutes before sunrise":
+        "(sunrise-00:30)", "1/2 hour after sunset": "(sunset+00:30)",
+        "a 1/2 hour after sunset": "(sunset+00:30)", "1/2 hour before sunrise":
+        "(sunrise-00:30)", "a 1/2 hour before sunrise": "(sunrise-00:30)",
+    },
+}  # fmt: skip
+_SUN_TIME = re.compile(r"^\(?(sunrise|sunset)(?:([+-])(\d\d):(\d\d)\))?$")
+
+
+def _sun_minutes(value: str) -> int | None:
+    """Minutes of the day of a solar time ("sunrise", "(sunset+00:30)"), taking the sun
+    to rise at 6 and set at 18: for comparing spans only."""
+    found = _SUN_TIME.match(value)
+    if not found:
+        return None
+    base = 6 * 60 if found[1] == "sunrise" else 18 * 60
+    offset = int(found[3] or 0) * 60 + int(found[4] or 0)
+    return base - offset if found[2] == "-" else base + offset
 
 _TOKEN = re.compile(
     r"(?P<time>\d{1,2}\s*[:.h']\s*\d{2}(?!\d)\s*(?:am|pm|a\.m\.|p\.m\.)?"
@@ -463,6 +519,7 @@ class _Reader:
             "midnight": _MIDNIGHT[language],
             "meal": _MEALS[language],
             "undated": _UNDATED[language],
+            "sun": tuple(_SUN.get(language, {})),
         }
         self.phrases = sorted(
             (
@@ -472,6 +529,10 @@ class _Reader:
             ),
             key=lambda item: -len(item[0]),
         )
+        self.sun = {
+            "".join(m.group(0).replace(" ", "") for m in _TOKEN.finditer(name)): value
+            for name, value in _SUN.get(language, {}).items()
+        }
 
     # ---------------------------------------------------------------- tokens
 
@@ -508,7 +569,10 @@ class _Reader:
         """(kind, value) tokens of ``text``; words the reader does not know are
         ``unknown``."""
         raw: list[tuple[str, str]] = []
-        for match in _TOKEN.finditer(self.spell_dates(_fold(text))):
+        folded = _fold(text)
+        for pattern, replacement, count in _REWRITES.get(self.language, ()):
+            folded = re.sub(pattern, replacement, folded, count=count)
+        for match in _TOKEN.finditer(self.spell_dates(folded)):
             kind, word = match.lastgroup or "punct", match.group(0).replace(" ", "")
             if kind == "word" and "-" in word and not self.known(word):
                 for n, part in enumerate(word.split("-")):
@@ -523,6 +587,8 @@ class _Reader:
                 if [w for _, w in raw[i : i + len(parts)]] == parts:
                     if phrase_kind == "midnight":
                         out.append(("time", "24:00"))
+                    elif phrase_kind == "sun":
+                        out.append(("time", self.sun["".join(parts)]))
                     elif phrase_kind != "noise":
                         out.append((phrase_kind, " ".join(parts)))
                     i += len(parts)
@@ -931,6 +997,13 @@ class _Reader:
             start, end = self.time(tokens[i][1]), self.time(tokens[i + 2][1], end=True)
             if start is None or end is None or start == end:
                 return None, i
+            if (
+                self.language == "en"
+                and end[:1].isdigit()
+                and end < start < "12:00"
+                and "m" not in f"{tokens[i][1]}{tokens[i + 2][1]}"
+            ):  # "9:00 - 5:00": English hours on a 12-hour clock end in the afternoon
+                end = f"{int(end[:2]) + 12:02d}{end[2:]}"
             if end == "00:00":
                 end = "24:00"
             if tokens[i + 2][0] == "num" and (end < start or end > "24:00"):  # "de 14h à 1"
@@ -952,6 +1025,8 @@ class _Reader:
     def time(value: object, end: bool = False) -> str | None:
         """``"9.30"``, ``"14h"``, ``"4pm"`` → ``"HH:MM"``; an end may pass midnight
         (``"24:30"``), as OSM allows."""
+        if _sun_minutes(str(value)) is not None:
+            return str(value)
         match = _TIME.match(str(value))
         if not match:
             return None
@@ -1252,10 +1327,17 @@ def _trim_sentences(tokens: list[Token], dropped: bool) -> tuple[list[Token], bo
     return kept, dropped
 
 
+def _ends(span: str) -> tuple[str, str]:
+    """The start and end of an OSM time span, solar ones included ("(sunrise-00:30)-sunset")."""
+    found = re.fullmatch(r"(\(.*?\)|[^-]+)-(.+)", span)
+    assert found, span
+    return found[1], found[2]
+
+
 def _minutes(times: str) -> list[tuple[int, int]]:
     spans = []
     for span in times.split(","):
-        start, end = (int(t[:2]) * 60 + int(t[3:]) for t in span.split("-"))
+        start, end = (_sun_minutes(t) or int(t[:2]) * 60 + int(t[3:]) for t in _ends(span))
         spans.append((start, end if end > start else end + 24 * 60))
     return spans
 
