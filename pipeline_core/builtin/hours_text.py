@@ -365,6 +365,7 @@ def _sun_minutes(value: str) -> int | None:
     offset = int(found[3] or 0) * 60 + int(found[4] or 0)
     return base - offset if found[2] == "-" else base + offset
 
+
 _TOKEN = re.compile(
     r"(?P<time>\d{1,2}\s*[:.h']\s*\d{2}(?!\d)\s*(?:am|pm|a\.m\.|p\.m\.)?"
     r"|\d{1,2}\s*(?:am|pm|a\.m\.|p\.m\.)(?![a-z])|\d{1,2}h(?![a-z]))"
