@@ -137,7 +137,7 @@ _WORDS: dict[str, dict[str, tuple[str, ...]]] = {
         "except": ("tranne", "eccetto", "escluso", "esclusi"),
         "noise": ("dal", "dalle", "da", "di", "il", "la", "ore", "h", "aperto", "aperta",
                   "orario", "orari", "dall'", "i", "lo", "tutto l'anno", "e dalle",
-                  "in orario", "alle ore", "e alle"),
+                  "in orario", "prima della chiusura"),
     },
     "nl": {
         "range": ("tot", "t/m", "tm", "-", "tot en met"),
@@ -233,7 +233,8 @@ _SEASON_WORDS: dict[str, tuple[str, ...]] = {
     "en": ("summer", "winter", "spring", "autumn", "high season", "low season"),
     "de": ("sommer", "winter", "fruhling", "herbst", "hauptsaison", "nebensaison"),
     "fr": ("ete", "hiver", "printemps", "automne", "haute saison", "basse saison"),
-    "it": ("estate", "inverno", "primavera", "autunno", "alta stagione", "bassa stagione"),
+    "it": ("estate", "inverno", "primavera", "autunno", "alta stagione", "bassa stagione",
+           "orario estivo", "orario invernale", "ora solare", "ora legale"),
     "nl": ("zomer", "winter", "lente", "herfst", "hoogseizoen", "laagseizoen"),
 }  # fmt: skip
 
@@ -335,6 +336,7 @@ _REWRITES: dict[str, tuple[tuple[str, str, int], ...]] = {
          r"\1open", 1),
     ),
     "it": (
+        (r"\btel\.?\s*:?\s*[\d][\d./ -]{5,}", " ", 0),
         (r"\b(?:aperture straordinarie|aperture serali|tipo ingresso)\s*:.*?"
          r"(?=\b(?:aperture straordinarie|aperture serali|tipo ingresso|chiusure festivita"
          r" annuali)\s*:|$)", " . ", 0),
@@ -367,13 +369,13 @@ def _sun_minutes(value: str) -> int | None:
 
 
 _TOKEN = re.compile(
-    r"(?P<time>\d{1,2}\s*[:.h']\s*\d{2}(?!\d)\s*(?:am|pm|a\.m\.|p\.m\.)?"
+    r"(?P<time>\d{1,2}\s*[:.h']\s*\d{2}(?!\d)\s*(?:am|pm|a\.m\.|p\.m\.)?|\d{1,2},\d{2}(?![\d,])"
     r"|\d{1,2}\s*(?:am|pm|a\.m\.|p\.m\.)(?![a-z])|\d{1,2}h(?![a-z]))"
     r"|(?P<num>\d{1,4})(?:er|re|eme|e|st|nd|rd|th|º|ª|°|o)?(?!\d)"
     r"|(?P<word>[^\W\d_]+(?:'|-[^\W\d_]+)*'?)"
     r"|(?P<punct>[-,/&:;.()])"
 )
-_TIME = re.compile(r"^(\d{1,2})(?:[:.h'](\d{2}))?h?(am|pm|a\.m\.|p\.m\.)?$")
+_TIME = re.compile(r"^(\d{1,2})(?:[:.h',](\d{2}))?h?(am|pm|a\.m\.|p\.m\.)?$")
 
 
 def _fold(text: str) -> str:
@@ -703,13 +705,18 @@ class _Reader:
                         and any(k in ("time", "num") for k, _ in out[i:j])
                     ):
                         break  # "visites guidées à 14h, 15h et 16h, le dimanche de ..."
-                    if not section and out[j][0] in _DAY_KINDS and out[j - 1][0] in ("time", "num"):
-                        break  # "Misa: 19:00 h Dom y fest: 9:00 - 14:00 h"
+                    if (
+                        not section
+                        and out[j][0] in (*_DAY_KINDS, "closed")
+                        and out[j - 1][0] in ("time", "num")
+                        and (out[j][0] == "closed" or _hours_follow(out, j))
+                    ):  # "Misa: 19:00 h Dom y fest: 9:00 - 14:00 h", "Ultimo ingresso ore
+                        break  # 17.00 Chiuso dal 8 al 21 agosto" (not "17.15 domenica, ora")
                     j += 1
                 start = i
                 asks = out[i][0] == "by_appointment" or out[i][1] in ("consultar", "consulte")
                 while asks and start > first_mark and out[start - 1][0] in (
-                    "day", "holiday", "weekend", "list", "colon", "unknown",
+                    "day", "holiday", "weekend", "list", "colon", "unknown", "range",
                 ):  # fmt: skip
                     start -= 1
                 if not any(k == "day" or k == "holiday" for k, _ in out[start:i]):
@@ -1262,6 +1269,14 @@ def _few_days(season: str) -> bool:
     if last < first:  # "Dec 28-Jan 02"
         last += 12 * 31
     return last - first <= 7
+
+
+def _hours_follow(tokens: list[Token], i: int) -> bool:
+    """Whether the days at ``i`` are followed by hours: "Dom y fest: 9:00 - 14:00 h", not
+    "17.15 domenica, ora legale (aprile-ottobre)"."""
+    while i < len(tokens) and tokens[i][0] in (*_DAY_KINDS, "list", "range", "colon"):
+        i += 1
+    return i < len(tokens) and tokens[i][0] in ("time", "num", "allday")
 
 
 def _weekdays_of_dates(tokens: list[Token]) -> list[Token]:
