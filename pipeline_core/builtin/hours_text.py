@@ -724,8 +724,11 @@ class _Reader:
                 if start == i and i > first_mark + 1 and out[i - 1][0] == "colon":
                     while out[start - 1][0] in ("colon", "unknown"):  # its label:
                         start -= 1  # "Visitas Viaje de agua: consultar en el centro"
-                if any(k in ("closed", "except") for k, _ in out[i:j]):
-                    return None  # "La biblioteca permanece cerrada por obras": it matters
+                closes = [n for n in range(i, j) if out[n][0] in ("closed", "except")]
+                if closes and not (
+                    section and any(k == "time" for k, _ in out[i : closes[0]])
+                ):  # "La biblioteca permanece cerrada por obras": it matters (not after
+                    return None  # the part's own hours: "Orario della biblioteca: ... chiusa")
                 del out[start:j]
                 i = start
                 dropped = True
@@ -790,7 +793,7 @@ class _Reader:
             if any(k == "appointment" for k, _ in out[: colon + 1]):
                 return None  # "Sólo visitas de grupo con cita previa: de lunes a viernes"
             del out[label[0] : colon + 1]
-            return _trim_sentences(out, True)
+            return _trim_sentences(_without_other_parts(out), True)
         return _trim_sentences(out, dropped)
 
     @staticmethod
@@ -1119,8 +1122,12 @@ class _Reader:
                         emit(days, "off")
                     else:
                         return None
-                if unused and (not headed or index == len(items) - 1):
-                    return None  # a season with no hours (at the end even under a heading)
+                if (
+                    unused
+                    and (not headed or index == len(items) - 1)
+                    and not (previous == "season" and after[:2] == ["times", "stop"])
+                ):  # a season with no hours (at the end even under a heading); "aperto dal
+                    return None  # 1 aprile al 30 settembre. Orari: 10.00-12.00." has them
                 if pending_dates:
                     return None
                 days, subtract = None, False
@@ -1232,8 +1239,8 @@ class _Reader:
                     on_dates = True  # "25.-26.12.: 11-18 Uhr": every day of a few
                     emit(None, ",".join(value))
                 elif previous == "season" and last_days is not None and after[0] != "days":
-                    if len(groups) > 1 or not days_lead:  # which days? not guessed
-                        return None
+                    if (len(groups) > 1 or not days_lead) and len(set(last_days.days)) < 7:
+                        return None  # which days? not guessed (every day carries over)
                     if merged and after[0] != "season":
                         return None
                     emit(last_days, ",".join(value))
@@ -1269,6 +1276,23 @@ def _few_days(season: str) -> bool:
     if last < first:  # "Dec 28-Jan 02"
         last += 12 * 31
     return last - first <= 7
+
+
+def _without_other_parts(tokens: list[Token]) -> list[Token]:
+    """After a first labelled part ("Borgo: ... ."), the sentences of later labelled parts
+    ("Rocca: martedì-domenica 10.00-19.00, lunedì chiuso.") are left out: the first
+    part's hours are the place's."""
+    out = list(tokens)
+    i = 1
+    while i < len(out):
+        k = i
+        while k < len(out) and out[k][0] == "unknown":
+            k += 1
+        if out[i - 1][0] == "stop" and k > i and out[k : k + 1] == [("colon", ":")]:
+            end = next((n for n in range(k, len(out)) if out[n][0] == "stop"), len(out))
+            del out[i:end]
+        i += 1
+    return out
 
 
 def _hours_follow(tokens: list[Token], i: int) -> bool:
