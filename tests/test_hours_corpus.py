@@ -18,13 +18,15 @@ CORPUS = ROOT / "tests" / "data" / "hours"
 FILES = {
     "de-berlin-weihnachtsmaerkte-2024.jsonl": 44,
     "de-berlin-weihnachtsmaerkte-2025.jsonl": 40,
+    "en-nps-parks.jsonl": 117,
     "es-esmadrid.jsonl": 220,
     "es-madrid-museos.jsonl": 66,
     "fr-musees-de-france.jsonl": 150,
+    "it-piemonte-musei.jsonl": 46,
 }
 #: Values read right per language when this test was written: the reader may read more,
 #: never fewer (the shares are of the values that state hours).
-RIGHT_AT_LEAST = {"de": 78, "es": 169, "fr": 84}
+RIGHT_AT_LEAST = {"de": 78, "en": 49, "es": 170, "fr": 84, "it": 27}
 
 
 def _benchmark(*args: str) -> str:
@@ -56,14 +58,14 @@ def test_the_corpus_holds_real_values_with_their_expected_hours() -> None:
             if value["expected"] is not None:  # every expected string is OSM syntax
                 opening_hours.OpeningHours(value["expected"])
     assert sorted(p.name for p in CORPUS.glob("*.jsonl")) == sorted(FILES)
-    assert languages == {"de": 84, "es": 286, "fr": 150}
+    assert languages == {"de": 84, "en": 117, "es": 286, "fr": 150, "it": 46}
 
 
 def test_at_most_one_percent_is_read_wrongly_and_each_language_reads_its_share(
     run: dict[str, Any],
 ) -> None:
     figures = run["figures"]
-    assert figures["all"]["values"] == 520
+    assert figures["all"]["values"] == 683
     assert figures["all"]["wrong"] <= 0.01 * figures["all"]["values"]
     for language, at_least in RIGHT_AT_LEAST.items():
         assert figures[language]["right"] >= at_least, (language, figures[language])
@@ -80,6 +82,12 @@ def test_at_most_one_percent_is_read_wrongly_and_each_language_reads_its_share(
         ("de-berlin-weihnachtsmaerkte-2024.jsonl", "126", "right"),  # "Freitag, 29.11.: 16:00"
         ("de-berlin-weihnachtsmaerkte-2025.jsonl", "118", "right"),  # "LGBTQIA* Winterdays:"
         ("de-berlin-weihnachtsmaerkte-2025.jsonl", "109", "kept"),  # "2. Adventswochenende"
+        # "The park sites are open year-round. Our parking lots are open from 8 am to
+        # sunset.": the parking lots' hours are not the place's
+        ("en-nps-parks.jsonl", "6E020F5D-3F97-4A43-88E6-C68254B55F2C/0", "right"),
+        ("en-nps-parks.jsonl", "DE0A8012-5324-4F5C-98DA-0EE6589FDFB3/0", "right"),  # "between"
+        ("it-piemonte-musei.jsonl", "58", "right"),  # "Borgo: ... Rocca: ...": the first part
+        ("it-piemonte-musei.jsonl", "124", "kept"),  # "Preferibilmente su prenotazione."
     ],
 )
 def test_values_are_judged_right_kept_or_wrong(
@@ -101,5 +109,5 @@ def test_the_benchmark_prints_the_figures_per_language() -> None:
     assert header.split() == [
         "language", "values", "hours", "read", "right", "kept", "as", "text", "read", "wrong",
     ]  # fmt: skip
-    assert [row.split()[0] for row in rows[:4]] == ["de", "es", "fr", "all"]
-    assert rows[3].split()[1:3] == ["520", "385"]
+    assert [row.split()[0] for row in rows[:6]] == ["de", "en", "es", "fr", "it", "all"]
+    assert rows[5].split()[1:3] == ["683", "482"]
