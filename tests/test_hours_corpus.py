@@ -26,7 +26,7 @@ FILES = {
 }
 #: Values read right per language when this test was written: the reader may read more,
 #: never fewer (the shares are of the values that state hours).
-RIGHT_AT_LEAST = {"de": 78, "en": 49, "es": 170, "fr": 84, "it": 27}
+RIGHT_AT_LEAST = {"de": 78, "en": 49, "es": 170, "fr": 84, "it": 30}
 
 
 def _benchmark(*args: str) -> str:
@@ -87,7 +87,8 @@ def test_at_most_one_percent_is_read_wrongly_and_each_language_reads_its_share(
         ("en-nps-parks.jsonl", "6E020F5D-3F97-4A43-88E6-C68254B55F2C/0", "right"),
         ("en-nps-parks.jsonl", "DE0A8012-5324-4F5C-98DA-0EE6589FDFB3/0", "right"),  # "between"
         ("it-piemonte-musei.jsonl", "58", "right"),  # "Borgo: ... Rocca: ...": the first part
-        ("it-piemonte-musei.jsonl", "124", "kept"),  # "Preferibilmente su prenotazione."
+        ("it-piemonte-musei.jsonl", "124", "right"),  # "Preferibilmente su prenotazione."
+        ("it-piemonte-musei.jsonl", "126", "kept"),  # "8,30-17,30 per visite guidate ..."
     ],
 )
 def test_values_are_judged_right_kept_or_wrong(

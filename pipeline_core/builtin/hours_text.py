@@ -137,7 +137,8 @@ _WORDS: dict[str, dict[str, tuple[str, ...]]] = {
         "except": ("tranne", "eccetto", "escluso", "esclusi"),
         "noise": ("dal", "dalle", "da", "di", "il", "la", "ore", "h", "aperto", "aperta",
                   "orario", "orari", "dall'", "i", "lo", "tutto l'anno", "e dalle",
-                  "in orario", "prima della chiusura"),
+                  "in orario", "prima della chiusura", "per lavori di manutenzione",
+                  "per lavori di restauro", "per lavori"),
     },
     "nl": {
         "range": ("tot", "t/m", "tm", "-", "tot en met"),
@@ -184,7 +185,8 @@ _REMARKS: dict[str, tuple[str, ...]] = {
            "exposition"),
     "it": ("ultimo ingresso", "ultimo accesso", "visite guidate", "gruppi", "ultima visita",
            "la biglietteria chiude", "biglietteria", "chiusura della biglietteria",
-           "per informazioni", "per maggiori informazioni", "orario della biblioteca"),
+           "per informazioni", "per maggiori informazioni", "orario della biblioteca",
+           "preferibilmente su prenotazione", "per gruppi"),
     "nl": ("laatste toegang", "laatste entree", "rondleidingen", "groepen"),
 }  # fmt: skip
 
@@ -220,7 +222,8 @@ _MEAL_WORDS = {word for words in _MEALS.values() for word in words}
 #: Remarks naming who the hours are for: right after hours they say whose hours they are.
 _AUDIENCES = {
     "grupos", "groups", "gruppen", "groupes", "pour les groupes", "pour les groupe",
-    "pour les scolaires", "pour les scolaire", "les scolaires", "gruppi", "groepen", "grups",
+    "pour les scolaires", "pour les scolaire", "les scolaires", "gruppi", "per gruppi", "groepen",
+    "grups",
 }  # fmt: skip
 
 #: Per language: names of seasons. One that a season's months or dates follow ("Verano
@@ -337,6 +340,9 @@ _REWRITES: dict[str, tuple[tuple[str, str, int], ...]] = {
     ),
     "it": (
         (r"\btel\.?\s*:?\s*[\d][\d./ -]{5,}", " ", 0),
+        # "La Pinacoteca restera chiusa ...", "L'Ecomuseo e attualmente chiuso."
+        (r"(^|[.!?:] )[^.!?:\d]*?\b(?:e|resta|restera|rimane|rimarra) "
+         r"(?:attualmente |temporaneamente )?(chius[oa])\b", r"\1\2", 0),
         (r"\b(?:aperture straordinarie|aperture serali|tipo ingresso)\s*:.*?"
          r"(?=\b(?:aperture straordinarie|aperture serali|tipo ingresso|chiusure festivita"
          r" annuali)\s*:|$)", " . ", 0),
