@@ -176,7 +176,7 @@ _REMARKS: dict[str, tuple[str, ...]] = {
            "consultar"),
     "pt": ("ultima entrada", "ultimo acesso", "visitas guiadas", "grupos", "consultar"),
     "en": ("last entry", "last admission", "guided tours", "groups", "please check",
-           "check the website", "last vehicle entry"),
+           "check the website", "last vehicle entry", "for guided tours"),
     "de": ("letzter einlass", "fuhrungen", "gruppen", "gruppen nach vereinbarung"),
     "fr": ("dernier acces", "derniere entree", "dernieres entrees", "visites guidees",
            "visite guidee", "groupes", "pour les groupes", "pour les groupe",
@@ -186,7 +186,8 @@ _REMARKS: dict[str, tuple[str, ...]] = {
     "it": ("ultimo ingresso", "ultimo accesso", "visite guidate", "gruppi", "ultima visita",
            "la biglietteria chiude", "biglietteria", "chiusura della biglietteria",
            "per informazioni", "per maggiori informazioni", "orario della biblioteca",
-           "preferibilmente su prenotazione", "per gruppi"),
+           "preferibilmente su prenotazione", "per gruppi", "per visite guidate",
+           "per visita guidata"),
     "nl": ("laatste toegang", "laatste entree", "rondleidingen", "groepen"),
 }  # fmt: skip
 
@@ -223,7 +224,7 @@ _MEAL_WORDS = {word for words in _MEALS.values() for word in words}
 _AUDIENCES = {
     "grupos", "groups", "gruppen", "groupes", "pour les groupes", "pour les groupe",
     "pour les scolaires", "pour les scolaire", "les scolaires", "gruppi", "per gruppi", "groepen",
-    "grups",
+    "grups", "per visite guidate", "per visita guidata", "for guided tours",
 }  # fmt: skip
 
 #: Per language: names of seasons. One that a season's months or dates follow ("Verano
