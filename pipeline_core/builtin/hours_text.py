@@ -690,6 +690,16 @@ class _Reader:
                 "num",
             ):  # "16:00 - 19:00 h Por cita previa"
                 return None  # "de 9h à 12h et de 14h à 17h30 pour les scolaires": whose hours?
+            if out[i][0] == "by_appointment":
+                k = i + 1  # what it is for: "su prenotazione: 9.00-12.00", "su prenotazione
+                while k < len(out) and out[k][0] in ("colon", "unknown", "remark", "list"):
+                    k += 1  # per gruppi e scuole aprile-giugno" (not "sur rendez-vous les
+                between = {v for _, v in out[i + 1 : k]}  # autres jours et de juin à août")
+                if k < len(out) and (
+                    (out[k][0] == "time" and not between - {":"})
+                    or (out[k][0] in ("month", "num") and between & _AUDIENCES)
+                ):
+                    return None  # its hours or its season: the text's are not settled
             if out[i][0] in ("remark", "by_appointment"):
                 section = out[i][1] in _SECTIONS or out[i][1] in _MEAL_WORDS
                 j = i + 1  # a remark runs to the end of its sentence, "by appointment" to
@@ -731,6 +741,20 @@ class _Reader:
                 if start == i and i > first_mark + 1 and out[i - 1][0] == "colon":
                     while out[start - 1][0] in ("colon", "unknown"):  # its label:
                         start -= 1  # "Visitas Viaje de agua: consultar en el centro"
+                colon = next(
+                    (
+                        n
+                        for n in (start - 1, start)
+                        if n >= 0 and out[n : n + 1] == [("colon", ":")]
+                    ),
+                    None,
+                )
+                if asks and colon is not None:  # a season whose part is by appointment only
+                    k = colon  # goes with it: "novembre-maggio: lunedì-domenica su
+                    while k > 0 and out[k - 1][0] in ("month", "range", "num"):  # prenotazione,
+                        k -= 1  # giugno-ottobre ..."
+                    if k < colon and (k == 0 or out[k - 1][0] in (*boundary, "list", "colon")):
+                        start = min(start, k)
                 closes = [n for n in range(i, j) if out[n][0] in ("closed", "except")]
                 if closes and not (
                     section and any(k == "time" for k, _ in out[i : closes[0]])
