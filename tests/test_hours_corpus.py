@@ -22,11 +22,11 @@ FILES = {
     "es-esmadrid.jsonl": 220,
     "es-madrid-museos.jsonl": 66,
     "fr-musees-de-france.jsonl": 150,
-    "it-piemonte-musei.jsonl": 46,
+    "it-piemonte-musei.jsonl": 100,
 }
 #: Values read right per language when this test was written: the reader may read more,
 #: never fewer (the shares are of the values that state hours).
-RIGHT_AT_LEAST = {"de": 78, "en": 49, "es": 170, "fr": 84, "it": 30}
+RIGHT_AT_LEAST = {"de": 78, "en": 49, "es": 170, "fr": 84, "it": 48}
 
 
 def _benchmark(*args: str) -> str:
@@ -58,14 +58,14 @@ def test_the_corpus_holds_real_values_with_their_expected_hours() -> None:
             if value["expected"] is not None:  # every expected string is OSM syntax
                 opening_hours.OpeningHours(value["expected"])
     assert sorted(p.name for p in CORPUS.glob("*.jsonl")) == sorted(FILES)
-    assert languages == {"de": 84, "en": 117, "es": 286, "fr": 150, "it": 46}
+    assert languages == {"de": 84, "en": 117, "es": 286, "fr": 150, "it": 100}
 
 
 def test_at_most_one_percent_is_read_wrongly_and_each_language_reads_its_share(
     run: dict[str, Any],
 ) -> None:
     figures = run["figures"]
-    assert figures["all"]["values"] == 683
+    assert figures["all"]["values"] == 737
     assert figures["all"]["wrong"] <= 0.01 * figures["all"]["values"]
     for language, at_least in RIGHT_AT_LEAST.items():
         assert figures[language]["right"] >= at_least, (language, figures[language])
@@ -111,4 +111,4 @@ def test_the_benchmark_prints_the_figures_per_language() -> None:
         "language", "values", "hours", "read", "right", "kept", "as", "text", "read", "wrong",
     ]  # fmt: skip
     assert [row.split()[0] for row in rows[:6]] == ["de", "en", "es", "fr", "it", "all"]
-    assert rows[5].split()[1:3] == ["683", "482"]
+    assert rows[5].split()[1:3] == ["737", "514"]

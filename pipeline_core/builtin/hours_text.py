@@ -133,7 +133,8 @@ _WORDS: dict[str, dict[str, tuple[str, ...]]] = {
         "every": ("tutti i giorni", "ogni giorno", "giornalmente"),
         "weekend": ("fine settimana", "weekend"),
         "holiday": ("festivi", "giorni festivi", "festivo", "festività"),
-        "closed": ("chiuso", "chiusa", "chiusura", "chiusi", "chiusure festivita annuali"),
+        "closed": ("chiuso", "chiusa", "chiusura", "chiusi", "chiusure festivita annuali",
+                   "chiusura estiva", "chiusura invernale"),
         "except": ("tranne", "eccetto", "escluso", "esclusi"),
         "noise": ("dal", "dalle", "da", "di", "il", "la", "ore", "h", "aperto", "aperta",
                   "orario", "orari", "dall'", "i", "lo", "tutto l'anno", "e dalle",
@@ -187,6 +188,7 @@ _REMARKS: dict[str, tuple[str, ...]] = {
            "la biglietteria chiude", "biglietteria", "chiusura della biglietteria",
            "per informazioni", "per maggiori informazioni", "orario della biblioteca",
            "preferibilmente su prenotazione", "per gruppi", "per visite guidate",
+           "prenotazione obbligatoria",
            "per visita guidata"),
     "nl": ("laatste toegang", "laatste entree", "rondleidingen", "groepen"),
 }  # fmt: skip
@@ -267,7 +269,8 @@ _APPOINTMENT: dict[str, tuple[str, ...]] = {
     "en": ("by appointment", "appointment only", "by arrangement"),
     "de": ("nach vereinbarung", "nach voranmeldung", "auf anfrage"),
     "fr": ("sur rendez-vous", "sur rdv", "sur reservation", "rendez-vous"),
-    "it": ("su prenotazione", "su appuntamento", "previa prenotazione"),
+    "it": ("su prenotazione", "su appuntamento", "previa prenotazione", "su richiesta",
+           "apertura su richiesta", "a richiesta"),
     "nl": ("op afspraak", "na afspraak", "op aanvraag"),
 }  # fmt: skip
 
@@ -341,6 +344,8 @@ _REWRITES: dict[str, tuple[tuple[str, str, int], ...]] = {
     ),
     "it": (
         (r"\btel\.?\s*:?\s*[\d][\d./ -]{5,}", " ", 0),
+        # the dates of months just named: "Ottobre-marzo (dal 01/10 al 31/03):"
+        (r"\(dal \d\d/\d\d al \d\d/\d\d\)", " ", 0),
         # "La Pinacoteca restera chiusa ...", "L'Ecomuseo e attualmente chiuso."
         (r"(^|[.!?:] )[^.!?:\d]*?\b(?:e|resta|restera|rimane|rimarra) "
          r"(?:attualmente |temporaneamente )?(chius[oa])\b", r"\1\2", 0),
@@ -376,7 +381,7 @@ def _sun_minutes(value: str) -> int | None:
 
 
 _TOKEN = re.compile(
-    r"(?P<time>\d{1,2}\s*[:.h']\s*\d{2}(?!\d)\s*(?:am|pm|a\.m\.|p\.m\.)?|\d{1,2},\d{2}(?![\d,])"
+    r"(?P<time>\d{1,2}\s*[:.h']\s*\d{2}(?!\d)\s*(?:am|pm|a\.m\.|p\.m\.)?|\d{1,2},\d{2}(?!\d|,\d)"
     r"|\d{1,2}\s*(?:am|pm|a\.m\.|p\.m\.)(?![a-z])|\d{1,2}h(?![a-z]))"
     r"|(?P<num>\d{1,4})(?:er|re|eme|e|st|nd|rd|th|º|ª|°|o)?(?!\d)"
     r"|(?P<word>[^\W\d_]+(?:'|-[^\W\d_]+)*'?)"
@@ -692,7 +697,10 @@ class _Reader:
                 return None  # "de 9h à 12h et de 14h à 17h30 pour les scolaires": whose hours?
             if out[i][0] == "by_appointment":
                 k = i + 1  # what it is for: "su prenotazione: 9.00-12.00", "su prenotazione
-                while k < len(out) and out[k][0] in ("colon", "unknown", "remark", "list"):
+                while k < len(out) and (
+                    out[k][0] in ("colon", "unknown", "remark")
+                    or (out[k][0] == "list" and out[k][1] != ",")
+                ):
                     k += 1  # per gruppi e scuole aprile-giugno" (not "sur rendez-vous les
                 between = {v for _, v in out[i + 1 : k]}  # autres jours et de juin à août")
                 if k < len(out) and (
@@ -786,6 +794,11 @@ class _Reader:
                 out[i] == ("paren", "(")
                 and out[i - 1][0] in ("time", "num")
                 and out[i + 1][0] in ("month", "daymonth", "num", "season_word")
+                and not (  # "16.00-19.00 (orario estivo) da giugno a settembre:": the
+                    out[i + 1][0] == "season_word"  # name heads the months after it
+                    and out[i + 2 : i + 3] == [("paren", ")")]
+                    and [k for k, _ in out[i + 3 : i + 4]] in (["month"], ["num"])
+                )
             ):
                 return None
         # a part of the day before times says nothing more ("mañanas de 10 a 14 horas");
