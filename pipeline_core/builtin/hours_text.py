@@ -337,6 +337,8 @@ _REWRITES: dict[str, tuple[tuple[str, str, int], ...]] = {
     "en": (
         (r"\b(?:always open|open always|never closed)\b", "open 24 hours a day", 0),
         (r"\bduring daylight hours\b", "from sunrise to sunset", 0),
+        # the hours in force: "Apollo District is currently open winter hours, 6:00 AM - ..."
+        (r"\bcurrently open (?:summer|winter|spring|fall|autumn) hours\b", "open", 0),
         (r"\bbetween ([\d:.]+ ?(?:am|pm|a\.m\.|p\.m\.)?) and\b", r"from \1 to", 0),
         # the first subject only: a later one names a part ("Our parking lots are open")
         (r"(^|[.!?] )[^.!?\d]*?\b(?:(?:is|are) (?:generally |currently |usually )?)?open\b",
