@@ -840,7 +840,8 @@ class _Reader:
                 return None  # "Sólo visitas de grupo con cita previa: de lunes a viernes"
             del out[label[0] : colon + 1]
             return _trim_sentences(_without_other_parts(out), True)
-        return _trim_sentences(out, dropped)
+        parts = _without_other_parts(out)
+        return _trim_sentences(parts, dropped or len(parts) < len(out))
 
     @staticmethod
     def settle(tokens: list[Token]) -> list[Token]:
