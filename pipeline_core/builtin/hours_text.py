@@ -748,6 +748,15 @@ class _Reader:
                     start -= 1
                 if not any(k == "day" or k == "holiday" for k, _ in out[start:i]):
                     start = i
+                    while (
+                        asks
+                        and start > first_mark
+                        and (  # the words it is for: "in altri
+                            out[start - 1][0] == "unknown"  # giorni ed orari apertura su richiesta"
+                            or (out[start - 1][0] == "list" and out[start - 1][1] != ",")
+                        )
+                    ):
+                        start -= 1
                 if start == i and i > first_mark + 1 and out[i - 1][0] == "colon":
                     while out[start - 1][0] in ("colon", "unknown"):  # its label:
                         start -= 1  # "Visitas Viaje de agua: consultar en el centro"
