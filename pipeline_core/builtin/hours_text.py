@@ -941,6 +941,8 @@ class _Reader:
         """``1 abril - 15 junio``, ``15 - 30 septiembre``, ``abril - octubre``,
         ``juillet-août``, ``julio y agosto``."""
         start, j = self._date(tokens, i)
+        if start and self._dash_list(tokens, i):
+            return None  # "24 Dicembre - 25 Dicembre - 8 Dicembre": dates, not a season
         if start and j < len(tokens) and tokens[j][0] == "range":
             end, k = self._date(tokens, j + 1)
             if end:
@@ -982,8 +984,21 @@ class _Reader:
             j += 2
         return ("season", ",".join(parts)), j
 
+    def _dash_list(self, tokens: list[Token], i: int) -> bool:
+        """Whether three or more whole dates joined by dashes start at ``i``: a list."""
+        count, j = 0, i
+        while True:
+            date, j = self._date(tokens, j)
+            if not date:
+                return False
+            count += 1
+            if j >= len(tokens) or tokens[j][0] != "range":
+                return count >= 3
+            j += 1
+
     def dates(self, tokens: list[Token], i: int) -> tuple[Token, int] | None:
         """Single dates: ``1 enero, 1 mayo y 25 diciembre``, ``1 y 6 de enero``."""
+        dashes = self._dash_list(tokens, i)
         found: list[str] = []
         pending: list[int] = []
         j = end = i
@@ -999,7 +1014,7 @@ class _Reader:
             elif kind == "num" and 1 <= int(value) <= 31:
                 pending.append(int(value))
                 j += 1
-            elif kind == "list" and (found or pending):
+            elif (kind == "list" or (kind == "range" and dashes)) and (found or pending):
                 j += 1
             else:
                 break
