@@ -346,6 +346,8 @@ _REWRITES: dict[str, tuple[tuple[str, str, int], ...]] = {
     ),
     "it": (
         (r"\btel\.?\s*:?\s*[\d][\d./ -]{5,}", " ", 0),
+        # the size of a group: "per gruppi superiori alle 10 persone"
+        (r"\b(?:superiori|oltre) (?:alle |a )?\d+ persone\b", " ", 0),
         # the dates of months just named: "Ottobre-marzo (dal 01/10 al 31/03):"
         (r"\(dal \d\d/\d\d al \d\d/\d\d\)", " ", 0),
         # "La Pinacoteca restera chiusa ...", "L'Ecomuseo e attualmente chiuso."
