@@ -188,8 +188,7 @@ _REMARKS: dict[str, tuple[str, ...]] = {
            "la biglietteria chiude", "biglietteria", "chiusura della biglietteria",
            "per informazioni", "per maggiori informazioni", "orario della biblioteca",
            "preferibilmente su prenotazione", "per gruppi", "per visite guidate",
-           "prenotazione obbligatoria",
-           "per visita guidata"),
+           "per visita guidata", "prenotazione obbligatoria"),
     "nl": ("laatste toegang", "laatste entree", "rondleidingen", "groepen"),
 }  # fmt: skip
 
@@ -749,12 +748,12 @@ class _Reader:
                 ):  # fmt: skip
                     start -= 1
                 if not any(k == "day" or k == "holiday" for k, _ in out[start:i]):
-                    start = i
+                    start = i  # the words before it say what it is for: "in altri giorni ed
                     while (
                         asks
                         and start > first_mark
-                        and (  # the words it is for: "in altri
-                            out[start - 1][0] == "unknown"  # giorni ed orari apertura su richiesta"
+                        and (  # orari apertura su richiesta"
+                            out[start - 1][0] == "unknown"
                             or (out[start - 1][0] == "list" and out[start - 1][1] != ",")
                         )
                     ):
