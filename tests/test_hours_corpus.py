@@ -26,7 +26,7 @@ FILES = {
 }
 #: Values read right per language when this test was written: the reader may read more,
 #: never fewer (the shares are of the values that state hours).
-RIGHT_AT_LEAST = {"de": 78, "en": 51, "es": 171, "fr": 84, "it": 51}
+RIGHT_AT_LEAST = {"de": 78, "en": 51, "es": 171, "fr": 84, "it": 52}
 
 
 def _benchmark(*args: str) -> str:
