@@ -19,15 +19,17 @@ FILES = {
     "ca-diba-biblioteques.jsonl": 120,
     "de-berlin-weihnachtsmaerkte-2024.jsonl": 44,
     "de-berlin-weihnachtsmaerkte-2025.jsonl": 40,
+    "en-nps-parks.jsonl": 117,
     "es-esmadrid.jsonl": 220,
     "es-madrid-museos.jsonl": 66,
     "fr-musees-de-france.jsonl": 150,
+    "it-piemonte-musei.jsonl": 100,
     "nl-amsterdam-attracties.jsonl": 80,
     "nl-amsterdam-eten-drinken.jsonl": 40,
 }
 #: Values read right per language when this test was written: the reader may read more,
 #: never fewer (the shares are of the values that state hours).
-RIGHT_AT_LEAST = {"ca": 117, "de": 78, "es": 172, "fr": 84, "nl": 101}
+RIGHT_AT_LEAST = {"ca": 117, "de": 78, "en": 51, "es": 172, "fr": 84, "it": 52, "nl": 101}
 
 
 def _benchmark(*args: str) -> str:
@@ -59,7 +61,7 @@ def test_the_corpus_holds_real_values_with_their_expected_hours() -> None:
             if value["expected"] is not None:  # every expected string is OSM syntax
                 opening_hours.OpeningHours(value["expected"])
     assert sorted(p.name for p in CORPUS.glob("*.jsonl")) == sorted(FILES)
-    assert languages == {"ca": 120, "de": 84, "es": 286, "fr": 150, "nl": 120}
+    assert languages == {"ca": 120, "de": 84, "en": 117, "es": 286, "fr": 150, "it": 100, "nl": 120}
 
 
 def test_at_most_one_percent_is_read_wrongly_and_each_language_reads_its_share(
@@ -87,6 +89,13 @@ def test_at_most_one_percent_is_read_wrongly_and_each_language_reads_its_share(
         ("es-esmadrid.jsonl", "92856", "right"),  # "Julio y Agosto: sólo por la tarde": kept
         ("nl-amsterdam-attracties.jsonl", "3e49f570-4dd9-4fbd-89ae-83f862572725", "right"),
         ("nl-amsterdam-attracties.jsonl", "0a7883b9-89b5-406a-97d6-91bd7190500c", "right"),
+        # "The park sites are open year-round. Our parking lots are open from 8 am to
+        # sunset.": the parking lots' hours are not the place's
+        ("en-nps-parks.jsonl", "6E020F5D-3F97-4A43-88E6-C68254B55F2C/0", "right"),
+        ("en-nps-parks.jsonl", "DE0A8012-5324-4F5C-98DA-0EE6589FDFB3/0", "right"),  # "between"
+        ("it-piemonte-musei.jsonl", "58", "right"),  # "Borgo: ... Rocca: ...": the first part
+        ("it-piemonte-musei.jsonl", "124", "right"),  # "Preferibilmente su prenotazione."
+        ("it-piemonte-musei.jsonl", "126", "kept"),  # "8,30-17,30 per visite guidate ..."
     ],
 )
 def test_values_are_judged_right_kept_or_wrong(
@@ -108,5 +117,5 @@ def test_the_benchmark_prints_the_figures_per_language() -> None:
     assert header.split() == [
         "language", "values", "hours", "read", "right", "kept", "as", "text", "read", "wrong",
     ]  # fmt: skip
-    assert [row.split()[0] for row in rows[:6]] == ["ca", "de", "es", "fr", "nl", "all"]
-    assert rows[5].split()[1:3] == ["760", "616"]
+    assert [row.split()[0] for row in rows[:8]] == ["ca", "de", "en", "es", "fr", "it", "nl", "all"]
+    assert rows[7].split()[1:3] == ["977", "745"]

@@ -339,3 +339,77 @@ def test_dates_named_days_meals_and_typos_are_read(language: str, text: str, osm
 )
 def test_what_the_new_words_cannot_settle_is_kept(language: str, text: str) -> None:
     assert text_to_osm(text, language) is None
+
+
+@pytest.mark.parametrize(
+    ("language", "text", "osm"),
+    [
+        # English prose: the place named before "is open", solar times, a 12-hour clock
+        ("en", "Fort Example is open from 9:00am to 4:30pm, every day.", "Mo-Su 09:00-16:30"),
+        ("en", "The grounds are open daily from dawn to dusk.", "Mo-Su sunrise-sunset"),
+        ("en", "The park is always open.", "Mo-Su 00:00-24:00"),
+        (
+            "en",
+            "Open year-round from 1/2 hour before sunrise to a 1/2 hour after sunset.",
+            "Mo-Su (sunrise-00:30)-(sunset+00:30)",
+        ),
+        ("en", "Park Hours are 9:00 - 5:00 Central Time Daily", "Mo-Su 09:00-17:00"),
+        ("en", "Trails are open year-round between 6 AM and midnight.", "Mo-Su 06:00-24:00"),
+        # Italian labelled fields: notes left out, the year's closures read, the first part
+        (
+            "it",
+            "Orario: martedì-domenica 10,00-18,00. Lunedì chiuso. Chiusure festività annuali: "
+            "1 Gennaio, Pasqua, 25 Dicembre Aperture straordinarie: 2 Giugno Tipo ingresso: "
+            "A pagamento",
+            "Tu-Su 10:00-18:00; Mo off; Jan 01 off; Dec 25 off",
+        ),
+        (
+            "it",
+            "Orario: Borgo: lunedì-domenica 9.00-19.00. Rocca: martedì-domenica 10.00-19.00, "
+            "lunedì chiuso.",
+            "Mo-Su 09:00-19:00",
+        ),
+        (
+            "it",
+            "Orario: aperto dal 1 aprile al 30 settembre. Orari: 10.00-12.00, 15.00-18.00.",
+            "Apr 01-Sep 30 Mo-Su 10:00-12:00,15:00-18:00",
+        ),
+        (
+            "it",
+            "Orario: tutti i giorni 9.00-18.00, ultimo ingresso ore 17.00 Chiuso dal 8 al 21 "
+            "agosto 2016",
+            "Mo-Su 09:00-18:00; 2016 Aug 08-2016 Aug 21 off",
+        ),
+    ],
+)
+def test_english_prose_and_italian_labelled_fields_are_read(
+    language: str, text: str, osm: str
+) -> None:
+    assert text_to_osm(text, language) == osm
+    opening_hours.OpeningHours(osm)
+
+
+@pytest.mark.parametrize(
+    ("language", "text"),
+    [
+        # a later subject names a part: its hours are not the place's
+        (
+            "en",
+            "The park sites are open year-round. Our parking lots are open from 8 am to sunset.",
+        ),
+        ("en", "Recommended visiting hours are sunrise - sunset."),
+        ("en", "The park is open every day."),  # days, no hours
+        ("en", "Open Sundays 12:00pm to 4:00pm for guided tours."),
+        ("it", "Orario: Il Forte è attualmente chiuso"),
+        # the hours of guided visits by appointment are not opening hours
+        (
+            "it",
+            "Orario: lunedì-venerdì 8,30-17,30 per visite guidate su prenotazione, "
+            "domenica 10,00-13,00",
+        ),
+    ],
+)
+def test_what_english_prose_and_italian_fields_leave_unsettled_is_kept(
+    language: str, text: str
+) -> None:
+    assert text_to_osm(text, language) is None

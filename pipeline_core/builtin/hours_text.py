@@ -83,14 +83,20 @@ _WORDS: dict[str, dict[str, tuple[str, ...]]] = {
     "en": {
         "range": ("to", "till", "until", "-", "through", "thru"),
         "list": ("and", ",", "/", "&"),
-        "every": ("daily", "every day", "7 days", "seven days a week", "7 days a week"),
+        "every": ("daily", "every day", "7 days", "seven days a week", "7 days a week",
+                  "everyday", "each day", "every day of the year", "seven days per week",
+                  "7 days per week", "365 days a year", "365 days per year"),
         "weekend": ("weekends", "weekend", "the weekend"),
         "weekdays": ("weekdays",),
         "holiday": ("bank holidays", "public holidays", "holidays", "bank holiday"),
         "closed": ("closed",),
         "except": ("except", "excluding"),
         "noise": ("from", "open", "opening hours", "hours", "hrs", "the", "on",
-                  "including", "all year", "all year round", "year round"),
+                  "including", "all year", "all year round", "year round", "year-round",
+                  "all year long", "including holidays", "this includes holidays",
+                  "open to visitors", "open to the public", "for visitation",
+                  "to vehicles", "park hours are",
+                  "eastern time", "central time", "mountain time", "pacific time"),
     },
     "de": {
         "range": ("bis", "-"),
@@ -127,10 +133,13 @@ _WORDS: dict[str, dict[str, tuple[str, ...]]] = {
         "every": ("tutti i giorni", "ogni giorno", "giornalmente"),
         "weekend": ("fine settimana", "weekend"),
         "holiday": ("festivi", "giorni festivi", "festivo", "festività"),
-        "closed": ("chiuso", "chiusa", "chiusura", "chiusi"),
+        "closed": ("chiuso", "chiusa", "chiusura", "chiusi", "chiusure festivita annuali",
+                   "chiusura estiva", "chiusura invernale"),
         "except": ("tranne", "eccetto", "escluso", "esclusi"),
         "noise": ("dal", "dalle", "da", "di", "il", "la", "ore", "h", "aperto", "aperta",
-                  "orario", "orari", "dall'", "i", "lo", "tutto l'anno", "e dalle"),
+                  "orario", "orari", "dall'", "i", "lo", "tutto l'anno", "e dalle",
+                  "in orario", "prima della chiusura", "per lavori di manutenzione",
+                  "per lavori di restauro", "per lavori"),
     },
     "nl": {
         "range": ("tot", "t/m", "tm", "-", "tot en met"),
@@ -168,14 +177,18 @@ _REMARKS: dict[str, tuple[str, ...]] = {
            "consultar"),
     "pt": ("ultima entrada", "ultimo acesso", "visitas guiadas", "grupos", "consultar"),
     "en": ("last entry", "last admission", "guided tours", "groups", "please check",
-           "check the website"),
+           "check the website", "last vehicle entry", "for guided tours"),
     "de": ("letzter einlass", "fuhrungen", "gruppen", "gruppen nach vereinbarung"),
     "fr": ("dernier acces", "derniere entree", "dernieres entrees", "visites guidees",
            "visite guidee", "groupes", "pour les groupes", "pour les groupe",
            "accueil de groupes", "accueil des groupes", "fermeture des caisses",
            "pour les scolaires", "pour les scolaire", "les scolaires", "expositions",
            "exposition"),
-    "it": ("ultimo ingresso", "ultimo accesso", "visite guidate", "gruppi"),
+    "it": ("ultimo ingresso", "ultimo accesso", "visite guidate", "gruppi", "ultima visita",
+           "la biglietteria chiude", "biglietteria", "chiusura della biglietteria",
+           "per informazioni", "per maggiori informazioni", "orario della biblioteca",
+           "preferibilmente su prenotazione", "per gruppi", "per visite guidate",
+           "per visita guidata", "prenotazione obbligatoria"),
     "nl": ("laatste toegang", "laatste entree", "rondleidingen", "groepen", "kijk voor",
            "raadpleeg", "zie de website", "zie website"),
 }  # fmt: skip
@@ -189,7 +202,7 @@ _SECTIONS = {
     "exposicion temporal", "horario de espectaculos", "horario de misas", "horario cocina",
     "horario de cocina", "talleres", "horario talleres", "horario de talleres",
     "horarios de servicio", "horario de servicio",
-    "expositions", "exposition", "visitas guiadas", "visita guiada",
+    "expositions", "exposition", "visitas guiadas", "visita guiada", "orario della biblioteca",
 }  # fmt: skip
 
 #: Per language: meals. A text that opens with one ("Comidas: Mar - sáb: 13:00 - 17:00 h
@@ -212,7 +225,8 @@ _MEAL_WORDS = {word for words in _MEALS.values() for word in words}
 #: Remarks naming who the hours are for: right after hours they say whose hours they are.
 _AUDIENCES = {
     "grupos", "groups", "gruppen", "groupes", "pour les groupes", "pour les groupe",
-    "pour les scolaires", "pour les scolaire", "les scolaires", "gruppi", "groepen", "grups",
+    "pour les scolaires", "pour les scolaire", "les scolaires", "gruppi", "per gruppi", "groepen",
+    "grups", "per visite guidate", "per visita guidata", "for guided tours",
 }  # fmt: skip
 
 #: Per language: names of seasons. One that a season's months or dates follow ("Verano
@@ -225,7 +239,8 @@ _SEASON_WORDS: dict[str, tuple[str, ...]] = {
     "en": ("summer", "winter", "spring", "autumn", "high season", "low season"),
     "de": ("sommer", "winter", "fruhling", "herbst", "hauptsaison", "nebensaison"),
     "fr": ("ete", "hiver", "printemps", "automne", "haute saison", "basse saison"),
-    "it": ("estate", "inverno", "primavera", "autunno", "alta stagione", "bassa stagione"),
+    "it": ("estate", "inverno", "primavera", "autunno", "alta stagione", "bassa stagione",
+           "orario estivo", "orario invernale", "ora solare", "ora legale"),
     "nl": ("zomer", "winter", "lente", "herfst", "hoogseizoen", "laagseizoen"),
 }  # fmt: skip
 
@@ -254,7 +269,8 @@ _APPOINTMENT: dict[str, tuple[str, ...]] = {
     "en": ("by appointment", "appointment only", "by arrangement"),
     "de": ("nach vereinbarung", "nach voranmeldung", "auf anfrage"),
     "fr": ("sur rendez-vous", "sur rdv", "sur reservation", "rendez-vous"),
-    "it": ("su prenotazione", "su appuntamento", "previa prenotazione"),
+    "it": ("su prenotazione", "su appuntamento", "previa prenotazione", "su richiesta",
+           "apertura su richiesta", "a richiesta"),
     "nl": ("op afspraak", "na afspraak", "op aanvraag"),
 }  # fmt: skip
 
@@ -275,8 +291,11 @@ _DAY_PARTS: dict[str, tuple[str, ...]] = {
 #: Per language: "all day" (times 00:00-24:00) and "midnight" (24:00).
 _ALL_DAY = {
     "es": ("todo el dia",), "ca": ("tot el dia",), "pt": ("todo o dia",),
-    "en": ("all day",), "de": ("ganztags", "ganztagig"), "fr": ("toute la journee",),
-    "it": ("tutto il giorno",), "nl": ("de hele dag", "hele dag", "altijd open", "altijd geopend"),
+    "en": ("all day", "24 hours a day", "24 hours per day", "24-hours a day", "24 hours",
+           "24/7"),
+    "de": ("ganztags", "ganztagig"), "fr": ("toute la journee",),
+    "it": ("tutto il giorno",),
+    "nl": ("de hele dag", "hele dag", "altijd open", "altijd geopend"),
 }  # fmt: skip
 _MIDNIGHT = {
     "es": ("medianoche",), "ca": ("mitjanit",), "pt": ("meia-noite", "meia noite"),
@@ -310,14 +329,74 @@ _NUMERIC_DATE = re.compile(r"(?<![\d.:])(\d{1,2})\.\s?(\d{1,2})\.(\d{4}|\d{2}(?!
 #: Prefixes that are ordinary words too, so never read as a weekday or month.
 _NOT_PREFIXES = {"mit", "son", "mar", "ma", "do", "jun", "jul", "so", "sa", "di", "mi"}
 
+#: Per language: rewrites of the folded text before it is read, for shapes of sentence
+#: the vocabulary cannot hold: the subject of "<the place> is open ..." (English prose
+#: names the place before its hours), and the labelled notes of a field that runs
+#: several labels together ("Orario: ... Aperture straordinarie: 2 Giugno Tipo ingresso:
+#: A pagamento"): a note runs to the next label or the end.
+_REWRITES: dict[str, tuple[tuple[str, str, int], ...]] = {
+    "en": (
+        (r"\b(?:always open|open always|never closed)\b", "open 24 hours a day", 0),
+        (r"\bduring daylight hours\b", "from sunrise to sunset", 0),
+        # the hours in force: "Apollo District is currently open winter hours, 6:00 AM - ..."
+        (r"\bcurrently open (?:summer|winter|spring|fall|autumn) hours\b", "open", 0),
+        (r"\bbetween ([\d:.]+ ?(?:am|pm|a\.m\.|p\.m\.)?) and\b", r"from \1 to", 0),
+        # the first subject only: a later one names a part ("Our parking lots are open")
+        (r"(^|[.!?] )[^.!?\d]*?\b(?:(?:is|are) (?:generally |currently |usually )?)?open\b",
+         r"\1open", 1),
+    ),
+    "it": (
+        (r"\btel\.?\s*:?\s*[\d][\d./ -]{5,}", " ", 0),
+        # the size of a group: "per gruppi superiori alle 10 persone"
+        (r"\b(?:superiori|oltre) (?:alle |a )?\d+ persone\b", " ", 0),
+        # the dates of months just named: "Ottobre-marzo (dal 01/10 al 31/03):"
+        (r"\(dal \d\d/\d\d al \d\d/\d\d\)", " ", 0),
+        # "L'Ecomuseo e attualmente chiuso (per lavori).": closed for now, which states no
+        # weekly hours; the sentence goes, the hours of the rest of the text stay
+        (r"(^|[.!?:] )[^.!?:\d]*?\b(?:e|resta|rimane) (?:attualmente|temporaneamente) "
+         r"chius[oa]\b[^.]*", r"\1", 0),
+        # "La Pinacoteca restera chiusa dal ...": its closure
+        (r"(^|[.!?:] )[^.!?:\d]*?\b(?:e|resta|restera|rimane|rimarra) (chius[oa])\b",
+         r"\1\2", 0),
+        (r"\b(?:aperture straordinarie|aperture serali|tipo ingresso)\s*:.*?"
+         r"(?=\b(?:aperture straordinarie|aperture serali|tipo ingresso|chiusure festivita"
+         r" annuali)\s*:|$)", " . ", 0),
+    ),
+}  # fmt: skip
+
+#: Per language: names of the sun's rise and set ("dawn to dusk", "30 minutes after
+#: sunset"), read as OSM's ``sunrise`` and ``sunset``.
+_SUN: dict[str, dict[str, str]] = {
+    "en": {
+        "sunrise": "sunrise", "dawn": "sunrise", "sunset": "sunset", "dusk": "sunset",
+        "30 minutes after sunset": "(sunset+00:30)", "30 minutes before sunrise":
+        "(sunrise-00:30)", "1/2 hour after sunset": "(sunset+00:30)",
+        "a 1/2 hour after sunset": "(sunset+00:30)", "1/2 hour before sunrise":
+        "(sunrise-00:30)", "a 1/2 hour before sunrise": "(sunrise-00:30)",
+    },
+}  # fmt: skip
+_SUN_TIME = re.compile(r"^\(?(sunrise|sunset)(?:([+-])(\d\d):(\d\d)\))?$")
+
+
+def _sun_minutes(value: str) -> int | None:
+    """Minutes of the day of a solar time ("sunrise", "(sunset+00:30)"), taking the sun
+    to rise at 6 and set at 18: for comparing spans only."""
+    found = _SUN_TIME.match(value)
+    if not found:
+        return None
+    base = 6 * 60 if found[1] == "sunrise" else 18 * 60
+    offset = int(found[3] or 0) * 60 + int(found[4] or 0)
+    return base - offset if found[2] == "-" else base + offset
+
+
 _TOKEN = re.compile(
-    r"(?P<time>\d{1,2}\s*[:.h']\s*\d{2}(?!\d)\s*(?:am|pm|a\.m\.|p\.m\.)?"
+    r"(?P<time>\d{1,2}\s*[:.h']\s*\d{2}(?!\d)\s*(?:am|pm|a\.m\.|p\.m\.)?|\d{1,2},\d{2}(?!\d|,\d)"
     r"|\d{1,2}\s*(?:am|pm|a\.m\.|p\.m\.)(?![a-z])|\d{1,2}h(?![a-z]))"
     r"|(?P<num>\d{1,4})(?:er|re|eme|e|st|nd|rd|th|º|ª|°|o)?(?!\d)"
     r"|(?P<word>[^\W\d_]+(?:'|-[^\W\d_]+)*'?)"
     r"|(?P<punct>[-,/&:;.()])"
 )
-_TIME = re.compile(r"^(\d{1,2})(?:[:.h'](\d{2}))?h?(am|pm|a\.m\.|p\.m\.)?$")
+_TIME = re.compile(r"^(\d{1,2})(?:[:.h',](\d{2}))?h?(am|pm|a\.m\.|p\.m\.)?$")
 
 
 def _fold(text: str) -> str:
@@ -464,6 +543,7 @@ class _Reader:
             "midnight": _MIDNIGHT[language],
             "meal": _MEALS[language],
             "undated": _UNDATED[language],
+            "sun": tuple(_SUN.get(language, {})),
         }
         self.phrases = sorted(
             (
@@ -473,6 +553,10 @@ class _Reader:
             ),
             key=lambda item: -len(item[0]),
         )
+        self.sun = {
+            "".join(m.group(0).replace(" ", "") for m in _TOKEN.finditer(name)): value
+            for name, value in _SUN.get(language, {}).items()
+        }
 
     # ---------------------------------------------------------------- tokens
 
@@ -505,12 +589,14 @@ class _Reader:
             folded = re.sub(rf"(?<![\w]){re.escape(name)}(?![\w])", f" {words} ", folded)
         return folded
 
-    def tokens(self, text: str) -> list[Token]:
+    def tokens(self, text: str, rewrite: bool = True) -> list[Token]:
         """(kind, value) tokens of ``text``; words the reader does not know are
-        ``unknown``."""
+        ``unknown``. ``rewrite``: apply the language's rewrites (:data:`_REWRITES`) first."""
         raw: list[tuple[str, str]] = []
         folded = re.sub(r"(?<=[a-z])- (?=(?:en|und|et|e|i|y) )", " ", _fold(text))  # "zon- en"
         folded = re.sub(r"(?<=\d) ?h\.(?= ?(?:a|al|i|y|e|-) )", " h ", folded)  # "16 h. a 20 h."
+        for pattern, replacement, count in _REWRITES.get(self.language, ()) if rewrite else ():
+            folded = re.sub(pattern, replacement, folded, count=count)
         for match in _TOKEN.finditer(self.spell_dates(folded)):
             kind, word = match.lastgroup or "punct", match.group(0).replace(" ", "")
             if kind == "word" and "-" in word and not self.known(word):
@@ -526,6 +612,8 @@ class _Reader:
                 if [w for _, w in raw[i : i + len(parts)]] == parts:
                     if phrase_kind == "midnight":
                         out.append(("time", "24:00"))
+                    elif phrase_kind == "sun":
+                        out.append(("time", self.sun["".join(parts)]))
                     elif phrase_kind != "noise":
                         out.append((phrase_kind, " ".join(parts)))
                     i += len(parts)
@@ -536,8 +624,9 @@ class _Reader:
         return self.settle([t for t in out if t[0] != "skip"])
 
     def unknown_words(self, text: str) -> int:
-        """How many words of ``text`` this language's reader does not know."""
-        return sum(kind == "unknown" for kind, _ in self.tokens(text))
+        """How many words of ``text`` this language's reader does not know, before its
+        rewrites (which take out words they cannot place: "Altijd open" is no English)."""
+        return sum(kind == "unknown" for kind, _ in self.tokens(text, rewrite=False))
 
     def token(self, kind: str, word: str, out: list[Token], before: str) -> Token:
         """The token of one word or sign that is no phrase of the vocabulary."""
@@ -610,13 +699,26 @@ class _Reader:
         ]  # fmt: skip
         i = 0
         while i < len(out):
-            if out[i][0] == "by_appointment" and out[i - 1] == ("paren", "("):
-                return None  # "Sábados: 11:00 - 14:00 h (previa cita)": those hours?
+            if out[i][0] == "by_appointment" and _opens_bracket(out, i):
+                return None  # "11:00 - 14:00 h (previa cita)", "(es preciso cita previa)"
             if (out[i][1] in _AUDIENCES or out[i][0] == "by_appointment") and out[i - 1][0] in (
                 "time",
                 "num",
             ):  # "16:00 - 19:00 h Por cita previa"
                 return None  # "de 9h à 12h et de 14h à 17h30 pour les scolaires": whose hours?
+            if out[i][0] == "by_appointment":
+                k = i + 1  # what it is for: "su prenotazione: 9.00-12.00", "su prenotazione
+                while k < len(out) and (
+                    out[k][0] in ("colon", "unknown", "remark")
+                    or (out[k][0] == "list" and out[k][1] != ",")
+                ):
+                    k += 1  # per gruppi e scuole aprile-giugno" (not "sur rendez-vous les
+                between = {v for _, v in out[i + 1 : k]}  # autres jours et de juin à août")
+                if k < len(out) and (
+                    (out[k][0] == "time" and not between - {":"})
+                    or (out[k][0] in ("month", "num") and between & _AUDIENCES)
+                ):
+                    return None  # its hours or its season: the text's are not settled
             if out[i][0] in ("remark", "by_appointment"):
                 section = out[i][1] in _SECTIONS or out[i][1] in _MEAL_WORDS
                 j = i + 1  # a remark runs to the end of its sentence, "by appointment" to
@@ -642,22 +744,55 @@ class _Reader:
                         and any(k in ("time", "num") for k, _ in out[i:j])
                     ):
                         break  # "visites guidées à 14h, 15h et 16h, le dimanche de ..."
-                    if not section and out[j][0] in _DAY_KINDS and out[j - 1][0] in ("time", "num"):
-                        break  # "Misa: 19:00 h Dom y fest: 9:00 - 14:00 h"
+                    if (
+                        not section
+                        and out[j][0] in (*_DAY_KINDS, "closed")
+                        and out[j - 1][0] in ("time", "num")
+                        and (out[j][0] == "closed" or _hours_follow(out, j))
+                    ):  # "Misa: 19:00 h Dom y fest: 9:00 - 14:00 h", "Ultimo ingresso ore
+                        break  # 17.00 Chiuso dal 8 al 21 agosto" (not "17.15 domenica, ora")
                     j += 1
                 start = i
                 asks = out[i][0] == "by_appointment" or out[i][1] in ("consultar", "consulte")
                 while asks and start > first_mark and out[start - 1][0] in (
-                    "day", "holiday", "weekend", "list", "colon", "unknown",
+                    "day", "holiday", "weekend", "list", "colon", "unknown", "range",
                 ):  # fmt: skip
                     start -= 1
                 if not any(k == "day" or k == "holiday" for k, _ in out[start:i]):
-                    start = i
+                    start = i  # the words before it say what it is for: "in altri giorni ed
+                    while (
+                        asks
+                        and start > first_mark
+                        and (  # orari apertura su richiesta"
+                            out[start - 1][0] == "unknown"
+                            or (out[start - 1][0] == "list" and out[start - 1][1] != ",")
+                        )
+                    ):
+                        start -= 1
                 if start == i and i > first_mark + 1 and out[i - 1][0] == "colon":
                     while out[start - 1][0] in ("colon", "unknown"):  # its label:
                         start -= 1  # "Visitas Viaje de agua: consultar en el centro"
-                if not labelled and any(k in ("closed", "except") for k, _ in out[i:j]):
-                    return None  # "La biblioteca permanece cerrada por obras": it matters
+                colon = next(
+                    (
+                        n
+                        for n in (start - 1, start)
+                        if n >= 0 and out[n : n + 1] == [("colon", ":")]
+                    ),
+                    None,
+                )
+                if asks and colon is not None:  # a season whose part is by appointment only
+                    k = colon  # goes with it: "novembre-maggio: lunedì-domenica su
+                    while k > 0 and out[k - 1][0] in ("month", "range", "num"):  # prenotazione,
+                        k -= 1  # giugno-ottobre ..."
+                    if k < colon and (k == 0 or out[k - 1][0] in (*boundary, "list", "colon")):
+                        start = min(start, k)
+                closes = [n for n in range(i, j) if out[n][0] in ("closed", "except")]
+                if (
+                    closes
+                    and not labelled
+                    and not (section and any(k == "time" for k, _ in out[i : closes[0]]))
+                ):  # "La biblioteca permanece cerrada por obras": it matters (not after
+                    return None  # the part's own hours: "Orario della biblioteca: ... chiusa")
                 del out[start:j]
                 i = start
                 dropped = True
@@ -684,6 +819,11 @@ class _Reader:
                 out[i] == ("paren", "(")
                 and out[i - 1][0] in ("time", "num")
                 and out[i + 1][0] in ("month", "daymonth", "num", "season_word")
+                and not (  # "16.00-19.00 (orario estivo) da giugno a settembre:": the
+                    out[i + 1][0] == "season_word"  # name heads the months after it
+                    and out[i + 2 : i + 3] == [("paren", ")")]
+                    and [k for k, _ in out[i + 3 : i + 4]] in (["month"], ["num"])
+                )
             ):
                 return None
         # a part of the day before times says nothing more ("mañanas de 10 a 14 horas");
@@ -722,8 +862,9 @@ class _Reader:
             if any(k == "appointment" for k, _ in out[: colon + 1]):
                 return None  # "Sólo visitas de grupo con cita previa: de lunes a viernes"
             del out[label[0] : colon + 1]
-            return _trim_sentences(out, True)
-        return _trim_sentences(out, dropped)
+            return _trim_sentences(_without_other_parts(out), True)
+        parts = _without_other_parts(out)
+        return _trim_sentences(parts, dropped or len(parts) < len(out))
 
     @staticmethod
     def settle(tokens: list[Token]) -> list[Token]:
@@ -819,6 +960,8 @@ class _Reader:
         """``1 abril - 15 junio``, ``15 - 30 septiembre``, ``abril - octubre``,
         ``juillet-août``, ``julio y agosto``."""
         start, j = self._date(tokens, i)
+        if start and self._dash_list(tokens, i):
+            return None  # "24 Dicembre - 25 Dicembre - 8 Dicembre": dates, not a season
         if start and j < len(tokens) and tokens[j][0] == "range":
             end, k = self._date(tokens, j + 1)
             if end:
@@ -860,8 +1003,21 @@ class _Reader:
             j += 2
         return ("season", ",".join(parts)), j
 
+    def _dash_list(self, tokens: list[Token], i: int) -> bool:
+        """Whether three or more whole dates joined by dashes start at ``i``: a list."""
+        count, j = 0, i
+        while True:
+            date, j = self._date(tokens, j)
+            if not date:
+                return False
+            count += 1
+            if j >= len(tokens) or tokens[j][0] != "range":
+                return count >= 3
+            j += 1
+
     def dates(self, tokens: list[Token], i: int) -> tuple[Token, int] | None:
         """Single dates: ``1 enero, 1 mayo y 25 diciembre``, ``1 y 6 de enero``."""
+        dashes = self._dash_list(tokens, i)
         found: list[str] = []
         pending: list[int] = []
         j = end = i
@@ -877,7 +1033,7 @@ class _Reader:
             elif kind == "num" and 1 <= int(value) <= 31:
                 pending.append(int(value))
                 j += 1
-            elif kind == "list" and (found or pending):
+            elif (kind == "list" or (kind == "range" and dashes)) and (found or pending):
                 j += 1
             else:
                 break
@@ -942,6 +1098,13 @@ class _Reader:
             start, end = self.time(tokens[i][1]), self.time(tokens[i + 2][1], end=True)
             if start is None or end is None or start == end:
                 return None, i
+            if (
+                self.language == "en"
+                and end[:1].isdigit()
+                and end < start < "12:00"
+                and "m" not in f"{tokens[i][1]}{tokens[i + 2][1]}"
+            ):  # "9:00 - 5:00": English hours on a 12-hour clock end in the afternoon
+                end = f"{int(end[:2]) + 12:02d}{end[2:]}"
             if end == "00:00":
                 end = "24:00"
             if tokens[i + 2][0] == "num" and (end < start or end > "24:00"):  # "de 14h à 1"
@@ -963,6 +1126,8 @@ class _Reader:
     def time(value: object, end: bool = False) -> str | None:
         """``"9.30"``, ``"14h"``, ``"4pm"`` → ``"HH:MM"``; an end may pass midnight
         (``"24:30"``), as OSM allows."""
+        if _sun_minutes(str(value)) is not None:
+            return str(value)
         match = _TIME.match(str(value))
         if not match:
             return None
@@ -1047,8 +1212,12 @@ class _Reader:
                         emit(days, "off")
                     else:
                         return None
-                if unused and (not headed or index == len(items) - 1):
-                    return None  # a season with no hours (at the end even under a heading)
+                if (
+                    unused
+                    and (not headed or index == len(items) - 1)
+                    and not (previous == "season" and after[:2] == ["times", "stop"])
+                ):  # a season with no hours (at the end even under a heading); "aperto dal
+                    return None  # 1 aprile al 30 settembre. Orari: 10.00-12.00." has them
                 if pending_dates:
                     return None
                 if (
@@ -1168,8 +1337,8 @@ class _Reader:
                     on_dates = True  # "25.-26.12.: 11-18 Uhr": every day of a few
                     emit(None, ",".join(value))
                 elif previous == "season" and last_days is not None and after[0] != "days":
-                    if len(groups) > 1 or not days_lead:  # which days? not guessed
-                        return None
+                    if (len(groups) > 1 or not days_lead) and len(set(last_days.days)) < 7:
+                        return None  # which days? not guessed (every day carries over)
                     if merged and after[0] != "season":
                         return None
                     emit(last_days, ",".join(value))
@@ -1207,6 +1376,31 @@ def _few_days(season: str) -> bool:
     if last < first:  # "Dec 28-Jan 02"
         last += 12 * 31
     return last - first <= 7
+
+
+def _without_other_parts(tokens: list[Token]) -> list[Token]:
+    """After a first labelled part ("Borgo: ... ."), the sentences of later labelled parts
+    ("Rocca: martedì-domenica 10.00-19.00, lunedì chiuso.") are left out: the first
+    part's hours are the place's."""
+    out = list(tokens)
+    i = 1
+    while i < len(out):
+        k = i
+        while k < len(out) and out[k][0] == "unknown":
+            k += 1
+        if out[i - 1][0] == "stop" and k > i and out[k : k + 1] == [("colon", ":")]:
+            end = next((n for n in range(k, len(out)) if out[n][0] == "stop"), len(out))
+            del out[i:end]
+        i += 1
+    return out
+
+
+def _hours_follow(tokens: list[Token], i: int) -> bool:
+    """Whether the days at ``i`` are followed by hours: "Dom y fest: 9:00 - 14:00 h", not
+    "17.15 domenica, ora legale (aprile-ottobre)"."""
+    while i < len(tokens) and tokens[i][0] in (*_DAY_KINDS, "list", "range", "colon"):
+        i += 1
+    return i < len(tokens) and tokens[i][0] in ("time", "num", "allday")
 
 
 def _weekdays_of_dates(tokens: list[Token]) -> list[Token]:
@@ -1304,10 +1498,25 @@ def _labels_part(tokens: list[Token], i: int, first_mark: int) -> bool:
     return j < len(tokens) and tokens[j][0] == "colon"
 
 
+def _opens_bracket(tokens: list[Token], i: int) -> bool:
+    """Whether the token at ``i`` opens a bracket, words the reader does not know aside:
+    "(previa cita)", "(es preciso cita previa ...)"."""
+    while i > 0 and tokens[i - 1][0] == "unknown":
+        i -= 1
+    return i > 0 and tokens[i - 1] == ("paren", "(")
+
+
+def _ends(span: str) -> tuple[str, str]:
+    """The start and end of an OSM time span, solar ones included ("(sunrise-00:30)-sunset")."""
+    found = re.fullmatch(r"(\(.*?\)|[^-]+)-(.+)", span)
+    assert found, span
+    return found[1], found[2]
+
+
 def _minutes(times: str) -> list[tuple[int, int]]:
     spans = []
     for span in times.split(","):
-        start, end = (int(t[:2]) * 60 + int(t[3:]) for t in span.split("-"))
+        start, end = (_sun_minutes(t) or int(t[:2]) * 60 + int(t[3:]) for t in _ends(span))
         spans.append((start, end if end > start else end + 24 * 60))
     return spans
 
