@@ -132,12 +132,13 @@ _WORDS: dict[str, dict[str, tuple[str, ...]]] = {
         "list": ("e", "ed", ",", "/", "&"),
         "every": ("tutti i giorni", "ogni giorno", "giornalmente"),
         "weekend": ("fine settimana", "weekend"),
-        "holiday": ("festivi", "giorni festivi", "festivo", "festività"),
+        "weekdays": ("in settimana",),
+        "holiday": ("festivi", "giorni festivi", "festivo", "festivita"),
         "closed": ("chiuso", "chiusa", "chiusura", "chiusi", "chiusure festivita annuali",
                    "chiusura estiva", "chiusura invernale"),
         "except": ("tranne", "eccetto", "escluso", "esclusi"),
         "noise": ("dal", "dalle", "da", "di", "il", "la", "ore", "h", "aperto", "aperta",
-                  "orario", "orari", "dall'", "i", "lo", "tutto l'anno", "e dalle",
+                  "orario", "orari", "dall'", "i", "lo", "visitabile", "tutto l'anno", "e dalle",
                   "in orario", "prima della chiusura", "per lavori di manutenzione",
                   "per lavori di restauro", "per lavori"),
     },
@@ -188,7 +189,8 @@ _REMARKS: dict[str, tuple[str, ...]] = {
            "la biglietteria chiude", "biglietteria", "chiusura della biglietteria",
            "per informazioni", "per maggiori informazioni", "orario della biblioteca",
            "preferibilmente su prenotazione", "per gruppi", "per visite guidate",
-           "per visita guidata", "prenotazione obbligatoria"),
+           "per visita guidata", "prenotazione obbligatoria", "visita", "visite",
+           "biglietto", "il biglietto", "il costo del biglietto"),
     "nl": ("laatste toegang", "laatste entree", "rondleidingen", "groepen", "kijk voor",
            "raadpleeg", "zie de website", "zie website"),
 }  # fmt: skip
@@ -391,12 +393,13 @@ def _sun_minutes(value: str) -> int | None:
 
 _TOKEN = re.compile(
     r"(?P<time>\d{1,2}\s*[:.h']\s*\d{2}(?!\d)\s*(?:am|pm|a\.m\.|p\.m\.)?|\d{1,2},\d{2}(?!\d|,\d)"
+    r"|\d{1,2}[.:]0(?=\s*[-/,]\s*\d)"  # a zero left out: "10.00-13.0 / 16.00"
     r"|\d{1,2}\s*(?:am|pm|a\.m\.|p\.m\.)(?![a-z])|\d{1,2}h(?![a-z]))"
     r"|(?P<num>\d{1,4})(?:er|re|eme|e|st|nd|rd|th|º|ª|°|o)?(?!\d)"
     r"|(?P<word>[^\W\d_]+(?:'|-[^\W\d_]+)*'?)"
     r"|(?P<punct>[-,/&:;.()])"
 )
-_TIME = re.compile(r"^(\d{1,2})(?:[:.h',](\d{2}))?h?(am|pm|a\.m\.|p\.m\.)?$")
+_TIME = re.compile(r"^(\d{1,2})(?:[:.h',](\d{2}|0))?h?(am|pm|a\.m\.|p\.m\.)?$")
 
 
 def _fold(text: str) -> str:
@@ -752,13 +755,18 @@ class _Reader:
                     ):  # "Misa: 19:00 h Dom y fest: 9:00 - 14:00 h", "Ultimo ingresso ore
                         break  # 17.00 Chiuso dal 8 al 21 agosto" (not "17.15 domenica, ora")
                     j += 1
-                start = i
-                asks = out[i][0] == "by_appointment" or out[i][1] in ("consultar", "consulte")
+                if out[i][0] == "remark" and out[j : j + 1] == [("paren", "(")]:
+                    close = next((n for n in range(j, len(out)) if out[n] == ("paren", ")")), j)
+                    j = close + 1 if close > j else j  # its bracket is its own: "con visite
+                start = i  # guidate (partenza ogni ora)"
+                asks = out[i][0] == "by_appointment" or out[i][1] in (
+                    "consultar", "consulte", *_AUDIENCES,
+                )  # fmt: skip
                 while asks and start > first_mark and out[start - 1][0] in (
-                    "day", "holiday", "weekend", "list", "colon", "unknown", "range",
+                    "day", "holiday", "weekend", "weekdays", "list", "colon", "unknown", "range",
                 ):  # fmt: skip
                     start -= 1
-                if not any(k == "day" or k == "holiday" for k, _ in out[start:i]):
+                if not any(k in ("day", "holiday", "weekdays") for k, _ in out[start:i]):
                     start = i  # the words before it say what it is for: "in altri giorni ed
                     while (
                         asks
@@ -1399,6 +1407,8 @@ def _hours_follow(tokens: list[Token], i: int) -> bool:
     """Whether the days at ``i`` are followed by hours: "Dom y fest: 9:00 - 14:00 h", not
     "17.15 domenica, ora legale (aprile-ottobre)"."""
     while i < len(tokens) and tokens[i][0] in (*_DAY_KINDS, "list", "range", "colon"):
+        if tokens[i][0] == "list" and tokens[i + 1 : i + 2] and tokens[i + 1][0] == "time":
+            return False  # "16.45 in settimana, 17.15 domenica": the list goes on
         i += 1
     return i < len(tokens) and tokens[i][0] in ("time", "num", "allday")
 
