@@ -138,7 +138,7 @@ _WORDS: dict[str, dict[str, tuple[str, ...]]] = {
                    "chiusura estiva", "chiusura invernale"),
         "except": ("tranne", "eccetto", "escluso", "esclusi"),
         "noise": ("dal", "dalle", "da", "di", "il", "la", "ore", "h", "aperto", "aperta",
-                  "orario", "orari", "dall'", "i", "lo", "visitabile", "tutto l'anno", "e dalle",
+                  "orario", "orari", "dall'", "i", "lo", "le", "gli", "visitabile", "tutto l'anno", "e dalle",
                   "in orario", "prima della chiusura", "per lavori di manutenzione",
                   "per lavori di restauro", "per lavori"),
     },
@@ -360,6 +360,14 @@ _REWRITES: dict[str, tuple[tuple[str, str, int], ...]] = {
         # "La Pinacoteca restera chiusa dal ...": its closure
         (r"(^|[.!?:] )[^.!?:\d]*?\b(?:e|resta|restera|rimane|rimarra) (chius[oa])\b",
          r"\1\2", 0),
+        # a change in force until a past date, with no start: "Fino al 29/09/2016 il
+        # giovedi orario prolungato fino alle 22.00."
+        (r"(^|[.!?:] )fino al \d{1,2}/\d{1,2}/\d{4}\b.*?(?=\. |\.$|$)", r"\1", 0),
+        # another body's office named for information, with its own hours: "Per
+        # informazioni Associazione ... orari: lunedi-venerdi 9.00-13.00": to the next label
+        (r"\bper (?:maggiori )?informazioni\b[^:]*?\borari\s*:.*?"
+         r"(?=\b(?:aperture straordinarie|aperture serali|tipo ingresso|chiusure festivita"
+         r" annuali)\s*:|$)", " . ", 0),
         (r"\b(?:aperture straordinarie|aperture serali|tipo ingresso)\s*:.*?"
          r"(?=\b(?:aperture straordinarie|aperture serali|tipo ingresso|chiusure festivita"
          r" annuali)\s*:|$)", " . ", 0),
