@@ -138,7 +138,8 @@ _WORDS: dict[str, dict[str, tuple[str, ...]]] = {
                    "chiusura estiva", "chiusura invernale"),
         "except": ("tranne", "eccetto", "escluso", "esclusi"),
         "noise": ("dal", "dalle", "da", "di", "il", "la", "ore", "h", "aperto", "aperta",
-                  "orario", "orari", "dall'", "i", "lo", "le", "gli", "visitabile", "tutto l'anno", "e dalle",
+                  "orario", "orari", "dall'", "i", "lo", "le", "gli", "visitabile", "tutto l'anno",
+                  "e dalle",
                   "in orario", "prima della chiusura", "per lavori di manutenzione",
                   "per lavori di restauro", "per lavori"),
     },
@@ -324,6 +325,29 @@ _NAMED_DATES: dict[str, dict[str, tuple[tuple[int, int], ...]]] = {
            "tweede kerstdag": ((26, 12),), "oudejaarsavond": ((31, 12),),
            "nieuwjaarsdag": ((1, 1),)},
 }  # fmt: skip
+
+#: Per language: ordinals before a weekday and its month ("l'ultima domenica di ottobre",
+#: "the last Sunday of October"): that weekday of the month, OSM's ``Oct Su[-1]``.
+_NTH: dict[str, dict[str, int]] = {
+    "es": {"primer": 1, "primero": 1, "primera": 1, "segundo": 2, "segunda": 2,
+           "tercer": 3, "tercero": 3, "tercera": 3, "cuarto": 4, "cuarta": 4,
+           "ultimo": -1, "ultima": -1},
+    "ca": {"primer": 1, "primera": 1, "segon": 2, "segona": 2, "tercer": 3, "tercera": 3,
+           "quart": 4, "quarta": 4, "darrer": -1, "darrera": -1, "ultim": -1, "ultima": -1},
+    "pt": {"primeiro": 1, "primeira": 1, "segundo": 2, "segunda": 2, "terceiro": 3,
+           "terceira": 3, "quarto": 4, "quarta": 4, "ultimo": -1, "ultima": -1},
+    "en": {"first": 1, "second": 2, "third": 3, "fourth": 4, "last": -1},
+    "de": {"ersten": 1, "erster": 1, "erste": 1, "zweiten": 2, "zweiter": 2, "zweite": 2,
+           "dritten": 3, "dritter": 3, "dritte": 3, "vierten": 4, "vierter": 4, "vierte": 4,
+           "letzten": -1, "letzter": -1, "letzte": -1},
+    "fr": {"premier": 1, "premiere": 1, "deuxieme": 2, "second": 2, "seconde": 2,
+           "troisieme": 3, "quatrieme": 4, "dernier": -1, "derniere": -1},
+    "it": {"primo": 1, "prima": 1, "secondo": 2, "seconda": 2, "terzo": 3, "terza": 3,
+           "quarto": 4, "quarta": 4, "ultimo": -1, "ultima": -1},
+    "nl": {"eerste": 1, "tweede": 2, "derde": 3, "vierde": 4, "laatste": -1},
+}  # fmt: skip
+#: Words between such a weekday and its month that are no noise of their language.
+_NTH_OF = {"of", "im", "in"}
 
 #: A date in figures: "24.12.", "26.12.2025", "24.12.24" (day, month, year).
 _NUMERIC_DATE = re.compile(r"(?<![\d.:])(\d{1,2})\.\s?(\d{1,2})\.(\d{4}|\d{2}(?![\d:.]))?")
@@ -529,11 +553,13 @@ class _Days:
 
 
 Token = tuple[str, Any]
+#: A date: (day of the month or a weekday of it such as ``"Su[-1]"``, month index, year).
+_Date = tuple[int | str, int, int | None]
 _DAY_KINDS = ("day", "every", "holiday", "weekend", "weekdays")
 #: Kinds of token that say something about when a place is open.
 _SCHEDULE = {
     "day", "month", "daymonth", "num", "year", "time", "closed", "except", "holiday",
-    "every", "weekend", "weekdays", "allday",
+    "every", "weekend", "weekdays", "allday", "nthday",
 }  # fmt: skip
 
 
@@ -632,12 +658,35 @@ class _Reader:
             else:
                 out.append(self.token(kind, word, out, raw[i - 1][1] if i else ""))
                 i += 1
-        return self.settle([t for t in out if t[0] != "skip"])
+        return self.settle(self.nth_days([t for t in out if t[0] != "skip"]))
 
     def unknown_words(self, text: str) -> int:
         """How many words of ``text`` this language's reader does not know, before its
         rewrites (which take out words they cannot place: "Altijd open" is no English)."""
         return sum(kind == "unknown" for kind, _ in self.tokens(text, rewrite=False))
+
+    def nth_days(self, tokens: list[Token]) -> list[Token]:
+        """An ordinal, a weekday and a month ("ultima domenica di ottobre") as one token:
+        ``("nthday", (month, weekday, n))``, which reads as OSM's ``Oct Su[-1]``."""
+        out = list(tokens)
+        nth = _NTH[self.language]
+        i = 0
+        while i + 2 < len(out):
+            kinds = [k for k, _ in out[i : i + 4]]
+            word = out[i][1] if kinds[0] == "unknown" else None
+            of = kinds[2:3] == ["unknown"] and out[i + 2][1] in _NTH_OF
+            month = i + 2 + of
+            if (
+                word in nth
+                and kinds[1] in ("day", "daymonth")
+                and month < len(out)
+                and out[month][0] in ("month", "daymonth")
+            ):
+                day = out[i + 1][1] if kinds[1] == "day" else out[i + 1][1][0]
+                number = out[month][1] if out[month][0] == "month" else out[month][1][1]
+                out[i : month + 1] = [("nthday", (int(number), int(day), nth[str(word)]))]
+            i += 1
+        return out
 
     def token(self, kind: str, word: str, out: list[Token], before: str) -> Token:
         """The token of one word or sign that is no phrase of the vocabulary."""
@@ -945,9 +994,12 @@ class _Reader:
             return None
         return items
 
-    def _date(self, tokens: list[Token], i: int) -> tuple[tuple[int, int, int | None] | None, int]:
+    def _date(self, tokens: list[Token], i: int) -> tuple[_Date | None, int]:
         """(day, month, year) at ``i``: ``1 enero``, ``1er janvier 2011``, ``Jan 1``; the
         month first in English only ("agosto de 10 a 15 horas" is no 10 August)."""
+        if i < len(tokens) and tokens[i][0] == "nthday":  # "ultima domenica di ottobre"
+            month, weekday, nth = tokens[i][1]
+            return (f"{_OSM_DAYS[weekday]}[{nth}]", month, None), i + 1
         if i + 1 < len(tokens) and tokens[i][0] == "num" and tokens[i + 1][0] == "month":
             day, month, j = int(tokens[i][1]), int(tokens[i + 1][1]), i + 2
         elif (
@@ -967,9 +1019,9 @@ class _Reader:
         return (day, month, year), j
 
     @staticmethod
-    def _osm_date(date: tuple[int, int, int | None]) -> str:
+    def _osm_date(date: _Date) -> str:
         day, month, year = date
-        text = f"{_OSM_MONTHS[month]} {day:02d}"
+        text = f"{_OSM_MONTHS[month]} {day if isinstance(day, str) else f'{day:02d}'}"
         return f"{year} {text}" if year else text
 
     def season(self, tokens: list[Token], i: int) -> tuple[Token, int] | None:
