@@ -291,6 +291,18 @@ _DAY_PARTS: dict[str, tuple[str, ...]] = {
     "nl": ("ochtend", "middag", "avond", "'s ochtends", "'s middags", "'s avonds"),
 }  # fmt: skip
 
+#: Parts of the day a weekday's closure can name ("chiuso lunedì pomeriggio", "fermé le
+#: lundi matin"): the morning ("am") or the afternoon ("pm").
+_HALF_DAYS: dict[str, str] = {
+    "manana": "am", "mananas": "am", "por la manana": "am", "tarde": "pm", "tardes": "pm",
+    "por la tarde": "pm", "mati": "am", "matins": "am", "tarda": "pm", "manha": "am",
+    "morning": "am", "mornings": "am", "afternoon": "pm", "afternoons": "pm",
+    "vormittags": "am", "vormittag": "am", "nachmittags": "pm", "nachmittag": "pm",
+    "matin": "am", "le matin": "am", "apres-midi": "pm", "l'apres-midi": "pm",
+    "mattina": "am", "mattino": "am", "pomeriggio": "pm",
+    "ochtend": "am", "'s ochtends": "am", "middag": "pm", "'s middags": "pm",
+}  # fmt: skip
+
 #: Per language: "all day" (times 00:00-24:00) and "midnight" (24:00).
 _ALL_DAY = {
     "es": ("todo el dia",), "ca": ("tot el dia",), "pt": ("todo o dia",),
@@ -891,6 +903,7 @@ class _Reader:
                 )
             ):
                 return None
+        out = _half_closures(out)
         # a part of the day before times says nothing more ("mañanas de 10 a 14 horas");
         # anywhere else ("domingo tarde: cerrado") it is a word the reader does not know
         for i, (kind, value) in enumerate(out):
@@ -953,6 +966,10 @@ class _Reader:
         i = 0
         while i < len(tokens):
             kind = tokens[i][0]
+            if kind == "half":  # "chiuso lunedì pomeriggio"
+                items.append(tokens[i])
+                i += 1
+                continue
             if kind in ("stop", "closed", "except", "in", "heading", "amend", "undated"):
                 items.append((kind, None))
                 i += 1
@@ -1242,6 +1259,7 @@ class _Reader:
         headed = False  # the season comes under a heading: it is for what follows
         pending_dates: list[str] = []  # dates waiting for "cerrado"
         amend = False  # the next rule changes the hours of its days only ("se amplía")
+        halves: list[tuple[int, str]] = []  # closures of a weekday's morning or afternoon
 
         def emit(rule_days: _Days | None, rule_times: str) -> None:
             nonlocal unused, headed, amend
@@ -1263,9 +1281,10 @@ class _Reader:
             return True
 
         items = [*items, ("stop", None)]
+        quiet = ("in", "amend", "undated", "half")  # no part of the rules' flow
         for index, (kind, value) in enumerate(items):
             after = [
-                *[k for k, _ in items[index + 1 :] if k not in ("in", "amend", "undated")][:2],
+                *[k for k, _ in items[index + 1 :] if k not in quiet][:2],
                 "stop",
                 "stop",
             ]
@@ -1335,6 +1354,11 @@ class _Reader:
                 continue  # "de 14h30 à 18h30 en juillet-août": the season follows the rule
             elif kind == "heading":
                 headed = True  # "Horario de verano del 15 de junio al 15 de septiembre."
+                continue
+            elif kind == "half":  # "chiuso lunedì pomeriggio": checked when the rules are known
+                if mode != "closed":
+                    return None
+                halves.append(value)
                 continue
             elif kind == "undated":  # "Cerrado: ..., Jueves y Viernes Santos, 12 de octubre"
                 if mode != "closed" or times is not None or days is not None:
@@ -1427,11 +1451,58 @@ class _Reader:
             r for r in rules if not r.days and r.times == "off"
         ]
         rules = _season_weeks(rules)
+        halved = _without_halves(rules, halves)
+        if halved is None:
+            return None
+        rules = halved
         if any(r.implicit for r in rules) and any(
             not r.implicit and r.times != "off" and r.days != "Mo-Su" for r in rules
         ):  # "du 1er février au 31 mai de 14h à 18h ... du mardi au dimanche": which days?
             return None
         return list(dict.fromkeys(rule.osm() for rule in rules)), remark
+
+
+def _half_closures(tokens: list[Token]) -> list[Token]:
+    """A weekday and a part of the day among closed days ("chiuso lunedì pomeriggio e
+    martedì mattina") as one ``("half", (weekday, "am" | "pm"))`` token."""
+    out: list[Token] = []
+    closing = False  # among the days and dates after "closed"
+    for kind, value in tokens:
+        if kind == "daypart" and value in _HALF_DAYS and closing and out and out[-1][0] == "day":
+            out[-1] = ("half", (int(out[-1][1]), _HALF_DAYS[str(value)]))
+            continue
+        if kind == "closed":
+            closing = True
+        elif kind not in ("day", "list", "range", "colon", "daymonth"):
+            closing = False
+        out.append((kind, value))
+    return out
+
+
+def _without_halves(rules: list[_Rule], halves: list[tuple[int, str]]) -> list[_Rule] | None:
+    """The rules with the closed half of each weekday taken out: a range before 12:00 that
+    ends by 14:00 is the morning's, one from 12:00 on the afternoon's. A rule of that
+    weekday with other hours too is followed by one of its own for it; None when a range
+    runs through both halves ("10.00-19.00, chiuso lunedì pomeriggio": when does it
+    close?)."""
+    out = list(rules)
+    for day, part in halves:
+        name = _OSM_DAYS[day]
+        for rule in list(out):
+            if rule.times == "off" or not rule.days or name not in _day_set(rule.days):
+                continue
+            spans = rule.times.split(",")
+            minutes = _minutes(rule.times)
+            if any(a < 12 * 60 and b > 14 * 60 for a, b in minutes):
+                return None
+            kept = [
+                span
+                for span, (a, _) in zip(spans, minutes, strict=True)
+                if (a >= 12 * 60) == (part == "am")
+            ]
+            if len(kept) < len(spans):
+                out.insert(out.index(rule) + 1, _Rule(rule.season, name, ",".join(kept) or "off"))
+    return out
 
 
 def _few_days(season: str) -> bool:
