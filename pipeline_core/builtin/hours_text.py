@@ -23,6 +23,7 @@ their plurals and unambiguous prefixes ("vier", "sept"); the small words are our
 
 from __future__ import annotations
 
+import calendar
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -1072,6 +1073,9 @@ class _Reader:
                 return ("season", f"{begin}-{self._osm_date((last, month, year))}"), k
         if tokens[i][0] != "month" or start:
             return None
+        dated = _months_of_years(tokens, i)
+        if dated:
+            return dated
         months = [int(tokens[i][1])]
         parts = [_OSM_MONTHS[months[0]]]
         j = i + 1
@@ -1503,6 +1507,26 @@ def _without_halves(rules: list[_Rule], halves: list[tuple[int, str]]) -> list[_
             if len(kept) < len(spans):
                 out.insert(out.index(rule) + 1, _Rule(rule.season, name, ",".join(kept) or "off"))
     return out
+
+
+def _months_of_years(tokens: list[Token], i: int) -> tuple[Token, int] | None:
+    """A season of whole months, the last with its year ("settembre 2011 a giugno 2012",
+    "de septiembre a junio de 2012"), from the first day of the first to the last of the
+    last: ``2011 Sep 01-2012 Jun 30``; None for other tokens."""
+    kinds = [k for k, _ in tokens[i : i + 5]]
+    if kinds == ["month", "year", "range", "month", "year"]:
+        first_year, last, last_year = int(tokens[i + 1][1]), i + 3, int(tokens[i + 4][1])
+    elif kinds[:4] == ["month", "range", "month", "year"]:
+        last, last_year = i + 2, int(tokens[i + 3][1])
+        first_year = last_year if tokens[i][1] <= tokens[last][1] else last_year - 1
+    else:
+        return None
+    first, final = int(tokens[i][1]), int(tokens[last][1])
+    if (first_year, first) > (last_year, final):
+        return None
+    end = calendar.monthrange(last_year, final + 1)[1]
+    season = f"{first_year} {_OSM_MONTHS[first]} 01-{last_year} {_OSM_MONTHS[final]} {end:02d}"
+    return ("season", season), last + 2
 
 
 def _few_days(season: str) -> bool:
