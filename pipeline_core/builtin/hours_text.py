@@ -131,7 +131,8 @@ _WORDS: dict[str, dict[str, tuple[str, ...]]] = {
     "it": {
         "range": ("a", "al", "alla", "alle", "-", "fino a", "fino al", "all'"),
         "list": ("e", "ed", ",", "/", "&"),
-        "every": ("tutti i giorni", "ogni giorno", "giornalmente"),
+        "every": ("tutti i giorni", "ogni giorno", "giornalmente", "tutti i giorni dell'anno",
+                  "in tutti i giorni", "in tutti i giorni dell'anno"),
         "weekend": ("fine settimana", "weekend"),
         "weekdays": ("in settimana",),
         "holiday": ("festivi", "giorni festivi", "festivo", "festivita"),
@@ -142,7 +143,8 @@ _WORDS: dict[str, dict[str, tuple[str, ...]]] = {
                   "orario", "orari", "dall'", "i", "lo", "le", "gli", "visitabile", "tutto l'anno",
                   "e dalle",
                   "in orario", "prima della chiusura", "per lavori di manutenzione",
-                  "per lavori di restauro", "per lavori"),
+                  "per lavori di restauro", "per lavori", "liberamente", "senza pausa",
+                  "senza pausa pranzo", "orario continuato"),
     },
     "nl": {
         "range": ("tot", "t/m", "tm", "-", "tot en met"),
@@ -310,7 +312,8 @@ _ALL_DAY = {
     "en": ("all day", "24 hours a day", "24 hours per day", "24-hours a day", "24 hours",
            "24/7"),
     "de": ("ganztags", "ganztagig"), "fr": ("toute la journee",),
-    "it": ("tutto il giorno",),
+    "it": ("tutto il giorno", "a qualsiasi ora", "a qualunque ora", "24 ore su 24",
+           "sempre aperto", "sempre aperta", "sempre visitabile", "sempre accessibile"),
     "nl": ("de hele dag", "hele dag", "altijd open", "altijd geopend"),
 }  # fmt: skip
 _MIDNIGHT = {
@@ -386,6 +389,13 @@ _REWRITES: dict[str, tuple[tuple[str, str, int], ...]] = {
     ),
     "it": (
         (r"\btel\.?\s*:?\s*[\d][\d./ -]{5,}", " ", 0),
+        # the subject of "<the place> e aperto ...", "il museo e sempre visitabile"
+        (r"\b(?:(?:il|lo|la|l') ?)?(?:museo|ecomuseo|parco|giardino|castello|chiesa|sito|"
+         r"complesso|villa|palazzo|percorso)\b[^.!?:\d]*?(?:,|\be|\bsono|\bresta|\brimane) "
+         r"(?=(?:sempre )?(?:aperto|aperta|aperti|visitabile|accessibile)\b)", "", 0),
+        # a named period and its dates: "durante il periodo Ostensione 19 aprile/24 giugno"
+        (r"\b(?:durante|nel) (?:il )?periodo(?: [a-z']+)? (\d{1,2} [a-z]+) ?/ ?(\d{1,2} [a-z]+)\b",
+         r"dal \1 al \2", 0),
         # the size of a group: "per gruppi superiori alle 10 persone"
         (r"\b(?:superiori|oltre) (?:alle |a )?\d+ persone\b", " ", 0),
         # the dates of months just named: "Ottobre-marzo (dal 01/10 al 31/03):"
@@ -1642,7 +1652,7 @@ def _trim_sentences(tokens: list[Token], dropped: bool) -> tuple[list[Token], bo
         if (
             n != bearing[-1]
             or unknown[0] < marks[-1]
-            or sentence[marks[-1]][0] not in ("time", "num", "year")
+            or sentence[marks[-1]][0] not in ("time", "num", "year", "allday")
             or any(k == "season_name" for k, _ in sentence[unknown[0] :])
         ):  # "... Durante los meses de verano el horario será de mañana": not guessed
             return None
