@@ -476,6 +476,11 @@ def test_english_prose_and_italian_labelled_fields_are_read(
             "Du lundi au vendredi de 9h à 12h et de 14h à 18h, fermé le vendredi après-midi.",
             "Mo-Fr 09:00-12:00,14:00-18:00; Fr 09:00-12:00",
         ),
+        (
+            "es",
+            "Lunes a sábado: 13:30 - 15:15 h / 21:00 - 23:15 h Domingos y lunes noche: cerrado",
+            "Mo-Sa 13:30-15:15,21:00-23:15; Mo 13:30-15:15; Su off",
+        ),
         # whole months with their years
         (
             "it",
@@ -514,6 +519,7 @@ def test_more_italian_shapes_are_read(language: str, text: str, osm: str) -> Non
     ("language", "text"),
     [
         ("it", "Orario: lunedì-venerdì 9.00-18.00, chiuso venerdì pomeriggio"),  # until when?
+        ("es", "Lunes a sábado: 13:30 - 23:15 h. Lunes noche: cerrado"),
         ("it", "Orario: seconda domenica del mese 15.00-17.00"),  # no month: not a date
     ],
 )

@@ -295,16 +295,26 @@ _DAY_PARTS: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 
 #: Parts of the day a weekday's closure can name ("chiuso lunedì pomeriggio", "fermé le
-#: lundi matin"): the morning ("am") or the afternoon ("pm").
+#: lundi matin", "lunes noche: cerrado"): the morning ("am"), the afternoon ("pm") or the
+#: evening ("night").
 _HALF_DAYS: dict[str, str] = {
     "manana": "am", "mananas": "am", "por la manana": "am", "tarde": "pm", "tardes": "pm",
-    "por la tarde": "pm", "mati": "am", "matins": "am", "tarda": "pm", "manha": "am",
+    "por la tarde": "pm", "noche": "night", "noches": "night", "por la noche": "night",
+    "mati": "am", "matins": "am", "tarda": "pm", "nit": "night",
+    "manha": "am", "noite": "night",
     "morning": "am", "mornings": "am", "afternoon": "pm", "afternoons": "pm",
+    "evening": "night", "evenings": "night",
     "vormittags": "am", "vormittag": "am", "nachmittags": "pm", "nachmittag": "pm",
+    "abends": "night", "abend": "night",
     "matin": "am", "le matin": "am", "apres-midi": "pm", "l'apres-midi": "pm",
-    "mattina": "am", "mattino": "am", "pomeriggio": "pm",
+    "soir": "night",
+    "mattina": "am", "mattino": "am", "pomeriggio": "pm", "sera": "night",
     "ochtend": "am", "'s ochtends": "am", "middag": "pm", "'s middags": "pm",
+    "avond": "night", "'s avonds": "night",
 }  # fmt: skip
+#: Per part of the day: (the hour its ranges start from, or before which the morning's
+#: start; the hour by which a range that starts before it must end, else it runs into it).
+_HALF_BOUNDS = {"am": (12, 14), "pm": (12, 14), "night": (18, 20)}
 
 #: Per language: "all day" (times 00:00-24:00) and "midnight" (24:00).
 _ALL_DAY = {
@@ -1370,7 +1380,7 @@ class _Reader:
                 headed = True  # "Horario de verano del 15 de junio al 15 de septiembre."
                 continue
             elif kind == "half":  # "chiuso lunedì pomeriggio": checked when the rules are known
-                if mode != "closed":
+                if mode != "closed" and after[0] != "closed":
                     return None
                 halves.append(value)
                 continue
@@ -1478,11 +1488,19 @@ class _Reader:
 
 def _half_closures(tokens: list[Token]) -> list[Token]:
     """A weekday and a part of the day among closed days ("chiuso lunedì pomeriggio e
-    martedì mattina") as one ``("half", (weekday, "am" | "pm"))`` token."""
+    martedì mattina") or before "closed" ("Domingos y lunes noche: cerrado") as one
+    ``("half", (weekday, "am" | "pm" | "night"))`` token."""
     out: list[Token] = []
     closing = False  # among the days and dates after "closed"
-    for kind, value in tokens:
-        if kind == "daypart" and value in _HALF_DAYS and closing and out and out[-1][0] == "day":
+    for n, (kind, value) in enumerate(tokens):
+        ahead = [k for k, _ in tokens[n + 1 : n + 3] if k != "colon"][:1]
+        if (
+            kind == "daypart"
+            and value in _HALF_DAYS
+            and (closing or ahead == ["closed"])
+            and out
+            and out[-1][0] == "day"
+        ):
             out[-1] = ("half", (int(out[-1][1]), _HALF_DAYS[str(value)]))
             continue
         if kind == "closed":
@@ -1494,25 +1512,26 @@ def _half_closures(tokens: list[Token]) -> list[Token]:
 
 
 def _without_halves(rules: list[_Rule], halves: list[tuple[int, str]]) -> list[_Rule] | None:
-    """The rules with the closed half of each weekday taken out: a range before 12:00 that
-    ends by 14:00 is the morning's, one from 12:00 on the afternoon's. A rule of that
-    weekday with other hours too is followed by one of its own for it; None when a range
-    runs through both halves ("10.00-19.00, chiuso lunedì pomeriggio": when does it
-    close?)."""
+    """The rules with the closed part of each weekday taken out: a range that starts
+    before 12:00 and ends by 14:00 is the morning's, one from 12:00 on the afternoon's,
+    one from 18:00 on the evening's. A rule of that weekday with other hours too is
+    followed by one of its own for it; None when a range runs into the closed part
+    ("10.00-19.00, chiuso lunedì pomeriggio": when does it close?)."""
     out = list(rules)
     for day, part in halves:
         name = _OSM_DAYS[day]
+        cut, late = (hour * 60 for hour in _HALF_BOUNDS[part])
         for rule in list(out):
             if rule.times == "off" or not rule.days or name not in _day_set(rule.days):
                 continue
             spans = rule.times.split(",")
             minutes = _minutes(rule.times)
-            if any(a < 12 * 60 and b > 14 * 60 for a, b in minutes):
+            if any(a < cut and b > late for a, b in minutes):
                 return None
             kept = [
                 span
                 for span, (a, _) in zip(spans, minutes, strict=True)
-                if (a >= 12 * 60) == (part == "am")
+                if (a >= cut) == (part == "am")
             ]
             if len(kept) < len(spans):
                 out.insert(out.index(rule) + 1, _Rule(rule.season, name, ",".join(kept) or "off"))
