@@ -501,6 +501,13 @@ def test_english_prose_and_italian_labelled_fields_are_read(
         ),
         ("it", "Orario: il museo è sempre visitabile.", "Mo-Su 00:00-24:00"),
         ("it", "Orario: sabato il museo è aperto 10-12", "Sa 10:00-12:00"),
+        # a season by appointment for groups, between commas, goes with them
+        (
+            "it",
+            "Orario: Chiuso novembre-marzo, su prenotazione per gruppi e scuole aprile-giugno, "
+            "luglio-settembre: sabato-domenica 10.00-13.00, 14.00-18.00.",
+            "Jul-Sep Sa,Su 10:00-13:00,14:00-18:00; Nov-Mar off",
+        ),
         # a named period and its dates
         (
             "it",
@@ -521,6 +528,8 @@ def test_more_italian_shapes_are_read(language: str, text: str, osm: str) -> Non
         ("it", "Orario: lunedì-venerdì 9.00-18.00, chiuso venerdì pomeriggio"),  # until when?
         ("es", "Lunes a sábado: 13:30 - 23:15 h. Lunes noche: cerrado"),
         ("it", "Orario: seconda domenica del mese 15.00-17.00"),  # no month: not a date
+        # the season is the groups' or the hours'? not guessed
+        ("it", "Orario: su prenotazione per gruppi aprile-giugno: sabato 10.00-12.00"),
     ],
 )
 def test_what_the_italian_shapes_leave_unsettled_is_kept(language: str, text: str) -> None:

@@ -807,10 +807,25 @@ class _Reader:
                 ):
                     k += 1  # per gruppi e scuole aprile-giugno" (not "sur rendez-vous les
                 between = {v for _, v in out[i + 1 : k]}  # autres jours et de juin à août")
-                if k < len(out) and (
-                    (out[k][0] == "time" and not between - {":"})
-                    or (out[k][0] in ("month", "num") and between & _AUDIENCES)
-                ):
+                season = bool(
+                    k < len(out) and out[k][0] in ("month", "num") and between & _AUDIENCES
+                )
+                end = k
+                while season and end < len(out) and out[end][0] in ("month", "range", "num"):
+                    end += 1
+                if (
+                    season
+                    and out[end : end + 1] == [("list", ",")]
+                    and out[end + 1 : end + 2]
+                    and out[end + 1][0] in ("month", *_DAY_KINDS)
+                ):  # its season between commas is its own: "Chiuso novembre-marzo, su
+                    start = i  # prenotazione per gruppi e scuole aprile-giugno, luglio-
+                    if out[start - 1 : start] == [("list", ",")]:  # settembre: ..."
+                        start -= 1
+                    out[start : end + 1] = [("stop", ",")]
+                    i, dropped = start + 1, True
+                    continue
+                if k < len(out) and ((out[k][0] == "time" and not between - {":"}) or season):
                     return None  # its hours or its season: the text's are not settled
             if out[i][0] in ("remark", "by_appointment"):
                 section = out[i][1] in _SECTIONS or out[i][1] in _MEAL_WORDS
