@@ -508,6 +508,16 @@ def test_english_prose_and_italian_labelled_fields_are_read(
             "luglio-settembre: sabato-domenica 10.00-13.00, 14.00-18.00.",
             "Jul-Sep Sa,Su 10:00-13:00,14:00-18:00; Nov-Mar off",
         ),
+        # a morning for schools and groups only is not the public's; "with" opens a remark
+        (
+            "it",
+            "Orario: lunedì-giovedì: 9.00-12.30, 15.00-18.00 (al mattino solo per scolaresche "
+            "o gruppi su prenotazione), venerdì 9.00-12.30 (al mattino solo per scolaresche o "
+            "gruppi su prenotazione), chiuso venerdì pomeriggio e sabato. Per prenotazioni "
+            "contattare il numero 0172.412010. Domenica 10.00-12.30 con servizio di visita "
+            "guidata compresa. Chiusure festività annuali: 1 Gennaio",
+            "Mo-Th 15:00-18:00; Fr off; Sa off; Su 10:00-12:30; Jan 01 off",
+        ),
         # a named period and its dates
         (
             "it",

@@ -194,7 +194,7 @@ _REMARKS: dict[str, tuple[str, ...]] = {
            "per informazioni", "per maggiori informazioni", "orario della biblioteca",
            "preferibilmente su prenotazione", "per gruppi", "per visite guidate",
            "per visita guidata", "prenotazione obbligatoria", "visita", "visite",
-           "biglietto", "il biglietto", "il costo del biglietto"),
+           "biglietto", "il biglietto", "il costo del biglietto", "per prenotazioni"),
     "nl": ("laatste toegang", "laatste entree", "rondleidingen", "groepen", "kijk voor",
            "raadpleeg", "zie de website", "zie website"),
 }  # fmt: skip
@@ -227,6 +227,9 @@ _MEALS: dict[str, tuple[str, ...]] = {
     "nl": ("lunch", "diner", "ontbijt"),
 }  # fmt: skip
 _MEAL_WORDS = {word for words in _MEALS.values() for word in words}
+
+#: "With", before a remark right after hours ("15.00-18.00 con visita guidata"): its start.
+_WITH = {"con", "avec", "with", "mit", "met", "amb", "com"}
 
 #: Remarks naming who the hours are for: right after hours they say whose hours they are.
 _AUDIENCES = {
@@ -398,7 +401,8 @@ _REWRITES: dict[str, tuple[tuple[str, str, int], ...]] = {
          r"\1open", 1),
     ),
     "it": (
-        (r"\btel\.?\s*:?\s*[\d][\d./ -]{5,}", " ", 0),
+        # a phone number, its dots between figures only: "numero 0172.412010."
+        (r"\b(?:tel|telefono|numero|fax|cell)\.?\s*:?\s*\d(?:[\d/ -]|\.(?=\d)){5,}", " ", 0),
         # the subject of "<the place> e aperto ...", "il museo e sempre visitabile"
         (r"\b(?:(?:il|lo|la|l') ?)?(?:museo|ecomuseo|parco|giardino|castello|chiesa|sito|"
          r"complesso|villa|palazzo|percorso)\b[^.!?:\d]*?(?:,|\be|\bsono|\bresta|\brimane) "
@@ -790,6 +794,7 @@ class _Reader:
             else (k, v)
             for n, (k, v) in enumerate(out)
         ]  # fmt: skip
+        out = _audience_halves(out)
         i = 0
         while i < len(out):
             if out[i][0] == "by_appointment" and _opens_bracket(out, i):
@@ -882,6 +887,15 @@ class _Reader:
                         )
                     ):
                         start -= 1
+                with_ = next(
+                    (n for n in (i - 1, i - 2) if n > first_mark and out[n][1] in _WITH), None
+                )  # "15.00-18.00 con servizio di visita guidata": "with" opens the remark
+                if (
+                    start == i
+                    and with_ is not None
+                    and all(k == "unknown" for k, _ in out[with_:i])
+                ):
+                    start = with_
                 if start == i and i > first_mark + 1 and out[i - 1][0] == "colon":
                     while out[start - 1][0] in ("colon", "unknown"):  # its label:
                         start -= 1  # "Visitas Viaje de agua: consultar en el centro"
@@ -1298,7 +1312,7 @@ class _Reader:
         headed = False  # the season comes under a heading: it is for what follows
         pending_dates: list[str] = []  # dates waiting for "cerrado"
         amend = False  # the next rule changes the hours of its days only ("se amplía")
-        halves: list[tuple[int, str]] = []  # closures of a weekday's morning or afternoon
+        halves: list[tuple[int, str]] = []  # closures of a weekday's morning, afternoon ...
 
         def emit(rule_days: _Days | None, rule_times: str) -> None:
             nonlocal unused, headed, amend
@@ -1395,6 +1409,14 @@ class _Reader:
                 headed = True  # "Horario de verano del 15 de junio al 15 de septiembre."
                 continue
             elif kind == "half":  # "chiuso lunedì pomeriggio": checked when the rules are known
+                day, part = value
+                if day is None:  # "(al mattino solo per scolaresche)": the days just read
+                    if previous != "times" or not rules or rules[-1].times == "off":
+                        return None
+                    halves.extend(
+                        (d, part) for d in range(7) if _OSM_DAYS[d] in _day_set(rules[-1].days)
+                    )
+                    continue
                 if mode != "closed" and after[0] != "closed":
                     return None
                 halves.append(value)
@@ -1501,6 +1523,31 @@ class _Reader:
         return list(dict.fromkeys(rule.osm() for rule in rules)), remark
 
 
+def _audience_halves(tokens: list[Token]) -> list[Token]:
+    """A bracket after hours that gives a part of the day to groups or by appointment
+    ("9.00-12.30, 15.00-18.00 (al mattino solo per scolaresche o gruppi su prenotazione)")
+    as ``("half", (None, part))``: that part of the days just read is not the public's."""
+    out = list(tokens)
+    i = 1
+    while i < len(out):
+        close = next((n for n in range(i, len(out)) if out[n] == ("paren", ")")), None)
+        inside = out[i + 1 : close]
+        words = [t for t in inside if t[0] not in ("range", "noise")]
+        if (
+            out[i] == ("paren", "(")
+            and out[i - 1][0] in ("time", "num")
+            and close is not None
+            and words[:1]
+            and words[0][0] == "daypart"
+            and words[0][1] in _HALF_DAYS
+            and any(k == "appointment" or v in _AUDIENCES for k, v in inside)
+            and not any(k in ("time", "num", "day", "month") for k, _ in inside)
+        ):
+            out[i : close + 1] = [("half", (None, _HALF_DAYS[str(words[0][1])]))]
+        i += 1
+    return out
+
+
 def _half_closures(tokens: list[Token]) -> list[Token]:
     """A weekday and a part of the day among closed days ("chiuso lunedì pomeriggio e
     martedì mattina") or before "closed" ("Domingos y lunes noche: cerrado") as one
@@ -1529,27 +1576,39 @@ def _half_closures(tokens: list[Token]) -> list[Token]:
 def _without_halves(rules: list[_Rule], halves: list[tuple[int, str]]) -> list[_Rule] | None:
     """The rules with the closed part of each weekday taken out: a range that starts
     before 12:00 and ends by 14:00 is the morning's, one from 12:00 on the afternoon's,
-    one from 18:00 on the evening's. A rule of that weekday with other hours too is
-    followed by one of its own for it; None when a range runs into the closed part
-    ("10.00-19.00, chiuso lunedì pomeriggio": when does it close?)."""
+    one from 18:00 on the evening's. A rule with days whose hours change is followed by
+    one of their own; None when a range runs into the closed part ("10.00-19.00, chiuso
+    lunedì pomeriggio": when does it close?)."""
     out = list(rules)
-    for day, part in halves:
-        name = _OSM_DAYS[day]
-        cut, late = (hour * 60 for hour in _HALF_BOUNDS[part])
-        for rule in list(out):
-            if rule.times == "off" or not rule.days or name not in _day_set(rule.days):
+    for rule in list(out):
+        if rule.times == "off" or not rule.days:
+            continue
+        spans = rule.times.split(",")
+        minutes = _minutes(rule.times)
+        changed: dict[str, list[int]] = {}  # the day's hours left: its weekdays
+        for day in range(7):
+            parts = {p for d, p in halves if d == day}
+            if not parts or _OSM_DAYS[day] not in _day_set(rule.days):
                 continue
-            spans = rule.times.split(",")
-            minutes = _minutes(rule.times)
-            if any(a < cut and b > late for a, b in minutes):
-                return None
-            kept = [
-                span
-                for span, (a, _) in zip(spans, minutes, strict=True)
-                if (a >= cut) == (part == "am")
-            ]
+            kept = list(spans)
+            for part in parts:
+                cut, late = (hour * 60 for hour in _HALF_BOUNDS[part])
+                if any(a < cut and b > late for a, b in minutes):
+                    return None
+                kept = [
+                    span
+                    for span, (a, _) in zip(spans, minutes, strict=True)
+                    if span in kept and (a >= cut) == (part == "am")
+                ]
             if len(kept) < len(spans):
-                out.insert(out.index(rule) + 1, _Rule(rule.season, name, ",".join(kept) or "off"))
+                changed.setdefault(",".join(kept) or "off", []).append(day)
+        at = out.index(rule)
+        if len(changed) == 1 and _Days(next(iter(changed.values()))).osm() == rule.days:
+            out[at] = _Rule(rule.season, rule.days, next(iter(changed)), rule.implicit, rule.block)
+            continue  # all its days changed alike: "Mo-Th 15:00-18:00"
+        for times, days in changed.items():
+            at += 1
+            out.insert(at, _Rule(rule.season, _Days(days).osm(), times))
     return out
 
 
