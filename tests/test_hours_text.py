@@ -518,6 +518,20 @@ def test_english_prose_and_italian_labelled_fields_are_read(
             "guidata compresa. Chiusure festività annuali: 1 Gennaio",
             "Mo-Th 15:00-18:00; Fr off; Sa off; Su 10:00-12:30; Jan 01 off",
         ),
+        # weekdays for groups by appointment: the season's other days stay
+        (
+            "it",
+            "Orario: novembre-marzo: lunedì-venerdì per gruppi su appuntamento, domenica chiuso "
+            "(apertura in occasione delle mostre temporanee). Giugno-ottobre: lunedì-sabato per "
+            "gruppi su appuntamento, domenica 10.00-13.00, 14.00-18.00.",
+            "Nov-Mar Su off; Jun-Oct Su 10:00-13:00,14:00-18:00",
+        ),
+        (
+            "it",
+            "Orario: novembre-maggio: lunedì-domenica su prenotazione, giugno-ottobre: sabato "
+            "10.00-12.00",
+            "Jun-Oct Sa 10:00-12:00",
+        ),
         # a named period and its dates
         (
             "it",

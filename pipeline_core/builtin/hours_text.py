@@ -194,7 +194,8 @@ _REMARKS: dict[str, tuple[str, ...]] = {
            "per informazioni", "per maggiori informazioni", "orario della biblioteca",
            "preferibilmente su prenotazione", "per gruppi", "per visite guidate",
            "per visita guidata", "prenotazione obbligatoria", "visita", "visite",
-           "biglietto", "il biglietto", "il costo del biglietto", "per prenotazioni"),
+           "biglietto", "il biglietto", "il costo del biglietto", "per prenotazioni",
+           "in occasione", "apertura in occasione", "aperture in occasione"),
     "nl": ("laatste toegang", "laatste entree", "rondleidingen", "groepen", "kijk voor",
            "raadpleeg", "zie de website", "zie website"),
 }  # fmt: skip
@@ -836,6 +837,12 @@ class _Reader:
                 section = out[i][1] in _SECTIONS or out[i][1] in _MEAL_WORDS
                 j = i + 1  # a remark runs to the end of its sentence, "by appointment" to
                 ends = boundary if out[i][0] == "remark" else (*boundary, *_SCHEDULE)
+                if (
+                    out[i][1] in _AUDIENCES
+                    and out[i + 1 : i + 2]
+                    and (out[i + 1][0] == "by_appointment")
+                ):  # "lunedì-venerdì per gruppi su appuntamento, domenica ...": to the days
+                    ends = (*boundary, *_DAY_KINDS)
                 if section:  # a part of the place runs over brackets: "Misas: Invierno (...)"
                     ends = ("stop",)
                 labelled = section and _labels_part(out, i, first_mark)
@@ -911,7 +918,11 @@ class _Reader:
                     k = colon  # goes with it: "novembre-maggio: lunedì-domenica su
                     while k > 0 and out[k - 1][0] in ("month", "range", "num"):  # prenotazione,
                         k -= 1  # giugno-ottobre ..."
-                    if k < colon and (k == 0 or out[k - 1][0] in (*boundary, "list", "colon")):
+                    if (
+                        k < colon
+                        and (k == 0 or out[k - 1][0] in (*boundary, "list", "colon"))
+                        and not (j < len(out) and out[j][0] in _DAY_KINDS)
+                    ):  # (not when its other days follow: "..., domenica 10.00-13.00")
                         start = min(start, k)
                 closes = [n for n in range(i, j) if out[n][0] in ("closed", "except")]
                 if (
