@@ -13,9 +13,10 @@ What it reads: weekdays, their ranges and lists ("Lun - vier", "Sáb y dom"), "e
 weekends, public holidays; times in 12 and 24 hour forms ("9:30 a 20:30 horas", "de 9 a
 14 h", "10am-4pm", "9.00-17.00 Uhr", "14h30"), split periods ("10 - 14 h / 17 - 20 h");
 seasons with or without a year ("Del 1 de abril al 15 de junio", "d'avril à octobre",
-"du 2 mai au 2 octobre 2011", "juillet-août"); closures on weekdays and dates ("Cerrado
-1 enero, 1 mayo y 25 diciembre", "fermé le lundi", "Montag Ruhetag"); and "except"
-("Täglich außer Montag 10-18 Uhr", "tous les jours sauf le mardi").
+"du 2 mai au 2 octobre 2011", "juillet-août", "l'ultima domenica di ottobre");
+closures on weekdays, their halves and dates ("Cerrado 1 enero, 1 mayo y 25 diciembre",
+"fermé le lundi", "Montag Ruhetag", "chiuso lunedì pomeriggio"); and "except" ("Täglich
+außer Montag 10-18 Uhr", "tous les jours sauf le mardi").
 
 Weekday and month names come from Babel's CLDR data (well kept, every language), with
 their plurals and unambiguous prefixes ("vier", "sept"); the small words are ours.
