@@ -424,8 +424,9 @@ _REWRITES: dict[str, tuple[tuple[str, str, int], ...]] = {
         (r"(^|[.!?:] )[^.!?:\d]*?\b(?:e|resta|restera|rimane|rimarra) (chius[oa])\b",
          r"\1\2", 0),
         # a change in force until a past date, with no start: "Fino al 29/09/2016 il
-        # giovedi orario prolungato fino alle 22.00."
-        (r"(^|[.!?:] )fino al \d{1,2}/\d{1,2}/\d{4}\b.*?(?=\. |\.$|$)", r"\1", 0),
+        # giovedi orario prolungato fino alle 22.00." (a closure until then stays)
+        (r"(^|[.!?:] )fino al \d{1,2}/\d{1,2}/\d{4}\b(?!(?:[^.]|\.\d)*\bchius).*?(?=\. |\.$|$)",
+         r"\1", 0),
         # another body's office named for information, with its own hours: "Per
         # informazioni Associazione ... orari: lunedi-venerdi 9.00-13.00": to the next label
         (r"\bper (?:maggiori )?informazioni\b[^:]*?\borari\s*:.*?"
