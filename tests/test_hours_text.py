@@ -551,6 +551,7 @@ def test_more_italian_shapes_are_read(language: str, text: str, osm: str) -> Non
     [
         ("it", "Orario: lunedì-venerdì 9.00-18.00, chiuso venerdì pomeriggio"),  # until when?
         ("es", "Lunes a sábado: 13:30 - 23:15 h. Lunes noche: cerrado"),
+        ("fr", "Du mardi au dimanche de 10h à 18h. Fermé le lundi matin."),  # Monday when?
         ("it", "Orario: seconda domenica del mese 15.00-17.00"),  # no month: not a date
         # a closure until a date is no change to leave out
         ("it", "Orario: martedì-domenica 9.00-19.00. Fino al 31/12/2030 chiuso per restauro."),

@@ -1591,8 +1591,14 @@ def _without_halves(rules: list[_Rule], halves: list[tuple[int, str]]) -> list[_
     before 12:00 and ends by 14:00 is the morning's, one from 12:00 on the afternoon's,
     one from 18:00 on the evening's. A rule with days whose hours change is followed by
     one of their own; None when a range runs into the closed part ("10.00-19.00, chiuso
-    lunedì pomeriggio": when does it close?)."""
+    lunedì pomeriggio": when does it close?), and when no rule gives the weekday hours
+    ("Mardi-dimanche 10h-18h, fermé le lundi matin": then when is Monday open?)."""
     out = list(rules)
+    for day, _ in halves:
+        if not any(
+            r.times != "off" and r.days and _OSM_DAYS[day] in _day_set(r.days) for r in rules
+        ):
+            return None
     for rule in list(out):
         if rule.times == "off" or not rule.days:
             continue
