@@ -29,7 +29,7 @@ FILES = {
 }
 #: Values read right per language when this test was written: the reader may read more,
 #: never fewer (the shares are of the values that state hours).
-RIGHT_AT_LEAST = {"ca": 117, "de": 78, "en": 51, "es": 172, "fr": 84, "it": 52, "nl": 101}
+RIGHT_AT_LEAST = {"ca": 117, "de": 78, "en": 51, "es": 173, "fr": 84, "it": 67, "nl": 101}
 
 
 def _benchmark(*args: str) -> str:
@@ -96,6 +96,11 @@ def test_at_most_one_percent_is_read_wrongly_and_each_language_reads_its_share(
         ("it-piemonte-musei.jsonl", "58", "right"),  # "Borgo: ... Rocca: ...": the first part
         ("it-piemonte-musei.jsonl", "124", "right"),  # "Preferibilmente su prenotazione."
         ("it-piemonte-musei.jsonl", "126", "kept"),  # "8,30-17,30 per visite guidate ..."
+        ("it-piemonte-musei.jsonl", "131", "right"),  # "Dall'ultima domenica di ottobre ..."
+        ("it-piemonte-musei.jsonl", "57", "right"),  # "chiuso lunedì pomeriggio e martedì ..."
+        ("it-piemonte-musei.jsonl", "143", "right"),  # "(al mattino solo per scolaresche ...)"
+        ("it-piemonte-musei.jsonl", "140", "kept"),  # "seconda domenica di ogni mese"
+        ("es-esmadrid.jsonl", "91766", "right"),  # "Domingos y lunes noche: cerrado"
     ],
 )
 def test_values_are_judged_right_kept_or_wrong(

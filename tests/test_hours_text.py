@@ -390,6 +390,180 @@ def test_english_prose_and_italian_labelled_fields_are_read(
 
 
 @pytest.mark.parametrize(
+    ("language", "text", "osm"),
+    [
+        ("it", "Orario: domenica e festività 10.00-13.00", "Su,PH 10:00-13:00"),
+        # a remark about visits takes its bracket and its sentence with it
+        (
+            "it",
+            "Orario: sabato 10.00-13.00 con visite guidate (partenza ogni ora). La durata "
+            "della visita è di circa 1 ora.",
+            "Sa 10:00-13:00",
+        ),
+        # a zero left out of a time between two others
+        (
+            "it",
+            "Orario: mercoledì - domenica: 10.00-13.0 / 16.00-20.00",
+            "We-Su 10:00-13:00,16:00-20:00",
+        ),
+        # the weekdays of groups by appointment go with them
+        (
+            "it",
+            "Orario: sabato-domenica 10.00-12.00, in settimana visitabile per i gruppi su "
+            "prenotazione.",
+            "Sa,Su 10:00-12:00",
+        ),
+        # the last entry's times per day are the remark's, not hours
+        (
+            "it",
+            "Orario: martedì-sabato 10.00-17.00, domenica 14.00-17.30, ultimo ingresso 16.45 "
+            "in settimana, 17.15 domenica.",
+            "Tu-Sa 10:00-17:00; Su 14:00-17:30",
+        ),
+        (
+            "it",
+            "Orario: lunedì-venerdì 9:00-12:00, domenica 15:00-18:00. Chiuso il sabato, le "
+            "visite al parco sono libere.",
+            "Mo-Fr 09:00-12:00; Su 15:00-18:00; Sa off",
+        ),
+        # a change until a date of the past, with no start, is left out
+        (
+            "it",
+            "Orario: martedì-domenica 9.00-19.00. Fino al 29/09/2016 il giovedì orario "
+            "prolungato fino alle 22.00.",
+            "Tu-Su 09:00-19:00",
+        ),
+        # another body named for information, with its office hours: left out
+        (
+            "it",
+            "Orario: luglio-settembre: martedì-domenica 10.00-12.00, lunedì chiuso. Per "
+            "informazioni Associazione Ecomuseo Tel. 0323.89622, orari: lunedì-venerdì "
+            "9.00-13.00 Chiusure festività annuali: 1 Gennaio",
+            "Jul-Sep Tu-Su 10:00-12:00; Jul-Sep Mo off; Jan 01 off",
+        ),
+        # the last (first, second ...) weekday of a month
+        (
+            "it",
+            "Orario: dall'ultima domenica di ottobre all'ultimo sabato di marzo: sabato "
+            "10.00-12.30",
+            "Oct Su[-1]-Mar Sa[-1] Sa 10:00-12:30",
+        ),
+        (
+            "en",
+            "Open from the last Sunday of October to the last Saturday of March, Saturdays "
+            "10am-4pm.",
+            "Oct Su[-1]-Mar Sa[-1] Sa 10:00-16:00",
+        ),
+        (
+            "es",
+            "Del último domingo de octubre al último sábado de marzo: sábados de 10 a 14 h",
+            "Oct Su[-1]-Mar Sa[-1] Sa 10:00-14:00",
+        ),
+        # a closed morning or afternoon: the hours agree, or that half's hours go
+        (
+            "it",
+            "Orario: lunedì 10.00-14.00, martedì 14.00-19.00, chiuso lunedì pomeriggio e "
+            "martedì mattina.",
+            "Mo 10:00-14:00; Tu 14:00-19:00",
+        ),
+        (
+            "it",
+            "Orario: lunedì-venerdì 9.00-12.00, 15.00-18.00, chiuso venerdì pomeriggio e sabato",
+            "Mo-Fr 09:00-12:00,15:00-18:00; Fr 09:00-12:00; Sa off",
+        ),
+        (
+            "fr",
+            "Du lundi au vendredi de 9h à 12h et de 14h à 18h, fermé le vendredi après-midi.",
+            "Mo-Fr 09:00-12:00,14:00-18:00; Fr 09:00-12:00",
+        ),
+        (
+            "es",
+            "Lunes a sábado: 13:30 - 15:15 h / 21:00 - 23:15 h Domingos y lunes noche: cerrado",
+            "Mo-Sa 13:30-15:15,21:00-23:15; Mo 13:30-15:15; Su off",
+        ),
+        # whole months with their years
+        (
+            "it",
+            "Orario: Da settembre 2011 a giugno 2012 venerdì e sabato dalle 9,00 alle 12,00",
+            "2011 Sep 01-2012 Jun 30 Fr,Sa 09:00-12:00",
+        ),
+        (
+            "es",
+            "De septiembre a junio de 2012, viernes de 9 a 12 h",
+            "2011 Sep 01-2012 Jun 30 Fr 09:00-12:00",
+        ),
+        # always open, at any hour; the place as the subject of "è aperto"
+        (
+            "it",
+            "Orario: museo all'aria aperta, visitabile liberamente in tutti i giorni "
+            "dell'anno, a qualsiasi ora.",
+            "Mo-Su 00:00-24:00",
+        ),
+        ("it", "Orario: il museo è sempre visitabile.", "Mo-Su 00:00-24:00"),
+        ("it", "Orario: sabato il museo è aperto 10-12", "Sa 10:00-12:00"),
+        # a season by appointment for groups, between commas, goes with them
+        (
+            "it",
+            "Orario: Chiuso novembre-marzo, su prenotazione per gruppi e scuole aprile-giugno, "
+            "luglio-settembre: sabato-domenica 10.00-13.00, 14.00-18.00.",
+            "Jul-Sep Sa,Su 10:00-13:00,14:00-18:00; Nov-Mar off",
+        ),
+        # a morning for schools and groups only is not the public's; "with" opens a remark
+        (
+            "it",
+            "Orario: lunedì-giovedì: 9.00-12.30, 15.00-18.00 (al mattino solo per scolaresche "
+            "o gruppi su prenotazione), venerdì 9.00-12.30 (al mattino solo per scolaresche o "
+            "gruppi su prenotazione), chiuso venerdì pomeriggio e sabato. Per prenotazioni "
+            "contattare il numero 0172.412010. Domenica 10.00-12.30 con servizio di visita "
+            "guidata compresa. Chiusure festività annuali: 1 Gennaio",
+            "Mo-Th 15:00-18:00; Fr off; Sa off; Su 10:00-12:30; Jan 01 off",
+        ),
+        # weekdays for groups by appointment: the season's other days stay
+        (
+            "it",
+            "Orario: novembre-marzo: lunedì-venerdì per gruppi su appuntamento, domenica chiuso "
+            "(apertura in occasione delle mostre temporanee). Giugno-ottobre: lunedì-sabato per "
+            "gruppi su appuntamento, domenica 10.00-13.00, 14.00-18.00.",
+            "Nov-Mar Su off; Jun-Oct Su 10:00-13:00,14:00-18:00",
+        ),
+        (
+            "it",
+            "Orario: novembre-maggio: lunedì-domenica su prenotazione, giugno-ottobre: sabato "
+            "10.00-12.00",
+            "Jun-Oct Sa 10:00-12:00",
+        ),
+        # a named period and its dates
+        (
+            "it",
+            "Orario: lunedì-domenica 9.00-19.00. Durante il periodo Ostensione 19 aprile/24 "
+            "giugno il museo è aperto dalle ore 9 alle ore 21, senza pausa pranzo.",
+            "Mo-Su 09:00-19:00; Apr 19-Jun 24 off; Apr 19-Jun 24 Mo-Su 09:00-21:00",
+        ),
+    ],
+)
+def test_more_italian_shapes_are_read(language: str, text: str, osm: str) -> None:
+    assert text_to_osm(text, language) == osm
+    opening_hours.OpeningHours(osm)
+
+
+@pytest.mark.parametrize(
+    ("language", "text"),
+    [
+        ("it", "Orario: lunedì-venerdì 9.00-18.00, chiuso venerdì pomeriggio"),  # until when?
+        ("es", "Lunes a sábado: 13:30 - 23:15 h. Lunes noche: cerrado"),
+        ("fr", "Du mardi au dimanche de 10h à 18h. Fermé le lundi matin."),  # Monday when?
+        ("it", "Orario: seconda domenica del mese 15.00-17.00"),  # no month: not a date
+        # a closure until a date is no change to leave out
+        ("it", "Orario: martedì-domenica 9.00-19.00. Fino al 31/12/2030 chiuso per restauro."),
+        # the season is the groups' or the hours'? not guessed
+        ("it", "Orario: su prenotazione per gruppi aprile-giugno: sabato 10.00-12.00"),
+    ],
+)
+def test_what_the_italian_shapes_leave_unsettled_is_kept(language: str, text: str) -> None:
+    assert text_to_osm(text, language) is None
+
+
+@pytest.mark.parametrize(
     ("language", "text"),
     [
         # a later subject names a part: its hours are not the place's

@@ -13,9 +13,10 @@ What it reads: weekdays, their ranges and lists ("Lun - vier", "Sáb y dom"), "e
 weekends, public holidays; times in 12 and 24 hour forms ("9:30 a 20:30 horas", "de 9 a
 14 h", "10am-4pm", "9.00-17.00 Uhr", "14h30"), split periods ("10 - 14 h / 17 - 20 h");
 seasons with or without a year ("Del 1 de abril al 15 de junio", "d'avril à octobre",
-"du 2 mai au 2 octobre 2011", "juillet-août"); closures on weekdays and dates ("Cerrado
-1 enero, 1 mayo y 25 diciembre", "fermé le lundi", "Montag Ruhetag"); and "except"
-("Täglich außer Montag 10-18 Uhr", "tous les jours sauf le mardi").
+"du 2 mai au 2 octobre 2011", "juillet-août", "l'ultima domenica di ottobre");
+closures on weekdays, their halves and dates ("Cerrado 1 enero, 1 mayo y 25 diciembre",
+"fermé le lundi", "Montag Ruhetag", "chiuso lunedì pomeriggio"); and "except" ("Täglich
+außer Montag 10-18 Uhr", "tous les jours sauf le mardi").
 
 Weekday and month names come from Babel's CLDR data (well kept, every language), with
 their plurals and unambiguous prefixes ("vier", "sept"); the small words are ours.
@@ -23,6 +24,7 @@ their plurals and unambiguous prefixes ("vier", "sept"); the small words are our
 
 from __future__ import annotations
 
+import calendar
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -130,16 +132,20 @@ _WORDS: dict[str, dict[str, tuple[str, ...]]] = {
     "it": {
         "range": ("a", "al", "alla", "alle", "-", "fino a", "fino al", "all'"),
         "list": ("e", "ed", ",", "/", "&"),
-        "every": ("tutti i giorni", "ogni giorno", "giornalmente"),
+        "every": ("tutti i giorni", "ogni giorno", "giornalmente", "tutti i giorni dell'anno",
+                  "in tutti i giorni", "in tutti i giorni dell'anno"),
         "weekend": ("fine settimana", "weekend"),
-        "holiday": ("festivi", "giorni festivi", "festivo", "festività"),
+        "weekdays": ("in settimana",),
+        "holiday": ("festivi", "giorni festivi", "festivo", "festivita"),
         "closed": ("chiuso", "chiusa", "chiusura", "chiusi", "chiusure festivita annuali",
                    "chiusura estiva", "chiusura invernale"),
         "except": ("tranne", "eccetto", "escluso", "esclusi"),
         "noise": ("dal", "dalle", "da", "di", "il", "la", "ore", "h", "aperto", "aperta",
-                  "orario", "orari", "dall'", "i", "lo", "tutto l'anno", "e dalle",
+                  "orario", "orari", "dall'", "i", "lo", "le", "gli", "visitabile", "tutto l'anno",
+                  "e dalle",
                   "in orario", "prima della chiusura", "per lavori di manutenzione",
-                  "per lavori di restauro", "per lavori"),
+                  "per lavori di restauro", "per lavori", "liberamente", "senza pausa",
+                  "senza pausa pranzo", "orario continuato"),
     },
     "nl": {
         "range": ("tot", "t/m", "tm", "-", "tot en met"),
@@ -188,7 +194,9 @@ _REMARKS: dict[str, tuple[str, ...]] = {
            "la biglietteria chiude", "biglietteria", "chiusura della biglietteria",
            "per informazioni", "per maggiori informazioni", "orario della biblioteca",
            "preferibilmente su prenotazione", "per gruppi", "per visite guidate",
-           "per visita guidata", "prenotazione obbligatoria"),
+           "per visita guidata", "prenotazione obbligatoria", "visita", "visite",
+           "biglietto", "il biglietto", "il costo del biglietto", "per prenotazioni",
+           "in occasione", "apertura in occasione", "aperture in occasione"),
     "nl": ("laatste toegang", "laatste entree", "rondleidingen", "groepen", "kijk voor",
            "raadpleeg", "zie de website", "zie website"),
 }  # fmt: skip
@@ -221,6 +229,9 @@ _MEALS: dict[str, tuple[str, ...]] = {
     "nl": ("lunch", "diner", "ontbijt"),
 }  # fmt: skip
 _MEAL_WORDS = {word for words in _MEALS.values() for word in words}
+
+#: "With", before a remark right after hours ("15.00-18.00 con visita guidata"): its start.
+_WITH = {"con", "avec", "with", "mit", "met", "amb", "com"}
 
 #: Remarks naming who the hours are for: right after hours they say whose hours they are.
 _AUDIENCES = {
@@ -288,13 +299,36 @@ _DAY_PARTS: dict[str, tuple[str, ...]] = {
     "nl": ("ochtend", "middag", "avond", "'s ochtends", "'s middags", "'s avonds"),
 }  # fmt: skip
 
+#: Parts of the day a weekday's closure can name ("chiuso lunedì pomeriggio", "fermé le
+#: lundi matin", "lunes noche: cerrado"): the morning ("am"), the afternoon ("pm") or the
+#: evening ("night").
+_HALF_DAYS: dict[str, str] = {
+    "manana": "am", "mananas": "am", "por la manana": "am", "tarde": "pm", "tardes": "pm",
+    "por la tarde": "pm", "noche": "night", "noches": "night", "por la noche": "night",
+    "mati": "am", "matins": "am", "tarda": "pm", "nit": "night",
+    "manha": "am", "noite": "night",
+    "morning": "am", "mornings": "am", "afternoon": "pm", "afternoons": "pm",
+    "evening": "night", "evenings": "night",
+    "vormittags": "am", "vormittag": "am", "nachmittags": "pm", "nachmittag": "pm",
+    "abends": "night", "abend": "night",
+    "matin": "am", "le matin": "am", "apres-midi": "pm", "l'apres-midi": "pm",
+    "soir": "night",
+    "mattina": "am", "mattino": "am", "pomeriggio": "pm", "sera": "night",
+    "ochtend": "am", "'s ochtends": "am", "middag": "pm", "'s middags": "pm",
+    "avond": "night", "'s avonds": "night",
+}  # fmt: skip
+#: Per part of the day: (the hour its ranges start from, or before which the morning's
+#: start; the hour by which a range that starts before it must end, else it runs into it).
+_HALF_BOUNDS = {"am": (12, 14), "pm": (12, 14), "night": (18, 20)}
+
 #: Per language: "all day" (times 00:00-24:00) and "midnight" (24:00).
 _ALL_DAY = {
     "es": ("todo el dia",), "ca": ("tot el dia",), "pt": ("todo o dia",),
     "en": ("all day", "24 hours a day", "24 hours per day", "24-hours a day", "24 hours",
            "24/7"),
     "de": ("ganztags", "ganztagig"), "fr": ("toute la journee",),
-    "it": ("tutto il giorno",),
+    "it": ("tutto il giorno", "a qualsiasi ora", "a qualunque ora", "24 ore su 24",
+           "sempre aperto", "sempre aperta", "sempre visitabile", "sempre accessibile"),
     "nl": ("de hele dag", "hele dag", "altijd open", "altijd geopend"),
 }  # fmt: skip
 _MIDNIGHT = {
@@ -323,6 +357,29 @@ _NAMED_DATES: dict[str, dict[str, tuple[tuple[int, int], ...]]] = {
            "nieuwjaarsdag": ((1, 1),)},
 }  # fmt: skip
 
+#: Per language: ordinals before a weekday and its month ("l'ultima domenica di ottobre",
+#: "the last Sunday of October"): that weekday of the month, OSM's ``Oct Su[-1]``.
+_NTH: dict[str, dict[str, int]] = {
+    "es": {"primer": 1, "primero": 1, "primera": 1, "segundo": 2, "segunda": 2,
+           "tercer": 3, "tercero": 3, "tercera": 3, "cuarto": 4, "cuarta": 4,
+           "ultimo": -1, "ultima": -1},
+    "ca": {"primer": 1, "primera": 1, "segon": 2, "segona": 2, "tercer": 3, "tercera": 3,
+           "quart": 4, "quarta": 4, "darrer": -1, "darrera": -1, "ultim": -1, "ultima": -1},
+    "pt": {"primeiro": 1, "primeira": 1, "segundo": 2, "segunda": 2, "terceiro": 3,
+           "terceira": 3, "quarto": 4, "quarta": 4, "ultimo": -1, "ultima": -1},
+    "en": {"first": 1, "second": 2, "third": 3, "fourth": 4, "last": -1},
+    "de": {"ersten": 1, "erster": 1, "erste": 1, "zweiten": 2, "zweiter": 2, "zweite": 2,
+           "dritten": 3, "dritter": 3, "dritte": 3, "vierten": 4, "vierter": 4, "vierte": 4,
+           "letzten": -1, "letzter": -1, "letzte": -1},
+    "fr": {"premier": 1, "premiere": 1, "deuxieme": 2, "second": 2, "seconde": 2,
+           "troisieme": 3, "quatrieme": 4, "dernier": -1, "derniere": -1},
+    "it": {"primo": 1, "prima": 1, "secondo": 2, "seconda": 2, "terzo": 3, "terza": 3,
+           "quarto": 4, "quarta": 4, "ultimo": -1, "ultima": -1},
+    "nl": {"eerste": 1, "tweede": 2, "derde": 3, "vierde": 4, "laatste": -1},
+}  # fmt: skip
+#: Words between such a weekday and its month that are no noise of their language.
+_NTH_OF = {"of", "im", "in"}
+
 #: A date in figures: "24.12.", "26.12.2025", "24.12.24" (day, month, year).
 _NUMERIC_DATE = re.compile(r"(?<![\d.:])(\d{1,2})\.\s?(\d{1,2})\.(\d{4}|\d{2}(?![\d:.]))?")
 
@@ -346,7 +403,15 @@ _REWRITES: dict[str, tuple[tuple[str, str, int], ...]] = {
          r"\1open", 1),
     ),
     "it": (
-        (r"\btel\.?\s*:?\s*[\d][\d./ -]{5,}", " ", 0),
+        # a phone number, its dots between figures only: "numero 0172.412010."
+        (r"\b(?:tel|telefono|numero|fax|cell)\.?\s*:?\s*\d(?:[\d/ -]|\.(?=\d)){5,}", " ", 0),
+        # the subject of "<the place> e aperto ...", "il museo e sempre visitabile"
+        (r"\b(?:(?:il|lo|la|l') ?)?(?:museo|ecomuseo|parco|giardino|castello|chiesa|sito|"
+         r"complesso|villa|palazzo|percorso)\b[^.!?:\d]*?(?:,|\be|\bsono|\bresta|\brimane) "
+         r"(?=(?:sempre )?(?:aperto|aperta|aperti|visitabile|accessibile)\b)", "", 0),
+        # a named period and its dates: "durante il periodo Ostensione 19 aprile/24 giugno"
+        (r"\b(?:durante|nel) (?:il )?periodo(?: [a-z']+)? (\d{1,2} [a-z]+) ?/ ?(\d{1,2} [a-z]+)\b",
+         r"dal \1 al \2", 0),
         # the size of a group: "per gruppi superiori alle 10 persone"
         (r"\b(?:superiori|oltre) (?:alle |a )?\d+ persone\b", " ", 0),
         # the dates of months just named: "Ottobre-marzo (dal 01/10 al 31/03):"
@@ -358,6 +423,15 @@ _REWRITES: dict[str, tuple[tuple[str, str, int], ...]] = {
         # "La Pinacoteca restera chiusa dal ...": its closure
         (r"(^|[.!?:] )[^.!?:\d]*?\b(?:e|resta|restera|rimane|rimarra) (chius[oa])\b",
          r"\1\2", 0),
+        # a change in force until a past date, with no start: "Fino al 29/09/2016 il
+        # giovedi orario prolungato fino alle 22.00." (a closure until then stays)
+        (r"(^|[.!?:] )fino al \d{1,2}/\d{1,2}/\d{4}\b(?!(?:[^.]|\.\d)*\bchius).*?(?=\. |\.$|$)",
+         r"\1", 0),
+        # another body's office named for information, with its own hours: "Per
+        # informazioni Associazione ... orari: lunedi-venerdi 9.00-13.00": to the next label
+        (r"\bper (?:maggiori )?informazioni\b[^:]*?\borari\s*:.*?"
+         r"(?=\b(?:aperture straordinarie|aperture serali|tipo ingresso|chiusure festivita"
+         r" annuali)\s*:|$)", " . ", 0),
         (r"\b(?:aperture straordinarie|aperture serali|tipo ingresso)\s*:.*?"
          r"(?=\b(?:aperture straordinarie|aperture serali|tipo ingresso|chiusure festivita"
          r" annuali)\s*:|$)", " . ", 0),
@@ -391,12 +465,13 @@ def _sun_minutes(value: str) -> int | None:
 
 _TOKEN = re.compile(
     r"(?P<time>\d{1,2}\s*[:.h']\s*\d{2}(?!\d)\s*(?:am|pm|a\.m\.|p\.m\.)?|\d{1,2},\d{2}(?!\d|,\d)"
+    r"|\d{1,2}[.:]0(?=\s*[-/,]\s*\d)"  # a zero left out: "10.00-13.0 / 16.00"
     r"|\d{1,2}\s*(?:am|pm|a\.m\.|p\.m\.)(?![a-z])|\d{1,2}h(?![a-z]))"
     r"|(?P<num>\d{1,4})(?:er|re|eme|e|st|nd|rd|th|º|ª|°|o)?(?!\d)"
     r"|(?P<word>[^\W\d_]+(?:'|-[^\W\d_]+)*'?)"
     r"|(?P<punct>[-,/&:;.()])"
 )
-_TIME = re.compile(r"^(\d{1,2})(?:[:.h',](\d{2}))?h?(am|pm|a\.m\.|p\.m\.)?$")
+_TIME = re.compile(r"^(\d{1,2})(?:[:.h',](\d{2}|0))?h?(am|pm|a\.m\.|p\.m\.)?$")
 
 
 def _fold(text: str) -> str:
@@ -518,11 +593,13 @@ class _Days:
 
 
 Token = tuple[str, Any]
+#: A date: (day of the month or a weekday of it such as ``"Su[-1]"``, month index, year).
+_Date = tuple[int | str, int, int | None]
 _DAY_KINDS = ("day", "every", "holiday", "weekend", "weekdays")
 #: Kinds of token that say something about when a place is open.
 _SCHEDULE = {
     "day", "month", "daymonth", "num", "year", "time", "closed", "except", "holiday",
-    "every", "weekend", "weekdays", "allday",
+    "every", "weekend", "weekdays", "allday", "nthday",
 }  # fmt: skip
 
 
@@ -621,12 +698,35 @@ class _Reader:
             else:
                 out.append(self.token(kind, word, out, raw[i - 1][1] if i else ""))
                 i += 1
-        return self.settle([t for t in out if t[0] != "skip"])
+        return self.settle(self.nth_days([t for t in out if t[0] != "skip"]))
 
     def unknown_words(self, text: str) -> int:
         """How many words of ``text`` this language's reader does not know, before its
         rewrites (which take out words they cannot place: "Altijd open" is no English)."""
         return sum(kind == "unknown" for kind, _ in self.tokens(text, rewrite=False))
+
+    def nth_days(self, tokens: list[Token]) -> list[Token]:
+        """An ordinal, a weekday and a month ("ultima domenica di ottobre") as one token:
+        ``("nthday", (month, weekday, n))``, which reads as OSM's ``Oct Su[-1]``."""
+        out = list(tokens)
+        nth = _NTH[self.language]
+        i = 0
+        while i + 2 < len(out):
+            kinds = [k for k, _ in out[i : i + 4]]
+            word = out[i][1] if kinds[0] == "unknown" else None
+            of = kinds[2:3] == ["unknown"] and out[i + 2][1] in _NTH_OF
+            month = i + 2 + of
+            if (
+                word in nth
+                and kinds[1] in ("day", "daymonth")
+                and month < len(out)
+                and out[month][0] in ("month", "daymonth")
+            ):
+                day = out[i + 1][1] if kinds[1] == "day" else out[i + 1][1][0]
+                number = out[month][1] if out[month][0] == "month" else out[month][1][1]
+                out[i : month + 1] = [("nthday", (int(number), int(day), nth[str(word)]))]
+            i += 1
+        return out
 
     def token(self, kind: str, word: str, out: list[Token], before: str) -> Token:
         """The token of one word or sign that is no phrase of the vocabulary."""
@@ -697,6 +797,7 @@ class _Reader:
             else (k, v)
             for n, (k, v) in enumerate(out)
         ]  # fmt: skip
+        out = _audience_halves(out)
         i = 0
         while i < len(out):
             if out[i][0] == "by_appointment" and _opens_bracket(out, i):
@@ -714,15 +815,36 @@ class _Reader:
                 ):
                     k += 1  # per gruppi e scuole aprile-giugno" (not "sur rendez-vous les
                 between = {v for _, v in out[i + 1 : k]}  # autres jours et de juin à août")
-                if k < len(out) and (
-                    (out[k][0] == "time" and not between - {":"})
-                    or (out[k][0] in ("month", "num") and between & _AUDIENCES)
-                ):
+                season = bool(
+                    k < len(out) and out[k][0] in ("month", "num") and between & _AUDIENCES
+                )
+                end = k
+                while season and end < len(out) and out[end][0] in ("month", "range", "num"):
+                    end += 1
+                if (
+                    season
+                    and out[end : end + 1] == [("list", ",")]
+                    and out[end + 1 : end + 2]
+                    and out[end + 1][0] in ("month", *_DAY_KINDS)
+                ):  # its season between commas is its own: "Chiuso novembre-marzo, su
+                    start = i  # prenotazione per gruppi e scuole aprile-giugno, luglio-
+                    if out[start - 1 : start] == [("list", ",")]:  # settembre: ..."
+                        start -= 1
+                    out[start : end + 1] = [("stop", ",")]
+                    i, dropped = start + 1, True
+                    continue
+                if k < len(out) and ((out[k][0] == "time" and not between - {":"}) or season):
                     return None  # its hours or its season: the text's are not settled
             if out[i][0] in ("remark", "by_appointment"):
                 section = out[i][1] in _SECTIONS or out[i][1] in _MEAL_WORDS
                 j = i + 1  # a remark runs to the end of its sentence, "by appointment" to
                 ends = boundary if out[i][0] == "remark" else (*boundary, *_SCHEDULE)
+                if (
+                    out[i][1] in _AUDIENCES
+                    and out[i + 1 : i + 2]
+                    and (out[i + 1][0] == "by_appointment")
+                ):  # "lunedì-venerdì per gruppi su appuntamento, domenica ...": to the days
+                    ends = (*boundary, *_DAY_KINDS)
                 if section:  # a part of the place runs over brackets: "Misas: Invierno (...)"
                     ends = ("stop",)
                 labelled = section and _labels_part(out, i, first_mark)
@@ -752,13 +874,18 @@ class _Reader:
                     ):  # "Misa: 19:00 h Dom y fest: 9:00 - 14:00 h", "Ultimo ingresso ore
                         break  # 17.00 Chiuso dal 8 al 21 agosto" (not "17.15 domenica, ora")
                     j += 1
-                start = i
-                asks = out[i][0] == "by_appointment" or out[i][1] in ("consultar", "consulte")
+                if out[i][0] == "remark" and out[j : j + 1] == [("paren", "(")]:
+                    close = next((n for n in range(j, len(out)) if out[n] == ("paren", ")")), j)
+                    j = close + 1 if close > j else j  # its bracket is its own: "con visite
+                start = i  # guidate (partenza ogni ora)"
+                asks = out[i][0] == "by_appointment" or out[i][1] in (
+                    "consultar", "consulte", *_AUDIENCES,
+                )  # fmt: skip
                 while asks and start > first_mark and out[start - 1][0] in (
-                    "day", "holiday", "weekend", "list", "colon", "unknown", "range",
+                    "day", "holiday", "weekend", "weekdays", "list", "colon", "unknown", "range",
                 ):  # fmt: skip
                     start -= 1
-                if not any(k == "day" or k == "holiday" for k, _ in out[start:i]):
+                if not any(k in ("day", "holiday", "weekdays") for k, _ in out[start:i]):
                     start = i  # the words before it say what it is for: "in altri giorni ed
                     while (
                         asks
@@ -769,6 +896,15 @@ class _Reader:
                         )
                     ):
                         start -= 1
+                with_ = next(
+                    (n for n in (i - 1, i - 2) if n > first_mark and out[n][1] in _WITH), None
+                )  # "15.00-18.00 con servizio di visita guidata": "with" opens the remark
+                if (
+                    start == i
+                    and with_ is not None
+                    and all(k == "unknown" for k, _ in out[with_:i])
+                ):
+                    start = with_
                 if start == i and i > first_mark + 1 and out[i - 1][0] == "colon":
                     while out[start - 1][0] in ("colon", "unknown"):  # its label:
                         start -= 1  # "Visitas Viaje de agua: consultar en el centro"
@@ -784,7 +920,11 @@ class _Reader:
                     k = colon  # goes with it: "novembre-maggio: lunedì-domenica su
                     while k > 0 and out[k - 1][0] in ("month", "range", "num"):  # prenotazione,
                         k -= 1  # giugno-ottobre ..."
-                    if k < colon and (k == 0 or out[k - 1][0] in (*boundary, "list", "colon")):
+                    if (
+                        k < colon
+                        and (k == 0 or out[k - 1][0] in (*boundary, "list", "colon"))
+                        and not (j < len(out) and out[j][0] in _DAY_KINDS)
+                    ):  # (not when its other days follow: "..., domenica 10.00-13.00")
                         start = min(start, k)
                 closes = [n for n in range(i, j) if out[n][0] in ("closed", "except")]
                 if (
@@ -826,6 +966,7 @@ class _Reader:
                 )
             ):
                 return None
+        out = _half_closures(out)
         # a part of the day before times says nothing more ("mañanas de 10 a 14 horas");
         # anywhere else ("domingo tarde: cerrado") it is a word the reader does not know
         for i, (kind, value) in enumerate(out):
@@ -888,6 +1029,10 @@ class _Reader:
         i = 0
         while i < len(tokens):
             kind = tokens[i][0]
+            if kind == "half":  # "chiuso lunedì pomeriggio"
+                items.append(tokens[i])
+                i += 1
+                continue
             if kind in ("stop", "closed", "except", "in", "heading", "amend", "undated"):
                 items.append((kind, None))
                 i += 1
@@ -929,9 +1074,12 @@ class _Reader:
             return None
         return items
 
-    def _date(self, tokens: list[Token], i: int) -> tuple[tuple[int, int, int | None] | None, int]:
+    def _date(self, tokens: list[Token], i: int) -> tuple[_Date | None, int]:
         """(day, month, year) at ``i``: ``1 enero``, ``1er janvier 2011``, ``Jan 1``; the
         month first in English only ("agosto de 10 a 15 horas" is no 10 August)."""
+        if i < len(tokens) and tokens[i][0] == "nthday":  # "ultima domenica di ottobre"
+            month, weekday, nth = tokens[i][1]
+            return (f"{_OSM_DAYS[weekday]}[{nth}]", month, None), i + 1
         if i + 1 < len(tokens) and tokens[i][0] == "num" and tokens[i + 1][0] == "month":
             day, month, j = int(tokens[i][1]), int(tokens[i + 1][1]), i + 2
         elif (
@@ -951,9 +1099,9 @@ class _Reader:
         return (day, month, year), j
 
     @staticmethod
-    def _osm_date(date: tuple[int, int, int | None]) -> str:
+    def _osm_date(date: _Date) -> str:
         day, month, year = date
-        text = f"{_OSM_MONTHS[month]} {day:02d}"
+        text = f"{_OSM_MONTHS[month]} {day if isinstance(day, str) else f'{day:02d}'}"
         return f"{year} {text}" if year else text
 
     def season(self, tokens: list[Token], i: int) -> tuple[Token, int] | None:
@@ -987,6 +1135,9 @@ class _Reader:
                 return ("season", f"{begin}-{self._osm_date((last, month, year))}"), k
         if tokens[i][0] != "month" or start:
             return None
+        dated = _months_of_years(tokens, i)
+        if dated:
+            return dated
         months = [int(tokens[i][1])]
         parts = [_OSM_MONTHS[months[0]]]
         j = i + 1
@@ -1174,6 +1325,7 @@ class _Reader:
         headed = False  # the season comes under a heading: it is for what follows
         pending_dates: list[str] = []  # dates waiting for "cerrado"
         amend = False  # the next rule changes the hours of its days only ("se amplía")
+        halves: list[tuple[int, str]] = []  # closures of a weekday's morning, afternoon ...
 
         def emit(rule_days: _Days | None, rule_times: str) -> None:
             nonlocal unused, headed, amend
@@ -1195,9 +1347,10 @@ class _Reader:
             return True
 
         items = [*items, ("stop", None)]
+        quiet = ("in", "amend", "undated", "half")  # no part of the rules' flow
         for index, (kind, value) in enumerate(items):
             after = [
-                *[k for k, _ in items[index + 1 :] if k not in ("in", "amend", "undated")][:2],
+                *[k for k, _ in items[index + 1 :] if k not in quiet][:2],
                 "stop",
                 "stop",
             ]
@@ -1267,6 +1420,19 @@ class _Reader:
                 continue  # "de 14h30 à 18h30 en juillet-août": the season follows the rule
             elif kind == "heading":
                 headed = True  # "Horario de verano del 15 de junio al 15 de septiembre."
+                continue
+            elif kind == "half":  # "chiuso lunedì pomeriggio": checked when the rules are known
+                day, part = value
+                if day is None:  # "(al mattino solo per scolaresche)": the days just read
+                    if previous != "times" or not rules or rules[-1].times == "off":
+                        return None
+                    halves.extend(
+                        (d, part) for d in range(7) if _OSM_DAYS[d] in _day_set(rules[-1].days)
+                    )
+                    continue
+                if mode != "closed" and after[0] != "closed":
+                    return None
+                halves.append(value)
                 continue
             elif kind == "undated":  # "Cerrado: ..., Jueves y Viernes Santos, 12 de octubre"
                 if mode != "closed" or times is not None or days is not None:
@@ -1359,11 +1525,130 @@ class _Reader:
             r for r in rules if not r.days and r.times == "off"
         ]
         rules = _season_weeks(rules)
+        halved = _without_halves(rules, halves)
+        if halved is None:
+            return None
+        rules = halved
         if any(r.implicit for r in rules) and any(
             not r.implicit and r.times != "off" and r.days != "Mo-Su" for r in rules
         ):  # "du 1er février au 31 mai de 14h à 18h ... du mardi au dimanche": which days?
             return None
         return list(dict.fromkeys(rule.osm() for rule in rules)), remark
+
+
+def _audience_halves(tokens: list[Token]) -> list[Token]:
+    """A bracket after hours that gives a part of the day to groups or by appointment
+    ("9.00-12.30, 15.00-18.00 (al mattino solo per scolaresche o gruppi su prenotazione)")
+    as ``("half", (None, part))``: that part of the days just read is not the public's."""
+    out = list(tokens)
+    i = 1
+    while i < len(out):
+        close = next((n for n in range(i, len(out)) if out[n] == ("paren", ")")), None)
+        inside = out[i + 1 : close]
+        words = [t for t in inside if t[0] not in ("range", "noise")]
+        if (
+            out[i] == ("paren", "(")
+            and out[i - 1][0] in ("time", "num")
+            and close is not None
+            and words[:1]
+            and words[0][0] == "daypart"
+            and words[0][1] in _HALF_DAYS
+            and any(k == "appointment" or v in _AUDIENCES for k, v in inside)
+            and not any(k in ("time", "num", "day", "month") for k, _ in inside)
+        ):
+            out[i : close + 1] = [("half", (None, _HALF_DAYS[str(words[0][1])]))]
+        i += 1
+    return out
+
+
+def _half_closures(tokens: list[Token]) -> list[Token]:
+    """A weekday and a part of the day among closed days ("chiuso lunedì pomeriggio e
+    martedì mattina") or before "closed" ("Domingos y lunes noche: cerrado") as one
+    ``("half", (weekday, "am" | "pm" | "night"))`` token."""
+    out: list[Token] = []
+    closing = False  # among the days and dates after "closed"
+    for n, (kind, value) in enumerate(tokens):
+        ahead = [k for k, _ in tokens[n + 1 : n + 3] if k != "colon"][:1]
+        if (
+            kind == "daypart"
+            and value in _HALF_DAYS
+            and (closing or ahead == ["closed"])
+            and out
+            and out[-1][0] == "day"
+        ):
+            out[-1] = ("half", (int(out[-1][1]), _HALF_DAYS[str(value)]))
+            continue
+        if kind == "closed":
+            closing = True
+        elif kind not in ("day", "list", "range", "colon", "daymonth"):
+            closing = False
+        out.append((kind, value))
+    return out
+
+
+def _without_halves(rules: list[_Rule], halves: list[tuple[int, str]]) -> list[_Rule] | None:
+    """The rules with the closed part of each weekday taken out: a range that starts
+    before 12:00 and ends by 14:00 is the morning's, one from 12:00 on the afternoon's,
+    one from 18:00 on the evening's. A rule with days whose hours change is followed by
+    one of their own; None when a range runs into the closed part ("10.00-19.00, chiuso
+    lunedì pomeriggio": when does it close?), and when no rule gives the weekday hours
+    ("Mardi-dimanche 10h-18h, fermé le lundi matin": then when is Monday open?)."""
+    out = list(rules)
+    for day, _ in halves:
+        if not any(
+            r.times != "off" and r.days and _OSM_DAYS[day] in _day_set(r.days) for r in rules
+        ):
+            return None
+    for rule in list(out):
+        if rule.times == "off" or not rule.days:
+            continue
+        spans = rule.times.split(",")
+        minutes = _minutes(rule.times)
+        changed: dict[str, list[int]] = {}  # the day's hours left: its weekdays
+        for day in range(7):
+            parts = {p for d, p in halves if d == day}
+            if not parts or _OSM_DAYS[day] not in _day_set(rule.days):
+                continue
+            kept = list(spans)
+            for part in parts:
+                cut, late = (hour * 60 for hour in _HALF_BOUNDS[part])
+                if any(a < cut and b > late for a, b in minutes):
+                    return None
+                kept = [
+                    span
+                    for span, (a, _) in zip(spans, minutes, strict=True)
+                    if span in kept and (a >= cut) == (part == "am")
+                ]
+            if len(kept) < len(spans):
+                changed.setdefault(",".join(kept) or "off", []).append(day)
+        at = out.index(rule)
+        if len(changed) == 1 and _Days(next(iter(changed.values()))).osm() == rule.days:
+            out[at] = _Rule(rule.season, rule.days, next(iter(changed)), rule.implicit, rule.block)
+            continue  # all its days changed alike: "Mo-Th 15:00-18:00"
+        for times, days in changed.items():
+            at += 1
+            out.insert(at, _Rule(rule.season, _Days(days).osm(), times))
+    return out
+
+
+def _months_of_years(tokens: list[Token], i: int) -> tuple[Token, int] | None:
+    """A season of whole months, the last with its year ("settembre 2011 a giugno 2012",
+    "de septiembre a junio de 2012"), from the first day of the first to the last of the
+    last: ``2011 Sep 01-2012 Jun 30``; None for other tokens."""
+    kinds = [k for k, _ in tokens[i : i + 5]]
+    if kinds == ["month", "year", "range", "month", "year"]:
+        first_year, last, last_year = int(tokens[i + 1][1]), i + 3, int(tokens[i + 4][1])
+    elif kinds[:4] == ["month", "range", "month", "year"]:
+        last, last_year = i + 2, int(tokens[i + 3][1])
+        first_year = last_year if tokens[i][1] <= tokens[last][1] else last_year - 1
+    else:
+        return None
+    first, final = int(tokens[i][1]), int(tokens[last][1])
+    if (first_year, first) > (last_year, final):
+        return None
+    end = calendar.monthrange(last_year, final + 1)[1]
+    season = f"{first_year} {_OSM_MONTHS[first]} 01-{last_year} {_OSM_MONTHS[final]} {end:02d}"
+    return ("season", season), last + 2
 
 
 def _few_days(season: str) -> bool:
@@ -1399,6 +1684,8 @@ def _hours_follow(tokens: list[Token], i: int) -> bool:
     """Whether the days at ``i`` are followed by hours: "Dom y fest: 9:00 - 14:00 h", not
     "17.15 domenica, ora legale (aprile-ottobre)"."""
     while i < len(tokens) and tokens[i][0] in (*_DAY_KINDS, "list", "range", "colon"):
+        if tokens[i][0] == "list" and tokens[i + 1 : i + 2] and tokens[i + 1][0] == "time":
+            return False  # "16.45 in settimana, 17.15 domenica": the list goes on
         i += 1
     return i < len(tokens) and tokens[i][0] in ("time", "num", "allday")
 
@@ -1477,7 +1764,7 @@ def _trim_sentences(tokens: list[Token], dropped: bool) -> tuple[list[Token], bo
         if (
             n != bearing[-1]
             or unknown[0] < marks[-1]
-            or sentence[marks[-1]][0] not in ("time", "num", "year")
+            or sentence[marks[-1]][0] not in ("time", "num", "year", "allday")
             or any(k == "season_name" for k, _ in sentence[unknown[0] :])
         ):  # "... Durante los meses de verano el horario será de mañana": not guessed
             return None
