@@ -603,6 +603,46 @@ _SCHEDULE = {
 }  # fmt: skip
 
 
+@cache
+def _phrases(language: str) -> dict[str, list[tuple[list[str], str]]]:
+    """The language's vocabulary as (words, kind) phrases by their first word, the longest
+    first: built once a process, not for each text."""
+    words = {
+        **_WORDS[language],
+        "remark": _REMARKS[language],
+        "season_word": _SEASON_WORDS[language],
+        "allday": _ALL_DAY[language],
+        "daypart": _DAY_PARTS[language],
+        "appointment": _APPOINTMENT[language],
+        "midnight": _MIDNIGHT[language],
+        "meal": _MEALS[language],
+        "undated": _UNDATED[language],
+        "sun": tuple(_SUN.get(language, {})),
+    }
+    ordered = sorted(
+        (
+            ([m.group(0).replace(" ", "") for m in _TOKEN.finditer(phrase)], kind)
+            for kind, group in words.items()
+            for phrase in group
+        ),
+        key=lambda item: -len(item[0]),
+    )
+    by_first: dict[str, list[tuple[list[str], str]]] = {}
+    for parts, kind in ordered:
+        if parts:
+            by_first.setdefault(parts[0], []).append((parts, kind))
+    return by_first
+
+
+@cache
+def _sun_names(language: str) -> dict[str, str]:
+    """The language's names of sunrise and sunset, as tokens joined, to OSM's."""
+    return {
+        "".join(m.group(0).replace(" ", "") for m in _TOKEN.finditer(name)): value
+        for name, value in _SUN.get(language, {}).items()
+    }
+
+
 class _Reader:
     """Reads one text in one language; methods return None when they cannot."""
 
@@ -610,40 +650,14 @@ class _Reader:
         self.language = language
         self.days = _names(language, "days")
         self.months = _names(language, "months")
-        words = {
-            **_WORDS[language],
-            "remark": _REMARKS[language],
-            "season_word": _SEASON_WORDS[language],
-            "allday": _ALL_DAY[language],
-            "daypart": _DAY_PARTS[language],
-            "appointment": _APPOINTMENT[language],
-            "midnight": _MIDNIGHT[language],
-            "meal": _MEALS[language],
-            "undated": _UNDATED[language],
-            "sun": tuple(_SUN.get(language, {})),
-        }
-        self.phrases = sorted(
-            (
-                ([m.group(0).replace(" ", "") for m in _TOKEN.finditer(phrase)], kind)
-                for kind, group in words.items()
-                for phrase in group
-            ),
-            key=lambda item: -len(item[0]),
-        )
-        self.sun = {
-            "".join(m.group(0).replace(" ", "") for m in _TOKEN.finditer(name)): value
-            for name, value in _SUN.get(language, {}).items()
-        }
+        self.phrases = _phrases(language)
+        self.sun = _sun_names(language)
 
     # ---------------------------------------------------------------- tokens
 
     def known(self, word: str) -> bool:
         """Whether a hyphenated word is a name or a vocabulary word as it is."""
-        return (
-            word in self.days
-            or word in self.months
-            or any(parts[0] == word for parts, _ in self.phrases)
-        )
+        return word in self.days or word in self.months or word in self.phrases
 
     def spell_dates(self, folded: str) -> str:
         """Dates in figures and named days written as a day and a month name:
@@ -685,7 +699,7 @@ class _Reader:
         i = 0
         while i < len(raw):
             kind, word = raw[i]
-            for parts, phrase_kind in self.phrases:
+            for parts, phrase_kind in self.phrases.get(word, ()):
                 if [w for _, w in raw[i : i + len(parts)]] == parts:
                     if phrase_kind == "midnight":
                         out.append(("time", "24:00"))
