@@ -102,8 +102,8 @@ def load_known(conn: sa.Connection, source: str) -> KnownListings:
         listings.c.raw_hash,
     ).where(listings.c.source == source)
     known = KnownListings()
-    streamed = conn.execution_options(stream_results=True, yield_per=KNOWN_FETCH_ROWS)
-    for ext, record, status, duplicate_of, raw in streamed.execute(query):
+    streamed = query.execution_options(stream_results=True, yield_per=KNOWN_FETCH_ROWS)
+    for ext, record, status, duplicate_of, raw in conn.execute(streamed):
         known.put(ext, record, raw, status == "active", duplicate_of is not None)
     return known
 
