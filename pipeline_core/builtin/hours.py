@@ -16,7 +16,6 @@ from typing import Any
 
 import opening_hours
 
-from pipeline_core.builtin.hours_text import read_text
 from pipeline_core.builtin.transforms import to_time, weekday
 from pipeline_core.exceptions import PartialTransformError
 from pipeline_core.hookspecs import hookimpl
@@ -337,6 +336,10 @@ _Reading = tuple[Rows, Rows, str | None, bool]
 
 
 def _from_text(value: Any, language: str | None) -> _Reading:
+    # Imported on the first free text: the reader and Babel's locale data cost a crawl that
+    # meets none about 4 MB (issue 16).
+    from pipeline_core.builtin.hours_text import read_text
+
     found = read_text(str(value), language)
     if found is None:
         raise ValueError(

@@ -19,7 +19,6 @@ import sqlalchemy as sa
 from pipeline_core.db.tables import sources
 from pipeline_core.exceptions import JobError, StorageError
 from pipeline_core.images.rows import has_pending
-from pipeline_core.images.run import ImageRun
 from pipeline_core.jobs.payload import payload_text
 from pipeline_core.jobtypes import JobContext, JobResult, NextJob
 from pipeline_core.storage import get_storage
@@ -35,6 +34,10 @@ def image(payload: Mapping[str, Any], context: JobContext) -> JobResult:
     if not isinstance(refresh, bool):
         raise JobError(f"image job: payload 'refresh' is true or false, got {refresh!r}")
     context.source = source
+    # Imported here: every process that loads the plugins (a crawl among them) imports this
+    # module, and the image run imports Pillow (issue 16: a crawl's memory).
+    from pipeline_core.images.run import ImageRun
+
     run = ImageRun(
         context.engine,
         context.settings,

@@ -15,7 +15,10 @@ file's ``file:`` URL must lie in its own folder (or one of ``PIPELINE_FILE_FOLDE
 from __future__ import annotations
 
 import re
+from functools import cache
 from typing import Any
+
+import jsonschema_rs
 
 from pipeline_core.config import Settings
 from pipeline_core.credentials import CREDENTIAL_REF, config_of_origin
@@ -94,6 +97,12 @@ def check_file_url(doc: MappingDocument, settings: Settings) -> None:
         raise _fail(doc, ["url"], str(exc)) from None
 
 
+@cache
+def _options_validator(fetcher: type) -> Any:
+    """The fetcher's ``options_schema`` compiled by ``jsonschema_rs`` (the same draft)."""
+    return jsonschema_rs.Draft202012Validator(fetcher.options_schema)  # type: ignore[attr-defined]
+
+
 def check_against_fetcher(doc: MappingDocument, fetcher: type) -> None:
     """Raise :class:`MappingError` unless ``doc`` gives ``fetcher`` what it needs."""
     name = getattr(fetcher, "fetcher_name", "?")
@@ -112,11 +121,15 @@ def check_against_fetcher(doc: MappingDocument, fetcher: type) -> None:
     schema = getattr(fetcher, "options_schema", None)
     if schema is None:
         return
-    import jsonschema
-
     options = doc.doc.get("options", {})
-    validator = jsonschema.Draft202012Validator(schema)
-    error = jsonschema.exceptions.best_match(validator.iter_errors(options))
+    error = None
+    if not _options_validator(fetcher).is_valid(options):
+        # Only options that are wrong pay for the pure-Python validator (and its import, about
+        # 2 MB of every crawl's memory: issue 16), whose best_match picks the error to show.
+        import jsonschema
+
+        validator = jsonschema.Draft202012Validator(schema)
+        error = jsonschema.exceptions.best_match(validator.iter_errors(options))
     if error is None:
         check = getattr(fetcher, "check_options", None)
         problem = check(options) if check is not None else None

@@ -102,5 +102,13 @@ def attach(crawler: Crawler, session: CrawlSession) -> None:
             external_id=getattr(item, "external_id", None),
         )
 
+    def item_dropped(exception: BaseException) -> None:
+        # The traceback of a dropped record's DropItem runs through Scrapy's frames, which
+        # hold the page's response, in a reference cycle: with the crawl's rare full garbage
+        # collections (pipelines.CRAWL_GC_THRESHOLDS) every invalid record kept its page
+        # until the crawl ended (issue 16). A drop is a decision, not an error: no traceback.
+        exception.__traceback__ = None
+
     crawler.signals.connect(spider_error, signal=signals.spider_error, weak=False)
     crawler.signals.connect(item_error, signal=signals.item_error, weak=False)
+    crawler.signals.connect(item_dropped, signal=signals.item_dropped, weak=False)

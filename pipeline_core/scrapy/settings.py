@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 
+from scrapy.settings import default_settings as _scrapy_defaults
+
 BOT_NAME = "dmo-pipeline"
 
 SPIDER_LOADER_CLASS = "pipeline_core.scrapy.spiderloader.SourceSpiderLoader"
@@ -42,6 +44,20 @@ SPIDER_MIDDLEWARES = {
 
 #: Name lookups check each answer against the URL policy again (DNS rebinding).
 TWISTED_DNS_RESOLVER = "pipeline_core.scrapy.resolver.PolicyResolver"
+
+#: Scrapy's own extensions but the remote control and the telnet console, which are off
+#: (below): Scrapy imports every extension it lists, even one set to None in EXTENSIONS, and
+#: these two import ``aiohttp`` and ``twisted.conch``, about 10 MB of every crawl's memory
+#: (benchmarks/README.md, issue 16).
+EXTENSIONS_BASE = {
+    name: order
+    for name, order in _scrapy_defaults.EXTENSIONS_BASE.items()
+    if name
+    not in (
+        "scrapy.extensions.remote_control.RemoteControl",
+        "scrapy.extensions.telnet.TelnetConsole",
+    )
+}
 
 EXTENSIONS = {
     "pipeline_core.scrapy.progress.ProgressLog": 600,

@@ -35,6 +35,7 @@ from pipeline_core.stages.errors import ErrorSink
 from pipeline_core.stages.map_processes import MapProcesses
 from pipeline_core.stages.mapping_outcome import MapOutcome, map_record
 from pipeline_core.stages.repeats import merge_records, merge_warnings, repeat_message
+from pipeline_core.stages.seen import SeenIds
 from pipeline_core.stages.writer import StageWriter, WriteResult
 from pipeline_core.stages.writer_process import WriteFailed, WriterProcess, can_write_in_process
 
@@ -164,7 +165,7 @@ class StageSession:
         #: :mod:`pipeline_core.stages.repeats`): the mapping's rule, else ``merge``.
         self.on_repeat = on_repeat or (mapping.on_repeat if mapping is not None else "merge")
         #: Ids seen in this crawl: (position of the first record, its URL, staged or not).
-        self.seen: dict[str, tuple[int, str, bool]] = {}
+        self.seen = SeenIds()
         #: Records of repeated ids, resolved by ``on_repeat``, compared with staging and
         #: written (if changed) when the crawl ends: id → (record, the first row's count
         #: still owed). Repeats are few; holding them makes an unchanged feed write nothing.
@@ -242,7 +243,7 @@ class StageSession:
         )
         with self.engine.begin() as conn:
             if complete:
-                gone = self.unseen & self.known.active_ids()
+                gone = self.known.active_among(self.unseen)
                 if len(gone) > max(2, self.withdraw_limit * self.active_at_open):
                     # A feed that suddenly lists far fewer records is more likely broken
                     # than emptied: withdraw nothing and say so.
@@ -315,7 +316,7 @@ class StageSession:
             return False
         self.unseen.discard(external_id)
         self.stats["scraped"] += 1
-        self.seen[external_id] = (self.read, "", True)
+        self.seen.set(external_id, self.read, "", True)
         self.stats["unchanged"] += 1
         if external_id in self.known.duplicates:
             self.stats["duplicates"] += 1
@@ -406,7 +407,7 @@ class StageSession:
         external_id = item.external_id
         seen = self.seen.get(external_id)
         if seen is None:
-            self.seen[external_id] = (item.position, item.url, False)
+            self.seen.set(external_id, item.position, item.url, False)
             return True
         rule = self.on_repeat
         message = self._report_repeat(external_id, item.position, seen, item.url)
@@ -419,7 +420,7 @@ class StageSession:
             self.stats["repeated"] += 1
             return False
         if not seen[2]:  # the earlier record was not staged (invalid): this one stands alone
-            self.seen[external_id] = (item.position, item.url, False)
+            self.seen.set(external_id, item.position, item.url, False)
             return True
         item.repeat = True
         earlier = self._earlier(external_id)
@@ -546,9 +547,8 @@ class StageSession:
     def stage(self, item: ListingItem) -> None:
         """Queue a changed record for the next batch write."""
         external_id = item.external_id
-        seen = self.seen.get(external_id)
-        if seen is not None and not seen[2] and item.state in ("changed", "unchanged"):
-            self.seen[external_id] = (seen[0], seen[1], True)  # staged: repeats merge
+        if item.state in ("changed", "unchanged"):
+            self.seen.mark_staged(external_id)  # staged: repeats merge
         if item.state != "changed":
             return
         if item.repeat:

@@ -160,7 +160,9 @@ class WriterProcess:
             result.staged.append(
                 {
                     "id": listing_id,
-                    "external_id": external_id,
+                    # the batch's own text, not the copy the reply brought: the session keeps
+                    # it (its staged hashes), beside the same id in its seen ids (issue 16)
+                    "external_id": item.external_id,
                     "record_hash": item.record_hash,
                     "raw_hash": item.raw_hash,
                     "action": action,
