@@ -10,7 +10,7 @@ Every message is one JSON object with a ``kind``:
   ``at`` and its timings.
 
 Events come from ``pipeline.job_events``, so every API process sees every worker's events.
-A :class:`EventHub` per app wakes its streams: on PostgreSQL when
+A :class:`~pipeline_core.api.event_hub.EventHub` per app wakes its streams: on PostgreSQL when
 :data:`~pipeline_core.queue.events.EVENTS_CHANNEL` is notified (and each
 ``PIPELINE_POLL_INTERVAL`` in case a notification was lost), on SQLite each poll interval.
 Each stream then reads the events after the last it sent (:class:`EventCursor`).
@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import threading
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +30,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from pipeline_core.api.auth import check_key, presented_secret
 from pipeline_core.api.problems import Problem
-from pipeline_core.queue.events import EVENTS_CHANNEL, event_json, newest_id, read_after
+from pipeline_core.queue.events import event_json, newest_id, read_after
 
 if TYPE_CHECKING:
     from pipeline_core.api.state import ApiState
@@ -80,60 +79,6 @@ class EventCursor:
             if self.dmo is None or row.dmo == self.dmo:
                 out.append(row)
         return out
-
-
-class EventHub:
-    """Wakes the event streams of one app when new events may be there (one thread)."""
-
-    def __init__(self, state: ApiState) -> None:
-        self.state = state
-        self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def subscribe(self) -> tuple[asyncio.AbstractEventLoop, asyncio.Event]:
-        """A new stream's wake-up event (the thread starts with the first stream)."""
-        waiter = (asyncio.get_running_loop(), asyncio.Event())
-        with self._lock:
-            self._waiters.add(waiter)
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="event-hub", daemon=True)
-                self._thread.start()
-        return waiter
-
-    def unsubscribe(self, waiter: tuple[asyncio.AbstractEventLoop, asyncio.Event]) -> None:
-        with self._lock:
-            self._waiters.discard(waiter)
-
-    def _run(self) -> None:
-        from pipeline_core.queue.wakeup import Listener
-
-        engine = self.state.engine
-        interval = self.state.settings.poll_interval
-        listener = None
-        if engine.dialect.name == "postgresql":
-            listener = Listener(engine.url, EVENTS_CHANNEL)
-        try:
-            while not self._stop.is_set():
-                if listener is None:
-                    self._stop.wait(interval)
-                else:
-                    listener.wait(interval, self._stop)
-                with self._lock:
-                    waiters = list(self._waiters)
-                for loop, event in waiters:
-                    with contextlib.suppress(RuntimeError):  # its loop has closed
-                        loop.call_soon_threadsafe(event.set)
-        finally:
-            if listener is not None:
-                listener.close()
-
-    def close(self) -> None:
-        """Stop the thread (the app is shutting down)."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(5)
 
 
 def _start_after(websocket: WebSocket, state: ApiState) -> tuple[int, dict[str, Any] | None]:

@@ -14,7 +14,7 @@ from limits.strategies import MovingWindowRateLimiter
 from pipeline_core.config import Settings
 
 if TYPE_CHECKING:
-    from pipeline_core.api.events import EventHub
+    from pipeline_core.api.event_hub import EventHub
     from pipeline_core.plugins import PipelineManager
     from pipeline_core.sources import Source
 
@@ -51,12 +51,12 @@ class ApiState:
             return self._tenants[dmo]
 
     def event_hub(self) -> EventHub:
-        """The app's :class:`~pipeline_core.api.events.EventHub`, made on first use."""
+        """The app's :class:`~pipeline_core.api.event_hub.EventHub`, made on first use."""
         with self._lock:
             if self._hub is None:
-                from pipeline_core.api.events import EventHub
+                from pipeline_core.api.event_hub import EventHub
 
-                self._hub = EventHub(self)
+                self._hub = EventHub(self.engine, self.settings.poll_interval)
             return self._hub
 
     def close_events(self) -> None:
