@@ -321,6 +321,24 @@ def test_a_remark_is_left_out_of_the_rows_and_the_text_is_kept_beside_them() -> 
             "Viernes Santos, 12 de octubre.",
             "Tu-Su 10:00-14:00; Jan 01,Jan 06 off; Oct 12 off",
         ),
+        # French slips of the Musées de France: "tous le jours", "jours féris", and a
+        # weekday or month run together with the "de"/"du" after it
+        ("fr", "Ouvert tous le jours de 10h30 à 18h30", "Mo-Su 10:30-18:30"),
+        (
+            "fr",
+            "Ouvert le lundi de 14h à 18h, les week-ends et jours féris de 10h à 12h",
+            "Mo 14:00-18:00; Sa,Su,PH 10:00-12:00",
+        ),
+        (
+            "fr",
+            "Ouvert d'avril à septembre mercredi, jeudi, samedi, dimanchede 14h à 18h",
+            "Apr-Sep We,Th,Sa,Su 14:00-18:00",
+        ),
+        (
+            "fr",
+            "Ouvert en juillet-aoûtdu mercredi au lundi de 10h à 12h",
+            "Jul-Aug Mo,We-Su 10:00-12:00",
+        ),
     ],
 )
 def test_dates_named_days_meals_and_typos_are_read(language: str, text: str, osm: str) -> None:

@@ -116,11 +116,13 @@ _WORDS: dict[str, dict[str, tuple[str, ...]]] = {
     "fr": {
         "range": ("a", "au", "-", "jusqu'a"),
         "list": ("et", ",", "/", "&"),
-        "every": ("tous les jours", "7j/7", "7 jours sur 7", "tlj"),
+        # "tous le jours": a common slip for "tous les jours"
+        "every": ("tous les jours", "tous le jours", "7j/7", "7 jours sur 7", "tlj"),
         "weekend": ("week-end", "week-ends", "les week-ends", "le week-end", "week end",
                     "les week-end", "fins de semaine", "weekend", "weekends"),
         "weekdays": ("en semaine",),
-        "holiday": ("jours feries", "feries", "ferie", "jours de fetes"),
+        # "jours féris": "fériés" with its second "é" left out, as typed in Muséofile
+        "holiday": ("jours feries", "jours feris", "feries", "ferie", "jours de fetes"),
         "closed": ("ferme", "fermee", "fermeture", "fermes"),
         "except": ("sauf",),
         "in": ("en", "et en"),
@@ -773,6 +775,8 @@ class _Reader:
         if day is None and month is None and before in ("h", "") and word[:1] == "h":
             day = self.days.get(word[1:])  # "09:00 - 01:00 hDomingo": "h" and a weekday
         if day is None and month is None:
+            day, month = self.glued_name(word)
+        if day is None and month is None:
             day = _misspelt_day(self.language, word)
         if day is not None and month is not None:
             return "daymonth", (day, month)
@@ -781,6 +785,22 @@ class _Reader:
         if month is not None:
             return "month", month
         return "unknown", word
+
+    def glued_name(self, word: str) -> tuple[int | None, int | None]:
+        """(weekday, month) of a wide weekday or month name run together with a short
+        word the language leaves out ("dimanchede 14h" for "dimanche de 14h", "juillet-
+        aoûtdu mercredi" for "août du"), where a space was lost when lines were joined;
+        (None, None) when the word is no such pair. The short word carries no meaning,
+        so the name alone is the token."""
+        for noise in _WORDS[self.language]["noise"]:
+            if " " in noise or len(noise) > 3 or not word.endswith(noise):
+                continue
+            stem = word[: -len(noise)]
+            day = _wide_names(self.language, "days").get(stem)
+            month = _wide_names(self.language, "months").get(stem)
+            if day is not None or month is not None:
+                return day, month
+        return None, None
 
     @staticmethod
     def trim(tokens: list[Token]) -> tuple[list[Token], bool] | None:
