@@ -339,6 +339,14 @@ def test_a_remark_is_left_out_of_the_rows_and_the_text_is_kept_beside_them() -> 
             "Ouvert en juillet-aoûtdu mercredi au lundi de 10h à 12h",
             "Jul-Aug Mo,We-Su 10:00-12:00",
         ),
+        # a year before closed dates is theirs, as a year after them is
+        (
+            "es",
+            "De martes a domingo de 11 a 20 horas Lunes cerrado Durante 2018 el Museo "
+            "permanecerá cerrado los días: 1 y 6 de enero 24 , 25 y 31 de diciembre",
+            "Tu-Su 11:00-20:00; Mo off; "
+            "2018 Jan 01,2018 Jan 06,2018 Dec 24,2018 Dec 25,2018 Dec 31 off",
+        ),
     ],
 )
 def test_dates_named_days_meals_and_typos_are_read(language: str, text: str, osm: str) -> None:
@@ -353,6 +361,12 @@ def test_dates_named_days_meals_and_typos_are_read(language: str, text: str, osm
         ("de", "Karfreitag 10-14 Uhr"),
         ("es", "Lunes y dimingos y sábados"),  # "dimingos" is read as Sunday: no hours
         ("es", "Lunes a sábado de 10 a 14 h. Domingo no abrimos"),  # too far from a name
+        # a year before a closure with its hours: not a list of closed dates
+        (
+            "es",
+            "De martes a domingo de 11 a 20 horas. Durante 2018 el museo permanecerá "
+            "cerrado el 24 de diciembre de 14 a 20 horas.",
+        ),
     ],
 )
 def test_what_the_new_words_cannot_settle_is_kept(language: str, text: str) -> None:

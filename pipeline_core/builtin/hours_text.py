@@ -394,6 +394,14 @@ _NOT_PREFIXES = {"mit", "son", "mar", "ma", "do", "jun", "jul", "so", "sa", "di"
 #: several labels together ("Orario: ... Aperture straordinarie: 2 Giugno Tipo ingresso:
 #: A pagamento"): a note runs to the next label or the end.
 _REWRITES: dict[str, tuple[tuple[str, str, int], ...]] = {
+    "es": (
+        # a year before closed dates, with the place as subject: "Durante 2018 el Museo
+        # ABC permanecerá cerrado los días: 1 y 6 de enero ... 31 de diciembre" says what
+        # "Cerrado los días: 1 y 6 de enero ... 31 de diciembre de 2018" says (a year after
+        # the list is the list's); only dates follow, no times
+        (r"\bdurante (\d{4}),? [^.:\d]*?\bpermanecera (cerrad[oa]s?)\b(?: los dias)?:?"
+         r"(?![^.]*(?:\d\s*[:h]|\bhoras?\b))([^.]*)", r". \2 los dias \3 de \1 ", 0),
+    ),
     "en": (
         (r"\b(?:always open|open always|never closed)\b", "open 24 hours a day", 0),
         (r"\bduring daylight hours\b", "from sunrise to sunset", 0),
