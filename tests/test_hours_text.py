@@ -347,6 +347,13 @@ def test_a_remark_is_left_out_of_the_rows_and_the_text_is_kept_beside_them() -> 
             "Tu-Su 11:00-20:00; Mo off; "
             "2018 Jan 01,2018 Jan 06,2018 Dec 24,2018 Dec 25,2018 Dec 31 off",
         ),
+        # a part of the place that opens a bracket ends with it: Sunday is the place's
+        (
+            "es",
+            "Sábados: 10:00 \u2013 21:00 h (visitas guiadas en castellano a las 17:00 h) "
+            "Domingos: 8:30 \u2013 18:00 h",
+            "Sa 10:00-21:00; Su 08:30-18:00",
+        ),
     ],
 )
 def test_dates_named_days_meals_and_typos_are_read(language: str, text: str, osm: str) -> None:

@@ -887,7 +887,10 @@ class _Reader:
                     and (out[i + 1][0] == "by_appointment")
                 ):  # "lunedì-venerdì per gruppi su appuntamento, domenica ...": to the days
                     ends = (*boundary, *_DAY_KINDS)
-                if section:  # a part of the place runs over brackets: "Misas: Invierno (...)"
+                # a part of the place runs over brackets: "Misas: Invierno (...)"; one that
+                # opens a bracket ends with it: "Sábados: 10:00 - 21:00 h (visitas guiadas
+                # a las 17:00 h) Domingos: ..." (the Sundays are the place's)
+                if section and not _opens_bracket(out, i):
                     ends = ("stop",)
                 labelled = section and _labels_part(out, i, first_mark)
                 if labelled:  # "... Bar Saddle: Lun - Sab: ... Domingos: cerrado": a second
