@@ -321,9 +321,14 @@ def test_a_remark_is_left_out_of_the_rows_and_the_text_is_kept_beside_them() -> 
             "Viernes Santos, 12 de octubre.",
             "Tu-Su 10:00-14:00; Jan 01,Jan 06 off; Oct 12 off",
         ),
-        # French slips of the Musées de France: "tous le jours", "jours féris", and a
+        # French slips of the Musées de France: "tous le jours", "dun", "jours féris", a
         # weekday or month run together with the "de"/"du" after it
         ("fr", "Ouvert tous le jours de 10h30 à 18h30", "Mo-Su 10:30-18:30"),
+        (
+            "fr",
+            "Ouvert dun 1er février au 31 décembre du mardi au dimanche de 14h à 18h",
+            "Feb 01-Dec 31 Tu-Su 14:00-18:00",
+        ),
         (
             "fr",
             "Ouvert le lundi de 14h à 18h, les week-ends et jours féris de 10h à 12h",

@@ -129,7 +129,10 @@ _WORDS: dict[str, dict[str, tuple[str, ...]]] = {
         "noise": ("de", "du", "des", "le", "les", "h", "heures", "ouvert", "ouverte", "er",
                   "ouverture",
                   "ouverts", "horaires", "l'", "d'", "la", "toute l'annee",
-                  "et de", "et le", "et les", "puis", "de l'annee"),
+                  "et de", "et le", "et les", "puis", "de l'annee",
+                  # "dun": "d'un" with its apostrophe lost ("Ouvert dun 1er février au
+                  # 31 décembre"), no French word of its own
+                  "dun"),
     },
     "it": {
         "range": ("a", "al", "alla", "alle", "-", "fino a", "fino al", "all'"),
