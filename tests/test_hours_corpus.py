@@ -29,7 +29,7 @@ FILES = {
 }
 #: Values read right per language when this test was written: the reader may read more,
 #: never fewer (the shares are of the values that state hours).
-RIGHT_AT_LEAST = {"ca": 117, "de": 78, "en": 51, "es": 173, "fr": 84, "it": 67, "nl": 101}
+RIGHT_AT_LEAST = {"ca": 117, "de": 78, "en": 51, "es": 174, "fr": 88, "it": 67, "nl": 101}
 
 
 def _benchmark(*args: str) -> str:
@@ -81,7 +81,8 @@ def test_at_most_one_percent_is_read_wrongly_and_each_language_reads_its_share(
         ("es-esmadrid.jsonl", "97029", "right"),  # "Consultar web oficial": kept, rightly
         ("es-esmadrid.jsonl", "92193", "right"),  # "todo el día (capilla lateral ...)": kept
         ("fr-musees-de-france.jsonl", "3b5ee527ae372448c848ff1b73f92392fe04cd2a", "right"),
-        ("fr-musees-de-france.jsonl", "179b325555e20218c8e5064f640acbc2474e7cd3", "kept"),
+        # "de14h à 17h30 ... tous le jours": "tous le jours" is read as "tous les jours"
+        ("fr-musees-de-france.jsonl", "179b325555e20218c8e5064f640acbc2474e7cd3", "right"),
         ("de-berlin-weihnachtsmaerkte-2024.jsonl", "126", "right"),  # "Freitag, 29.11.: 16:00"
         ("de-berlin-weihnachtsmaerkte-2025.jsonl", "118", "right"),  # "LGBTQIA* Winterdays:"
         ("de-berlin-weihnachtsmaerkte-2025.jsonl", "109", "kept"),  # "2. Adventswochenende"

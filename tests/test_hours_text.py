@@ -321,6 +321,44 @@ def test_a_remark_is_left_out_of_the_rows_and_the_text_is_kept_beside_them() -> 
             "Viernes Santos, 12 de octubre.",
             "Tu-Su 10:00-14:00; Jan 01,Jan 06 off; Oct 12 off",
         ),
+        # French slips of the Musées de France: "tous le jours", "dun", "jours féris", a
+        # weekday or month run together with the "de"/"du" after it
+        ("fr", "Ouvert tous le jours de 10h30 à 18h30", "Mo-Su 10:30-18:30"),
+        (
+            "fr",
+            "Ouvert dun 1er février au 31 décembre du mardi au dimanche de 14h à 18h",
+            "Feb 01-Dec 31 Tu-Su 14:00-18:00",
+        ),
+        (
+            "fr",
+            "Ouvert le lundi de 14h à 18h, les week-ends et jours féris de 10h à 12h",
+            "Mo 14:00-18:00; Sa,Su,PH 10:00-12:00",
+        ),
+        (
+            "fr",
+            "Ouvert d'avril à septembre mercredi, jeudi, samedi, dimanchede 14h à 18h",
+            "Apr-Sep We,Th,Sa,Su 14:00-18:00",
+        ),
+        (
+            "fr",
+            "Ouvert en juillet-aoûtdu mercredi au lundi de 10h à 12h",
+            "Jul-Aug Mo,We-Su 10:00-12:00",
+        ),
+        # a year before closed dates is theirs, as a year after them is
+        (
+            "es",
+            "De martes a domingo de 11 a 20 horas Lunes cerrado Durante 2018 el Museo "
+            "permanecerá cerrado los días: 1 y 6 de enero 24 , 25 y 31 de diciembre",
+            "Tu-Su 11:00-20:00; Mo off; "
+            "2018 Jan 01,2018 Jan 06,2018 Dec 24,2018 Dec 25,2018 Dec 31 off",
+        ),
+        # a part of the place that opens a bracket ends with it: Sunday is the place's
+        (
+            "es",
+            "Sábados: 10:00 \u2013 21:00 h (visitas guiadas en castellano a las 17:00 h) "
+            "Domingos: 8:30 \u2013 18:00 h",
+            "Sa 10:00-21:00; Su 08:30-18:00",
+        ),
     ],
 )
 def test_dates_named_days_meals_and_typos_are_read(language: str, text: str, osm: str) -> None:
@@ -335,6 +373,12 @@ def test_dates_named_days_meals_and_typos_are_read(language: str, text: str, osm
         ("de", "Karfreitag 10-14 Uhr"),
         ("es", "Lunes y dimingos y sábados"),  # "dimingos" is read as Sunday: no hours
         ("es", "Lunes a sábado de 10 a 14 h. Domingo no abrimos"),  # too far from a name
+        # a year before a closure with its hours: not a list of closed dates
+        (
+            "es",
+            "De martes a domingo de 11 a 20 horas. Durante 2018 el museo permanecerá "
+            "cerrado el 24 de diciembre de 14 a 20 horas.",
+        ),
     ],
 )
 def test_what_the_new_words_cannot_settle_is_kept(language: str, text: str) -> None:

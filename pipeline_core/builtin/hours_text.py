@@ -116,18 +116,23 @@ _WORDS: dict[str, dict[str, tuple[str, ...]]] = {
     "fr": {
         "range": ("a", "au", "-", "jusqu'a"),
         "list": ("et", ",", "/", "&"),
-        "every": ("tous les jours", "7j/7", "7 jours sur 7", "tlj"),
+        # "tous le jours": a common slip for "tous les jours"
+        "every": ("tous les jours", "tous le jours", "7j/7", "7 jours sur 7", "tlj"),
         "weekend": ("week-end", "week-ends", "les week-ends", "le week-end", "week end",
                     "les week-end", "fins de semaine", "weekend", "weekends"),
         "weekdays": ("en semaine",),
-        "holiday": ("jours feries", "feries", "ferie", "jours de fetes"),
+        # "jours féris": "fériés" with its second "é" left out, as typed in Muséofile
+        "holiday": ("jours feries", "jours feris", "feries", "ferie", "jours de fetes"),
         "closed": ("ferme", "fermee", "fermeture", "fermes"),
         "except": ("sauf",),
         "in": ("en", "et en"),
         "noise": ("de", "du", "des", "le", "les", "h", "heures", "ouvert", "ouverte", "er",
                   "ouverture",
                   "ouverts", "horaires", "l'", "d'", "la", "toute l'annee",
-                  "et de", "et le", "et les", "puis", "de l'annee"),
+                  "et de", "et le", "et les", "puis", "de l'annee",
+                  # "dun": "d'un" with its apostrophe lost ("Ouvert dun 1er février au
+                  # 31 décembre"), no French word of its own
+                  "dun"),
     },
     "it": {
         "range": ("a", "al", "alla", "alle", "-", "fino a", "fino al", "all'"),
@@ -392,6 +397,14 @@ _NOT_PREFIXES = {"mit", "son", "mar", "ma", "do", "jun", "jul", "so", "sa", "di"
 #: several labels together ("Orario: ... Aperture straordinarie: 2 Giugno Tipo ingresso:
 #: A pagamento"): a note runs to the next label or the end.
 _REWRITES: dict[str, tuple[tuple[str, str, int], ...]] = {
+    "es": (
+        # a year before closed dates, with the place as subject: "Durante 2018 el Museo
+        # ABC permanecerá cerrado los días: 1 y 6 de enero ... 31 de diciembre" says what
+        # "Cerrado los días: 1 y 6 de enero ... 31 de diciembre de 2018" says (a year after
+        # the list is the list's); only dates follow, no times
+        (r"\bdurante (\d{4}),? [^.:\d]*?\bpermanecera (cerrad[oa]s?)\b(?: los dias)?:?"
+         r"(?![^.]*(?:\d\s*[:h]|\bhoras?\b))([^.]*)", r". \2 los dias \3 de \1 ", 0),
+    ),
     "en": (
         (r"\b(?:always open|open always|never closed)\b", "open 24 hours a day", 0),
         (r"\bduring daylight hours\b", "from sunrise to sunset", 0),
@@ -773,6 +786,8 @@ class _Reader:
         if day is None and month is None and before in ("h", "") and word[:1] == "h":
             day = self.days.get(word[1:])  # "09:00 - 01:00 hDomingo": "h" and a weekday
         if day is None and month is None:
+            day, month = self.glued_name(word)
+        if day is None and month is None:
             day = _misspelt_day(self.language, word)
         if day is not None and month is not None:
             return "daymonth", (day, month)
@@ -781,6 +796,22 @@ class _Reader:
         if month is not None:
             return "month", month
         return "unknown", word
+
+    def glued_name(self, word: str) -> tuple[int | None, int | None]:
+        """(weekday, month) of a wide weekday or month name run together with a short
+        word the language leaves out ("dimanchede 14h" for "dimanche de 14h", "juillet-
+        aoûtdu mercredi" for "août du"), where a space was lost when lines were joined;
+        (None, None) when the word is no such pair. The short word carries no meaning,
+        so the name alone is the token."""
+        for noise in _WORDS[self.language]["noise"]:
+            if " " in noise or len(noise) > 3 or not word.endswith(noise):
+                continue
+            stem = word[: -len(noise)]
+            day = _wide_names(self.language, "days").get(stem)
+            month = _wide_names(self.language, "months").get(stem)
+            if day is not None or month is not None:
+                return day, month
+        return None, None
 
     @staticmethod
     def trim(tokens: list[Token]) -> tuple[list[Token], bool] | None:
@@ -859,7 +890,10 @@ class _Reader:
                     and (out[i + 1][0] == "by_appointment")
                 ):  # "lunedì-venerdì per gruppi su appuntamento, domenica ...": to the days
                     ends = (*boundary, *_DAY_KINDS)
-                if section:  # a part of the place runs over brackets: "Misas: Invierno (...)"
+                # a part of the place runs over brackets: "Misas: Invierno (...)"; one that
+                # opens a bracket ends with it: "Sábados: 10:00 - 21:00 h (visitas guiadas
+                # a las 17:00 h) Domingos: ..." (the Sundays are the place's)
+                if section and not _opens_bracket(out, i):
                     ends = ("stop",)
                 labelled = section and _labels_part(out, i, first_mark)
                 if labelled:  # "... Bar Saddle: Lun - Sab: ... Domingos: cerrado": a second
