@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pipeline_core
+
+if TYPE_CHECKING:
+    from pipeline_core.config import Settings
 
 
 def project_root(start: Path | None = None) -> Path | None:
@@ -23,3 +27,14 @@ def project_root(start: Path | None = None) -> Path | None:
     if (checkout / "scrapy.cfg").is_file() and (checkout / "mappings").is_dir():
         return checkout
     return None
+
+
+def mapping_folders(settings: Settings) -> list[Path]:
+    """The folders read for mapping files, in order: the project's ``mappings/``, then
+    ``PIPELINE_SOURCES_PATH``'s (those that exist, each once)."""
+    folders = []
+    root = project_root()
+    if root is not None:
+        folders.append(root / "mappings")
+    folders.extend(Path(p).expanduser().resolve() for p in settings.sources_path)
+    return [f for f in dict.fromkeys(folders) if f.is_dir()]

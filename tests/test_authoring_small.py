@@ -11,7 +11,7 @@ from conftest import ROOT, run_cli
 
 from pipeline_core.builtin.phone import phone
 from pipeline_core.builtin.transforms import clean_text, html_text
-from pipeline_core.builtin.xml_read import Namer, iter_records
+from pipeline_core.records.xml_read import Namer, iter_records
 from pipeline_core.transforms import TransformContext
 
 MESSY = ROOT / "docs" / "examples" / "messy"

@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from conftest import ROOT
 from fetch_helpers import crawl, crawl_state, error_rows, staged
 
-from pipeline_core.builtin.csv_read import detect_encoding, iter_rows, sniff_delimiter
 from pipeline_core.db.tables import staging
+from pipeline_core.records.csv_read import detect_encoding, iter_rows, sniff_delimiter
 from pipeline_core.testing import FeedServer
 
 FAILTE = ROOT / "mappings/samples/failte-ireland-attractions/attractions.csv"

@@ -12,7 +12,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from fetch_helpers import crawl, crawl_state, error_rows, staged
 
-from pipeline_core.builtin.xml_read import Namer, UnsafeXML, iter_records
+from pipeline_core.records.xml_read import Namer, UnsafeXML, iter_records
 from pipeline_core.testing import FeedServer
 
 GEO = "http://www.w3.org/2003/01/geo/wgs84_pos#"

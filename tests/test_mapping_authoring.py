@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 from conftest import ROOT
 
-from pipeline_core.builtin.xml_read import Namer, iter_records
 from pipeline_core.config import load_settings
 from pipeline_core.exceptions import MappingError, RecordError
 from pipeline_core.mapping import CompiledMapping, load_mapping_file, load_mapping_text
 from pipeline_core.model import validate_record
 from pipeline_core.plugins import get_plugin_manager
+from pipeline_core.records.xml_read import Namer, iter_records
 
 MESSY = ROOT / "docs" / "examples" / "messy"
 HEAD = """\

@@ -11,11 +11,11 @@ import pytest
 import sqlalchemy as sa
 from fetch_helpers import crawl, error_rows, staged
 
-from pipeline_core.builtin.xml_read import Namer, UnsafeXML, iter_records
 from pipeline_core.config import load_settings
 from pipeline_core.exceptions import RecordError
 from pipeline_core.mapping import CompiledMapping, load_mapping_text
 from pipeline_core.plugins import get_plugin_manager
+from pipeline_core.records.xml_read import Namer, UnsafeXML, iter_records
 
 BASE = """\
 source: demo

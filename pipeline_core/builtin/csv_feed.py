@@ -1,6 +1,6 @@
 """The ``csv_feed`` fetcher: CSV exports, one record per row, keyed by the header.
 
-Encoding and delimiter are declared or detected (:mod:`pipeline_core.builtin.csv_read`);
+Encoding and delimiter are declared or detected (:mod:`pipeline_core.records.csv_read`);
 quoting follows ``quotechar``. A row with more or fewer fields than the header is an
 error row naming the source, its line and the record as far as it can be read; every
 other row is still read. Bytes that do not decode, or text the csv module cannot read (a
@@ -18,14 +18,14 @@ from typing import Any, ClassVar
 
 from scrapy.http import Response
 
-from pipeline_core.builtin.csv_read import (
+from pipeline_core.hookspecs import hookimpl
+from pipeline_core.records.csv_read import (
     as_record,
     detect_encoding,
     iter_rows,
     open_text,
     sniff_delimiter,
 )
-from pipeline_core.hookspecs import hookimpl
 from pipeline_core.scrapy.pagination import URL_TYPES, PagedSpider, PageState
 
 logger = logging.getLogger(__name__)

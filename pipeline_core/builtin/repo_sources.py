@@ -15,20 +15,10 @@ from pipeline_core.config import Settings
 from pipeline_core.exceptions import MappingError
 from pipeline_core.hookspecs import hookimpl
 from pipeline_core.mapping.yaml_reader import compose_bounded
-from pipeline_core.project import project_root
+from pipeline_core.project import mapping_folders
 from pipeline_core.sources import BrokenSource, Source
 
 logger = logging.getLogger(__name__)
-
-
-def mapping_folders(settings: Settings) -> list[Path]:
-    """The folders read for mapping files, in order."""
-    folders = []
-    root = project_root()
-    if root is not None:
-        folders.append(root / "mappings")
-    folders.extend(Path(p).expanduser().resolve() for p in settings.sources_path)
-    return [f for f in dict.fromkeys(folders) if f.is_dir()]
 
 
 def _name_of_broken(path: Path) -> str:

@@ -2,7 +2,7 @@
 
 ``records`` names the record element: one name (``item``, matched at any depth) or a path
 from the root (``rss/channel/item``). Each record becomes a dict (see
-:func:`pipeline_core.builtin.xml_read.element_to_value`) so the mapping's field paths read
+:func:`pipeline_core.records.xml_read.element_to_value`) so the mapping's field paths read
 it like JSON. No entity or DTD is ever resolved: a document declaring entities is a page
 error and nothing of it is read.
 """
@@ -15,8 +15,8 @@ from typing import Any, ClassVar
 from lxml import etree
 from scrapy.http import Response
 
-from pipeline_core.builtin.xml_read import Namer, UnsafeXML, iter_records
 from pipeline_core.hookspecs import hookimpl
+from pipeline_core.records.xml_read import Namer, UnsafeXML, iter_records
 from pipeline_core.scrapy.pagination import ALL_TYPES, PagedSpider, PageState
 
 

@@ -4,8 +4,8 @@ A URL is fetched once with :func:`pipeline_core.checked_http.checked_opener` aft
 :func:`pipeline_core.urlpolicy.check_url` (the same policy the fetchers obey: private
 addresses only for hosts of ``PIPELINE_ALLOWED_HOSTS``), no redirect followed, at most
 :data:`MAX_BYTES`. A file is read from disk. The body is then read the way the fetcher
-that will crawl it reads it: CSV with :mod:`pipeline_core.builtin.csv_read` (encoding and
-delimiter detected), XML with :mod:`pipeline_core.builtin.xml_read` (no entity resolved),
+that will crawl it reads it: CSV with :mod:`pipeline_core.records.csv_read` (encoding and
+delimiter detected), XML with :mod:`pipeline_core.records.xml_read` (no entity resolved),
 JSON-LD with the ``jsonld`` fetcher's item rules.
 """
 
@@ -24,17 +24,17 @@ from urllib.parse import urlsplit
 import orjson
 from lxml import etree
 
-from pipeline_core.builtin.csv_read import (
+from pipeline_core.checked_http import checked_opener
+from pipeline_core.exceptions import PipelineError
+from pipeline_core.mapping import make_getter
+from pipeline_core.records.csv_read import (
     as_record,
     detect_encoding,
     iter_rows,
     open_text,
     sniff_delimiter,
 )
-from pipeline_core.builtin.xml_read import Namer, UnsafeXML, iter_records
-from pipeline_core.checked_http import checked_opener
-from pipeline_core.exceptions import PipelineError
-from pipeline_core.mapping import make_getter
+from pipeline_core.records.xml_read import Namer, UnsafeXML, iter_records
 from pipeline_core.urlpolicy import URLPolicyError, check_url
 
 #: Largest first page read (bytes).

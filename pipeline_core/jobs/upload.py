@@ -40,14 +40,14 @@ class _Unreadable(Exception):
 def iter_upload(body: bytes, source: Source, session: ArchiveSession, url: str) -> Iterator[Any]:
     """The records of an uploaded file, by its source's format; a bad row is an error of the
     crawl (the others are read), a file that cannot be read further raises _Unreadable."""
-    from pipeline_core.builtin.csv_read import (
+    from pipeline_core.records.csv_read import (
         as_record,
         detect_encoding,
         iter_rows,
         open_text,
         sniff_delimiter,
     )
-    from pipeline_core.builtin.xml_read import Namer, UnsafeXML, iter_records
+    from pipeline_core.records.xml_read import Namer, UnsafeXML, iter_records
 
     options = source.mapping.doc.get("options", {})
     fmt = options.get("format")

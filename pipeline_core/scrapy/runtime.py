@@ -12,14 +12,13 @@ from functools import cached_property
 
 import sqlalchemy as sa
 
-from pipeline_core.builtin.repo_sources import mapping_folders
 from pipeline_core.config import Settings, load_settings
 from pipeline_core.db import make_engine
 from pipeline_core.db.ensure import ensure_schema
 from pipeline_core.escaping import install_log_escaping
 from pipeline_core.mapping import CompiledMapping
 from pipeline_core.plugins import PipelineManager, get_plugin_manager
-from pipeline_core.project import project_root
+from pipeline_core.project import mapping_folders, project_root
 from pipeline_core.sources import Source, SourceRegistry, get_source
 from pipeline_core.transforms import Transform
 
