@@ -10,19 +10,17 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
 import opening_hours
 
+from pipeline_core.builtin.osm_syntax import OSM_DAYS, OSM_MONTHS, osm_days
 from pipeline_core.builtin.transforms import to_time, weekday
 from pipeline_core.exceptions import PartialTransformError
 from pipeline_core.hookspecs import hookimpl
 from pipeline_core.transforms import Transform, TransformContext
 
-_OSM_DAYS = ("Mo", "Tu", "We", "Th", "Fr", "Sa", "Su")
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _CLOSED_WORDS = {
     "closed", "close", "off", "geschlossen", "ruhetag", "fermé", "ferme", "chiuso", "-", "",
 }  # fmt: skip
@@ -178,30 +176,12 @@ def from_schema_org(value: Any) -> tuple[Rows, Rows]:
 
 def _osm_date(text: str) -> str:
     day = date.fromisoformat(text)
-    return f"{day.year} {_MONTHS[day.month - 1]} {day.day:02d}"
+    return f"{day.year} {OSM_MONTHS[day.month - 1]} {day.day:02d}"
 
 
 def _osm_period(start: str | None, end: str | None) -> str:
     first = _osm_date(start) if start else "1900 Jan 01"
     return f"{first}-{_osm_date(end)}" if end and end != start else first
-
-
-def _osm_days(days: Iterable[int]) -> str:
-    """[0, 1, 2, 4] → ``Mo-We,Fr``."""
-    ordered = sorted(set(days))
-    parts: list[str] = []
-    run: list[int] = []
-    for day in [*ordered, None]:
-        if day is not None and run and day == run[-1] + 1:
-            run.append(day)
-            continue
-        if run:
-            if len(run) > 2:
-                parts.append(f"{_OSM_DAYS[run[0]]}-{_OSM_DAYS[run[-1]]}")
-            else:
-                parts.extend(_OSM_DAYS[d] for d in run)
-        run = [day] if day is not None else []
-    return ",".join(parts)
 
 
 def _week_rules(rows: Rows, prefix: str) -> list[str]:
@@ -217,7 +197,7 @@ def _week_rules(rows: Rows, prefix: str) -> list[str]:
         if ranges:
             by_times.setdefault(",".join(sorted(set(ranges))), []).append(day)
     lead = f"{prefix} " if prefix else ""
-    return [f"{lead}{_osm_days(days)} {times}" for times, days in by_times.items()]
+    return [f"{lead}{osm_days(days)} {times}" for times, days in by_times.items()]
 
 
 def to_osm(weekly: Rows, dates: Rows) -> str:
@@ -268,10 +248,10 @@ def _osm_rule_days(text: str | None) -> list[int]:
     days: list[int] = []
     for part in text.split(","):
         if "-" in part:
-            first, last = (_OSM_DAYS.index(p) for p in part.split("-"))
+            first, last = (OSM_DAYS.index(p) for p in part.split("-"))
             days.extend((first + step) % 7 for step in range((last - first) % 7 + 1))
         else:
-            days.append(_OSM_DAYS.index(part))
+            days.append(OSM_DAYS.index(part))
     return days
 
 
@@ -291,11 +271,11 @@ def from_osm(normalised: str) -> tuple[Rows, Rows]:
             continue
         start = end = None
         if match["y1"]:
-            start = date(int(match["y1"]), _MONTHS.index(match["m1"]) + 1, int(match["d1"]))
+            start = date(int(match["y1"]), OSM_MONTHS.index(match["m1"]) + 1, int(match["d1"]))
             end = start
             if match["d2"]:
                 year = int(match["y2"] or match["y1"])
-                month = _MONTHS.index(match["m2"]) + 1 if match["m2"] else start.month
+                month = OSM_MONTHS.index(match["m2"]) + 1 if match["m2"] else start.month
                 end = date(year, month, int(match["d2"]))
         closed = match["times"] in ("closed", "off")
         ranges = [] if closed else [r.split("-") for r in match["times"].split(",")]

@@ -33,9 +33,9 @@ from typing import Any
 
 from babel import Locale
 
+from pipeline_core.builtin.osm_syntax import OSM_DAYS, OSM_MONTHS, osm_days
+
 LANGUAGES = ("es", "ca", "pt", "en", "de", "fr", "it", "nl")
-_OSM_DAYS = ("Mo", "Tu", "We", "Th", "Fr", "Sa", "Su")
-_OSM_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 #: Per language: words joining a range, a list, meaning every day, the weekend, Monday to
 #: Friday, public holidays, closed, except, and words that carry no meaning here.
@@ -584,25 +584,9 @@ class _Days:
     holiday: bool = False
 
     def osm(self) -> str:
-        parts: list[str] = []
-        run: list[int] = []
-        ordered = sorted(set(self.days))
-        if len(ordered) == 7:
-            parts.append("Mo-Su")
-            ordered = []
-        for day in [*ordered, None]:
-            if day is not None and run and day == run[-1] + 1:
-                run.append(day)
-                continue
-            if run:
-                if len(run) > 2:
-                    parts.append(f"{_OSM_DAYS[run[0]]}-{_OSM_DAYS[run[-1]]}")
-                else:
-                    parts.extend(_OSM_DAYS[d] for d in run)
-            run = [day] if day is not None else []
-        if self.holiday:
-            parts.append("PH")
-        return ",".join(parts)
+        """``Mo-Fr``, ``Sa,Su,PH``, ``PH``."""
+        parts = [osm_days(self.days)] if self.days else []
+        return ",".join([*parts, "PH"] if self.holiday else parts)
 
 
 Token = tuple[str, Any]
@@ -1127,7 +1111,7 @@ class _Reader:
         month first in English only ("agosto de 10 a 15 horas" is no 10 August)."""
         if i < len(tokens) and tokens[i][0] == "nthday":  # "ultima domenica di ottobre"
             month, weekday, nth = tokens[i][1]
-            return (f"{_OSM_DAYS[weekday]}[{nth}]", month, None), i + 1
+            return (f"{OSM_DAYS[weekday]}[{nth}]", month, None), i + 1
         if i + 1 < len(tokens) and tokens[i][0] == "num" and tokens[i + 1][0] == "month":
             day, month, j = int(tokens[i][1]), int(tokens[i + 1][1]), i + 2
         elif (
@@ -1149,7 +1133,7 @@ class _Reader:
     @staticmethod
     def _osm_date(date: _Date) -> str:
         day, month, year = date
-        text = f"{_OSM_MONTHS[month]} {day if isinstance(day, str) else f'{day:02d}'}"
+        text = f"{OSM_MONTHS[month]} {day if isinstance(day, str) else f'{day:02d}'}"
         return f"{year} {text}" if year else text
 
     def season(self, tokens: list[Token], i: int) -> tuple[Token, int] | None:
@@ -1187,7 +1171,7 @@ class _Reader:
         if dated:
             return dated
         months = [int(tokens[i][1])]
-        parts = [_OSM_MONTHS[months[0]]]
+        parts = [OSM_MONTHS[months[0]]]
         j = i + 1
         while (
             j + 1 < len(tokens)
@@ -1196,9 +1180,9 @@ class _Reader:
         ):
             month = int(tokens[j + 1][1])
             if tokens[j][0] == "range":
-                parts[-1] = f"{parts[-1]}-{_OSM_MONTHS[month]}"
+                parts[-1] = f"{parts[-1]}-{OSM_MONTHS[month]}"
             else:
-                parts.append(_OSM_MONTHS[month])
+                parts.append(OSM_MONTHS[month])
             j += 2
         return ("season", ",".join(parts)), j
 
@@ -1475,7 +1459,7 @@ class _Reader:
                     if previous != "times" or not rules or rules[-1].times == "off":
                         return None
                     halves.extend(
-                        (d, part) for d in range(7) if _OSM_DAYS[d] in _day_set(rules[-1].days)
+                        (d, part) for d in range(7) if OSM_DAYS[d] in _day_set(rules[-1].days)
                     )
                     continue
                 if mode != "closed" and after[0] != "closed":
@@ -1644,7 +1628,7 @@ def _without_halves(rules: list[_Rule], halves: list[tuple[int, str]]) -> list[_
     out = list(rules)
     for day, _ in halves:
         if not any(
-            r.times != "off" and r.days and _OSM_DAYS[day] in _day_set(r.days) for r in rules
+            r.times != "off" and r.days and OSM_DAYS[day] in _day_set(r.days) for r in rules
         ):
             return None
     for rule in list(out):
@@ -1655,7 +1639,7 @@ def _without_halves(rules: list[_Rule], halves: list[tuple[int, str]]) -> list[_
         changed: dict[str, list[int]] = {}  # the day's hours left: its weekdays
         for day in range(7):
             parts = {p for d, p in halves if d == day}
-            if not parts or _OSM_DAYS[day] not in _day_set(rule.days):
+            if not parts or OSM_DAYS[day] not in _day_set(rule.days):
                 continue
             kept = list(spans)
             for part in parts:
@@ -1695,7 +1679,7 @@ def _months_of_years(tokens: list[Token], i: int) -> tuple[Token, int] | None:
     if (first_year, first) > (last_year, final):
         return None
     end = calendar.monthrange(last_year, final + 1)[1]
-    season = f"{first_year} {_OSM_MONTHS[first]} 01-{last_year} {_OSM_MONTHS[final]} {end:02d}"
+    season = f"{first_year} {OSM_MONTHS[first]} 01-{last_year} {OSM_MONTHS[final]} {end:02d}"
     return ("season", season), last + 2
 
 
@@ -1704,8 +1688,8 @@ def _few_days(season: str) -> bool:
     found = re.fullmatch(r"(?:\d{4} )?(\w{3}) (\d{2})-(?:\d{4} )?(\w{3}) (\d{2})", season)
     if not found:
         return False
-    first = _OSM_MONTHS.index(found[1]) * 31 + int(found[2])
-    last = _OSM_MONTHS.index(found[3]) * 31 + int(found[4])
+    first = OSM_MONTHS.index(found[1]) * 31 + int(found[2])
+    last = OSM_MONTHS.index(found[3]) * 31 + int(found[4])
     if last < first:  # "Dec 28-Jan 02"
         last += 12 * 31
     return last - first <= 7
@@ -1860,8 +1844,8 @@ def _day_set(spec: str) -> set[str]:
     found: set[str] = set()
     for part in spec.split(","):
         if "-" in part:
-            first, last = (_OSM_DAYS.index(p) for p in part.split("-"))
-            found.update(_OSM_DAYS[(first + s) % 7] for s in range((last - first) % 7 + 1))
+            first, last = (OSM_DAYS.index(p) for p in part.split("-"))
+            found.update(OSM_DAYS[(first + s) % 7] for s in range((last - first) % 7 + 1))
         else:
             found.add(part)
     return found
