@@ -63,6 +63,16 @@ class Columns:
         """Columns in the order their paths were first met."""
         return sorted(self.by_path.values(), key=lambda c: c.order)
 
+    def item_fields(self, column: Column) -> list[Column]:
+        """The columns of the first item's own keys of ``column``, a list of objects
+        (``media.0.url``, not ``media.0.size.width``)."""
+        prefix = column.path + ".0."
+        return [
+            c
+            for p, c in self.by_path.items()
+            if p.startswith(prefix) and "." not in p[len(prefix) :]
+        ]
+
 
 def is_language_object(value: Any) -> bool:
     """True for ``{"de": …, "it": …}``: every key a language tag."""

@@ -185,11 +185,7 @@ class ContactRules(Base):
             if not column.is_list_of_objects or column.path in self.used:
                 continue
             prefix = column.path + ".0."
-            subs = [
-                c
-                for p, c in self.columns.by_path.items()
-                if p.startswith(prefix) and "." not in p[len(prefix) :]
-            ]
+            subs = self.columns.item_fields(column)
             url_key = None
             for sub in subs:
                 texts = sub.texts()

@@ -164,11 +164,7 @@ class TextRules(Base):
             if not column.is_list_of_objects or column.path in self.used:
                 continue
             prefix = column.path + ".0."
-            subs = [
-                c
-                for p, c in self.columns.by_path.items()
-                if p.startswith(prefix) and "." not in p[len(prefix) :] and c.texts()
-            ]
+            subs = [c for c in self.columns.item_fields(column) if c.texts()]
             days = [
                 c
                 for c in subs
